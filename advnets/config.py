@@ -1,0 +1,248 @@
+"""Typed configuration: one dataclass per component, filled from YAML presets and dotted overrides.
+
+Every key is checked when the config is built: an unknown key or a value of the wrong type
+raises a one-line `ConfigError` that names the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from advnets.errors import ConfigError
+
+
+@dataclass
+class DataConfig:
+    """Where training samples come from."""
+
+    name: str = "mnist"  # mnist | fashion | gaussian1d | ring | grid
+    split: str = "train"  # train (first 50k) | valid (last 10k) | test | full (all 60k)
+    root: str | None = None  # data folder; else $ADVNETS_DATA, else ~/.cache/advnets
+    download: bool = True  # fetch from the official mirrors (sha256-checked) if files are absent
+    value_range: list[float] = field(default_factory=lambda: [0.0, 1.0])  # pixel range fed to D
+    mean: float = 4.0  # gaussian1d: mean of p_data
+    std: float = 0.5  # gaussian1d: std of p_data; ring/grid: std of each mode
+    radius: float = 1.0  # ring: radius of the circle of modes
+    modes: int = 8  # ring: number of modes
+    epoch_size: int = 50_000  # toy data: samples that make one nominal epoch
+
+
+@dataclass
+class NetConfig:
+    """A generator or discriminator network (the architecture is chosen by name)."""
+
+    arch: str = "mlp"  # registry name; see advnets.nets
+    hidden: list[int] = field(default_factory=lambda: [1200, 1200])
+    activation: str = "relu"  # relu | leaky_relu | tanh | maxout
+    pieces: int = 5  # maxout: linear pieces per unit
+    leaky_slope: float = 0.2
+    batch_norm: bool = False  # after each hidden linear layer but the first (PyTorch-GAN style)
+    batch_norm_first: bool = False  # also after the first hidden layer
+    bn_eps: float = 1e-5  # PyTorch-GAN passes 0.8 here by accident; its preset keeps that
+    input_dropout: float = 0.0  # probability of dropping an input unit (D only)
+    hidden_dropout: float = 0.0  # probability of dropping a hidden unit (D only)
+    init: str = "default"  # default (PyTorch's) | uniform (U(-init_scale, init_scale), zero bias)
+    init_scale: float = 0.05
+    output: str = "sigmoid"  # G only: sigmoid | tanh | linear
+    output_bias_from_data: bool = False  # G only: output bias = logit(mean pixel), as pylearn2
+
+
+@dataclass
+class ModelConfig:
+    """The generator, the discriminator and the noise prior p_z."""
+
+    z_dim: int = 100
+    noise: str = "uniform"  # uniform | normal
+    noise_scale: float = 3**0.5  # uniform: half-width; normal: std
+    generator: NetConfig = field(default_factory=NetConfig)
+    discriminator: NetConfig = field(default_factory=NetConfig)
+
+
+@dataclass
+class LossConfig:
+    """The value function and the generator's objective, chosen by name."""
+
+    discriminator: str = "minimax"  # maximise V(D,G) = E log D(x) + E log(1 - D(G(z)))
+    generator: str = "non_saturating"  # non_saturating (-E log D(G(z))) | minimax
+
+
+@dataclass
+class OptimConfig:
+    """One optimizer with its schedules (the paper's decay and momentum ramp)."""
+
+    name: str = "sgd"  # sgd | adam
+    lr: float = 0.1
+    momentum: float = 0.5  # sgd
+    betas: list[float] = field(default_factory=lambda: [0.5, 0.999])  # adam
+    weight_decay: float = 0.0
+    lr_decay: float = 1.0  # lr is divided by this after every update (paper: 1.000004)
+    lr_min: float = 0.0  # floor of the decayed lr (paper: 1e-6)
+    momentum_final: float | None = None  # sgd: ramp momentum to this value (paper: 0.7)
+    momentum_start: int = 1  # first epoch of the ramp
+    momentum_saturate: int = 250  # epoch at which momentum_final is reached
+
+
+@dataclass
+class TrainConfig:
+    """Algorithm 1 and its bookkeeping."""
+
+    batch_size: int = 100  # m: noise and data samples per minibatch
+    k: int = 1  # discriminator updates per generator update
+    update: str = "alternating"  # alternating (Algorithm 1) | simultaneous (the paper's code)
+    steps: int | None = None  # Algorithm-1 iterations (k D updates + 1 G update)
+    epochs: float | None = None  # used when steps is null; one epoch = one pass of D over the data
+    precision: str = "fp32"  # fp32 | bf16
+    device: str = "cpu"  # cpu | cuda | auto
+    threads: int | None = None  # torch intra-op threads; null = PyTorch's default
+    seed: int = 0
+    log_every: int = 100  # steps between metrics.jsonl / TensorBoard rows
+    checkpoint_every: int = 2000  # steps between checkpoints (one is always written at the end)
+    samples_per_epoch: bool = True  # write a sample picture with fixed noise after each epoch
+    progress: bool = True  # tqdm progress bar
+
+
+@dataclass
+class Config:
+    """A whole experiment: what a preset describes and a checkpoint carries."""
+
+    description: str = ""
+    paper: str = ""  # the published result this preset follows
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim_d: OptimConfig = field(default_factory=OptimConfig)
+    optim_g: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Check `value` against the annotation `tp`; ints are accepted where floats are."""
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        options = typing.get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(value, option, key)
+            except ConfigError:
+                pass
+        raise ConfigError(f"config key {key!r} must be {_type_name(tp)}, got {value!r}")
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"config key {key!r} must be a list, got {value!r}")
+        return [_coerce(v, item, key) for v in value]
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"config key {key!r} must be a mapping, got {value!r}")
+        return _from_dict(tp, value, prefix=key + ".")
+    if tp is float and isinstance(value, str):  # YAML 1.1 reads 1e-3 as a string
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if tp is bool and isinstance(value, bool):
+        return value
+    if tp in (int, str) and isinstance(value, tp) and not isinstance(value, bool):
+        return value
+    raise ConfigError(f"config key {key!r} must be {_type_name(tp)}, got {value!r}")
+
+
+def _from_dict(cls: type, values: dict[str, Any], prefix: str = "") -> Any:
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in values.items():
+        if key not in hints:
+            raise ConfigError(
+                f"unknown config key {prefix + key!r}; valid keys here: {', '.join(names)}"
+            )
+        kwargs[key] = _coerce(value, hints[key], prefix + key)
+    return cls(**kwargs)
+
+
+def config_from_dict(values: dict[str, Any]) -> Config:
+    """Build a validated `Config` from nested plain values (YAML, a checkpoint)."""
+    return _from_dict(Config, values)
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = tree
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            raise ConfigError(f"unknown config key {dotted!r}: {part!r} is not a section")
+        node = child
+    if parts[-1] not in node:
+        raise ConfigError(f"unknown config key {dotted!r}; see `advnets presets --show NAME`")
+    node[parts[-1]] = value
+
+
+def apply_overrides(config: Config, overrides: list[str]) -> Config:
+    """Apply `section.key=value` strings (values parsed as YAML) and re-validate."""
+    tree = config.to_dict()
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r} must look like section.key=value")
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise ConfigError(f"override {item!r}: the value is not valid YAML") from None
+        _set_dotted(tree, key.strip(), value)
+    return config_from_dict(tree)
+
+
+def _preset_files() -> dict[str, Any]:
+    folder = resources.files("advnets") / "presets"
+    return {p.name.removesuffix(".yaml"): p for p in folder.iterdir() if p.name.endswith(".yaml")}
+
+
+def preset_names() -> list[str]:
+    return sorted(_preset_files())
+
+
+def load_yaml(path: Path | Any) -> dict[str, Any]:
+    try:
+        values = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({err.__class__.__name__})") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: a preset must be a mapping of sections")
+    return values
+
+
+def load_preset(name: str, overrides: list[str] | None = None) -> Config:
+    """A shipped preset by name, or a YAML file by path, with dotted overrides applied."""
+    files = _preset_files()
+    if name in files:
+        values = load_yaml(files[name])
+    elif name.endswith((".yaml", ".yml")) and Path(name).is_file():
+        values = load_yaml(Path(name))
+    else:
+        raise ConfigError(
+            f"unknown preset {name!r}; run `advnets presets` to list them "
+            f"(or pass a path to a .yaml file)"
+        )
+    return apply_overrides(config_from_dict(values), overrides or [])

@@ -1,0 +1,65 @@
+"""Datasets: MNIST-like images from IDX files and toy mixtures, as in-memory samplers."""
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from advnets.config import DataConfig
+from advnets.data.mnist import DATASETS, load_images
+from advnets.data.noise import sample_noise
+from advnets.data.sampler import DistributionSampler, Sampler, TensorSampler
+from advnets.data.toy import GaussianMixture, gaussian_1d, grid, ring
+from advnets.errors import ConfigError
+
+TOY = ("gaussian1d", "ring", "grid")
+
+__all__ = ["TrainingData", "build_data", "load_images", "sample_noise", "toy_distribution",
+           "to_range", "GaussianMixture", "Sampler"]
+
+
+@dataclass
+class TrainingData:
+    """What the loop needs from a dataset: batches, the shape of one sample, its value range."""
+
+    sampler: Sampler
+    shape: tuple[int, ...]
+    value_range: tuple[float, float]
+    size: int  # samples in one epoch
+    mean01: Tensor | None = None  # per-feature mean on [0, 1] (images), for output-bias init
+    distribution: GaussianMixture | None = None  # toy data: the true distribution
+
+
+def to_range(images01: Tensor, value_range: tuple[float, float]) -> Tensor:
+    """Map values on [0, 1] to [lo, hi]."""
+    lo, hi = value_range
+    return images01 * (hi - lo) + lo
+
+
+def toy_distribution(cfg: DataConfig) -> GaussianMixture:
+    if cfg.name == "gaussian1d":
+        return gaussian_1d(cfg.mean, cfg.std)
+    if cfg.name == "ring":
+        return ring(cfg.modes, cfg.radius, cfg.std)
+    if cfg.name == "grid":
+        return grid(cfg.std)
+    raise ConfigError(f"{cfg.name!r} is not a toy dataset; choose one of: {', '.join(TOY)}")
+
+
+def build_data(cfg: DataConfig, device: torch.device | str = "cpu") -> TrainingData:
+    """Load or generate the training data described by `cfg`, held in memory on `device`."""
+    if len(cfg.value_range) != 2 or cfg.value_range[0] >= cfg.value_range[1]:
+        raise ConfigError(f"data.value_range must be [low, high], got {cfg.value_range}")
+    value_range = (cfg.value_range[0], cfg.value_range[1])
+    if cfg.name in TOY:
+        dist = toy_distribution(cfg)
+        return TrainingData(DistributionSampler(dist, device), (dist.dim,), value_range,
+                            cfg.epoch_size, distribution=dist)
+    if cfg.name not in DATASETS:
+        raise ConfigError(f"unknown dataset {cfg.name!r}; choose one of: "
+                          f"{', '.join([*DATASETS, *TOY])}")
+    images, _ = load_images(cfg.name, cfg.split, cfg.root, cfg.download)
+    x01 = torch.from_numpy(images.copy()).float().div_(255).unsqueeze(1)
+    data = to_range(x01, value_range).to(device)
+    return TrainingData(TensorSampler(data), tuple(data.shape[1:]), value_range, len(data),
+                        mean01=x01.mean(0).flatten())

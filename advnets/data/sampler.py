@@ -1,0 +1,56 @@
+"""Minibatch sources for the training loop. Both draw from the global torch RNG, so a
+checkpoint of that RNG plus `state_dict()` resumes the exact stream of batches."""
+
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor
+
+from advnets.data.toy import GaussianMixture
+
+
+class Sampler(Protocol):
+    def next(self, m: int) -> Tensor: ...
+    def state_dict(self) -> dict[str, Any]: ...
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+class TensorSampler:
+    """Minibatches without replacement from one in-memory tensor, reshuffled every epoch."""
+
+    def __init__(self, data: Tensor) -> None:
+        self.data = data
+        self.perm = torch.randperm(len(data), device=data.device)
+        self.pos = 0
+
+    def next(self, m: int) -> Tensor:
+        if self.pos + m > len(self.data):
+            self.perm = torch.randperm(len(self.data), device=self.data.device)
+            self.pos = 0
+        idx = self.perm[self.pos : self.pos + m]
+        self.pos += m
+        return self.data.index_select(0, idx)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"perm": self.perm.cpu(), "pos": self.pos}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.perm = state["perm"].to(self.data.device)
+        self.pos = int(state["pos"])
+
+
+class DistributionSampler:
+    """Fresh samples from a known distribution on every call (infinite data)."""
+
+    def __init__(self, dist: GaussianMixture, device: torch.device | str = "cpu") -> None:
+        self.dist = dist
+        self.device = device
+
+    def next(self, m: int) -> Tensor:
+        return self.dist.sample(m, self.device)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass

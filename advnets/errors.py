@@ -1,0 +1,17 @@
+"""User-facing errors: each carries one line that names the problem and the fix."""
+
+
+class AdvnetsError(Exception):
+    """Base class for errors the CLI prints as a single line (no traceback)."""
+
+
+class ConfigError(AdvnetsError):
+    """An unknown preset, key or a value of the wrong type."""
+
+
+class DataError(AdvnetsError):
+    """Missing, corrupt or mis-shaped data files."""
+
+
+class CheckpointError(AdvnetsError):
+    """A run directory without a usable checkpoint."""

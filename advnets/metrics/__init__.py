@@ -1,0 +1,5 @@
+"""Evaluation metrics; each returns a dict of named floats."""
+
+from advnets.metrics.modes import mode_metrics
+
+__all__ = ["mode_metrics"]

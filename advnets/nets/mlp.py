@@ -1,0 +1,89 @@
+"""Configurable MLPs: the paper's MNIST models (ReLU/sigmoid G, maxout + dropout D),
+PyTorch-GAN's gan.py models, and small nets for toy data — all from one `NetConfig`."""
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from advnets.config import NetConfig
+from advnets.errors import ConfigError
+from advnets.nets.layers import Maxout, init_uniform_, logit
+
+ACTIVATIONS = ("relu", "leaky_relu", "tanh", "maxout")
+OUTPUTS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "linear": nn.Identity}
+
+
+def _hidden_layer(cfg: NetConfig, n_in: int, n_out: int) -> list[nn.Module]:
+    if cfg.activation == "maxout":
+        return [Maxout(n_in, n_out, cfg.pieces)]
+    layers: list[nn.Module] = [nn.Linear(n_in, n_out)]
+    if cfg.activation == "relu":
+        layers.append(nn.ReLU())
+    elif cfg.activation == "leaky_relu":
+        layers.append(nn.LeakyReLU(cfg.leaky_slope))
+    elif cfg.activation == "tanh":
+        layers.append(nn.Tanh())
+    else:
+        raise ConfigError(f"unknown activation {cfg.activation!r}; "
+                          f"choose one of: {', '.join(ACTIVATIONS)}")
+    return layers
+
+
+def _trunk(cfg: NetConfig, n_in: int, dropout: bool) -> tuple[list[nn.Module], int]:
+    """Hidden layers; batch norm goes between the linear map and the nonlinearity."""
+    layers: list[nn.Module] = []
+    if dropout and cfg.input_dropout > 0:
+        layers.append(nn.Dropout(cfg.input_dropout))
+    for i, width in enumerate(cfg.hidden):
+        block = _hidden_layer(cfg, n_in, width)
+        if cfg.batch_norm and (i > 0 or cfg.batch_norm_first) and cfg.activation != "maxout":
+            block.insert(1, nn.BatchNorm1d(width, eps=cfg.bn_eps))
+        layers += block
+        if dropout and cfg.hidden_dropout > 0:
+            layers.append(nn.Dropout(cfg.hidden_dropout))
+        n_in = width
+    return layers, n_in
+
+
+class MLPGenerator(nn.Module):
+    """z (N, z_dim) -> samples (N, *out_shape)."""
+
+    def __init__(self, cfg: NetConfig, z_dim: int, out_shape: tuple[int, ...],
+                 mean01: Tensor | None = None) -> None:
+        super().__init__()
+        if cfg.output not in OUTPUTS:
+            raise ConfigError(f"unknown generator output {cfg.output!r}; "
+                              f"choose one of: {', '.join(OUTPUTS)}")
+        self.out_shape = tuple(out_shape)
+        layers, width = _trunk(cfg, z_dim, dropout=False)
+        self.body = nn.Sequential(*layers)
+        self.out = nn.Linear(width, math.prod(out_shape))
+        self.act = OUTPUTS[cfg.output]()
+        if cfg.init == "uniform":
+            init_uniform_(self, cfg.init_scale)
+        if cfg.output_bias_from_data:
+            if mean01 is None or cfg.output != "sigmoid":
+                raise ConfigError("model.generator.output_bias_from_data needs image data and "
+                                  "a sigmoid output")
+            with torch.no_grad():
+                self.out.bias.copy_(logit(mean01.to(self.out.bias)))
+
+    def forward(self, z: Tensor) -> Tensor:
+        x = self.act(self.out(self.body(z)))
+        return x.view(len(z), *self.out_shape)
+
+
+class MLPDiscriminator(nn.Module):
+    """samples (N, *in_shape) -> logits (N,). Dropout is active only in train mode."""
+
+    def __init__(self, cfg: NetConfig, in_shape: tuple[int, ...]) -> None:
+        super().__init__()
+        layers, width = _trunk(cfg, math.prod(in_shape), dropout=True)
+        self.body = nn.Sequential(*layers)
+        self.out = nn.Linear(width, 1)
+        if cfg.init == "uniform":
+            init_uniform_(self, cfg.init_scale)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.out(self.body(x.flatten(1))).squeeze(1)

@@ -1,0 +1,136 @@
+"""What the loop does around each step: progress bar, metrics, sample pictures, checkpoints.
+
+Each hook has `after_step(run, stats)` and `close(run)`; the loop knows nothing else of them.
+"""
+
+import json
+import time
+from pathlib import Path
+
+import torch
+from PIL import Image
+from torch import Tensor
+
+from advnets.data import sample_noise
+from advnets.sampling import generate
+from advnets.checkpoint import CHECKPOINT, save_atomic
+from advnets.train.objective import Stats
+from advnets.train.run import Run
+from advnets.viz import image_grid, save_points_plot
+
+
+class Hook:
+    def after_step(self, run: Run, stats: Stats) -> None:
+        pass
+
+    def close(self, run: Run) -> None:
+        pass
+
+
+class MetricsLog(Hook):
+    """Averages the step statistics over `every` steps; writes metrics.jsonl, TensorBoard and
+    the tqdm bar's postfix."""
+
+    def __init__(self, run_dir: Path, every: int, total: int, start: int,
+                 progress: bool = True, tensorboard: bool = True) -> None:
+        self.every = max(1, every)
+        self.path = Path(run_dir) / "metrics.jsonl"
+        self.sums: dict[str, Tensor] = {}
+        self.count = 0
+        self.t0 = time.perf_counter()
+        self.writer = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(Path(run_dir) / "tb"))
+        self.bar = None
+        if progress:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=start, unit="step", dynamic_ncols=True)
+
+    def after_step(self, run: Run, stats: Stats) -> None:
+        for key, v in stats.items():
+            self.sums[key] = self.sums.get(key, 0) + v
+        self.count += 1
+        if self.bar is not None:
+            self.bar.update(1)
+        if run.counters.step % self.every == 0:
+            self.flush(run)
+
+    def flush(self, run: Run) -> None:
+        if not self.count:
+            return
+        c = run.counters
+        row = {k: round(float(v) / self.count, 6) for k, v in self.sums.items()}
+        elapsed = time.perf_counter() - self.t0
+        row.update(step=c.step, epoch=round(c.epoch, 4), seconds=round(elapsed, 2))
+        with self.path.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+        if self.writer is not None:
+            for key, v in row.items():
+                if key not in ("step", "seconds"):
+                    self.writer.add_scalar(f"train/{key}", v, c.step)
+        if self.bar is not None:
+            self.bar.set_postfix({k: f"{row[k]:.3f}" for k in ("loss_d", "loss_g", "d_real",
+                                                                 "d_fake") if k in row})
+        self.sums, self.count = {}, 0
+
+    def close(self, run: Run) -> None:
+        self.flush(run)
+        if self.writer is not None:
+            self.writer.close()
+        if self.bar is not None:
+            self.bar.close()
+
+
+class SamplePictures(Hook):
+    """A picture of G(fixed noise) after each epoch: an image grid, or a plot for toy data.
+
+    Uses its own seeded generator for extra noise, so pictures never shift the training RNG.
+    """
+
+    def __init__(self, run_dir: Path, metrics: MetricsLog | None = None) -> None:
+        self.folder = Path(run_dir) / "samples"
+        self.writer = metrics.writer if metrics is not None else None
+
+    def after_step(self, run: Run, stats: Stats) -> None:
+        c = run.counters
+        if c.step % c.steps_per_epoch == 0:
+            self.write(run, c.step // c.steps_per_epoch)
+
+    def write(self, run: Run, epoch: int) -> Path:
+        path = self.folder / f"epoch_{epoch:04d}.png"
+        if len(run.data.shape) == 3:
+            grid = image_grid(generate(run.G, run.fixed_noise), run.data.value_range, nrow=8)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(grid).save(path)
+            if self.writer is not None:
+                self.writer.add_image("samples", grid, epoch,
+                                      dataformats="HW" if grid.ndim == 2 else "HWC")
+            return path
+        gen = torch.Generator().manual_seed(run.cfg.train.seed + 2)
+        m = run.cfg.model
+        z = sample_noise(2000, m.z_dim, m.noise, m.noise_scale, generator=gen).to(run.device)
+        reference = run.data.distribution.means if run.data.distribution else None
+        return save_points_plot(generate(run.G, z), path, reference, title=f"epoch {epoch}")
+
+    def close(self, run: Run) -> None:
+        c = run.counters
+        if c.step % c.steps_per_epoch != 0:
+            self.write(run, c.step // c.steps_per_epoch + 1)
+
+
+class Checkpointer(Hook):
+    """Writes checkpoint.pt every `every` steps and at the end, atomically."""
+
+    def __init__(self, run_dir: Path, every: int) -> None:
+        self.path = Path(run_dir) / CHECKPOINT
+        self.every = every
+
+    def after_step(self, run: Run, stats: Stats) -> None:
+        if self.every and run.counters.step % self.every == 0:
+            save_atomic(run.state_dict(), self.path)
+
+    def close(self, run: Run) -> None:
+        save_atomic(run.state_dict(), self.path)

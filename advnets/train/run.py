@@ -1,0 +1,137 @@
+"""A training run: everything built from a `Config`, and its state as a checkpoint."""
+
+import contextlib
+import math
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from advnets.config import Config, apply_overrides, config_from_dict
+from advnets.data import TrainingData, build_data, sample_noise
+from advnets.errors import ConfigError
+from advnets.nets import build_discriminator, build_generator
+from advnets.checkpoint import FORMAT, load_checkpoint, rng_state, set_rng_state
+from advnets.train.objective import build_objective
+from advnets.train.optim import build_optimizer
+from advnets.train.step import Counters, GANStep
+
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
+UPDATES = ("alternating", "simultaneous")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device=cuda but no CUDA device is available; use cpu or auto")
+    if name not in ("cpu", "cuda"):
+        raise ConfigError(f"unknown device {name!r}; choose one of: cpu, cuda, auto")
+    return torch.device(name)
+
+
+def autocast_factory(precision: str, device: torch.device):
+    """A no-argument context-manager factory for the configured precision."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"unknown precision {precision!r}; choose one of: fp32, bf16")
+    dtype = PRECISIONS[precision]
+    if dtype is None:
+        return contextlib.nullcontext
+    return partial(torch.autocast, device_type=device.type, dtype=dtype)
+
+
+def steps_per_epoch(cfg: Config, data_size: int) -> int:
+    """Iterations for D to see `data_size` samples: k minibatches of m per iteration."""
+    k = 1 if cfg.train.update == "simultaneous" else cfg.train.k
+    return max(1, math.ceil(data_size / (k * cfg.train.batch_size)))
+
+
+@dataclass
+class Run:
+    """Networks, optimizers, data and counters of one training run."""
+
+    cfg: Config
+    device: torch.device
+    data: TrainingData
+    G: nn.Module
+    D: nn.Module
+    step: GANStep
+    fixed_noise: Tensor
+
+    @property
+    def counters(self) -> Counters:
+        return self.step.counters
+
+    def total_steps(self) -> int:
+        t = self.cfg.train
+        if t.steps is not None:
+            return t.steps
+        if t.epochs is not None:
+            return math.ceil(t.epochs * self.counters.steps_per_epoch)
+        raise ConfigError("set train.steps or train.epochs (e.g. --steps 1000)")
+
+    def state_dict(self) -> dict[str, Any]:
+        c = self.counters
+        return {
+            "format": FORMAT,
+            "config": self.cfg.to_dict(),
+            "data_shape": list(self.data.shape),
+            "counters": {"step": c.step, "d_updates": c.d_updates, "g_updates": c.g_updates},
+            "generator": self.G.state_dict(),
+            "discriminator": self.D.state_dict(),
+            "opt_g": self.step.opt_g.state_dict(),
+            "opt_d": self.step.opt_d.state_dict(),
+            "sampler": self.data.sampler.state_dict(),
+            "fixed_noise": self.fixed_noise.cpu(),
+            "rng": rng_state(),
+        }
+
+    def load_state_dict(self, ckpt: dict[str, Any]) -> None:
+        self.G.load_state_dict(ckpt["generator"])
+        self.D.load_state_dict(ckpt["discriminator"])
+        self.step.opt_g.load_state_dict(ckpt["opt_g"])
+        self.step.opt_d.load_state_dict(ckpt["opt_d"])
+        self.data.sampler.load_state_dict(ckpt["sampler"])
+        for key, value in ckpt["counters"].items():
+            setattr(self.counters, key, int(value))
+        self.fixed_noise = ckpt["fixed_noise"].to(self.device)
+        set_rng_state(ckpt["rng"])
+
+
+def build_run(cfg: Config) -> Run:
+    """Seed, then build data, networks, optimizers and the Algorithm-1 step from `cfg`."""
+    t = cfg.train
+    if t.update not in UPDATES:
+        raise ConfigError(f"unknown train.update {t.update!r}; choose one of: {', '.join(UPDATES)}")
+    if t.k < 1 or t.batch_size < 1:
+        raise ConfigError("train.k and train.batch_size must be at least 1")
+    device = resolve_device(t.device)
+    autocast = autocast_factory(t.precision, device)
+    if t.threads:
+        torch.set_num_threads(t.threads)
+    torch.manual_seed(t.seed)
+    data = build_data(cfg.data, device)
+    G = build_generator(cfg.model, data.shape, data.mean01).to(device)
+    D = build_discriminator(cfg.model, data.shape).to(device)
+    opt_g = build_optimizer(cfg.optim_g, G.parameters(), device)
+    opt_d = build_optimizer(cfg.optim_d, D.parameters(), device)
+    counters = Counters(steps_per_epoch=steps_per_epoch(cfg, data.size))
+    fixed = torch.Generator().manual_seed(t.seed + 1)
+    m = cfg.model
+    fixed_noise = sample_noise(64, m.z_dim, m.noise, m.noise_scale, generator=fixed)
+    noise = partial(sample_noise, dim=m.z_dim, prior=m.noise, scale=m.noise_scale, device=device)
+    step = GANStep(cfg, G, D, opt_g, opt_d, build_objective(cfg.loss, D), data.sampler, noise,
+                   autocast, counters)
+    return Run(cfg, device, data, G, D, step, fixed_noise.to(device))
+
+
+def resume_run(run_dir: Path, overrides: list[str] | None = None) -> Run:
+    """Rebuild a run from its checkpoint (config included) and restore its exact state."""
+    ckpt = load_checkpoint(run_dir)
+    cfg = apply_overrides(config_from_dict(ckpt["config"]), overrides or [])
+    run = build_run(cfg)
+    run.load_state_dict(ckpt)
+    return run

@@ -1,0 +1,58 @@
+import pytest
+
+from advnets.config import apply_overrides, config_from_dict, load_preset, preset_names
+from advnets.errors import ConfigError
+
+REQUIRED = {"gan-mnist", "gan-mnist-fast", "pytorch-gan-mnist", "gan-ring", "gan-grid", "gan-1d"}
+
+
+def test_required_presets_ship_and_load():
+    assert REQUIRED <= set(preset_names())
+    for name in preset_names():
+        cfg = load_preset(name)
+        assert cfg.description, name
+
+
+def test_paper_preset_values():
+    cfg = load_preset("gan-mnist")
+    assert cfg.optim_d.lr == 0.1 and cfg.optim_d.lr_decay == 1.000004
+    assert cfg.optim_d.lr_min == 1e-6 and cfg.optim_d.momentum_final == 0.7
+    assert cfg.train.k == 1 and cfg.train.batch_size == 100
+    assert cfg.model.noise == "uniform" and cfg.model.noise_scale == pytest.approx(3**0.5)
+
+
+def test_dotted_overrides_parse_types():
+    cfg = apply_overrides(load_preset("gan-mnist"),
+                          ["train.k=5", "optim_g.lr=1e-3", "model.generator.hidden=[10, 20]",
+                           "train.steps=null", "train.precision=bf16"])
+    assert cfg.train.k == 5 and cfg.optim_g.lr == 1e-3
+    assert cfg.model.generator.hidden == [10, 20] and cfg.train.steps is None
+    assert cfg.train.precision == "bf16"
+    assert isinstance(apply_overrides(cfg, ["optim_g.lr=1"]).optim_g.lr, float)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.kk=5", "unknown config key 'train.kk'"),
+    ("nope.k=5", "unknown config key 'nope.k'"),
+    ("train.k=five", "'train.k' must be int"),
+    ("train.k=1.5", "'train.k' must be int"),
+    ("model.generator.hidden=3", "'model.generator.hidden' must be a list"),
+    ("train.progress=maybe", "'train.progress' must be bool"),
+    ("train.k", "must look like section.key=value"),
+])
+def test_bad_overrides_name_the_key(override, message):
+    with pytest.raises(ConfigError, match=message) as err:
+        apply_overrides(load_preset("gan-mnist"), [override])
+    assert "\n" not in str(err.value)
+
+
+def test_unknown_preset_and_nested_unknown_key():
+    with pytest.raises(ConfigError, match="unknown preset 'gan-mnsit'"):
+        load_preset("gan-mnsit")
+    with pytest.raises(ConfigError, match="'model.generator.widths'"):
+        config_from_dict({"model": {"generator": {"widths": [1]}}})
+
+
+def test_round_trip_through_dict():
+    cfg = load_preset("pytorch-gan-mnist")
+    assert config_from_dict(cfg.to_dict()) == cfg

@@ -1,0 +1,119 @@
+import gzip
+import struct
+
+import numpy as np
+import pytest
+import torch
+
+from advnets.config import DataConfig
+from advnets.data import build_data, load_images
+from advnets.data.idx import read_idx
+from advnets.data.sampler import TensorSampler
+from advnets.data.toy import grid, ring
+from advnets.errors import DataError
+
+
+def write_idx(path, array, magic_dtype=0x08, ndim=None, gz=True, truncate=0):
+    ndim = array.ndim if ndim is None else ndim
+    header = struct.pack(">HBB", 0, magic_dtype, ndim) + struct.pack(f">{array.ndim}I",
+                                                                     *array.shape)
+    body = array.astype(np.uint8).tobytes()
+    blob = header + body[: len(body) - truncate]
+    if gz:
+        with gzip.open(path, "wb") as f:
+            f.write(blob)
+    else:
+        path.write_bytes(blob)
+    return path
+
+
+def test_read_idx_raw_and_gz(tmp_path):
+    images = np.arange(3 * 28 * 28).reshape(3, 28, 28) % 256
+    for gz, name in ((True, "a.gz"), (False, "a")):
+        out = read_idx(write_idx(tmp_path / name, images, gz=gz), ndim=3, dims=(28, 28))
+        np.testing.assert_array_equal(out, images)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"magic_dtype": 0x0D}, "bad magic number"),
+    ({"ndim": 2}, "has 2 dimensions, expected 3"),
+    ({"truncate": 5}, "truncated"),
+])
+def test_corrupt_idx_files(tmp_path, kwargs, message):
+    path = write_idx(tmp_path / "x.gz", np.zeros((2, 28, 28)), **kwargs)
+    with pytest.raises(DataError, match=message) as err:
+        read_idx(path, ndim=3, dims=(28, 28))
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_wrong_dims_and_broken_gzip(tmp_path):
+    path = write_idx(tmp_path / "x.gz", np.zeros((2, 32, 32)))
+    with pytest.raises(DataError, match=r"items are \(32, 32\), expected \(28, 28\)"):
+        read_idx(path, ndim=3, dims=(28, 28))
+    broken = tmp_path / "broken.gz"
+    broken.write_bytes(path.read_bytes()[:30])
+    with pytest.raises(DataError, match="cannot be read"):
+        read_idx(broken, ndim=3)
+
+
+def test_missing_data_says_where_it_looked(tmp_path):
+    with pytest.raises(DataError) as err:
+        load_images("mnist", "train", root=str(tmp_path), download=False)
+    msg = str(err.value)
+    assert str(tmp_path) in msg and "ADVNETS_DATA" in msg and "--data" in msg
+    with pytest.raises(DataError, match="unknown split"):
+        load_images("mnist", "training", root=str(tmp_path), download=False)
+
+
+def test_paper_splits(data_root):
+    train, train_y = load_images("mnist", "train", str(data_root), download=False)
+    valid, _ = load_images("mnist", "valid", str(data_root), download=False)
+    test, test_y = load_images("mnist", "test", str(data_root), download=False)
+    assert train.shape == (50_000, 28, 28) and valid.shape == (10_000, 28, 28)
+    assert test.shape == (10_000, 28, 28) and train.dtype == np.uint8
+    full, _ = load_images("mnist", "full", str(data_root), download=False)
+    np.testing.assert_array_equal(full[50_000:], valid)
+    assert list(np.bincount(test_y)) == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def test_build_data_respects_value_range(data_root):
+    data = build_data(DataConfig(name="mnist", root=str(data_root), download=False,
+                                 value_range=[-1.0, 1.0]))
+    batch = data.sampler.next(500)
+    assert batch.shape == (500, 1, 28, 28) and data.shape == (1, 28, 28)
+    assert batch.min().item() == -1.0 and batch.max().item() == 1.0
+    assert data.mean01.shape == (784,)
+    assert data.mean01.mean().item() == pytest.approx(0.1307, abs=0.002)
+
+
+def test_tensor_sampler_is_without_replacement_per_epoch():
+    data = torch.arange(10).float().unsqueeze(1)
+    sampler = TensorSampler(data)
+    seen = torch.cat([sampler.next(5), sampler.next(5)]).flatten()
+    assert sorted(seen.tolist()) == list(range(10))
+    state, rng = sampler.state_dict(), torch.get_rng_state()
+    a = torch.cat([sampler.next(3), sampler.next(3)])  # the first call reshuffles
+    torch.manual_seed(123)
+    sampler.load_state_dict(state)
+    torch.set_rng_state(rng)
+    torch.testing.assert_close(torch.cat([sampler.next(3), sampler.next(3)]), a)
+
+
+def test_toy_mixtures():
+    r = ring()
+    assert r.means.shape == (8, 2)
+    torch.testing.assert_close(r.means.norm(dim=1), torch.ones(8))
+    g = grid()
+    assert g.means.shape == (25, 2)
+    assert sorted(set(g.means[:, 0].tolist())) == [-4.0, -2.0, 0.0, 2.0, 4.0]
+    x = g.sample(20_000)
+    nearest = torch.cdist(x, g.means).min(dim=1).values
+    assert (nearest < 3 * 0.05 * 1.5).float().mean() > 0.99
+    counts = torch.cdist(x, g.means).argmin(1).bincount(minlength=25)
+    assert counts.min() > 600 and counts.max() < 1000
+    # the density integrates to one (1-D check on a fine grid)
+    from advnets.data.toy import gaussian_1d
+
+    d = gaussian_1d(4.0, 0.5)
+    xs = torch.linspace(0, 8, 8001).unsqueeze(1)
+    assert d.log_prob(xs).exp().sum().item() * 0.001 == pytest.approx(1.0, abs=1e-4)

@@ -1,0 +1,88 @@
+"""Behaviour: Algorithm 1 does what the paper says, and GANs actually learn."""
+
+import math
+
+import pytest
+import torch
+
+from advnets.config import load_preset
+from advnets.metrics import mode_metrics
+from advnets.sampling import generate
+from advnets.train import build_run, run_loop
+
+
+def train_preset(name: str, *overrides: str):
+    cfg = load_preset(name, ["train.progress=false", *overrides])
+    run = build_run(cfg)
+    return run_loop(run, [], run.total_steps())
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_k_discriminator_updates_per_iteration(k):
+    run = train_preset("gan-ring", f"train.k={k}", "train.steps=4")
+    c = run.counters
+    assert (c.step, c.d_updates, c.g_updates) == (4, 4 * k, 4)
+
+
+def test_generator_step_leaves_discriminator_untouched():
+    run = train_preset("gan-ring", "train.steps=1")
+    before = [p.clone() for p in run.D.parameters()]
+    run.step.g_update()
+    for a, b in zip(before, run.D.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert all(p.requires_grad for p in run.D.parameters())
+
+
+def test_simultaneous_update_moves_both_players():
+    run = train_preset("gan-ring", "train.steps=1")
+    g0 = [p.clone() for p in run.G.parameters()]
+    d0 = [p.clone() for p in run.D.parameters()]
+    run.cfg.train.update = "simultaneous"
+    run.step()
+    assert not all(torch.equal(a, b) for a, b in zip(g0, run.G.parameters(), strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(d0, run.D.parameters(), strict=True))
+    assert (run.counters.d_updates, run.counters.g_updates) == (2, 2)
+
+
+def test_ring_gan_places_samples_on_modes():
+    run = train_preset("gan-ring", "train.steps=3000", "train.seed=0")
+    samples = generate(run.G, torch.randn(2500, 2))
+    m = mode_metrics(samples, run.data.distribution.means, run.cfg.data.std)
+    # untrained, no sample is within 3 std (0.03) of a mode; see test below
+    assert m["modes"] >= 2 and m["high_quality"] >= 0.02, m
+
+
+def test_untrained_ring_generator_misses_every_mode():
+    run = train_preset("gan-ring", "train.steps=0")
+    m = mode_metrics(generate(run.G, torch.randn(2500, 2)), run.data.distribution.means, 0.01)
+    assert m["high_quality"] < 0.01
+
+
+def test_mnist_losses_move_the_expected_way(data_root):
+    """A few hundred paper-model steps: D learns to tell real from fake, so its loss falls
+    from log 4 and D(x) > 1/2 > D(G(z)), and G's loss rises above log 2."""
+    run = train_preset("gan-mnist", f"data.root={data_root}", "data.download=false",
+                       "train.steps=0")
+    z = torch.rand(500, 100) * 2 * math.sqrt(3) - math.sqrt(3)
+    stats0 = run.step.d_update()
+    assert stats0["loss_d"].item() == pytest.approx(math.log(4), abs=0.01)
+    rows = []
+    for _ in range(300):
+        rows.append(run.step())
+    last = {k: torch.stack([r[k] for r in rows[-50:]]).mean().item() for k in rows[0]}
+    assert last["loss_d"] < math.log(4) - 0.3
+    assert last["d_real"] > 0.6 and last["d_fake"] < 0.4
+    assert last["loss_g"] > math.log(2)
+    samples = generate(run.G, z)
+    assert samples.shape == (500, 1, 28, 28)
+    # the output bias starts at the data marginals; training keeps the mean image data-like
+    mean_image = run.data.mean01.view(1, 28, 28)
+    assert (samples.mean(0) - mean_image).abs().mean().item() < 0.1
+
+
+def test_1d_gan_learns_mean_and_std():
+    """Figure 1's set-up: G maps U(-1, 1) onto N(4, 0.5^2). Tolerance: 0.1 on both."""
+    run = train_preset("gan-1d", "train.seed=0")
+    x = generate(run.G, torch.rand(20_000, 1) * 2 - 1)
+    assert x.mean().item() == pytest.approx(4.0, abs=0.1)
+    assert x.std().item() == pytest.approx(0.5, abs=0.1)
