@@ -96,7 +96,9 @@ class TrainConfig:
 
     batch_size: int = 100  # m: noise and data samples per minibatch
     k: int = 1  # discriminator updates per generator update
-    update: str = "alternating"  # alternating (Algorithm 1) | simultaneous (the paper's code)
+    # alternating: Algorithm 1 | simultaneous: the paper code's joint update |
+    # reuse_fakes: one G forward per iteration, D then G on the same fakes (pytorch/examples)
+    update: str = "alternating"
     steps: int | None = None  # Algorithm-1 iterations (k D updates + 1 G update)
     epochs: float | None = None  # used when steps is null; one epoch = one pass of D over the data
     precision: str = "fp32"  # fp32 | bf16

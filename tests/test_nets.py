@@ -6,6 +6,7 @@ from torch import nn
 
 from advnets.config import NetConfig, load_preset
 from advnets.nets import Maxout, build_discriminator, build_generator
+from advnets.nets.layers import Dropout
 
 
 def test_maxout_takes_max_over_consecutive_pieces():
@@ -36,7 +37,7 @@ def test_paper_models_match_mnist_yaml():
     for m in D.modules():
         if isinstance(m, nn.Linear):
             assert 0.004 < m.weight.abs().max() <= 0.005
-    drops = [m.p for m in D.modules() if isinstance(m, nn.Dropout)]
+    drops = [m.p for m in D.modules() if isinstance(m, Dropout)]
     assert drops == [pytest.approx(0.2), pytest.approx(0.5), pytest.approx(0.5)]
     x = G(torch.rand(5, 100))
     assert x.shape == (5, 1, 28, 28) and 0 <= x.min() and x.max() <= 1
@@ -51,10 +52,24 @@ def test_dropout_only_in_train_mode():
     torch.testing.assert_close(D(x), D(x))
     D.train()
     assert not torch.equal(D(x), D(x))
-    # inverted dropout: the mean activation is preserved in expectation
-    drop = nn.Dropout(0.2).train()
-    ones = torch.ones(200_000)
-    assert drop(ones).mean().item() == pytest.approx(1.0, abs=0.01)
+
+
+
+@pytest.mark.parametrize("p", [0.2, 0.5])
+def test_dropout_rate_scale_and_gradient(p):
+    drop = Dropout(p).train()
+    x = torch.ones(1000, 1000, requires_grad=True)
+    y = drop(x)
+    kept = y != 0
+    assert kept.float().mean().item() == pytest.approx(1 - p, abs=0.002)
+    # kept units are scaled so that E[y] = x (inverted dropout)
+    assert y.mean().item() == pytest.approx(1.0, abs=0.005)
+    assert torch.unique(y[kept]).tolist() == [pytest.approx(1 / (1 - p), rel=1e-4)]
+    (grad,) = torch.autograd.grad(y.sum(), x)
+    torch.testing.assert_close(grad, y.detach())
+    # masks differ between calls and between elements of one call
+    assert not torch.equal(drop(x) != 0, kept)
+    assert Dropout(p).eval()(x) is x
 
 
 def test_pytorch_gan_models():

@@ -86,3 +86,21 @@ def test_1d_gan_learns_mean_and_std():
     x = generate(run.G, torch.rand(20_000, 1) * 2 - 1)
     assert x.mean().item() == pytest.approx(4.0, abs=0.1)
     assert x.std().item() == pytest.approx(0.5, abs=0.1)
+
+
+def test_reuse_fakes_runs_one_generator_forward_per_iteration():
+    run = train_preset("gan-ring", "train.steps=0", "train.update=reuse_fakes")
+    calls = []
+    run.G.register_forward_hook(lambda *_: calls.append(1))
+    g0 = [p.clone() for p in run.G.parameters()]
+    run.step()
+    assert len(calls) == 1 and (run.counters.d_updates, run.counters.g_updates) == (1, 1)
+    assert not all(torch.equal(a, b) for a, b in zip(g0, run.G.parameters(), strict=True))
+
+
+def test_alternating_runs_fresh_generator_forwards():
+    run = train_preset("gan-ring", "train.steps=0", "train.k=2")
+    calls = []
+    run.G.register_forward_hook(lambda *_: calls.append(1))
+    run.step()
+    assert len(calls) == 3  # one per D update (no grad) and one for the G update

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from advnets.config import NetConfig
 from advnets.errors import ConfigError
-from advnets.nets.layers import Maxout, init_uniform_, logit
+from advnets.nets.layers import Dropout, Maxout, init_uniform_, logit
 
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "maxout")
 OUTPUTS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "linear": nn.Identity}
@@ -34,14 +34,14 @@ def _trunk(cfg: NetConfig, n_in: int, dropout: bool) -> tuple[list[nn.Module], i
     """Hidden layers; batch norm goes between the linear map and the nonlinearity."""
     layers: list[nn.Module] = []
     if dropout and cfg.input_dropout > 0:
-        layers.append(nn.Dropout(cfg.input_dropout))
+        layers.append(Dropout(cfg.input_dropout))
     for i, width in enumerate(cfg.hidden):
         block = _hidden_layer(cfg, n_in, width)
         if cfg.batch_norm and (i > 0 or cfg.batch_norm_first) and cfg.activation != "maxout":
             block.insert(1, nn.BatchNorm1d(width, eps=cfg.bn_eps))
         layers += block
         if dropout and cfg.hidden_dropout > 0:
-            layers.append(nn.Dropout(cfg.hidden_dropout))
+            layers.append(Dropout(cfg.hidden_dropout))
         n_in = width
     return layers, n_in
 

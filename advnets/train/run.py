@@ -20,7 +20,7 @@ from advnets.train.optim import build_optimizer
 from advnets.train.step import Counters, GANStep
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
-UPDATES = ("alternating", "simultaneous")
+UPDATES = ("alternating", "simultaneous", "reuse_fakes")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -45,7 +45,7 @@ def autocast_factory(precision: str, device: torch.device):
 
 def steps_per_epoch(cfg: Config, data_size: int) -> int:
     """Iterations for D to see `data_size` samples: k minibatches of m per iteration."""
-    k = 1 if cfg.train.update == "simultaneous" else cfg.train.k
+    k = cfg.train.k if cfg.train.update == "alternating" else 1
     return max(1, math.ceil(data_size / (k * cfg.train.batch_size)))
 
 
@@ -108,6 +108,9 @@ def build_run(cfg: Config) -> Run:
         raise ConfigError(f"unknown train.update {t.update!r}; choose one of: {', '.join(UPDATES)}")
     if t.k < 1 or t.batch_size < 1:
         raise ConfigError("train.k and train.batch_size must be at least 1")
+    if t.update != "alternating" and t.k != 1:
+        raise ConfigError(f"train.update={t.update} makes one D update per G update; "
+                          f"set train.k=1 or use train.update=alternating")
     device = resolve_device(t.device)
     autocast = autocast_factory(t.precision, device)
     if t.threads:

@@ -58,32 +58,43 @@ class GANStep:
         loss.backward()
         opt.step()
 
-    def d_update(self) -> Stats:
-        """Ascend V(D,G) on m data samples and m fresh noise samples."""
+    def d_update(self, fake: Tensor | None = None) -> Stats:
+        """Ascend V(D,G) on m data samples and m fake samples (fresh noise unless given)."""
         m = self.cfg.train.batch_size
         real = self.data.next(m)
-        with torch.no_grad(), self.autocast():
-            fake = self.G(self.noise(m))
+        if fake is None:
+            with torch.no_grad(), self.autocast():
+                fake = self.G(self.noise(m))
         with self.autocast():
-            loss, stats = self.objective.discriminator_loss(self.D, real, fake)
+            loss, stats = self.objective.discriminator_loss(self.D, real, fake.detach())
         self._step(loss, "d")
         self.objective.after_d_update(self.D)
         self.counters.d_updates += 1
         return stats
 
-    def g_update(self) -> Stats:
-        """Descend the generator loss on m fresh noise samples; D's weights get no gradient."""
+    def g_update(self, fake: Tensor | None = None) -> Stats:
+        """Descend the generator loss on G(fresh noise), or on `fake` if given (with its graph);
+        D's weights get no gradient."""
         m = self.cfg.train.batch_size
         real = self.data.next(m) if self.objective.needs_real_for_g else None
         self.D.requires_grad_(False)
         try:
             with self.autocast():
-                loss, stats = self.objective.generator_loss(self.D, self.G(self.noise(m)), real)
+                fake = self.G(self.noise(m)) if fake is None else fake
+                loss, stats = self.objective.generator_loss(self.D, fake, real)
             self._step(loss, "g")
         finally:
             self.D.requires_grad_(True)
         self.counters.g_updates += 1
         return stats
+
+    def reuse_fakes_update(self) -> Stats:
+        """The common implementation (pytorch/examples dcgan, PyTorch-GAN): one G forward per
+        iteration; D steps on the detached fakes, then G steps on the same fakes."""
+        with self.autocast():
+            fake = self.G(self.noise(self.cfg.train.batch_size))
+        stats = self.d_update(fake)
+        return {**stats, **self.g_update(fake)}
 
     def simultaneous_update(self) -> Stats:
         """The paper code's update: both players step from the same minibatch and parameters."""
@@ -110,6 +121,8 @@ class GANStep:
         """One Algorithm-1 iteration: k discriminator updates, then one generator update."""
         if self.cfg.train.update == "simultaneous":
             stats = self.simultaneous_update()
+        elif self.cfg.train.update == "reuse_fakes":
+            stats = self.reuse_fakes_update()
         else:
             for _ in range(self.cfg.train.k):
                 stats = self.d_update()

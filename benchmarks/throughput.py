@@ -1,0 +1,239 @@
+"""Training throughput of advnets against plain PyTorch loops measured in the same run.
+
+Prints, for `gan-mnist` (the paper's MLPs) and `pytorch-gan-mnist` (PyTorch-GAN's gan.py
+models), in fp32 and bf16:
+  - images/s of the advnets training step and of a plain PyTorch loop of the same networks
+    (nn.Dropout, BCE on logits, separate D forwards, D weight grads in the G step, default
+    optimizers), and their ratio;
+  - achieved GFLOP/s (the FLOPs of one advnets step, counted by torch's FlopCounterMode)
+    as a percentage of this machine's fp32 matmul peak, also measured here;
+and the whole-process time of `advnets train pytorch-gan-mnist --steps 937` against a
+PyTorch-GAN-style script (per-sample transforms in a DataLoader, batch 64, 937 iterations =
+60,000 images) written below, start-up included.
+
+    python benchmarks/throughput.py [--data DIR] [--steps N] [--skip-process] [--skip-bf16]
+"""
+
+import argparse
+import contextlib
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from functools import partial
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from advnets.config import load_preset
+from advnets.data import load_images
+from advnets.train import build_run
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def matmul_peak(dtype: torch.dtype, sizes=(1024, 2048), repeats: int = 10) -> float:
+    """Best GFLOP/s of square matmuls (a simple stand-in for the machine's peak)."""
+    best = 0.0
+    for n in sizes:
+        a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+        a @ b
+        t = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        best = max(best, 2 * n**3 * repeats / (time.perf_counter() - t) / 1e9)
+        if dtype == torch.bfloat16 and best < 20:  # no native bf16: don't wait for 2048
+            break
+    return best
+
+
+def timed(step, steps: int, warmup: int = 5) -> float:
+    for _ in range(warmup):
+        step()
+    t = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - t) / steps
+
+
+# ---- a plain PyTorch loop of the same networks ------------------------------------------
+
+
+class PlainMaxout(nn.Module):
+    def __init__(self, n_in: int, units: int, pieces: int) -> None:
+        super().__init__()
+        self.units, self.pieces = units, pieces
+        self.lin = nn.Linear(n_in, units * pieces)
+
+    def forward(self, x):
+        return self.lin(x).view(len(x), self.units, self.pieces).max(-1).values
+
+
+def plain_models(preset: str):
+    if preset == "gan-mnist":
+        G = nn.Sequential(nn.Linear(100, 1200), nn.ReLU(), nn.Linear(1200, 1200), nn.ReLU(),
+                          nn.Linear(1200, 784), nn.Sigmoid())
+        D = nn.Sequential(nn.Dropout(0.2), PlainMaxout(784, 240, 5), nn.Dropout(0.5),
+                          PlainMaxout(240, 240, 5), nn.Dropout(0.5), nn.Linear(240, 1))
+        make_opt = lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.5)  # noqa: E731
+        noise = lambda n: (torch.rand(n, 100) * 2 - 1) * math.sqrt(3)  # noqa: E731
+        return G, D, make_opt, noise
+    widths = [100, 128, 256, 512, 1024]
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(widths, widths[1:], strict=False)):
+        layers += [nn.Linear(a, b)] + ([nn.BatchNorm1d(b, 0.8)] if i else []) + [
+            nn.LeakyReLU(0.2)]
+    G = nn.Sequential(*layers, nn.Linear(1024, 784), nn.Tanh())
+    D = nn.Sequential(nn.Linear(784, 512), nn.LeakyReLU(0.2), nn.Linear(512, 256),
+                      nn.LeakyReLU(0.2), nn.Linear(256, 1))
+    make_opt = lambda p: torch.optim.Adam(p, lr=2e-4, betas=(0.5, 0.999))  # noqa: E731
+    return G, D, make_opt, lambda n: torch.randn(n, 100)
+
+
+def plain_step_fn(preset: str, data: torch.Tensor, m: int, autocast, reuse_fakes: bool):
+    """One D step then one G step, written the way tutorials write them; the G step draws
+    fresh noise (Algorithm 1) unless `reuse_fakes` (what the preset's update does)."""
+    G, D, make_opt, noise = plain_models(preset)
+    opt_g, opt_d = make_opt(G.parameters()), make_opt(D.parameters())
+    bce = nn.BCEWithLogitsLoss()
+    ones, zeros = torch.ones(m, 1), torch.zeros(m, 1)
+
+    def step():
+        real = data[torch.randint(len(data), (m,))]
+        with autocast():
+            fake = G(noise(m))
+            d_loss = bce(D(real), ones) + bce(D(fake.detach()), zeros)
+        opt_d.zero_grad()
+        d_loss.backward()
+        opt_d.step()
+        with autocast():
+            g_loss = bce(D(fake if reuse_fakes else G(noise(m))), ones)
+        opt_g.zero_grad()
+        g_loss.backward()
+        opt_g.step()
+
+    return step
+
+
+# ---- whole process: advnets CLI vs a PyTorch-GAN-style script ---------------------------
+
+
+def pytorch_gan_style_script(data_root: str, iterations: int) -> None:
+    """A gan.py-style run: a map-style Dataset with per-sample transforms, DataLoader(batch 64,
+    shuffle), G step then D step on the same fakes, Sigmoid + BCELoss. Written for this
+    benchmark from the description of PyTorch-GAN's script, not copied from it."""
+    from torch.utils.data import DataLoader, Dataset
+
+    images, _ = load_images("mnist", "full", data_root, download=False)
+
+    class Mnist(Dataset):
+        def __len__(self):
+            return len(images)
+
+        def __getitem__(self, i):
+            x = torch.from_numpy(images[i].astype("float32") / 255.0).unsqueeze(0)
+            return (x - 0.5) / 0.5, 0
+
+    G, D, make_opt, noise = plain_models("pytorch-gan-mnist")
+    D = nn.Sequential(*D, nn.Sigmoid())
+    opt_g, opt_d = make_opt(G.parameters()), make_opt(D.parameters())
+    loss = nn.BCELoss()
+    done = 0
+    while done < iterations:
+        for imgs, _ in DataLoader(Mnist(), batch_size=64, shuffle=True):
+            valid, fake_t = torch.ones(len(imgs), 1), torch.zeros(len(imgs), 1)
+            gen = G(noise(len(imgs))).view(len(imgs), 1, 28, 28)
+            opt_g.zero_grad()
+            g_loss = loss(D(gen.flatten(1)), valid)
+            g_loss.backward()
+            opt_g.step()
+            opt_d.zero_grad()
+            d_loss = (loss(D(imgs.flatten(1)), valid) + loss(D(gen.detach().flatten(1)), fake_t)) / 2
+            d_loss.backward()
+            opt_d.step()
+            done += 1
+            if done == iterations:
+                break
+
+
+def process_seconds(cmd: list[str]) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t
+
+
+def compare_processes(data_root: str, precision: str, iterations: int = 937) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        ours = process_seconds([
+            sys.executable, "-m", "advnets.cli", "train", "pytorch-gan-mnist", "--steps",
+            str(iterations), "--out", str(Path(tmp) / "run"), "--data", data_root,
+            "--set", "train.progress=false", "--set", f"train.precision={precision}"])
+    theirs = process_seconds([sys.executable, __file__, "--run-baseline-script",
+                              "--data", data_root, "--steps", str(iterations)])
+    images = iterations * 64
+    print(f"whole process, {iterations} steps x 64 images ({precision}): advnets {ours:.1f} s "
+          f"({images / ours:,.0f} img/s), PyTorch-GAN-style script (fp32) {theirs:.1f} s "
+          f"({images / theirs:,.0f} img/s): ratio {theirs / ours:.2f}x")
+
+
+# ---- per-step comparison ----------------------------------------------------------------
+
+
+def compare_steps(preset: str, precision: str, data_root: str, steps: int,
+                  peak32: float) -> None:
+    cfg = load_preset(preset, ["train.progress=false", f"data.root={data_root}",
+                               f"train.precision={precision}"])
+    run = build_run(cfg)
+    run.step()
+    with FlopCounterMode(display=False) as counter:
+        run.step()
+    flops = counter.get_total_flops()
+    m, k = cfg.train.batch_size, cfg.train.k
+    ours = timed(run.step, steps)
+    autocast = contextlib.nullcontext
+    if precision == "bf16":
+        autocast = partial(torch.autocast, "cpu", dtype=torch.bfloat16)
+    step = plain_step_fn(preset, run.data.sampler.data.flatten(1), m, autocast,
+                         reuse_fakes=cfg.train.update == "reuse_fakes")
+    plain = timed(step, steps)
+    gflops = flops / ours / 1e9
+    print(f"{preset:<18} {precision}  advnets {k * m / ours:8,.0f} img/s  plain loop "
+          f"{k * m / plain:8,.0f} img/s  ratio {plain / ours:5.2f}x  |  {gflops:6.1f} GFLOP/s "
+          f"= {100 * gflops / peak32:5.1f}% of fp32 peak  ({flops / 1e9:.2f} GFLOP/step)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=os.environ.get("ADVNETS_DATA", "../shared/data"))
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--skip-process", action="store_true")
+    parser.add_argument("--skip-bf16", action="store_true")
+    parser.add_argument("--run-baseline-script", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run_baseline_script:
+        pytorch_gan_style_script(args.data, args.steps)
+        return
+    torch.manual_seed(0)
+    peak32 = matmul_peak(torch.float32)
+    peak16 = matmul_peak(torch.bfloat16, sizes=(1024,), repeats=2)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"CPU capability {torch.backends.cpu.get_cpu_capability()}")
+    print(f"matmul peak: fp32 {peak32:.0f} GFLOP/s, bf16 {peak16:.0f} GFLOP/s "
+          f"(bf16/fp32 = {peak16 / peak32:.2f})")
+    precisions = ["fp32"] if args.skip_bf16 else ["fp32", "bf16"]
+    for precision in precisions:
+        steps = args.steps if precision == "fp32" or peak16 > peak32 else max(3, args.steps // 20)
+        for preset in ("gan-mnist", "pytorch-gan-mnist"):
+            compare_steps(preset, precision, args.data, steps, peak32)
+    if not args.skip_process:
+        compare_processes(args.data, "fp32", 937)
+        if not args.skip_bf16 and peak16 > peak32:
+            compare_processes(args.data, "bf16", 937)
+
+
+if __name__ == "__main__":
+    main()
