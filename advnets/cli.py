@@ -37,8 +37,8 @@ def _train_overrides(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from advnets.train import train
     from advnets.checkpoint import CHECKPOINT
+    from advnets.train import train
 
     overrides = _train_overrides(args)
     if args.resume:

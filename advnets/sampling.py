@@ -5,10 +5,10 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from advnets.checkpoint import load_checkpoint
 from advnets.config import Config, config_from_dict
 from advnets.data import sample_noise
 from advnets.nets import build_generator
-from advnets.checkpoint import load_checkpoint
 
 
 @torch.no_grad()

@@ -152,7 +152,8 @@ def pytorch_gan_style_script(data_root: str, iterations: int) -> None:
             g_loss.backward()
             opt_g.step()
             opt_d.zero_grad()
-            d_loss = (loss(D(imgs.flatten(1)), valid) + loss(D(gen.detach().flatten(1)), fake_t)) / 2
+            real_loss = loss(D(imgs.flatten(1)), valid)
+            d_loss = (real_loss + loss(D(gen.detach().flatten(1)), fake_t)) / 2
             d_loss.backward()
             opt_d.step()
             done += 1

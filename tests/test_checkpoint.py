@@ -1,11 +1,11 @@
 import pytest
 import torch
 
+from advnets.checkpoint import load_checkpoint, save_atomic
 from advnets.config import load_preset
 from advnets.errors import CheckpointError
 from advnets.sampling import generate, load_generator
 from advnets.train import train
-from advnets.checkpoint import load_checkpoint, save_atomic
 
 
 def _params(module):

@@ -117,3 +117,31 @@ def test_toy_mixtures():
     d = gaussian_1d(4.0, 0.5)
     xs = torch.linspace(0, 8, 8001).unsqueeze(1)
     assert d.log_prob(xs).exp().sum().item() * 0.001 == pytest.approx(1.0, abs=1e-4)
+
+
+def test_download_checks_sha256(tmp_path, monkeypatch):
+    """Downloading goes through the mirrors in order and keeps only a file whose sha256
+    matches (a local file:// mirror stands in for the network)."""
+    import hashlib
+
+    from advnets.data import mnist
+
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    name = "t10k-labels-idx1-ubyte.gz"
+    good = write_idx(mirror / name, np.arange(10) % 10)
+    digest = hashlib.sha256(good.read_bytes()).hexdigest()
+    bad_mirror = tmp_path / "bad"
+    bad_mirror.mkdir()
+    (bad_mirror / name).write_bytes(b"tampered")
+    spec = mnist.IdxDataset("mnist", (bad_mirror.as_uri() + "/", mirror.as_uri() + "/"),
+                            {name: digest})
+    monkeypatch.setitem(mnist.DATASETS, "mnist", spec)
+    root = tmp_path / "cache"
+    path = mnist.find_file("mnist", name, str(root), download=True)
+    assert path == root / "mnist" / name and path.read_bytes() == good.read_bytes()
+    spec_bad_only = mnist.IdxDataset("mnist", (bad_mirror.as_uri() + "/",), {name: digest})
+    monkeypatch.setitem(mnist.DATASETS, "mnist", spec_bad_only)
+    with pytest.raises(DataError, match="downloading failed"):
+        mnist.find_file("mnist", name, str(tmp_path / "other"), download=True)
+    assert not any((tmp_path / "other").rglob("*.gz"))

@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from advnets.losses import D_LOSSES, G_LOSSES, d_minimax, g_minimax, g_non_saturating, value
 from advnets.errors import ConfigError
+from advnets.losses import D_LOSSES, G_LOSSES, d_minimax, g_minimax, g_non_saturating, value
 
 
 def test_value_matches_hand_computation():

@@ -40,7 +40,7 @@ def test_paper_models_match_mnist_yaml():
     drops = [m.p for m in D.modules() if isinstance(m, Dropout)]
     assert drops == [pytest.approx(0.2), pytest.approx(0.5), pytest.approx(0.5)]
     x = G(torch.rand(5, 100))
-    assert x.shape == (5, 1, 28, 28) and 0 <= x.min() and x.max() <= 1
+    assert x.shape == (5, 1, 28, 28) and x.min() >= 0 and x.max() <= 1
     assert D(x).shape == (5,)
 
 
@@ -81,11 +81,11 @@ def test_pytorch_gan_models():
     g_params = sum(p.numel() for p in G.parameters())
     # 100-128-256-512-1024-784 linears plus three batch norms (weight and bias each)
     widths = [100, 128, 256, 512, 1024, 784]
-    linear = sum(a * b + b for a, b in zip(widths, widths[1:]))
+    linear = sum(a * b + b for a, b in zip(widths, widths[1:], strict=False))
     assert g_params == linear + 2 * (256 + 512 + 1024)
     assert sum(p.numel() for p in D.parameters()) == 784 * 512 + 512 + 512 * 256 + 256 + 257
     x = G(torch.randn(3, 100))
-    assert x.shape == (3, 1, 28, 28) and -1 <= x.min() and x.max() <= 1
+    assert x.shape == (3, 1, 28, 28) and x.min() >= -1 and x.max() <= 1
 
 
 @pytest.mark.parametrize("activation", ["relu", "leaky_relu", "tanh", "maxout"])

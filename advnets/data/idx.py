@@ -34,7 +34,8 @@ def read_idx(path: Path, ndim: int, dims: tuple[int, ...] = ()) -> np.ndarray:
         raise DataError(f"{path}: too short for an IDX header ({len(raw)} bytes)")
     zero, dtype, file_ndim = struct.unpack(">HBB", raw[:4])
     if zero != 0 or dtype != _UBYTE:
-        raise DataError(f"{path}: bad magic number 0x{raw[:4].hex()} (expected 0x0000{_UBYTE:02x}0{ndim})")
+        expected = f"0x0000{_UBYTE:02x}{ndim:02x}"
+        raise DataError(f"{path}: bad magic number 0x{raw[:4].hex()} (expected {expected})")
     if file_ndim != ndim:
         raise DataError(f"{path}: has {file_ndim} dimensions, expected {ndim} (wrong file?)")
     shape = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])

@@ -11,9 +11,9 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from advnets.checkpoint import CHECKPOINT, save_atomic
 from advnets.data import sample_noise
 from advnets.sampling import generate
-from advnets.checkpoint import CHECKPOINT, save_atomic
 from advnets.train.objective import Stats
 from advnets.train.run import Run
 from advnets.viz import image_grid, save_points_plot

@@ -10,11 +10,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from advnets.checkpoint import FORMAT, load_checkpoint, rng_state, set_rng_state
 from advnets.config import Config, apply_overrides, config_from_dict
 from advnets.data import TrainingData, build_data, sample_noise
 from advnets.errors import ConfigError
 from advnets.nets import build_discriminator, build_generator
-from advnets.checkpoint import FORMAT, load_checkpoint, rng_state, set_rng_state
 from advnets.train.objective import build_objective
 from advnets.train.optim import build_optimizer
 from advnets.train.step import Counters, GANStep
