@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from advnets.config import load_preset
+from advnets.config import load_preset, preset_names
 from advnets.metrics import mode_metrics
 from advnets.sampling import generate
 from advnets.train import build_run, run_loop
@@ -112,3 +112,17 @@ def test_bf16_training_still_learns():
     assert abs(untrained.mean().item() - 4.0) > 3
     assert x.mean().item() == pytest.approx(4.0, abs=0.25)
     assert 0.2 < x.std().item() < 0.8
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_every_preset_trains_and_samples(name, tmp_path, data_root, quiet):
+    from advnets.sampling import sample_from_run
+    from advnets.train import train
+
+    run = train(load_preset(name, [*quiet, "train.steps=3", f"data.root={data_root}",
+                                   "data.download=false"]), tmp_path / name)
+    samples, cfg = sample_from_run(tmp_path / name, 8)
+    assert samples.shape == (8, *run.data.shape) and torch.isfinite(samples).all()
+    if samples.ndim == 4:
+        lo, hi = cfg.data.value_range
+        assert samples.min() >= lo and samples.max() <= hi

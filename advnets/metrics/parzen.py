@@ -37,7 +37,8 @@ def _log_density_terms(x: Tensor, centres: Tensor, sigmas: Tensor, chunk: int,
         xb = x[start : start + chunk].to(dtype)
         sq = ((xb * xb).sum(1, keepdim=True) + c_sq - 2 * xb @ c.T).clamp_min_(0)
         for i, s in enumerate(sigmas.tolist()):
-            e = torch.logsumexp((sq * (-0.5 / s**2)).double(), dim=1)
+            # logsumexp subtracts the row max, so `dtype` (float32) is accurate here
+            e = torch.logsumexp(sq * (-0.5 / s**2), dim=1).double()
             out[i, start : start + chunk] = e - log_norm[i]
     return out
 

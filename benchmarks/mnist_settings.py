@@ -1,0 +1,60 @@
+"""Quality against wall-clock for MNIST presets: how the settings of `gan-mnist-fast` are
+picked. Trains a preset and, every few epochs, scores 10,000 samples with the paper's Parzen
+protocol (sigma chosen on the first 1,000 validation images; the test set, or a subset of it
+for speed). Prints one JSON line per evaluation, with the training seconds so far.
+
+    python benchmarks/mnist_settings.py gan-mnist-fast --epochs 20 --every 4 \
+        [--test 3000] [--set optim_g.lr=1e-3 ...]
+"""
+
+import argparse
+import json
+import os
+import time
+
+import torch
+
+from advnets.config import load_preset
+from advnets.data import load_images, sample_noise
+from advnets.metrics.parzen import parzen_protocol
+from advnets.sampling import generate
+from advnets.train import build_run, run_loop
+
+
+def images01(split: str, root: str, n: int) -> torch.Tensor:
+    images, _ = load_images("mnist", split, root, download=False)
+    return torch.from_numpy(images[:n].copy()).float().div_(255).flatten(1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("preset")
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--every", type=int, default=4)
+    parser.add_argument("--test", type=int, default=10_000, help="test images scored")
+    parser.add_argument("--data", default=os.environ.get("ADVNETS_DATA", "../shared/data"))
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args()
+
+    valid, test = images01("valid", args.data, 1000), images01("test", args.data, args.test)
+    cfg = load_preset(args.preset, ["train.progress=false", f"data.root={args.data}",
+                                    *args.set])
+    run = build_run(cfg)
+    m = cfg.model
+    train_seconds = 0.0
+    for epoch in range(args.every, args.epochs + 1, args.every):
+        t = time.perf_counter()
+        run_loop(run, [], epoch * run.counters.steps_per_epoch)
+        train_seconds += time.perf_counter() - t
+        z = sample_noise(10_000, m.z_dim, m.noise, m.noise_scale,
+                         generator=torch.Generator().manual_seed(0))
+        result = parzen_protocol(generate(run.G, z).flatten(1), valid, test)
+        print(json.dumps({"preset": args.preset, "set": args.set, "epoch": epoch,
+                          "train_seconds": round(train_seconds, 1),
+                          "parzen": round(result.mean, 1), "se": round(result.stderr, 1),
+                          "sigma": round(result.sigma, 3), "test_images": len(test)}),
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
