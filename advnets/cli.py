@@ -114,8 +114,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"advnets: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("advnets: interrupted (the checkpoint holds the last step)", file=sys.stderr)
+        print("advnets: interrupted; continue with `advnets train --resume RUN_DIR`",
+              file=sys.stderr)
         return 130
+    except OSError as err:
+        print(f"advnets: error: {err}", file=sys.stderr)
+        return 2
     return 0
 
 

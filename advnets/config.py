@@ -7,6 +7,7 @@ raises a one-line `ConfigError` that names the key.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import asdict, dataclass, field
@@ -158,9 +159,11 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         return _from_dict(tp, value, prefix=key + ".")
     if tp is float and isinstance(value, str):  # YAML 1.1 reads 1e-3 as a string
         try:
-            return float(value)
+            number = float(value)
         except ValueError:
-            pass
+            number = math.nan
+        if math.isfinite(number):
+            return number
     if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     if tp is bool and isinstance(value, bool):
@@ -175,6 +178,7 @@ def _from_dict(cls: type, values: dict[str, Any], prefix: str = "") -> Any:
     names = [f.name for f in dataclasses.fields(cls)]
     kwargs = {}
     for key, value in values.items():
+        key = str(key)
         if key not in hints:
             raise ConfigError(
                 f"unknown config key {prefix + key!r}; valid keys here: {', '.join(names)}"
@@ -230,6 +234,8 @@ def load_yaml(path: Path | Any) -> dict[str, Any]:
         values = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML ({err.__class__.__name__})") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot be read ({err.__class__.__name__})") from None
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: a preset must be a mapping of sections")
     return values
@@ -248,3 +254,61 @@ def load_preset(name: str, overrides: list[str] | None = None) -> Config:
             f"(or pass a path to a .yaml file)"
         )
     return apply_overrides(config_from_dict(values), overrides or [])
+
+
+_CHOICES = {
+    "data.split": ("train", "valid", "test", "full"),
+    "model.noise": ("uniform", "normal"),
+    "train.precision": ("fp32", "bf16"),
+    "train.device": ("cpu", "cuda", "auto"),
+}
+_NET_CHOICES = {"activation": ("relu", "leaky_relu", "tanh", "maxout"),
+                "init": ("default", "uniform"), "output": ("sigmoid", "tanh", "linear")}
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def _check_floats(node: Any, prefix: str = "") -> None:
+    for key, value in node.items():
+        if isinstance(value, dict):
+            _check_floats(value, f"{prefix}{key}.")
+        for v in value if isinstance(value, list) else [value]:
+            _check(not (isinstance(v, float) and not math.isfinite(v)),
+                   f"config key {prefix + key!r} must be finite, got {v!r}")
+
+
+def validate(cfg: Config) -> None:
+    """Range and choice checks that types alone cannot express; raises ConfigError."""
+    _check_floats(cfg.to_dict())
+    for key, options in _CHOICES.items():
+        section, name = key.split(".")
+        value = getattr(getattr(cfg, section), name)
+        _check(value in options, f"{key}={value!r}; choose one of: {', '.join(options)}")
+    for which in ("generator", "discriminator"):
+        net: NetConfig = getattr(cfg.model, which)
+        prefix = f"model.{which}."
+        for name, options in _NET_CHOICES.items():
+            value = getattr(net, name)
+            _check(value in options, f"{prefix}{name}={value!r}; choose one of: "
+                                     f"{', '.join(options)}")
+        _check(all(w >= 1 for w in net.hidden), f"{prefix}hidden widths must be >= 1")
+        _check(net.pieces >= 1, f"{prefix}pieces must be >= 1")
+        for name in ("input_dropout", "hidden_dropout"):
+            p = getattr(net, name)
+            _check(0 <= p <= 0.99, f"{prefix}{name}={p} must be a drop probability in [0, 0.99]")
+    _check(cfg.model.z_dim >= 1, "model.z_dim must be >= 1")
+    _check(cfg.model.noise_scale > 0, "model.noise_scale must be > 0")
+    for which in ("optim_d", "optim_g"):
+        o: OptimConfig = getattr(cfg, which)
+        _check(o.lr > 0, f"{which}.lr must be > 0, got {o.lr}")
+        _check(o.lr_decay >= 1, f"{which}.lr_decay divides the lr each update: must be >= 1")
+        _check(o.lr_min >= 0 and o.weight_decay >= 0,
+               f"{which}.lr_min and {which}.weight_decay must be >= 0")
+    t = cfg.train
+    _check(t.steps is None or t.steps >= 0, "train.steps must be >= 0")
+    _check(t.epochs is None or t.epochs >= 0, "train.epochs must be >= 0")
+    _check(t.log_every >= 1 and t.checkpoint_every >= 0,
+           "train.log_every must be >= 1 and train.checkpoint_every >= 0")

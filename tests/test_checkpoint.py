@@ -26,17 +26,21 @@ def test_checkpoint_round_trip_same_outputs(tmp_path, quiet):
     assert ckpt["counters"]["step"] == 20
 
 
+SGD_RAMP = [f"{o}.{k}" for o in ("optim_d", "optim_g") for k in (
+    "name=sgd", "lr=0.01", "lr_decay=1.01", "momentum_final=0.9", "momentum_saturate=3")]
+
+
 @pytest.mark.parametrize("preset, extra", [
-    ("gan-ring", ["train.k=2"]),
+    ("gan-ring", ["train.k=2", "data.epoch_size=700", *SGD_RAMP]),  # ramp crosses epochs
     ("gan-ring", ["train.update=simultaneous"]),
-    ("gan-mnist", ["model.generator.hidden=[64]", "model.discriminator.hidden=[32]"]),
+    # batches of 5,000 make 10 steps an epoch: the resumed run crosses a reshuffle
+    ("gan-mnist", ["model.generator.hidden=[64]", "model.discriminator.hidden=[32]",
+                   "train.batch_size=5000", "optim_d.momentum_saturate=3",
+                   "optim_g.momentum_saturate=3"]),
     ("pytorch-gan-mnist", []),
 ])
 def test_resume_equals_uninterrupted(tmp_path, quiet, data_root, preset, extra):
-    base = quiet + extra + [f"data.root={data_root}", "train.log_every=3",
-                            "data.epoch_size=700"]
-    if preset == "gan-mnist":  # the paper's momentum ramp and lr decay both in play
-        base += ["optim_d.momentum_saturate=3", "optim_g.momentum_saturate=3"]
+    base = quiet + extra + [f"data.root={data_root}", "train.log_every=3"]
     full = train(load_preset(preset, base + ["train.steps=14"]), tmp_path / "full")
     train(load_preset(preset, base + ["train.steps=6"]), tmp_path / "half")
     resumed = train(None, tmp_path / "half", resume=True, overrides=["train.steps=14"])
@@ -66,3 +70,37 @@ def test_bad_checkpoints_give_one_line_errors(tmp_path):
     with pytest.raises(CheckpointError, match="corrupt") as err:
         load_checkpoint(tmp_path)
     assert "\n" not in str(err.value)
+
+
+def test_ctrl_c_stops_between_steps_and_resumes_exactly(tmp_path, quiet):
+    """Ctrl-C during training: the loop finishes the iteration in flight, writes the
+    checkpoint and raises KeyboardInterrupt; resuming matches an uninterrupted run."""
+    import os
+    import signal
+
+    from advnets.train import build_run, run_loop
+    from advnets.train.loop import default_hooks
+
+    base = [*quiet, "train.steps=12", "train.k=2"]
+    full = train(load_preset("gan-ring", base), tmp_path / "full")
+    run = build_run(load_preset("gan-ring", base))
+
+    class CtrlCAtStep5:
+        def after_step(self, run, stats):
+            if run.counters.step == 5:
+                os.kill(os.getpid(), signal.SIGINT)
+
+        close = abort = lambda self, run: None
+
+    hooks = [CtrlCAtStep5(), *default_hooks(run, tmp_path / "cut", 12)]
+    with pytest.raises(KeyboardInterrupt):
+        run_loop(run, hooks, 12)
+    assert load_checkpoint(tmp_path / "cut")["counters"]["step"] == 5
+    resumed = train(None, tmp_path / "cut" / "checkpoint.pt", resume=True)
+    torch.testing.assert_close(_params(resumed.G), _params(full.G), rtol=0, atol=0)
+
+
+def test_resume_rejects_structural_overrides(tmp_path, quiet):
+    train(load_preset("gan-ring", [*quiet, "train.steps=2"]), tmp_path / "r")
+    with pytest.raises(CheckpointError, match="does not fit"):
+        train(None, tmp_path / "r", resume=True, overrides=["model.generator.hidden=[8]"])

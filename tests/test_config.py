@@ -15,8 +15,10 @@ def test_required_presets_ship_and_load():
 
 def test_paper_preset_values():
     cfg = load_preset("gan-mnist")
-    assert cfg.optim_d.lr == 0.1 and cfg.optim_d.lr_decay == 1.000004
-    assert cfg.optim_d.lr_min == 1e-6 and cfg.optim_d.momentum_final == 0.7
+    assert cfg.optim_g.lr == 0.1 and cfg.optim_g.lr_decay == 1.000004
+    assert cfg.optim_g.lr_min == 1e-6 and cfg.optim_g.momentum_final == 0.7
+    # the paper code's D cost is half of -V: the same SGD step with half the lr
+    assert cfg.optim_d.lr == 0.05 and cfg.optim_d.lr_min == 5e-7
     assert cfg.train.k == 1 and cfg.train.batch_size == 100
     assert cfg.model.noise == "uniform" and cfg.model.noise_scale == pytest.approx(3**0.5)
 
@@ -56,3 +58,28 @@ def test_unknown_preset_and_nested_unknown_key():
 def test_round_trip_through_dict():
     cfg = load_preset("pytorch-gan-mnist")
     assert config_from_dict(cfg.to_dict()) == cfg
+
+
+@pytest.mark.parametrize("override, message", [
+    ("model.generator.init=unifrom", "choose one of: default, uniform"),
+    ("model.discriminator.input_dropout=1.0", "drop probability"),
+    ("optim_d.lr=-1", "optim_d.lr must be > 0"),
+    ("optim_g.lr_decay=0", "lr_decay"),
+    ("optim_g.lr=.nan", "must be finite"),
+    ("train.precision=fp16", "choose one of: fp32, bf16"),
+    ("model.z_dim=0", "z_dim"),
+])
+def test_validation_catches_out_of_range_values(override, message):
+    from advnets.config import validate
+
+    with pytest.raises(ConfigError, match=message):
+        validate(apply_overrides(load_preset("gan-mnist"), [override]))
+
+
+def test_non_string_keys_and_unreadable_files(tmp_path):
+    with pytest.raises(ConfigError, match="unknown config key '1'"):
+        config_from_dict({1: "x"})
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(ConfigError, match="cannot be read"):
+        load_preset(str(binary))

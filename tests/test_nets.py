@@ -72,6 +72,15 @@ def test_dropout_rate_scale_and_gradient(p):
     assert Dropout(p).eval()(x) is x
 
 
+def test_dropout_lanes_are_independent():
+    """Each 64-bit random word feeds four neighbouring units: their masks must not correlate."""
+    mask = Dropout(0.5).mask(torch.Size([400_000]), torch.device("cpu")).float()
+    lanes = mask.view(-1, 4).T
+    corr = torch.corrcoef(lanes)
+    off_diagonal = corr[~torch.eye(4, dtype=torch.bool)]
+    assert off_diagonal.abs().max().item() < 0.01
+
+
 def test_pytorch_gan_models():
     cfg = load_preset("pytorch-gan-mnist")
     G = build_generator(cfg.model, (1, 28, 28))

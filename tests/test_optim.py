@@ -6,18 +6,22 @@ from advnets.train.optim import apply_schedule, build_optimizer, scheduled_lr, s
 
 
 def test_paper_lr_decay_and_floor():
-    cfg = load_preset("gan-mnist").optim_d
+    cfg = load_preset("gan-mnist").optim_g
     assert scheduled_lr(cfg, 0) == pytest.approx(0.1, rel=1e-12)
     assert scheduled_lr(cfg, 250_000) == pytest.approx(0.1 / 1.000004**250_000, rel=1e-9)
     assert scheduled_lr(cfg, 10**8) == pytest.approx(1e-6, rel=1e-12)
+    assert scheduled_lr(cfg, 10**15) == pytest.approx(cfg.lr_min, rel=1e-12)  # no overflow
 
 
 def test_paper_momentum_ramp():
     cfg = load_preset("gan-mnist").optim_d
+    # pylearn2's MomentumAdjustor(start=1, saturate=250): epoch e (1-based) runs with
+    # alpha = (e - 1) / 249; the argument here is the number of epochs already done.
     assert scheduled_momentum(cfg, 0) == pytest.approx(0.5, rel=1e-12)
-    assert scheduled_momentum(cfg, 1) == pytest.approx(0.5, rel=1e-12)
-    assert scheduled_momentum(cfg, 125) == pytest.approx(0.5 + 0.2 * 124 / 249, rel=1e-12)
-    assert scheduled_momentum(cfg, 250) == pytest.approx(0.7, rel=1e-12)
+    assert scheduled_momentum(cfg, 1) == pytest.approx(0.5 + 0.2 / 249, rel=1e-12)
+    assert scheduled_momentum(cfg, 124) == pytest.approx(0.5 + 0.2 * 124 / 249, rel=1e-12)
+    assert scheduled_momentum(cfg, 248) == pytest.approx(0.5 + 0.2 * 248 / 249, rel=1e-12)
+    assert scheduled_momentum(cfg, 249) == pytest.approx(0.7, rel=1e-12)
     assert scheduled_momentum(cfg, 900) == pytest.approx(0.7, rel=1e-12)
 
 
@@ -27,4 +31,4 @@ def test_schedule_is_applied_to_the_optimizer():
     opt = build_optimizer(cfg, [torch.nn.Parameter(torch.zeros(3))], torch.device("cpu"))
     apply_schedule(opt, cfg, updates=2, epochs_done=5)
     assert opt.param_groups[0]["lr"] == pytest.approx(0.025, rel=1e-12)
-    assert opt.param_groups[0]["momentum"] == pytest.approx(0.6, rel=1e-12)
+    assert opt.param_groups[0]["momentum"] == pytest.approx(0.62, rel=1e-12)  # in epoch 6

@@ -1,6 +1,7 @@
 """MNIST and Fashion-MNIST: locate (or download) the IDX files and cut the paper's splits."""
 
 import hashlib
+import http.client
 import os
 import urllib.request
 from dataclasses import dataclass
@@ -19,11 +20,13 @@ class IdxDataset:
     folder: str
     mirrors: tuple[str, ...]
     sha256: dict[str, str]
+    torchvision_folder: str = ""  # where torchvision keeps the same files: ROOT/<this>/raw
 
 
 DATASETS = {
     "mnist": IdxDataset(
         folder="mnist",
+        torchvision_folder="MNIST",
         mirrors=(
             "https://ossci-datasets.s3.amazonaws.com/mnist/",
             "http://yann.lecun.com/exdb/mnist/",
@@ -37,6 +40,7 @@ DATASETS = {
     ),
     "fashion": IdxDataset(
         folder="fashion-mnist",
+        torchvision_folder="FashionMNIST",
         mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
         sha256={
             "train-images-idx3-ubyte.gz": "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
@@ -62,8 +66,10 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
 
 
 def _candidates(root: Path, spec: IdxDataset, name: str) -> list[Path]:
+    # Never the bare root: MNIST and Fashion-MNIST share their file names.
     raw = name.removesuffix(".gz")
-    folders = [root / spec.folder, root, root / spec.folder / "raw"]
+    folders = [root / spec.folder, root / spec.folder / "raw",
+               root / spec.torchvision_folder / "raw"]
     return [folder / n for folder in folders for n in (name, raw)]
 
 
@@ -72,17 +78,18 @@ def _sha256(path: Path) -> str:
 
 
 def _download(spec: IdxDataset, name: str, dest: Path) -> bool:
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    """Fetch `name` from the first mirror that serves the official bytes (sha256-checked)."""
+    tmp = dest.with_suffix(".part")
     for mirror in spec.mirrors:
-        tmp = dest.with_suffix(".part")
         try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
             with urllib.request.urlopen(mirror + name, timeout=30) as response:
                 tmp.write_bytes(response.read())
-        except OSError:
-            continue
-        if _sha256(tmp) == spec.sha256[name]:
-            os.replace(tmp, dest)
-            return True
+            if _sha256(tmp) == spec.sha256[name]:
+                os.replace(tmp, dest)
+                return True
+        except (OSError, http.client.HTTPException):
+            pass
         tmp.unlink(missing_ok=True)
     return False
 
@@ -99,7 +106,7 @@ def find_file(dataset: str, name: str, root: str | None = None, download: bool =
         return target
     tried = "downloading failed" if download else "downloading is off"
     raise DataError(
-        f"{dataset}: {name} not found in {base / spec.folder} or {base} ({tried}); "
+        f"{dataset}: {name} not found in {base / spec.folder} ({tried}); "
         f"put the official IDX files there, or point at them with --data DIR or ADVNETS_DATA"
     )
 

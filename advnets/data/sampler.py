@@ -43,7 +43,7 @@ class DistributionSampler:
     """Fresh samples from a known distribution on every call (infinite data)."""
 
     def __init__(self, dist: GaussianMixture, device: torch.device | str = "cpu") -> None:
-        self.dist = dist
+        self.dist = GaussianMixture(dist.means.to(device), dist.std)  # means live on device
         self.device = device
 
     def next(self, m: int) -> Tensor:

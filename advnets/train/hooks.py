@@ -21,10 +21,13 @@ from advnets.viz import image_grid, save_points_plot
 
 class Hook:
     def after_step(self, run: Run, stats: Stats) -> None:
-        pass
+        """Called after every completed iteration."""
 
     def close(self, run: Run) -> None:
-        pass
+        """Called once when the loop ends between steps (done, or stopped by Ctrl-C)."""
+
+    def abort(self, run: Run) -> None:
+        """Called instead of `close` when a step raised: release resources, save nothing."""
 
 
 class MetricsLog(Hook):
@@ -78,6 +81,9 @@ class MetricsLog(Hook):
 
     def close(self, run: Run) -> None:
         self.flush(run)
+        self.abort(run)
+
+    def abort(self, run: Run) -> None:
         if self.writer is not None:
             self.writer.close()
         if self.bar is not None:

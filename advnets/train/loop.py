@@ -1,9 +1,12 @@
 """The training loop: build (or resume) a run, step it, and fire the hooks."""
 
+import signal
+import threading
 from pathlib import Path
 
 import yaml
 
+from advnets.checkpoint import checkpoint_path
 from advnets.config import Config
 from advnets.train.hooks import Checkpointer, Hook, MetricsLog, SamplePictures
 from advnets.train.run import Run, build_run, resume_run
@@ -19,23 +22,55 @@ def default_hooks(run: Run, run_dir: Path, total: int) -> list[Hook]:
     return hooks
 
 
+class _StopRequest:
+    """Turns Ctrl-C into a request honoured between steps, so that the final checkpoint
+    always holds a whole number of Algorithm-1 iterations. A second Ctrl-C stops at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = None
+
+    def _handler(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> "_StopRequest":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
 def run_loop(run: Run, hooks: list[Hook], total: int) -> Run:
-    """Step `run` until `total` Algorithm-1 iterations are done, then close the hooks."""
-    try:
-        while run.counters.step < total:
-            stats = run.step()
+    """Step `run` until `total` iterations are done (or Ctrl-C), then close the hooks.
+
+    If a step raises, hooks are aborted instead: the run's state may be half-updated, so no
+    final checkpoint is written over the last good one."""
+    with _StopRequest() as stop:
+        try:
+            while run.counters.step < total and not stop.requested:
+                stats = run.step()
+                for hook in hooks:
+                    hook.after_step(run, stats)
+        except BaseException:
             for hook in hooks:
-                hook.after_step(run, stats)
-    finally:
+                hook.abort(run)
+            raise
         for hook in hooks:
             hook.close(run)
+    if stop.requested:
+        raise KeyboardInterrupt
     return run
 
 
 def train(cfg: Config | None, run_dir: Path, resume: bool = False,
           overrides: list[str] | None = None) -> Run:
     """Train `cfg` into `run_dir`, or with `resume` continue the run saved there."""
-    run_dir = Path(run_dir)
+    run_dir = checkpoint_path(run_dir).parent if resume else Path(run_dir)
     run = resume_run(run_dir, overrides) if resume else build_run(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(run.cfg.to_dict(), sort_keys=False))

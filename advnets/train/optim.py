@@ -1,5 +1,6 @@
 """Optimizers and the paper's schedules (pylearn2's ExponentialDecay and MomentumAdjustor)."""
 
+import math
 from collections.abc import Iterable
 
 import torch
@@ -30,15 +31,17 @@ def scheduled_lr(cfg: OptimConfig, updates: int) -> float:
     """lr divided by `lr_decay` after every update, never below `lr_min`."""
     if cfg.lr_decay == 1.0:
         return cfg.lr
-    return max(cfg.lr / cfg.lr_decay**updates, cfg.lr_min)
+    return max(cfg.lr * math.exp(-updates * math.log(cfg.lr_decay)), cfg.lr_min)
 
 
 def scheduled_momentum(cfg: OptimConfig, epochs_done: int) -> float:
-    """Momentum ramped linearly from `momentum` to `momentum_final` between the two epochs."""
+    """Momentum ramped linearly from `momentum` (in epoch `momentum_start`, 1-based) to
+    `momentum_final` (from epoch `momentum_saturate` on), as pylearn2's MomentumAdjustor."""
     if cfg.momentum_final is None:
         return cfg.momentum
+    epoch = epochs_done + 1  # the epoch now running
     span = max(cfg.momentum_saturate - cfg.momentum_start, 1)
-    alpha = min(max((epochs_done - cfg.momentum_start) / span, 0.0), 1.0)
+    alpha = min(max((epoch - cfg.momentum_start) / span, 0.0), 1.0)
     return (1 - alpha) * cfg.momentum + alpha * cfg.momentum_final
 
 

@@ -11,9 +11,9 @@ import torch
 from torch import Tensor, nn
 
 from advnets.checkpoint import FORMAT, load_checkpoint, rng_state, set_rng_state
-from advnets.config import Config, apply_overrides, config_from_dict
+from advnets.config import Config, apply_overrides, config_from_dict, validate
 from advnets.data import TrainingData, build_data, sample_noise
-from advnets.errors import ConfigError
+from advnets.errors import CheckpointError, ConfigError
 from advnets.nets import build_discriminator, build_generator
 from advnets.train.objective import build_objective
 from advnets.train.optim import build_optimizer
@@ -103,6 +103,7 @@ class Run:
 
 def build_run(cfg: Config) -> Run:
     """Seed, then build data, networks, optimizers and the Algorithm-1 step from `cfg`."""
+    validate(cfg)
     t = cfg.train
     if t.update not in UPDATES:
         raise ConfigError(f"unknown train.update {t.update!r}; choose one of: {', '.join(UPDATES)}")
@@ -117,6 +118,9 @@ def build_run(cfg: Config) -> Run:
         torch.set_num_threads(t.threads)
     torch.manual_seed(t.seed)
     data = build_data(cfg.data, device)
+    if t.batch_size > data.size:
+        raise ConfigError(f"train.batch_size={t.batch_size} is larger than the data set "
+                          f"({data.size} samples)")
     G = build_generator(cfg.model, data.shape, data.mean01).to(device)
     D = build_discriminator(cfg.model, data.shape).to(device)
     opt_g = build_optimizer(cfg.optim_g, G.parameters(), device)
@@ -136,5 +140,10 @@ def resume_run(run_dir: Path, overrides: list[str] | None = None) -> Run:
     ckpt = load_checkpoint(run_dir)
     cfg = apply_overrides(config_from_dict(ckpt["config"]), overrides or [])
     run = build_run(cfg)
-    run.load_state_dict(ckpt)
+    try:
+        run.load_state_dict(ckpt)
+    except (RuntimeError, KeyError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"{run_dir}: the checkpoint does not fit the (overridden) "
+                              f"config ({first}); on resume override only train.* keys") from None
     return run

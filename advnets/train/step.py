@@ -101,9 +101,8 @@ class GANStep:
         m = self.cfg.train.batch_size
         real = self.data.next(m)
         with self.autocast():
-            fake = self.G(self.noise(m))
-            d_loss, stats = self.objective.discriminator_loss(self.D, real, fake)
-            g_loss, g_stats = self.objective.generator_loss(self.D, fake, real)
+            d_loss, g_loss, stats = self.objective.joint_losses(self.D, real,
+                                                                self.G(self.noise(m)))
         d_params, g_params = list(self.D.parameters()), list(self.G.parameters())
         d_grads = torch.autograd.grad(d_loss, d_params, retain_graph=True)
         g_grads = torch.autograd.grad(g_loss, g_params)
@@ -115,7 +114,7 @@ class GANStep:
         self.objective.after_d_update(self.D)
         self.counters.d_updates += 1
         self.counters.g_updates += 1
-        return {**stats, **g_stats}
+        return stats
 
     def __call__(self) -> Stats:
         """One Algorithm-1 iteration: k discriminator updates, then one generator update."""
