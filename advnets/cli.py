@@ -76,6 +76,62 @@ def cmd_sample(args: argparse.Namespace) -> None:
     print(f"wrote {args.n} samples {tuple(samples.shape[1:])} -> {out}")
 
 
+def _eval_samples(args: argparse.Namespace):
+    """(samples, dataset, settings, run_dir or None) for `advnets eval`."""
+    from advnets.metrics.evaluate import EvalSettings, check_samples
+    from advnets.sampling import load_generator, sample_from_run
+
+    settings = EvalSettings(data_root=args.data)
+    if args.n is not None:
+        if args.n < 1:
+            raise ConfigError(f"--n must be at least 1, got {args.n}")
+        settings.parzen_samples = settings.mode_samples = args.n
+    if args.samples:
+        if not args.dataset:
+            raise ConfigError("--samples needs --dataset (mnist, fashion, ring or grid)")
+        try:
+            array = np.load(args.samples, allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise ConfigError(f"{args.samples}: not a readable .npy file ({err})") from None
+        return check_samples(array, args.dataset), args.dataset, settings, None
+    if not args.run_dir:
+        raise ConfigError("pass a run folder, or --samples FILE.npy --dataset NAME")
+    _, cfg = load_generator(args.run_dir)
+    dataset = cfg.data.name
+    if dataset in ("ring", "grid"):
+        settings.toy = cfg.data
+    settings.data_root = args.data or cfg.data.root
+    n = settings.parzen_samples if dataset in ("mnist", "fashion") else settings.mode_samples
+    samples, _ = sample_from_run(Path(args.run_dir), n, args.seed)
+    lo, hi = cfg.data.value_range
+    if samples.ndim == 4 and (lo, hi) != (0.0, 1.0):
+        samples = (samples - lo) / (hi - lo)  # the metrics' images are on [0, 1]
+    return check_samples(samples, dataset), dataset, settings, Path(args.run_dir)
+
+
+def cmd_eval(args: argparse.Namespace) -> None:
+    import json
+
+    from advnets.metrics.evaluate import METRICS, metrics_for, summary_line
+
+    samples, dataset, settings, run_dir = _eval_samples(args)
+    names = metrics_for(dataset) if args.metric == "all" else [args.metric]
+    rows = {}
+    for name in names:
+        rows[name] = METRICS[name](samples, dataset, settings)
+        for key, value in rows[name].items():
+            print(f"{key:<16} {value:.4f}" if isinstance(value, float) else f"{key:<16} {value}")
+    if run_dir is not None:
+        from advnets.checkpoint import load_checkpoint
+
+        step = load_checkpoint(run_dir)["counters"]["step"]
+        with (run_dir / "metrics.jsonl").open("a") as f:
+            f.write(json.dumps({"eval": {k: v for r in rows.values() for k, v in r.items()},
+                                "step": step}) + "\n")
+    for name in names:
+        print(summary_line(name, rows[name]))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="advnets", description="Generative Adversarial Nets: train, sample, evaluate.")
@@ -103,6 +159,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help=".npy (N, C, H, W float32) or .png grid")
     p.add_argument("--seed", type=int, default=0, help="seed of the noise")
     p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("eval", help="score a run, or a .npy file of samples from anywhere")
+    p.add_argument("run_dir", nargs="?", help="run folder (samples are drawn from its G)")
+    p.add_argument("--samples", metavar="FILE.npy", help="score these samples instead")
+    p.add_argument("--dataset", help="what --samples are samples of: mnist, fashion, ring, grid")
+    p.add_argument("--metric", default="all", choices=["parzen", "modes", "all"])
+    p.add_argument("--n", type=int,
+                   help="samples scored (default: the protocol's: 10,000 Parzen, 2,500 modes)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the noise")
+    p.add_argument("--data", metavar="DIR", help="data folder (else $ADVNETS_DATA)")
+    p.set_defaults(func=cmd_eval)
     return parser
 
 

@@ -27,19 +27,22 @@ def _log_density_terms(x: Tensor, centres: Tensor, sigmas: Tensor, chunk: int,
                        dtype: torch.dtype) -> Tensor:
     """log p_sigma(x) for every row of x and every sigma: (len(sigmas), len(x)), float64.
 
-    Squared distances come from one matrix product per chunk, shared by all sigmas."""
+    ||x - c||^2 = ||x||^2 + (||c||^2 - 2 x.c): the bracket comes from one matrix product per
+    chunk (shared by all sigmas) and ||x||^2, constant in the sum over centres, is taken out
+    of the log-sum-exp and added back in float64."""
     c = centres.to(dtype)
-    c_sq = (c * c).sum(1)
+    c_sq = (c * c).sum(1).unsqueeze(0)
     k, d = c.shape
     out = torch.empty(len(sigmas), len(x), dtype=torch.float64)
     log_norm = math.log(k) + d * torch.log(sigmas.double() * math.sqrt(2 * math.pi))
     for start in range(0, len(x), chunk):
         xb = x[start : start + chunk].to(dtype)
-        sq = ((xb * xb).sum(1, keepdim=True) + c_sq - 2 * xb @ c.T).clamp_min_(0)
+        x_sq = (xb.double() ** 2).sum(1)
+        partial = torch.addmm(c_sq, xb, c.T, alpha=-2)  # ||c||^2 - 2 x.c
         for i, s in enumerate(sigmas.tolist()):
             # logsumexp subtracts the row max, so `dtype` (float32) is accurate here
-            e = torch.logsumexp(sq * (-0.5 / s**2), dim=1).double()
-            out[i, start : start + chunk] = e - log_norm[i]
+            e = torch.logsumexp(partial * (-0.5 / s**2), dim=1).double()
+            out[i, start : start + chunk] = e - x_sq * (0.5 / s**2) - log_norm[i]
     return out
 
 
