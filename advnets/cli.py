@@ -85,7 +85,7 @@ def _eval_samples(args: argparse.Namespace):
     if args.n is not None:
         if args.n < 1:
             raise ConfigError(f"--n must be at least 1, got {args.n}")
-        settings.parzen_samples = settings.mode_samples = args.n
+        settings.parzen_samples = settings.mode_samples = settings.fid_samples = args.n
     if args.samples:
         if not args.dataset:
             raise ConfigError("--samples needs --dataset (mnist, fashion, ring or grid)")
@@ -132,6 +132,14 @@ def cmd_eval(args: argparse.Namespace) -> None:
         print(summary_line(name, rows[name]))
 
 
+def cmd_classifier(args: argparse.Namespace) -> None:
+    from advnets.metrics.classifier import train_classifier, weights_path
+
+    out = Path(args.out) if args.out else weights_path(args.dataset)
+    accuracy = train_classifier(args.dataset, args.data, args.epochs, args.seed, out)
+    print(f"classifier for {args.dataset}: test accuracy {accuracy:.4f} -> {out}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="advnets", description="Generative Adversarial Nets: train, sample, evaluate.")
@@ -164,12 +172,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", nargs="?", help="run folder (samples are drawn from its G)")
     p.add_argument("--samples", metavar="FILE.npy", help="score these samples instead")
     p.add_argument("--dataset", help="what --samples are samples of: mnist, fashion, ring, grid")
-    p.add_argument("--metric", default="all", choices=["parzen", "modes", "all"])
+    p.add_argument("--metric", default="all", choices=["parzen", "fid", "kid", "modes", "all"])
     p.add_argument("--n", type=int,
                    help="samples scored (default: the protocol's: 10,000 Parzen, 2,500 modes)")
     p.add_argument("--seed", type=int, default=0, help="seed of the noise")
     p.add_argument("--data", metavar="DIR", help="data folder (else $ADVNETS_DATA)")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("classifier", help="train the evaluation classifier (FID/KID features)")
+    p.add_argument("dataset", choices=["mnist", "fashion"])
+    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="weights file (default: the one shipped in the package)")
+    p.add_argument("--data", metavar="DIR", help="data folder (else $ADVNETS_DATA)")
+    p.set_defaults(func=cmd_classifier)
     return parser
 
 

@@ -5,7 +5,7 @@ score is ever computed silently on mis-scaled data.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -14,6 +14,8 @@ from torch import Tensor
 from advnets.config import DataConfig
 from advnets.data import load_images, toy_distribution
 from advnets.errors import DataError
+from advnets.metrics.classifier import load_classifier, predict
+from advnets.metrics.fid import class_histogram, frechet_distance, inception_score, kernel_distance
 from advnets.metrics.modes import mode_metrics
 from advnets.metrics.parzen import parzen_protocol
 
@@ -29,8 +31,10 @@ class EvalSettings:
     parzen_valid: int = 1_000  # validation images used to choose sigma
     parzen_test: int = 10_000  # test images scored
     mode_samples: int = 2_500  # VEEGAN / PacGAN
+    fid_samples: int = 10_000  # samples embedded for FID / KID (against the 10,000 test images)
     data_root: str | None = None
     toy: DataConfig | None = None  # a run's own mixture settings; else the published ones
+    cache: dict = field(default_factory=dict, repr=False)  # features shared by FID and KID
 
 
 def check_samples(samples: np.ndarray | Tensor, dataset: str) -> Tensor:
@@ -59,7 +63,7 @@ def check_samples(samples: np.ndarray | Tensor, dataset: str) -> Tensor:
 
 def _images01(dataset: str, split: str, n: int, root: str | None) -> Tensor:
     images, _ = load_images(dataset, split, root, download=False)
-    return torch.from_numpy(images[:n].copy()).float().div_(255)
+    return torch.from_numpy(images[:n].copy()).float().div_(255).unsqueeze(1)
 
 
 def parzen(samples: Tensor, dataset: str, s: EvalSettings) -> dict[str, float]:
@@ -87,17 +91,49 @@ def modes(samples: Tensor, dataset: str, s: EvalSettings) -> dict[str, float]:
     return {**result, "mode_samples": s.mode_samples}
 
 
+def _classifier_outputs(samples: Tensor, dataset: str, s: EvalSettings):
+    """Classifier features and probabilities of the samples and of the test set (cached)."""
+    if dataset not in IMAGE_DATASETS:
+        raise DataError(f"FID and KID use a digit/clothing classifier: not for {dataset!r}")
+    if len(samples) < s.fid_samples:
+        raise DataError(f"FID/KID need {s.fid_samples} samples, got {len(samples)} "
+                        f"(pass --n {s.fid_samples})")
+    key = (id(samples), dataset)
+    if key not in s.cache:
+        model = load_classifier(dataset)
+        test = _images01(dataset, "test", 10_000, s.data_root)
+        s.cache[key] = (*predict(model, samples[: s.fid_samples]), predict(model, test)[0])
+    return s.cache[key]
+
+
+def fid(samples: Tensor, dataset: str, s: EvalSettings) -> dict[str, float]:
+    """FID on classifier features against the test set, plus the samples' class histogram."""
+    feats, probs, test_feats = _classifier_outputs(samples, dataset, s)
+    return {"fid": frechet_distance(feats, test_feats), "inception_score": inception_score(probs),
+            **class_histogram(probs), "fid_samples": s.fid_samples}
+
+
+def kid(samples: Tensor, dataset: str, s: EvalSettings) -> dict[str, float]:
+    feats, _, test_feats = _classifier_outputs(samples, dataset, s)
+    mean, std = kernel_distance(feats, test_feats)
+    return {"kid": mean, "kid_std": std, "fid_samples": s.fid_samples}
+
+
 METRICS: dict[str, Callable[[Tensor, str, EvalSettings], dict[str, float]]] = {
-    "parzen": parzen, "modes": modes}
+    "parzen": parzen, "fid": fid, "kid": kid, "modes": modes}
 
 
 def metrics_for(dataset: str) -> list[str]:
-    return ["parzen"] if dataset in IMAGE_DATASETS else ["modes"]
+    return ["parzen", "fid", "kid"] if dataset in IMAGE_DATASETS else ["modes"]
 
 
 def summary_line(name: str, scores: dict[str, float]) -> str:
     """The machine-readable last line, e.g. `parzen 225.30 +- 2.01`."""
     if name == "parzen":
         return f"parzen {scores['parzen']:.2f} +- {scores['parzen_se']:.2f}"
+    if name == "fid":
+        return f"fid {scores['fid']:.4f}"
+    if name == "kid":
+        return f"kid {scores['kid']:.6f} +- {scores['kid_std']:.6f}"
     return (f"modes {scores['modes']} high_quality {scores['high_quality']:.4f} "
             f"reverse_kl {scores['reverse_kl']:.4f}")

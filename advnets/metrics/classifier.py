@@ -1,0 +1,102 @@
+"""The domain classifier whose penultimate features FID and KID use on MNIST-like data
+(Inception weights cannot be fetched here; TF-GAN's MNIST evaluation also uses a frozen
+MNIST classifier). It is trained by `advnets classifier DATASET` with a fixed seed and its
+weights ship with the package, so scores are comparable across machines."""
+
+import time
+from importlib import resources
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from advnets.checkpoint import save_atomic
+from advnets.data import load_images
+from advnets.errors import CheckpointError
+
+FEATURES = 128
+
+
+class DigitClassifier(nn.Module):
+    """Two conv blocks and a 128-unit feature layer; input (N, 1, 28, 28) on [0, 1]."""
+
+    def __init__(self, classes: int = 10) -> None:
+        super().__init__()
+        self.conv = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+        self.features = nn.Sequential(nn.Flatten(), nn.Linear(64 * 7 * 7, FEATURES), nn.ReLU())
+        self.head = nn.Linear(FEATURES, classes)
+
+    def embed(self, x: Tensor) -> Tensor:
+        return self.features(self.conv(x - 0.5))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.embed(x))
+
+
+def weights_path(dataset: str) -> Path:
+    return Path(str(resources.files("advnets") / "metrics" / "weights" / f"{dataset}.pt"))
+
+
+def load_classifier(dataset: str) -> DigitClassifier:
+    """The shipped classifier for `dataset`, in eval mode."""
+    path = weights_path(dataset)
+    if not path.is_file():
+        raise CheckpointError(f"no classifier weights for {dataset!r} at {path}; "
+                              f"train them with `advnets classifier {dataset}`")
+    model = DigitClassifier()
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return model.eval()
+
+
+@torch.no_grad()
+def predict(model: DigitClassifier, images01: Tensor, chunk: int = 1000) -> tuple[Tensor, Tensor]:
+    """(features (N, 128), class probabilities (N, 10)) of images on [0, 1]."""
+    feats, probs = [], []
+    for part in images01.split(chunk):
+        f = model.embed(part.float())
+        feats.append(f)
+        probs.append(F.softmax(model.head(f), dim=1))
+    return torch.cat(feats), torch.cat(probs)
+
+
+def _images(dataset: str, split: str, root: str | None) -> tuple[Tensor, Tensor]:
+    x, y = load_images(dataset, split, root, download=False)
+    return torch.from_numpy(x.copy()).float().div_(255).unsqueeze(1), torch.from_numpy(
+        y.astype("int64"))
+
+
+def train_classifier(dataset: str, root: str | None = None, epochs: int = 4, seed: int = 0,
+                     out: Path | None = None, log=print) -> float:
+    """Train on the 60,000 training images (seeded), save the weights, return test accuracy."""
+    torch.manual_seed(seed)
+    x, y = _images(dataset, "full", root)
+    model = DigitClassifier()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=epochs * (len(x) // 128))
+    for epoch in range(epochs):
+        t = time.perf_counter()
+        perm = torch.randperm(len(x))
+        model.train()
+        for i in range(len(x) // 128):
+            idx = perm[i * 128 : (i + 1) * 128]
+            batch = x[idx]
+            shift = torch.randint(-2, 3, (2,))  # small random translations
+            batch = torch.roll(batch, (int(shift[0]), int(shift[1])), dims=(2, 3))
+            loss = F.cross_entropy(model(batch), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+        accuracy = test_accuracy(model.eval(), dataset, root)
+        log(f"epoch {epoch + 1}: test accuracy {accuracy:.4f} ({time.perf_counter() - t:.0f} s)")
+    save_atomic(model.state_dict(), out or weights_path(dataset))
+    return accuracy
+
+
+def test_accuracy(model: DigitClassifier, dataset: str, root: str | None = None) -> float:
+    x, y = _images(dataset, "test", root)
+    _, probs = predict(model, x)
+    return float((probs.argmax(1) == y).float().mean())
