@@ -110,6 +110,9 @@ class TrainConfig:
     checkpoint_every: int = 2000  # steps between checkpoints (one is always written at the end)
     samples_per_epoch: bool = True  # write a sample picture with fixed noise after each epoch
     progress: bool = True  # tqdm progress bar
+    eval_every: int = 0  # steps between cheap evaluations (0: off); the best run -> best.pt
+    eval_metric: str = "auto"  # fid | kid | parzen | modes; auto: fid for images, modes else
+    eval_samples: int = 2000  # samples per cheap evaluation
 
 
 @dataclass
@@ -310,5 +313,9 @@ def validate(cfg: Config) -> None:
     t = cfg.train
     _check(t.steps is None or t.steps >= 0, "train.steps must be >= 0")
     _check(t.epochs is None or t.epochs >= 0, "train.epochs must be >= 0")
+    _check(t.eval_metric in ("auto", "fid", "kid", "parzen", "modes"),
+           f"train.eval_metric={t.eval_metric!r}; choose one of: auto, fid, kid, parzen, modes")
+    _check(t.eval_every >= 0 and t.eval_samples >= 2, "train.eval_every must be >= 0 and "
+                                                      "train.eval_samples >= 2")
     _check(t.log_every >= 1 and t.checkpoint_every >= 0,
            "train.log_every must be >= 1 and train.checkpoint_every >= 0")

@@ -8,7 +8,7 @@ import yaml
 
 from advnets.checkpoint import checkpoint_path
 from advnets.config import Config
-from advnets.train.hooks import Checkpointer, Hook, MetricsLog, SamplePictures
+from advnets.train.hooks import Checkpointer, Hook, MetricsLog, PeriodicEval, SamplePictures
 from advnets.train.run import Run, build_run, resume_run
 
 
@@ -18,6 +18,8 @@ def default_hooks(run: Run, run_dir: Path, total: int) -> list[Hook]:
     hooks: list[Hook] = [metrics]
     if t.samples_per_epoch:
         hooks.append(SamplePictures(run_dir, metrics))
+    if t.eval_every:
+        hooks.append(PeriodicEval(run_dir, run, metrics))
     hooks.append(Checkpointer(run_dir, t.checkpoint_every))
     return hooks
 
