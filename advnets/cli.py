@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from advnets.checkpoint import checkpoint_path, load_checkpoint
 from advnets.config import load_preset, load_yaml, preset_names
 from advnets.errors import AdvnetsError, ConfigError
 
@@ -83,19 +84,26 @@ def _eval_samples(args: argparse.Namespace):
 
     settings = EvalSettings(data_root=args.data)
     if args.n is not None:
-        if args.n < 1:
-            raise ConfigError(f"--n must be at least 1, got {args.n}")
+        if args.n < 2:
+            raise ConfigError(f"--n must be at least 2, got {args.n}")
         settings.parzen_samples = settings.mode_samples = settings.fid_samples = args.n
     if args.samples:
         if not args.dataset:
             raise ConfigError("--samples needs --dataset (mnist, fashion, ring or grid)")
+        if args.run_dir:
+            raise ConfigError("pass either a run folder or --samples, not both")
         try:
             array = np.load(args.samples, allow_pickle=False)
         except (OSError, ValueError) as err:
             raise ConfigError(f"{args.samples}: not a readable .npy file ({err})") from None
+        if not isinstance(array, np.ndarray):
+            raise ConfigError(f"{args.samples}: holds several arrays (.npz); save one with "
+                              f"numpy.save")
         return check_samples(array, args.dataset), args.dataset, settings, None
     if not args.run_dir:
         raise ConfigError("pass a run folder, or --samples FILE.npy --dataset NAME")
+    if args.dataset:
+        raise ConfigError("--dataset goes with --samples; a run knows its data set")
     _, cfg = load_generator(args.run_dir)
     dataset = cfg.data.name
     if dataset in ("ring", "grid"):
@@ -106,13 +114,14 @@ def _eval_samples(args: argparse.Namespace):
     lo, hi = cfg.data.value_range
     if samples.ndim == 4 and (lo, hi) != (0.0, 1.0):
         samples = (samples - lo) / (hi - lo)  # the metrics' images are on [0, 1]
-    return check_samples(samples, dataset), dataset, settings, Path(args.run_dir)
+    return check_samples(samples, dataset), dataset, settings, checkpoint_path(
+        Path(args.run_dir)).parent
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
     import json
 
-    from advnets.metrics.evaluate import METRICS, metrics_for, summary_line
+    from advnets.metrics.evaluate import METRICS, jsonable, metrics_for, summary_line
 
     samples, dataset, settings, run_dir = _eval_samples(args)
     names = metrics_for(dataset) if args.metric == "all" else [args.metric]
@@ -122,12 +131,10 @@ def cmd_eval(args: argparse.Namespace) -> None:
         for key, value in rows[name].items():
             print(f"{key:<16} {value:.4f}" if isinstance(value, float) else f"{key:<16} {value}")
     if run_dir is not None:
-        from advnets.checkpoint import load_checkpoint
-
-        step = load_checkpoint(run_dir)["counters"]["step"]
+        step = load_checkpoint(args.run_dir)["counters"]["step"]
         with (run_dir / "metrics.jsonl").open("a") as f:
-            f.write(json.dumps({"eval": {k: v for r in rows.values() for k, v in r.items()},
-                                "step": step}) + "\n")
+            scores = jsonable({k: v for r in rows.values() for k, v in r.items()})
+            f.write(json.dumps({"eval": scores, "step": step}) + "\n")
     for name in names:
         print(summary_line(name, rows[name]))
 
@@ -135,6 +142,9 @@ def cmd_eval(args: argparse.Namespace) -> None:
 def cmd_classifier(args: argparse.Namespace) -> None:
     from advnets.metrics.classifier import train_classifier, weights_path
 
+    if args.out is None and not args.replace_shipped:
+        raise ConfigError("name the weights file with --out FILE (or --replace-shipped to "
+                          "overwrite the package's weights, which changes every FID/KID)")
     out = Path(args.out) if args.out else weights_path(args.dataset)
     accuracy = train_classifier(args.dataset, args.data, args.epochs, args.seed, out)
     print(f"classifier for {args.dataset}: test accuracy {accuracy:.4f} -> {out}")
@@ -183,7 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset", choices=["mnist", "fashion"])
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", help="weights file (default: the one shipped in the package)")
+    p.add_argument("--out", help="weights file to write")
+    p.add_argument("--replace-shipped", action="store_true",
+                   help="write the package's own weights (how the shipped ones were made)")
     p.add_argument("--data", metavar="DIR", help="data folder (else $ADVNETS_DATA)")
     p.set_defaults(func=cmd_classifier)
     return parser

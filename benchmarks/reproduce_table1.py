@@ -30,11 +30,18 @@ def main() -> None:
     overrides = [f"data.root={args.data}"]
     if args.epochs is not None:
         overrides += ["train.steps=null", f"train.epochs={args.epochs}"]
+    cfg = load_preset(args.preset, overrides)
+    if cfg.data.name != "mnist":
+        raise SystemExit(f"{args.preset} does not train on MNIST")
     run_dir = Path(args.out or f"runs/table1-{args.preset}")
+    if (run_dir / "checkpoint.pt").exists():
+        raise SystemExit(f"{run_dir} already holds a run; pass --out another folder")
     t = time.perf_counter()
-    run = train(load_preset(args.preset, overrides), run_dir)
+    run = train(cfg, run_dir)
     seconds = time.perf_counter() - t
     samples, _ = sample_from_run(run_dir, 10_000)
+    lo, hi = cfg.data.value_range
+    samples = (samples - lo) / (hi - lo)  # Parzen data are on [0, 1]
     scores = parzen(check_samples(samples, "mnist"), "mnist", EvalSettings(data_root=args.data))
 
     print(f"\nMNIST Parzen log-likelihood (protocol: 10,000 samples, sigma on 1,000 validation "

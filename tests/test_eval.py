@@ -16,6 +16,8 @@ from advnets.metrics.evaluate import EvalSettings, check_samples, modes, parzen
     (np.full((5, 1, 28, 28), -1.0, np.float32), "mnist", r"\(x \+ 1\) / 2"),
     (np.zeros((5, 3), np.float32), "ring", r"shape \(N, 2\)"),
     (np.zeros((5, 2), np.float32), "cifar", "unknown dataset 'cifar'"),
+    (np.zeros((0, 1, 28, 28), np.float32), "mnist", "empty"),
+    (np.array(["a", "b"]), "ring", "floating point"),
 ])
 def test_bad_samples_are_rejected(array, dataset, message):
     with pytest.raises(DataError, match=message) as err:
@@ -74,3 +76,76 @@ def test_training_runs_periodic_evaluation_and_keeps_the_best(tmp_path, data_roo
     fids = [r["eval"]["fid"] for r in rows]
     best = load_checkpoint(tmp_path / "run" / "best.pt")
     assert best["counters"]["step"] == [20, 40][fids.index(min(fids))]
+
+
+def test_big_endian_floats_are_accepted():
+    x = check_samples(np.zeros((3, 2), ">f4"), "ring")
+    assert x.dtype == torch.float32 and x.shape == (3, 2)
+
+
+def test_cli_eval_input_errors(tmp_path, capsys):
+    np.savez(tmp_path / "two.npz", a=np.zeros(2), b=np.zeros(2))
+    np.save(tmp_path / "ring.npy", np.zeros((10, 2), np.float32))
+    cases = [
+        (["eval", "--samples", str(tmp_path / "two.npz"), "--dataset", "ring"], ".npz"),
+        (["eval", "--samples", str(tmp_path / "ring.npy"), "--dataset", "mnist"], "shape"),
+        (["eval", "--samples", str(tmp_path / "ring.npy"), "--dataset", "ring", "--n", "1"],
+         "at least 2"),
+        (["eval", "--samples", str(tmp_path / "ring.npy")], "needs --dataset"),
+        (["classifier", "mnist"], "--out FILE"),
+    ]
+    for args, message in cases:
+        assert main(args) == 2, args
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1
+
+
+def test_eval_accepts_a_checkpoint_file(tmp_path, capsys):
+    run_dir = tmp_path / "ring"
+    assert main(["train", "gan-ring", "--steps", "5", "--out", str(run_dir),
+                 "--set", "train.progress=false"]) == 0
+    assert main(["eval", str(run_dir / "checkpoint.pt")]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("modes ")
+    row = json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])
+    assert row["step"] == 5 and "modes" in row["eval"]
+
+
+def test_periodic_eval_rejects_a_metric_that_does_not_fit(tmp_path):
+    from advnets.config import load_preset
+    from advnets.errors import ConfigError
+    from advnets.train import train
+
+    with pytest.raises(ConfigError, match="cannot score gaussian1d"):
+        train(load_preset("gan-1d", ["train.progress=false", "train.steps=2",
+                                     "train.eval_every=1"]), tmp_path / "r")
+
+
+def test_best_checkpoint_survives_resume(tmp_path):
+    from advnets.checkpoint import load_checkpoint
+    from advnets.config import load_preset
+    from advnets.train import train
+
+    cfg = load_preset("gan-ring", ["train.progress=false", "train.samples_per_epoch=false",
+                                   "train.steps=400", "train.eval_every=200",
+                                   "train.eval_samples=2500"])
+    train(cfg, tmp_path / "r")
+    best = load_checkpoint(tmp_path / "r" / "best.pt")
+    train(None, tmp_path / "r", resume=True, overrides=["train.steps=401",
+                                                         "train.eval_every=401"])
+    after = load_checkpoint(tmp_path / "r" / "best.pt")
+    rows = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()
+            if '"eval"' in x]
+    ranks = [r["eval"]["modes"] + r["eval"]["high_quality"] for r in rows]
+    assert after["eval_rank"] == pytest.approx(max(ranks))
+    if ranks[-1] <= best["eval_rank"]:  # the resumed evaluation did not beat the old best
+        assert after["counters"]["step"] == best["counters"]["step"]
+
+
+def test_fid_features_are_not_confused_between_sample_sets(data_root):
+    from advnets.metrics.evaluate import fid
+
+    settings = EvalSettings(fid_samples=200, data_root=str(data_root))
+    g = torch.Generator().manual_seed(0)
+    first = fid(torch.rand(200, 1, 28, 28, generator=g), "mnist", settings)["fid"]
+    second = fid(torch.zeros(200, 1, 28, 28), "mnist", settings)["fid"]
+    assert first != second

@@ -55,4 +55,8 @@ def test_sigma_selection_picks_the_known_best():
     assert result.sigma == pytest.approx(0.05)
     brute = [brute_force(samples.numpy(), valid.numpy(), s).mean() for s in grid]
     np.testing.assert_allclose(result.valid_ll, brute, rtol=1e-9)
-    assert result.stderr > 0
+    ll = brute_force(samples.numpy(), valid.numpy(), 0.05)
+    assert result.stderr == pytest.approx(ll.std() / np.sqrt(len(ll)), rel=1e-9)  # ddof 0
+    assert result.mean == pytest.approx(ll.mean(), rel=1e-9)
+    default = parzen_protocol(samples[:50], valid[:5], valid[:5], dtype=torch.float64)
+    np.testing.assert_allclose(default.sigmas, np.logspace(-1, 0, 10))

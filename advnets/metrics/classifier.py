@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from advnets.checkpoint import save_atomic
 from advnets.data import load_images
-from advnets.errors import CheckpointError
+from advnets.errors import CheckpointError, ConfigError
 
 FEATURES = 128
 
@@ -47,7 +47,11 @@ def load_classifier(dataset: str) -> DigitClassifier:
         raise CheckpointError(f"no classifier weights for {dataset!r} at {path}; "
                               f"train them with `advnets classifier {dataset}`")
     model = DigitClassifier()
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    try:
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    except Exception as err:
+        raise CheckpointError(f"{path}: not usable classifier weights ({type(err).__name__}); "
+                              f"retrain them with `advnets classifier {dataset}`") from None
     return model.eval()
 
 
@@ -71,6 +75,8 @@ def _images(dataset: str, split: str, root: str | None) -> tuple[Tensor, Tensor]
 def train_classifier(dataset: str, root: str | None = None, epochs: int = 4, seed: int = 0,
                      out: Path | None = None, log=print) -> float:
     """Train on the 60,000 training images (seeded), save the weights, return test accuracy."""
+    if epochs < 1:
+        raise ConfigError(f"the classifier needs at least one epoch, got {epochs}")
     torch.manual_seed(seed)
     x, y = _images(dataset, "full", root)
     model = DigitClassifier()

@@ -42,9 +42,16 @@ def check_samples(samples: np.ndarray | Tensor, dataset: str) -> Tensor:
     if dataset not in IMAGE_DATASETS + POINT_DATASETS:
         raise DataError(f"unknown dataset {dataset!r} for evaluation; choose one of: "
                         f"{', '.join(IMAGE_DATASETS + POINT_DATASETS)}")
-    x = torch.as_tensor(np.asarray(samples)) if not isinstance(samples, Tensor) else samples
+    if not isinstance(samples, Tensor):
+        array = np.asarray(samples)
+        if array.dtype.kind != "f":
+            raise DataError(f"samples must be floating point, got {array.dtype}")
+        samples = torch.from_numpy(array.astype(np.float32))  # also fixes the byte order
+    x = samples
     if not x.is_floating_point():
         raise DataError(f"samples must be floating point, got {x.dtype}")
+    if len(x) == 0:
+        raise DataError("the sample set is empty")
     expected = (1, 28, 28) if dataset in IMAGE_DATASETS else (2,)
     if tuple(x.shape[1:]) != expected:
         shape = ", ".join(map(str, expected))
@@ -95,15 +102,20 @@ def _classifier_outputs(samples: Tensor, dataset: str, s: EvalSettings):
     """Classifier features and probabilities of the samples and of the test set (cached)."""
     if dataset not in IMAGE_DATASETS:
         raise DataError(f"FID and KID use a digit/clothing classifier: not for {dataset!r}")
-    if len(samples) < s.fid_samples:
-        raise DataError(f"FID/KID need {s.fid_samples} samples, got {len(samples)} "
-                        f"(pass --n {s.fid_samples})")
-    key = (id(samples), dataset)
-    if key not in s.cache:
+    if s.fid_samples < 2 or len(samples) < s.fid_samples:
+        raise DataError(f"FID/KID need at least 2 and here {s.fid_samples} samples, got "
+                        f"{len(samples)}")
+    reference_key = ("reference", dataset, s.data_root)
+    if reference_key not in s.cache:  # the test set's features: computed once per settings
         model = load_classifier(dataset)
         test = _images01(dataset, "test", 10_000, s.data_root)
-        s.cache[key] = (*predict(model, samples[: s.fid_samples]), predict(model, test)[0])
-    return s.cache[key]
+        s.cache[reference_key] = (model, predict(model, test)[0])
+    model, test_feats = s.cache[reference_key]
+    cached = s.cache.get("samples")
+    if cached is None or cached[0] is not samples or cached[1] != s.fid_samples:
+        s.cache["samples"] = (samples, s.fid_samples, *predict(model, samples[: s.fid_samples]))
+    _, _, feats, probs = s.cache["samples"]
+    return feats, probs, test_feats
 
 
 def fid(samples: Tensor, dataset: str, s: EvalSettings) -> dict[str, float]:
@@ -121,6 +133,19 @@ def kid(samples: Tensor, dataset: str, s: EvalSettings) -> dict[str, float]:
 
 METRICS: dict[str, Callable[[Tensor, str, EvalSettings], dict[str, float]]] = {
     "parzen": parzen, "fid": fid, "kid": kid, "modes": modes}
+
+
+def applies(metric: str, dataset: str) -> bool:
+    """Whether `metric` can score samples of `dataset`."""
+    if metric == "modes":
+        return dataset in POINT_DATASETS
+    return dataset in IMAGE_DATASETS
+
+
+def jsonable(scores: dict[str, float]) -> dict[str, float | None]:
+    """Non-finite floats (e.g. an infinite reverse KL) as null, so the JSON stays standard."""
+    return {k: None if isinstance(v, float) and not np.isfinite(v) else v
+            for k, v in scores.items()}
 
 
 def metrics_for(dataset: str) -> list[str]:

@@ -11,8 +11,9 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from advnets.checkpoint import CHECKPOINT, save_atomic
+from advnets.checkpoint import CHECKPOINT, load_checkpoint, save_atomic
 from advnets.data import sample_noise
+from advnets.errors import ConfigError
 from advnets.sampling import generate
 from advnets.train.objective import Stats
 from advnets.train.run import Run
@@ -144,50 +145,62 @@ class Checkpointer(Hook):
 
 class PeriodicEval(Hook):
     """Every `every` steps, a cheap evaluation of G (e.g. FID on 2,000 samples), logged to
-    metrics.jsonl and TensorBoard; the checkpoint with the best score is kept as best.pt."""
-
-    LOWER_IS_BETTER = {"fid": True, "kid": True, "parzen": False, "modes": False}
+    metrics.jsonl and TensorBoard; the checkpoint with the best score is kept as best.pt
+    (which records its score, so a resumed run keeps comparing against it)."""
 
     def __init__(self, run_dir: Path, run: Run, metrics: MetricsLog | None = None) -> None:
-        from advnets.metrics.evaluate import IMAGE_DATASETS, EvalSettings
+        from advnets.metrics.evaluate import IMAGE_DATASETS, EvalSettings, applies
 
         t, data = run.cfg.train, run.cfg.data
         self.every, self.n = t.eval_every, t.eval_samples
         self.dataset = data.name
         self.metric = t.eval_metric if t.eval_metric != "auto" else (
             "fid" if data.name in IMAGE_DATASETS else "modes")
+        if not applies(self.metric, self.dataset):
+            raise ConfigError(f"train.eval_metric={self.metric} cannot score {self.dataset} "
+                              f"samples; set train.eval_every=0 or choose another metric")
         self.settings = EvalSettings(parzen_samples=self.n, parzen_test=2000,
                                      mode_samples=self.n, fid_samples=self.n,
                                      data_root=data.root,
                                      toy=data if data.name in ("ring", "grid") else None)
         self.path, self.best_path = Path(run_dir) / "metrics.jsonl", Path(run_dir) / "best.pt"
         self.writer = metrics.writer if metrics is not None else None
-        self.best: float | None = None
+        self.best = (load_checkpoint(self.best_path).get("eval_rank")
+                     if self.best_path.is_file() else None)
 
     def after_step(self, run: Run, stats: Stats) -> None:
         if self.every and run.counters.step % self.every == 0:
             self.evaluate(run)
 
-    def evaluate(self, run: Run) -> float:
-        from advnets.metrics.evaluate import METRICS
+    def _rank(self, scores: dict) -> float:
+        """Higher is better: -FID, -KID, Parzen, or modes + high-quality fraction."""
+        if self.metric == "modes":
+            return scores["modes"] + scores["high_quality"]
+        value = scores[self.metric]
+        return -value if self.metric in ("fid", "kid") else value
+
+    def evaluate(self, run: Run) -> dict:
+        from advnets.metrics.evaluate import METRICS, jsonable
 
         gen = torch.Generator().manual_seed(run.cfg.train.seed + 3)
         m = run.cfg.model
         z = sample_noise(self.n, m.z_dim, m.noise, m.noise_scale, generator=gen)
         samples = generate(run.G, z.to(run.device))
-        lo, hi = run.data.value_range
-        if samples.ndim == 4:
-            samples = ((samples - lo) / (hi - lo)).clamp_(0, 1)
-        self.settings.cache.clear()
-        scores = METRICS[self.metric](samples, self.dataset, self.settings)
-        value = float(scores[self.metric])
+        if not torch.isfinite(samples).all():
+            scores, rank = {self.metric: float("nan")}, None
+        else:
+            lo, hi = run.data.value_range
+            if samples.ndim == 4:
+                samples = ((samples - lo) / (hi - lo)).clamp_(0, 1)
+            scores = METRICS[self.metric](samples, self.dataset, self.settings)
+            rank = self._rank(scores)
         with self.path.open("a") as f:
-            f.write(json.dumps({"eval": scores, "step": run.counters.step}) + "\n")
+            f.write(json.dumps({"eval": jsonable(scores), "step": run.counters.step}) + "\n")
         if self.writer is not None:
-            self.writer.add_scalar(f"eval/{self.metric}", value, run.counters.step)
-        better = self.best is None or (value < self.best if self.LOWER_IS_BETTER[self.metric]
-                                       else value > self.best)
-        if better:
-            self.best = value
-            save_atomic(run.state_dict(), self.best_path)
-        return value
+            self.writer.add_scalar(f"eval/{self.metric}", scores[self.metric],
+                                   run.counters.step)
+        if rank is not None and (self.best is None or rank > self.best):
+            self.best = rank
+            save_atomic({**run.state_dict(), "eval": scores, "eval_rank": rank},
+                        self.best_path)
+        return scores
