@@ -8,7 +8,7 @@ import numpy as np
 import yaml
 
 from advnets.checkpoint import checkpoint_path, load_checkpoint
-from advnets.config import load_preset, load_yaml, preset_names
+from advnets.config import load_preset, preset_description, preset_names
 from advnets.errors import AdvnetsError, ConfigError
 
 
@@ -18,12 +18,8 @@ def cmd_presets(args: argparse.Namespace) -> None:
         return
     names = preset_names()
     width = max(map(len, names))
-    from importlib import resources
-
-    folder = resources.files("advnets") / "presets"
     for name in names:
-        description = load_yaml(folder / f"{name}.yaml").get("description", "")
-        print(f"{name:<{width}}  {description}")
+        print(f"{name:<{width}}  {preset_description(name)}")
 
 
 def _train_overrides(args: argparse.Namespace) -> list[str]:
@@ -78,9 +74,9 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 
 def _eval_samples(args: argparse.Namespace):
-    """(samples, dataset, settings, run_dir or None) for `advnets eval`."""
+    """(samples, dataset, settings, (run_dir, step) or None) for `advnets eval`."""
     from advnets.metrics.evaluate import EvalSettings, check_samples
-    from advnets.sampling import load_generator, sample_from_run
+    from advnets.sampling import draw_samples, generator_from_checkpoint
 
     settings = EvalSettings(data_root=args.data)
     if args.n is not None:
@@ -104,18 +100,19 @@ def _eval_samples(args: argparse.Namespace):
         raise ConfigError("pass a run folder, or --samples FILE.npy --dataset NAME")
     if args.dataset:
         raise ConfigError("--dataset goes with --samples; a run knows its data set")
-    _, cfg = load_generator(args.run_dir)
+    ckpt = load_checkpoint(args.run_dir)
+    G, cfg = generator_from_checkpoint(ckpt)
     dataset = cfg.data.name
     if dataset in ("ring", "grid"):
         settings.toy = cfg.data
     settings.data_root = args.data or cfg.data.root
     n = settings.parzen_samples if dataset in ("mnist", "fashion") else settings.mode_samples
-    samples, _ = sample_from_run(Path(args.run_dir), n, args.seed)
+    samples = draw_samples(G, cfg, n, args.seed)
     lo, hi = cfg.data.value_range
     if samples.ndim == 4 and (lo, hi) != (0.0, 1.0):
         samples = (samples - lo) / (hi - lo)  # the metrics' images are on [0, 1]
-    return check_samples(samples, dataset), dataset, settings, checkpoint_path(
-        Path(args.run_dir)).parent
+    run_dir = checkpoint_path(Path(args.run_dir)).parent
+    return check_samples(samples, dataset), dataset, settings, (run_dir, ckpt["counters"]["step"])
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
@@ -123,15 +120,15 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
     from advnets.metrics.evaluate import METRICS, jsonable, metrics_for, summary_line
 
-    samples, dataset, settings, run_dir = _eval_samples(args)
+    samples, dataset, settings, run = _eval_samples(args)
     names = metrics_for(dataset) if args.metric == "all" else [args.metric]
     rows = {}
     for name in names:
         rows[name] = METRICS[name](samples, dataset, settings)
         for key, value in rows[name].items():
             print(f"{key:<16} {value:.4f}" if isinstance(value, float) else f"{key:<16} {value}")
-    if run_dir is not None:
-        step = load_checkpoint(args.run_dir)["counters"]["step"]
+    if run is not None:
+        run_dir, step = run
         with (run_dir / "metrics.jsonl").open("a") as f:
             scores = jsonable({k: v for r in rows.values() for k, v in r.items()})
             f.write(json.dumps({"eval": scores, "step": step}) + "\n")

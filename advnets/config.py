@@ -232,6 +232,11 @@ def preset_names() -> list[str]:
     return sorted(_preset_files())
 
 
+def preset_description(name: str) -> str:
+    """The one-line `description` of a shipped preset."""
+    return str(load_yaml(_preset_files()[name]).get("description", ""))
+
+
 def load_yaml(path: Path | Any) -> dict[str, Any]:
     try:
         values = yaml.safe_load(path.read_text())

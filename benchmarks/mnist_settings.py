@@ -15,15 +15,10 @@ import time
 import torch
 
 from advnets.config import load_preset
-from advnets.data import load_images, sample_noise
+from advnets.data import load_images01, sample_noise
 from advnets.metrics.parzen import parzen_protocol
 from advnets.sampling import generate
 from advnets.train import build_run, run_loop
-
-
-def images01(split: str, root: str, n: int) -> torch.Tensor:
-    images, _ = load_images("mnist", split, root, download=False)
-    return torch.from_numpy(images[:n].copy()).float().div_(255).flatten(1)
 
 
 def main() -> None:
@@ -36,7 +31,8 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
 
-    valid, test = images01("valid", args.data, 1000), images01("test", args.data, args.test)
+    valid = load_images01("mnist", "valid", args.data, 1000)[0].flatten(1)
+    test = load_images01("mnist", "test", args.data, args.test)[0].flatten(1)
     cfg = load_preset(args.preset, ["train.progress=false", f"data.root={args.data}",
                                     *args.set])
     run = build_run(cfg)

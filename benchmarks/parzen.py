@@ -19,13 +19,8 @@ import time
 import numpy as np
 import torch
 
-from advnets.data import load_images
+from advnets.data import load_images01
 from advnets.metrics.parzen import parzen_protocol
-
-
-def images01(split: str, root: str, n: int) -> torch.Tensor:
-    images, _ = load_images("mnist", split, root, download=False)
-    return torch.from_numpy(images[:n].copy()).float().div_(255).flatten(1)
 
 
 def baseline(samples: torch.Tensor, valid: torch.Tensor, test: torch.Tensor,
@@ -49,9 +44,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=os.environ.get("ADVNETS_DATA", "../shared/data"))
     args = parser.parse_args()
-    samples = images01("train", args.data, 10_000)
-    valid = images01("valid", args.data, 1_000)
-    test = images01("test", args.data, 10_000)
+    samples = load_images01("mnist", "train", args.data, 10_000)[0].flatten(1)
+    valid = load_images01("mnist", "valid", args.data, 1_000)[0].flatten(1)
+    test = load_images01("mnist", "test", args.data, 10_000)[0].flatten(1)
     sigmas = np.logspace(-1, 0, 10)
 
     parzen_protocol(samples[:500], valid[:100], test[:100])  # warm-up

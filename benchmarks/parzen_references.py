@@ -14,13 +14,8 @@ import time
 
 import torch
 
-from advnets.data import load_images
+from advnets.data import load_images01
 from advnets.metrics.evaluate import EvalSettings, parzen
-
-
-def images01(split: str, root: str) -> torch.Tensor:
-    images, _ = load_images("mnist", split, root, download=False)
-    return torch.from_numpy(images.copy()).float().div_(255).unsqueeze(1)
 
 
 def kmeans(x: torch.Tensor, k: int, iterations: int, seed: int = 0) -> torch.Tensor:
@@ -43,7 +38,7 @@ def main() -> None:
     parser.add_argument("--data", default=os.environ.get("ADVNETS_DATA", "../shared/data"))
     parser.add_argument("--iterations", type=int, default=20)
     args = parser.parse_args()
-    train = images01("train", args.data)
+    train = load_images01("mnist", "train", args.data)[0]
     settings = EvalSettings(data_root=args.data)
 
     real = parzen(train[:10_000], "mnist", settings)

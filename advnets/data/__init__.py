@@ -14,7 +14,8 @@ from advnets.errors import ConfigError
 
 TOY = ("gaussian1d", "ring", "grid")
 
-__all__ = ["TrainingData", "build_data", "load_images", "sample_noise", "toy_distribution",
+__all__ = ["TrainingData", "build_data", "load_images", "load_images01", "sample_noise",
+           "toy_distribution",
            "to_range", "GaussianMixture", "Sampler"]
 
 
@@ -28,6 +29,14 @@ class TrainingData:
     size: int  # samples in one epoch
     mean01: Tensor | None = None  # per-feature mean on [0, 1] (images), for output-bias init
     distribution: GaussianMixture | None = None  # toy data: the true distribution
+
+
+def load_images01(dataset: str, split: str, root: str | None = None, n: int | None = None,
+                  download: bool = False) -> tuple[Tensor, Tensor]:
+    """The first `n` images of a split as float32 (N, 1, 28, 28) on [0, 1], and int64 labels."""
+    images, labels = load_images(dataset, split, root, download)
+    x01 = torch.from_numpy(images[:n].copy()).float().div_(255).unsqueeze(1)
+    return x01, torch.from_numpy(labels[:n].astype("int64"))
 
 
 def to_range(images01: Tensor, value_range: tuple[float, float]) -> Tensor:
@@ -58,8 +67,7 @@ def build_data(cfg: DataConfig, device: torch.device | str = "cpu") -> TrainingD
     if cfg.name not in DATASETS:
         raise ConfigError(f"unknown dataset {cfg.name!r}; choose one of: "
                           f"{', '.join([*DATASETS, *TOY])}")
-    images, _ = load_images(cfg.name, cfg.split, cfg.root, cfg.download)
-    x01 = torch.from_numpy(images.copy()).float().div_(255).unsqueeze(1)
+    x01, _ = load_images01(cfg.name, cfg.split, cfg.root, download=cfg.download)
     data = to_range(x01, value_range).to(device)
     return TrainingData(TensorSampler(data), tuple(data.shape[1:]), value_range, len(data),
                         mean01=x01.mean(0).flatten())

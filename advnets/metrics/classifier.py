@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from advnets.checkpoint import save_atomic
-from advnets.data import load_images
+from advnets.data import load_images01
 from advnets.errors import CheckpointError, ConfigError
 
 FEATURES = 128
@@ -66,19 +66,13 @@ def predict(model: DigitClassifier, images01: Tensor, chunk: int = 1000) -> tupl
     return torch.cat(feats), torch.cat(probs)
 
 
-def _images(dataset: str, split: str, root: str | None) -> tuple[Tensor, Tensor]:
-    x, y = load_images(dataset, split, root, download=False)
-    return torch.from_numpy(x.copy()).float().div_(255).unsqueeze(1), torch.from_numpy(
-        y.astype("int64"))
-
-
 def train_classifier(dataset: str, root: str | None = None, epochs: int = 4, seed: int = 0,
                      out: Path | None = None, log=print) -> float:
     """Train on the 60,000 training images (seeded), save the weights, return test accuracy."""
     if epochs < 1:
         raise ConfigError(f"the classifier needs at least one epoch, got {epochs}")
     torch.manual_seed(seed)
-    x, y = _images(dataset, "full", root)
+    x, y = load_images01(dataset, "full", root)
     model = DigitClassifier()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=epochs * (len(x) // 128))
@@ -103,6 +97,6 @@ def train_classifier(dataset: str, root: str | None = None, epochs: int = 4, see
 
 
 def test_accuracy(model: DigitClassifier, dataset: str, root: str | None = None) -> float:
-    x, y = _images(dataset, "test", root)
+    x, y = load_images01(dataset, "test", root)
     _, probs = predict(model, x)
     return float((probs.argmax(1) == y).float().mean())

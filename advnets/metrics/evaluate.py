@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from advnets.config import DataConfig
-from advnets.data import load_images, toy_distribution
+from advnets.data import load_images01, toy_distribution
 from advnets.errors import DataError
 from advnets.metrics.classifier import load_classifier, predict
 from advnets.metrics.fid import class_histogram, frechet_distance, inception_score, kernel_distance
@@ -68,19 +68,14 @@ def check_samples(samples: np.ndarray | Tensor, dataset: str) -> Tensor:
     return x.float().cpu()
 
 
-def _images01(dataset: str, split: str, n: int, root: str | None) -> Tensor:
-    images, _ = load_images(dataset, split, root, download=False)
-    return torch.from_numpy(images[:n].copy()).float().div_(255).unsqueeze(1)
-
-
 def parzen(samples: Tensor, dataset: str, s: EvalSettings) -> dict[str, float]:
     if dataset not in IMAGE_DATASETS:
         raise DataError(f"the Parzen protocol is for image data, not {dataset!r}")
     if len(samples) < s.parzen_samples:
         raise DataError(f"parzen needs {s.parzen_samples} samples, got {len(samples)} "
                         f"(pass --n {s.parzen_samples}, or lower the protocol's sample count)")
-    valid = _images01(dataset, "valid", s.parzen_valid, s.data_root)
-    test = _images01(dataset, "test", s.parzen_test, s.data_root)
+    valid = load_images01(dataset, "valid", s.data_root, s.parzen_valid)[0]
+    test = load_images01(dataset, "test", s.data_root, s.parzen_test)[0]
     result = parzen_protocol(samples[: s.parzen_samples].flatten(1), valid.flatten(1),
                              test.flatten(1))
     return {**result.as_dict(), "parzen_centres": s.parzen_samples,
@@ -108,7 +103,7 @@ def _classifier_outputs(samples: Tensor, dataset: str, s: EvalSettings):
     reference_key = ("reference", dataset, s.data_root)
     if reference_key not in s.cache:  # the test set's features: computed once per settings
         model = load_classifier(dataset)
-        test = _images01(dataset, "test", 10_000, s.data_root)
+        test = load_images01(dataset, "test", s.data_root, 10_000)[0]
         s.cache[reference_key] = (model, predict(model, test)[0])
     model, test_feats = s.cache[reference_key]
     cached = s.cache.get("samples")

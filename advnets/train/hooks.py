@@ -12,9 +12,8 @@ from PIL import Image
 from torch import Tensor
 
 from advnets.checkpoint import CHECKPOINT, load_checkpoint, save_atomic
-from advnets.data import sample_noise
 from advnets.errors import ConfigError
-from advnets.sampling import generate
+from advnets.sampling import draw_samples, generate
 from advnets.train.objective import Stats
 from advnets.train.run import Run
 from advnets.viz import image_grid, save_points_plot
@@ -116,11 +115,9 @@ class SamplePictures(Hook):
                 self.writer.add_image("samples", grid, epoch,
                                       dataformats="HW" if grid.ndim == 2 else "HWC")
             return path
-        gen = torch.Generator().manual_seed(run.cfg.train.seed + 2)
-        m = run.cfg.model
-        z = sample_noise(2000, m.z_dim, m.noise, m.noise_scale, generator=gen).to(run.device)
+        samples = draw_samples(run.G, run.cfg, 2000, run.cfg.train.seed + 2)
         reference = run.data.distribution.means if run.data.distribution else None
-        return save_points_plot(generate(run.G, z), path, reference, title=f"epoch {epoch}")
+        return save_points_plot(samples, path, reference, title=f"epoch {epoch}")
 
     def close(self, run: Run) -> None:
         c = run.counters
@@ -182,10 +179,7 @@ class PeriodicEval(Hook):
     def evaluate(self, run: Run) -> dict:
         from advnets.metrics.evaluate import METRICS, jsonable
 
-        gen = torch.Generator().manual_seed(run.cfg.train.seed + 3)
-        m = run.cfg.model
-        z = sample_noise(self.n, m.z_dim, m.noise, m.noise_scale, generator=gen)
-        samples = generate(run.G, z.to(run.device))
+        samples = draw_samples(run.G, run.cfg, self.n, run.cfg.train.seed + 3)
         if not torch.isfinite(samples).all():
             scores, rank = {self.metric: float("nan")}, None
         else:
