@@ -1,4 +1,4 @@
-"""The `advnets` command: presets | train | sample."""
+"""The `advnets` command line: one `cmd_*` function per subcommand (see `advnets --help`)."""
 
 import argparse
 import sys
@@ -54,7 +54,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
-    from advnets.sampling import sample_from_run
+    from advnets.sampling import check_label, class_grid, draw_samples, load_generator
     from advnets.viz import save_image_grid, save_points_plot
 
     if args.n < 1:
@@ -62,15 +62,23 @@ def cmd_sample(args: argparse.Namespace) -> None:
     out = Path(args.out)
     if out.suffix not in (".npy", ".png"):
         raise ConfigError(f"--out must end in .npy or .png, got {out.name!r}")
-    samples, cfg = sample_from_run(Path(args.run_dir), args.n, args.seed)
+    G, cfg = load_generator(Path(args.run_dir))
+    check_label(cfg, args.label)
+    classes, nrow = cfg.model.num_classes, None
+    if classes and args.label is None and out.suffix == ".png":  # one row per class
+        nrow = -(-args.n // classes)
+        samples, what = class_grid(G, cfg, nrow, args.seed), ", one row per class"
+    else:
+        samples = draw_samples(G, cfg, args.n, args.seed, args.label)
+        what = f" of class {args.label}" if args.label is not None else ""
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npy":
         np.save(out, samples.numpy().astype(np.float32))
     elif samples.ndim == 4:
-        save_image_grid(samples, out, tuple(cfg.data.value_range))
+        save_image_grid(samples, out, tuple(cfg.data.value_range), nrow)
     else:
         save_points_plot(samples, out)
-    print(f"wrote {args.n} samples {tuple(samples.shape[1:])} -> {out}")
+    print(f"wrote {len(samples)} samples {tuple(samples.shape[1:])}{what} -> {out}")
 
 
 def _eval_samples(args: argparse.Namespace):
@@ -147,6 +155,142 @@ def cmd_classifier(args: argparse.Namespace) -> None:
     print(f"classifier for {args.dataset}: test accuracy {accuracy:.4f} -> {out}")
 
 
+def _png_out(out: str) -> Path:
+    path = Path(out)
+    if path.suffix != ".png":
+        raise ConfigError(f"--out must end in .png, got {path.name!r}")
+    return path
+
+
+def _indices(text: str, flag: str) -> list[int]:
+    """'3,17,22' -> [3, 17, 22]."""
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"--{flag} takes comma-separated sample indices like 3,17,22, "
+                          f"got {text!r}") from None
+
+
+def _image_generator(args: argparse.Namespace):
+    """(G, cfg) of an image run, the zoom factor checked first."""
+    from advnets.latent import require_images
+    from advnets.sampling import load_generator
+
+    if not 1 <= args.zoom <= 8:
+        raise ConfigError(f"--zoom must be between 1 and 8, got {args.zoom}")
+    G, cfg = load_generator(Path(args.run_dir))
+    require_images(G, cfg)
+    return G, cfg
+
+
+def cmd_interpolate(args: argparse.Namespace) -> None:
+    from advnets import latent
+    from advnets.viz import image_grid, save_picture, zoom
+
+    out = _png_out(args.out)
+    G, cfg = _image_generator(args)
+    if args.between:
+        ends = [pair.split(":") for pair in args.between.split(",") if pair.strip()]
+        if not ends or any(len(e) != 2 or not all(i.strip().isdigit() for i in e)
+                           for e in ends):
+            raise ConfigError(f"--between takes index pairs like 3:17,22:40 (from "
+                              f"`advnets arithmetic RUN_DIR --show-grid`), got {args.between!r}")
+        a, b = [int(e[0]) for e in ends], [int(e[1]) for e in ends]
+        z = latent.candidate_noise(cfg, args.grid, args.seed)
+        latent.check_indices("between", a + b, args.grid)
+        images = latent.interpolation_images(G, z[a], z[b], args.steps, args.mode)
+    else:
+        images = latent.interpolation_grid(G, cfg, args.pairs, args.steps, args.seed, args.mode)
+    grid = image_grid(zoom(images, args.zoom), tuple(cfg.data.value_range), nrow=args.steps)
+    save_picture(grid, out)
+    print(f"wrote {len(images) // args.steps} x {args.steps} {args.mode} interpolation -> {out}")
+
+
+def cmd_arithmetic(args: argparse.Namespace) -> None:
+    from advnets.latent import candidates, vector_arithmetic
+    from advnets.viz import arithmetic_grid, numbered_grid, save_picture, zoom
+
+    out = _png_out(args.out)
+    picks = {"a": args.a, "b": args.b, "c": args.c}
+    if args.show_grid and any(v is not None for v in picks.values()):
+        raise ConfigError("--show-grid draws the numbered candidates to pick from; pass it "
+                          "without --a/--b/--c")
+    missing = [f"--{k}" for k, v in picks.items() if v is None]
+    if missing and not args.show_grid:
+        raise ConfigError(f"name the picks with {', '.join(missing)} (indices from `advnets "
+                          f"arithmetic RUN_DIR --show-grid --out grid.png`)")
+    G, cfg = _image_generator(args)
+    value_range = tuple(cfg.data.value_range)
+    if args.show_grid:
+        _, images = candidates(G, cfg, args.grid, args.seed)
+        save_picture(numbered_grid(zoom(images, args.zoom), value_range), out)
+        print(f"wrote {args.grid} candidates numbered 0-{args.grid - 1} (row-major) -> {out}; "
+              f"pick with --a/--b/--c and the same --seed {args.seed} --grid {args.grid}")
+        return
+    r = vector_arithmetic(G, cfg, *(_indices(picks[k], k) for k in "abc"), grid=args.grid,
+                          seed=args.seed, radius=args.radius)
+    grid = arithmetic_grid([zoom(p, args.zoom) for p in r.picks], zoom(r.means, args.zoom),
+                           zoom(r.result, args.zoom), zoom(r.neighbours, args.zoom),
+                           value_range)
+    save_picture(grid, out)
+    print(f"wrote mean(A) - mean(B) + mean(C) and {len(r.neighbours)} samples around it "
+          f"-> {out}")
+    if r.outside:
+        s = cfg.model.noise_scale
+        print(f"note: Y leaves the prior's support [-{s:.3g}, {s:.3g}] in {r.outside} of "
+              f"{r.y.numel()} coordinates (max |Y_i| = {r.y.abs().max():.3g}); G was never "
+              f"trained there")
+
+
+def cmd_plot(args: argparse.Namespace) -> None:
+    from advnets.errors import CheckpointError
+    from advnets.viz import read_metrics, save_gif, save_training_curves
+
+    run_dir = Path(args.run_dir)
+    run_dir = run_dir.parent if run_dir.is_file() else run_dir
+    if not run_dir.is_dir():
+        raise CheckpointError(f"no run folder at {run_dir}; pass a folder written by "
+                              f"`advnets train`")
+    out = _png_out(args.out) if args.out else run_dir / "curves.png"
+    frames: list[tuple[int, Path]] = []
+    if args.gif:
+        if Path(args.gif).suffix != ".gif":
+            raise ConfigError(f"--gif must end in .gif, got {Path(args.gif).name!r}")
+        for path in (run_dir / "samples").glob("epoch_*.png"):
+            number = path.stem.removeprefix("epoch_")
+            if number.isdigit():
+                frames.append((int(number), path))
+        if not frames:
+            raise CheckpointError(f"no sample pictures (epoch_*.png) in {run_dir / 'samples'}; "
+                                  f"runs write one per epoch unless "
+                                  f"train.samples_per_epoch=false")
+    rows, eval_rows = read_metrics(run_dir / "metrics.jsonl")
+    save_training_curves(rows, eval_rows, out, title=run_dir.name)
+    print(f"wrote curves of {len(rows)} logged steps and {len(eval_rows)} evaluations -> {out}")
+    if frames:
+        frames.sort()
+        save_gif([p for _, p in frames], Path(args.gif), [f"epoch {e}" for e, _ in frames],
+                 args.frame_ms)
+        print(f"wrote {len(frames)} epochs of samples -> {args.gif}")
+
+
+def cmd_figure1(args: argparse.Namespace) -> None:
+    from advnets.paper_figures import FIGURE1_SETTINGS, figure1
+
+    panels = figure1(Path(args.out), args.steps, args.seed, FIGURE1_SETTINGS + (args.set or []))
+    for p in panels:
+        print(f"{p.label:<20} |D(x) - 1/2|: max {p.max_d_dev:.3f} over the data's mean +- 2 "
+              f"std, mean {p.mean_d_dev:.3f} under p_data;  JSD(p_data || p_g) {p.jsd:.4f} nats")
+    print(f"wrote Figure 1 -> {args.out}")
+
+
+def cmd_theory(args: argparse.Namespace) -> None:
+    from advnets.paper_figures import theory_report
+
+    for line in theory_report(args.out, args.steps, args.seed):
+        print(line, flush=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="advnets", description="Generative Adversarial Nets: train, sample, evaluate.")
@@ -171,8 +315,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sample", help="draw samples from a trained run")
     p.add_argument("run_dir", help="run folder (or checkpoint file)")
     p.add_argument("--n", type=int, default=64, help="number of samples")
-    p.add_argument("--out", required=True, help=".npy (N, C, H, W float32) or .png grid")
+    p.add_argument("--out", required=True, help=".npy (N, C, H, W float32) or .png grid "
+                   "(a conditional run's: one row per class, N / classes per row)")
     p.add_argument("--seed", type=int, default=0, help="seed of the noise")
+    p.add_argument("--label", type=int,
+                   help="conditional runs: every sample of this class (else uniform labels)")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("eval", help="score a run, or a .npy file of samples from anywhere")
@@ -195,6 +342,58 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the package's own weights (how the shipped ones were made)")
     p.add_argument("--data", metavar="DIR", help="data folder (else $ADVNETS_DATA)")
     p.set_defaults(func=cmd_classifier)
+
+    p = sub.add_parser("interpolate", help="images along paths between z's (paper Figure 3)")
+    p.add_argument("run_dir", help="run folder (or checkpoint file) of an image run")
+    p.add_argument("--steps", type=int, default=10, help="images per row, endpoints included")
+    p.add_argument("--pairs", type=int, default=5, help="rows: random pairs of endpoints")
+    p.add_argument("--between", metavar="I:J,...",
+                   help="endpoints picked from the --show-grid candidates instead, e.g. 3:17")
+    p.add_argument("--grid", type=int, default=100, help="size of the candidate grid")
+    p.add_argument("--mode", default="linear", choices=["linear", "slerp"])
+    p.add_argument("--seed", type=int, default=0, help="seed of the noise")
+    p.add_argument("--zoom", type=int, default=1, help="integer upscaling of the picture")
+    p.add_argument("--out", required=True, help=".png grid, one row per pair")
+    p.set_defaults(func=cmd_interpolate)
+
+    p = sub.add_parser("arithmetic",
+                       help="G(mean z_A - mean z_B + mean z_C) (DCGAN Figure 7)")
+    p.add_argument("run_dir", help="run folder (or checkpoint file) of an image run")
+    p.add_argument("--show-grid", action="store_true",
+                   help="write the numbered candidate samples to pick --a/--b/--c from")
+    for name in "abc":
+        p.add_argument(f"--{name}", metavar="I,J,...",
+                       help=f"indices of concept {name.upper()} in the candidate grid")
+    p.add_argument("--grid", type=int, default=100, help="size of the candidate grid")
+    p.add_argument("--seed", type=int, default=0, help="seed of the candidate grid's noise")
+    p.add_argument("--radius", type=float, default=0.25,
+                   help="the 8 samples around Y are G(Y + U(-radius, radius))")
+    p.add_argument("--zoom", type=int, default=1, help="integer upscaling of the picture")
+    p.add_argument("--out", required=True, help=".png picture")
+    p.set_defaults(func=cmd_arithmetic)
+
+    p = sub.add_parser("plot", help="training curves from metrics.jsonl, samples as a GIF")
+    p.add_argument("run_dir", help="run folder")
+    p.add_argument("--out", help=".png of the curves (default: RUN_DIR/curves.png)")
+    p.add_argument("--gif", metavar="FILE.gif", help="animate RUN_DIR/samples/epoch_*.png")
+    p.add_argument("--frame-ms", type=int, default=500, help="GIF frame duration")
+    p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser("figure1", help="the paper's Figure 1 from a real gan-1d training run")
+    p.add_argument("--out", default="figure1.png", help=".png picture (four panels)")
+    p.add_argument("--steps", type=int, default=2000, help="Algorithm-1 iterations")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override the run's config (gan-1d with data.mean=0.0, data.std=1.0, "
+                        "model.generator.hidden=[64,64]), e.g. --set data.mean=4 (repeatable)")
+    p.set_defaults(func=cmd_figure1)
+
+    p = sub.add_parser("theory", help="Proposition 1, Theorem 1 and saturation, checked in 1-D")
+    p.add_argument("--out", default="theory", metavar="PREFIX",
+                   help="writes PREFIX_prop1.png and PREFIX_saturation.png")
+    p.add_argument("--steps", type=int, default=3000, help="D updates for Proposition 1")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_theory)
     return parser
 
 

@@ -50,10 +50,32 @@ class NetConfig:
     bn_eps: float = 1e-5  # PyTorch-GAN passes 0.8 here by accident; its preset keeps that
     input_dropout: float = 0.0  # probability of dropping an input unit (D only)
     hidden_dropout: float = 0.0  # probability of dropping a hidden unit (D only)
-    init: str = "default"  # default (PyTorch's) | uniform (U(-init_scale, init_scale), zero bias)
+    # D only: PacGAN (Lin et al. 2018): D sees m samples concatenated, all real or all
+    # generated, one logit per pack (1: off); train.batch_size counts samples, a multiple of m
+    pack: int = 1
+    # D only: minibatch discrimination (Salimans et al. 2016) on the last hidden layer:
+    # B kernels (0: off) of C = minibatch_kernel_dim rows each
+    minibatch_kernels: int = 0
+    minibatch_kernel_dim: int = 5
+    # default (PyTorch's) | uniform (U(-init_scale, init_scale), zero bias) |
+    # normal (N(0, init_scale); batch-norm scales N(1, init_scale); DCGAN: 0.02)
+    init: str = "default"
     init_scale: float = 0.05
+    channels: int = 64  # conv nets: channels at the full-resolution end (doubled per halving)
+    # conv nets: batch | layer (over C, H, W, as WGAN-GP's critic) | none; never on G's
+    # output or D's input
+    norm: str = "batch"
     output: str = "sigmoid"  # G only: sigmoid | tanh | linear
     output_bias_from_data: bool = False  # G only: output bias = logit(mean pixel), as pylearn2
+    # conditional nets (model.num_classes > 0): the label y enters as a one-hot vector (0) or
+    # a learned embedding of this size, concatenated to z (G), to x's features (MLP D) or as
+    # constant maps to x's channels (DCGAN D)
+    label_embedding: int = 0
+    # conditional MLPs: widths of two separate first hidden layers, one for the input (z or x)
+    # and one for y, joined into `hidden` (Mirza & Osindero 2014: G [200, 1000], D [240, 50]);
+    # empty: y is concatenated to the input
+    branches: list[int] = field(default_factory=list)
+    branch_pieces: int | None = None  # maxout pieces of the branch layers; null: `pieces`
 
 
 @dataclass
@@ -63,6 +85,9 @@ class ModelConfig:
     z_dim: int = 100
     noise: str = "uniform"  # uniform | normal
     noise_scale: float = 3**0.5  # uniform: half-width; normal: std
+    # conditional GAN (Mirza & Osindero 2014): classes of the label y that G and D both see
+    # (the data set's labels for real samples, uniform draws for fakes); 0: unconditional
+    num_classes: int = 0
     generator: NetConfig = field(default_factory=NetConfig)
     discriminator: NetConfig = field(default_factory=NetConfig)
 
@@ -71,15 +96,35 @@ class ModelConfig:
 class LossConfig:
     """The value function and the generator's objective, chosen by name."""
 
-    discriminator: str = "minimax"  # maximise V(D,G) = E log D(x) + E log(1 - D(G(z)))
-    generator: str = "non_saturating"  # non_saturating (-E log D(G(z))) | minimax
+    # minimax (maximise V(D,G) = E log D(x) + E log(1 - D(G(z)))) | wasserstein |
+    # least_squares | hinge; see advnets.losses
+    discriminator: str = "minimax"
+    # non_saturating (-E log D(G(z))) | minimax | maximum_likelihood | wasserstein |
+    # least_squares | hinge | feature_matching (Salimans et al. 2016: ||E f(x) - E f(G(z))||^2
+    # on D's last hidden layer f)
+    generator: str = "non_saturating"
+    lsgan_a: float = 0.0  # least_squares: D's target for fakes (Mao et al. 2017: a)
+    lsgan_b: float = 1.0  # least_squares: D's target for data (b)
+    lsgan_c: float = 1.0  # least_squares: the value G wants D to give its samples (c)
+    # maximum_likelihood: normalise the importance weights exp(logit) over each batch
+    ml_normalize: bool = False
+    # WGAN-GP: lambda of the gradient penalty on interpolates, added to D's loss (0: off)
+    gradient_penalty: float = 0.0
+    # WGAN: clip every critic weight into [-clip, clip] after each D update (0: off)
+    clip: float = 0.0
+    # Unrolled GAN (Metz et al. 2016): G's loss is taken at D after this many updates of D's
+    # optimizer on the G step's batch (0: off); D itself still takes ordinary steps
+    unroll_steps: int = 0
+    # true: backpropagate through the unrolled updates (Metz et al.); false: the cheap
+    # variant, G's loss at the unrolled D held fixed
+    unroll_backprop: bool = True
 
 
 @dataclass
 class OptimConfig:
     """One optimizer with its schedules (the paper's decay and momentum ramp)."""
 
-    name: str = "sgd"  # sgd | adam
+    name: str = "sgd"  # sgd | adam | rmsprop (PyTorch's defaults: alpha 0.99, no momentum)
     lr: float = 0.1
     momentum: float = 0.5  # sgd
     betas: list[float] = field(default_factory=lambda: [0.5, 0.999])  # adam
@@ -97,6 +142,9 @@ class TrainConfig:
 
     batch_size: int = 100  # m: noise and data samples per minibatch
     k: int = 1  # discriminator updates per generator update
+    # constant: k every iteration | wgan: 100 for the first 25 G updates and every 500th
+    # (Arjovsky et al. 2017's reference code), k otherwise
+    k_schedule: str = "constant"
     # alternating: Algorithm 1 | simultaneous: the paper code's joint update |
     # reuse_fakes: one G forward per iteration, D then G on the same fakes (pytorch/examples)
     update: str = "alternating"
@@ -113,6 +161,8 @@ class TrainConfig:
     eval_every: int = 0  # steps between cheap evaluations (0: off); the best run -> best.pt
     eval_metric: str = "auto"  # fid | kid | parzen | modes; auto: fid for images, modes else
     eval_samples: int = 2000  # samples per cheap evaluation
+    # decay of an exponential moving average of G's weights, sampled instead of G (0: off)
+    ema_decay: float = 0.0
 
 
 @dataclass
@@ -269,9 +319,11 @@ _CHOICES = {
     "model.noise": ("uniform", "normal"),
     "train.precision": ("fp32", "bf16"),
     "train.device": ("cpu", "cuda", "auto"),
+    "train.k_schedule": ("constant", "wgan"),
 }
 _NET_CHOICES = {"activation": ("relu", "leaky_relu", "tanh", "maxout"),
-                "init": ("default", "uniform"), "output": ("sigmoid", "tanh", "linear")}
+                "init": ("default", "uniform", "normal"),
+                "output": ("sigmoid", "tanh", "linear"), "norm": ("batch", "layer", "none")}
 
 
 def _check(ok: bool, message: str) -> None:
@@ -304,10 +356,41 @@ def validate(cfg: Config) -> None:
                                      f"{', '.join(options)}")
         _check(all(w >= 1 for w in net.hidden), f"{prefix}hidden widths must be >= 1")
         _check(net.pieces >= 1, f"{prefix}pieces must be >= 1")
+        _check(net.channels >= 1 and net.init_scale > 0,
+               f"{prefix}channels and {prefix}init_scale must be > 0")
         for name in ("input_dropout", "hidden_dropout"):
             p = getattr(net, name)
             _check(0 <= p <= 0.99, f"{prefix}{name}={p} must be a drop probability in [0, 0.99]")
+        _check(net.pack >= 1 and net.minibatch_kernels >= 0 and net.minibatch_kernel_dim >= 1,
+               f"{prefix}pack and {prefix}minibatch_kernel_dim must be >= 1, "
+               f"{prefix}minibatch_kernels >= 0")
+        _check(net.label_embedding >= 0, f"{prefix}label_embedding must be >= 0 (0: one-hot)")
+        _check(net.branch_pieces is None or net.branch_pieces >= 1,
+               f"{prefix}branch_pieces must be >= 1 (null: {prefix}pieces)")
+        _check(not net.branches or (len(net.branches) == 2 and min(net.branches) >= 1),
+               f"{prefix}branches must be [] or two widths >= 1 (input, label), "
+               f"got {net.branches}")
+        _check(not net.branches or (cfg.model.num_classes > 0 and net.arch == "mlp"),
+               f"{prefix}branches is for conditional MLPs (model.num_classes > 0, arch mlp)")
+    _check(cfg.model.num_classes >= 0, "model.num_classes must be >= 0 (0: unconditional)")
     _check(cfg.model.z_dim >= 1, "model.z_dim must be >= 1")
+    loss = cfg.loss
+    _check(loss.gradient_penalty >= 0 and loss.clip >= 0,
+           "loss.gradient_penalty and loss.clip must be >= 0 (0 turns them off)")
+    _check(not (loss.gradient_penalty and loss.clip), "loss.clip (WGAN) and "
+           "loss.gradient_penalty (WGAN-GP) are alternatives; set one of them to 0")
+    _check(loss.unroll_steps >= 0, "loss.unroll_steps must be >= 0 (0 turns unrolling off)")
+    _check(not (loss.unroll_steps and loss.clip), "loss.unroll_steps does not clip the "
+           "unrolled critic's weights; use loss.gradient_penalty, or set loss.clip=0")
+    _check(not (cfg.train.eval_every and cfg.data.split == "full"),
+           "train.eval_every chooses best.pt on the validation images, which data.split=full "
+           "trains on; use data.split=train or train.eval_every=0")
+    pack = cfg.model.discriminator.pack
+    _check(cfg.train.batch_size % pack == 0,
+           f"train.batch_size={cfg.train.batch_size} must be a multiple of "
+           f"model.discriminator.pack={pack} (PacGAN feeds D 100 packs: batch_size={100 * pack})")
+    _check(pack == 1 or cfg.model.num_classes == 0,
+           "model.discriminator.pack is for unconditional GANs (model.num_classes=0)")
     _check(cfg.model.noise_scale > 0, "model.noise_scale must be > 0")
     for which in ("optim_d", "optim_g"):
         o: OptimConfig = getattr(cfg, which)
@@ -322,5 +405,6 @@ def validate(cfg: Config) -> None:
            f"train.eval_metric={t.eval_metric!r}; choose one of: auto, fid, kid, parzen, modes")
     _check(t.eval_every >= 0 and t.eval_samples >= 2, "train.eval_every must be >= 0 and "
                                                       "train.eval_samples >= 2")
+    _check(0.0 <= t.ema_decay < 1.0, f"train.ema_decay must be in [0, 1), got {t.ema_decay}")
     _check(t.log_every >= 1 and t.checkpoint_every >= 0,
            "train.log_every must be >= 1 and train.checkpoint_every >= 0")

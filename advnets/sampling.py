@@ -7,17 +7,23 @@ from torch import Tensor, nn
 
 from advnets.checkpoint import load_checkpoint
 from advnets.config import Config, config_from_dict
-from advnets.data import sample_noise
+from advnets.data import sample_labels, sample_noise
+from advnets.errors import ConfigError
 from advnets.nets import build_generator
 
 
 @torch.no_grad()
-def generate(G: nn.Module, z: Tensor, chunk: int = 1000) -> Tensor:
-    """G(z) in eval mode (batch norm uses running statistics), as float32 on the CPU."""
+def generate(G: nn.Module, z: Tensor, y: Tensor | None = None, chunk: int = 1000) -> Tensor:
+    """G(z), or G(z, y) for a conditional G and labels y, in eval mode (batch norm uses
+    running statistics), as float32 on the CPU."""
     was_training = G.training
     G.eval()
     try:
-        return torch.cat([G(part).float().cpu() for part in z.split(chunk)])
+        if y is None:
+            return torch.cat([G(part).float().cpu() for part in z.split(chunk)])
+        y = y.to(z.device)
+        return torch.cat([G(zs, ys).float().cpu()
+                          for zs, ys in zip(z.split(chunk), y.split(chunk), strict=True)])
     finally:
         G.train(was_training)
 
@@ -27,27 +33,84 @@ def load_generator(run_dir: Path, device: str | torch.device = "cpu") -> tuple[n
     return generator_from_checkpoint(load_checkpoint(run_dir, map_location=device), device)
 
 
-def generator_from_checkpoint(ckpt: dict, device: str | torch.device = "cpu"
-                              ) -> tuple[nn.Module, Config]:
-    """Rebuild G from a loaded checkpoint (its state dict, data shape and config)."""
+def generator_from_checkpoint(ckpt: dict, device: str | torch.device = "cpu",
+                              average: bool = True) -> tuple[nn.Module, Config]:
+    """Rebuild G from a loaded checkpoint (its state dict, data shape and config); with
+    `average`, the moving average of G's weights where the run kept one."""
     cfg = config_from_dict(ckpt["config"])
     shape = tuple(ckpt["data_shape"])
     placeholder_mean = torch.full((int(torch.tensor(shape).prod()),), 0.5)
     G = build_generator(cfg.model, shape, placeholder_mean).to(device)
-    G.load_state_dict(ckpt["generator"])
+    use_average = average and "generator_ema" in ckpt
+    G.load_state_dict(ckpt["generator_ema"]["weights"] if use_average else ckpt["generator"])
     return G, cfg
 
 
-def sample_from_run(run_dir: Path, n: int, seed: int = 0) -> tuple[Tensor, Config]:
-    """n samples (N, *data_shape), float32, in the data range of the run's preset."""
+def sample_from_run(run_dir: Path, n: int, seed: int = 0,
+                    label: int | None = None) -> tuple[Tensor, Config]:
+    """n samples (N, *data_shape), float32, in the data range of the run's preset (all of
+    class `label` if given: conditional runs only)."""
     G, cfg = load_generator(run_dir)
-    return draw_samples(G, cfg, n, seed), cfg
+    return draw_samples(G, cfg, n, seed, label), cfg
 
 
-def draw_samples(G: nn.Module, cfg: Config, n: int, seed: int = 0) -> Tensor:
-    """G(z) for n draws of the run's noise prior from a seeded generator of their own (so
-    the training RNG is untouched), as float32 on the CPU."""
+def draw_noise(cfg: Config, n: int, seed: int = 0,
+               generator: torch.Generator | None = None) -> Tensor:
+    """The n draws of the run's noise prior that `draw_samples(G, cfg, n, seed)` decodes,
+    (n, z_dim) on the CPU, from a seeded generator of their own (or `generator`)."""
     m = cfg.model
-    z = sample_noise(n, m.z_dim, m.noise, m.noise_scale,
-                     generator=torch.Generator().manual_seed(seed))
-    return generate(G, z.to(next(G.parameters()).device))
+    return sample_noise(n, m.z_dim, m.noise, m.noise_scale,
+                        generator=generator or torch.Generator().manual_seed(seed))
+
+
+SAMPLES_PER_CLASS = 10  # columns of a conditional run's sample pictures during training
+
+
+def class_rows(z: Tensor, classes: int) -> tuple[Tensor, Tensor]:
+    """The same n noise vectors for each class, one class after another: (classes * n)
+    z's and labels (0 x n, 1 x n, ...) for a picture with one row per class."""
+    return z.repeat(classes, 1), torch.arange(classes).repeat_interleave(len(z))
+
+
+def check_label(cfg: Config, label: int | None) -> None:
+    """A label is for conditional runs, and must be one of their classes."""
+    classes = cfg.model.num_classes
+    if label is not None and not classes:
+        raise ConfigError("--label needs a conditional run (model.num_classes > 0, e.g. the "
+                          "cgan-mnist preset); this run is unconditional")
+    if label is not None and not 0 <= label < classes:
+        raise ConfigError(f"--label {label} is not a class of this run; choose 0-{classes - 1}")
+
+
+def draw_labels(cfg: Config, n: int, seed: int = 0, label: int | None = None) -> Tensor | None:
+    """The labels `draw_samples(G, cfg, n, seed, label)` asks a conditional G for: all
+    `label`, or uniform over the classes, drawn after the noise from the same seeded
+    generator; None for an unconditional run."""
+    check_label(cfg, label)
+    classes = cfg.model.num_classes
+    if not classes:
+        return None
+    if label is not None:
+        return torch.full((n,), label, dtype=torch.int64)
+    generator = torch.Generator().manual_seed(seed)
+    draw_noise(cfg, n, seed, generator)  # the noise comes first from this stream
+    return sample_labels(n, classes, generator=generator)
+
+
+def draw_samples(G: nn.Module, cfg: Config, n: int, seed: int = 0,
+                 label: int | None = None) -> Tensor:
+    """G(z) for n draws of the run's noise prior from a seeded generator of their own (so
+    the training RNG is untouched), as float32 on the CPU. A conditional G gets labels from
+    `draw_labels`: uniform over the classes, or all `label`."""
+    z = draw_noise(cfg, n, seed)
+    return generate(G, z.to(next(G.parameters()).device), draw_labels(cfg, n, seed, label))
+
+
+def class_grid(G: nn.Module, cfg: Config, per_class: int, seed: int = 0) -> Tensor:
+    """A conditional G's samples, one row per class: the same `per_class` z's (the first of
+    `draw_samples(..., seed)`) decoded with label 0, then 1, ... (classes * per_class, ...)."""
+    if not cfg.model.num_classes:
+        raise ConfigError("a grid with one row per class needs a conditional run "
+                          "(model.num_classes > 0)")
+    z, y = class_rows(draw_noise(cfg, per_class, seed), cfg.model.num_classes)
+    return generate(G, z.to(next(G.parameters()).device), y)

@@ -1,4 +1,4 @@
-"""Pictures of samples: image grids (Pillow) and scatter/histogram plots for toy data."""
+"""Pictures: image grids (Pillow), toy-data plots, latent-space figures, training curves, GIFs."""
 
 import math
 from pathlib import Path
@@ -7,6 +7,8 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor
+
+from advnets.errors import CheckpointError
 
 
 def image_grid(images: Tensor, value_range: tuple[float, float], nrow: int | None = None,
@@ -62,4 +64,203 @@ def save_points_plot(samples: Tensor, path: Path, modes: Tensor | None = None,
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+    return path
+
+
+# --- latent-space pictures (advnets interpolate / arithmetic) ---------------------------------
+
+LABEL_HEIGHT = 12  # pixels of the text strip under each numbered cell and above each GIF frame
+
+
+def zoom(images: Tensor, factor: int) -> Tensor:
+    """Nearest-neighbour upscaling of (N, C, H, W) images by an integer factor."""
+    if factor == 1:
+        return images
+    return images.repeat_interleave(factor, dim=2).repeat_interleave(factor, dim=3)
+
+
+def _draw_text(grid: np.ndarray, texts: list[tuple[int, int, str]], size: int = 10
+               ) -> np.ndarray:
+    """Black text at (left, top) pixel positions on a uint8 mosaic, in Pillow's default font
+    (at `size` pixels where Pillow has FreeType, else its fixed bitmap font)."""
+    from PIL import ImageDraw, ImageFont
+
+    try:
+        font = ImageFont.load_default(size=size)
+    except (TypeError, ImportError, OSError):  # Pillow < 10.1 or no FreeType
+        font = ImageFont.load_default()
+    picture = Image.fromarray(grid)
+    draw = ImageDraw.Draw(picture)
+    ink = 0 if picture.mode == "L" else (0, 0, 0)
+    for left, top, text in texts:
+        draw.text((left, top), text, fill=ink, font=font)
+    return np.asarray(picture)
+
+
+def numbered_grid(images: Tensor, value_range: tuple[float, float], nrow: int | None = None,
+                  pad: int = 2) -> np.ndarray:
+    """`image_grid` with each image's index (row-major, from 0) written in a strip under it."""
+    n, c, h, w = images.shape
+    nrow = nrow or math.ceil(math.sqrt(n))
+    strip = torch.full((n, c, LABEL_HEIGHT, w), value_range[1], dtype=images.dtype)
+    grid = image_grid(torch.cat([images, strip], dim=2), value_range, nrow, pad)
+    cell_h = h + LABEL_HEIGHT + pad
+    return _draw_text(grid, [(pad + (i % nrow) * (w + pad) + 1,
+                              pad + (i // nrow) * cell_h + h, str(i)) for i in range(n)])
+
+
+def arithmetic_grid(picks: list[Tensor], means: Tensor, result: Tensor, neighbours: Tensor,
+                    value_range: tuple[float, float], pad: int = 2) -> np.ndarray:
+    """DCGAN Figure 7 as four rows of cells, read down the second column as an equation:
+
+        A   G(mean z_A)  |  the A picks
+        -B  G(mean z_B)  |  the B picks
+        +C  G(mean z_C)  |  the C picks
+        =   G(Y)         |  G(Y + U(-r, r)) ...
+
+    Column 0 holds the labels, column 2 is left blank; the grid is 3 + max(picks, neighbours)
+    cells wide and 4 high, each cell (H + pad) x (W + pad) pixels, plus pad."""
+    _, c, h, w = means.shape
+    cols = 3 + max(*(len(p) for p in picks), len(neighbours))
+    blank = torch.full((c, h, w), value_range[1], dtype=means.dtype)
+    cells = []
+    for centre, right in zip([*means, result[0]], [*picks, neighbours], strict=True):
+        row = [blank, centre, blank, *right]
+        cells += row + [blank] * (cols - len(row))
+    grid = image_grid(torch.stack(cells), value_range, nrow=cols, pad=pad)
+    size = max(10, h // 2)
+    labels = ["A", "-B", "+C", "="]
+    return _draw_text(grid, [(pad + 2, pad + r * (h + pad) + (h - size) // 2, text)
+                             for r, text in enumerate(labels)], size)
+
+
+def save_picture(grid: np.ndarray, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(grid).save(path)
+    return path
+
+
+# --- training curves and the samples GIF (advnets plot) ----------------------------------------
+
+PANEL_INCHES = (8, 3)  # width, height of one panel of `save_training_curves`
+PLOT_DPI = 100
+EVAL_KEYS = {  # score in an eval row of metrics.jsonl -> its error bar and axis label
+    "parzen": ("parzen_se", "Parzen log-likelihood (nats)"),
+    "fid": (None, "FID (classifier features)"),
+    "kid": ("kid_std", "KID"),
+    "inception_score": (None, "Inception score (classifier)"),
+    "modes": (None, "modes captured"),
+    "high_quality": (None, "high-quality fraction"),
+    "reverse_kl": (None, "reverse KL to uniform over modes"),
+}
+
+
+def read_metrics(path: Path) -> tuple[list[dict], list[dict]]:
+    """The training rows and the evaluation rows ({"eval": {...}, "step": N}) of a
+    metrics.jsonl, each sorted by step. A last line cut short (a run still writing) is
+    skipped; an unreadable line before it stops with one line."""
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no {path.name} at {path}; pass a run folder written by "
+                              f"`advnets train`")
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    rows, eval_rows = [], []
+    for number, line in enumerate(lines, 1):
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines):
+                break
+            raise CheckpointError(f"{path}:{number} is not a JSON row") from None
+        if isinstance(row, dict) and isinstance(row.get("eval"), dict) and "step" in row:
+            eval_rows.append(row)
+        elif isinstance(row, dict) and "step" in row:
+            rows.append(row)
+    if not rows and not eval_rows:
+        raise CheckpointError(f"{path} holds no metrics yet; train longer than "
+                              f"train.log_every steps")
+    return sorted(rows, key=lambda r: r["step"]), sorted(eval_rows, key=lambda r: r["step"])
+
+
+def eval_panels(eval_rows: list[dict]) -> list[str]:
+    """The scores of `EVAL_KEYS` that some eval row holds, one panel each."""
+    return [k for k in EVAL_KEYS if any(isinstance(r["eval"].get(k), int | float)
+                                        for r in eval_rows)]
+
+
+def save_training_curves(rows: list[dict], eval_rows: list[dict], path: Path,
+                         title: str = "") -> Path:
+    """Panels against the step (epochs on the top axis): the losses, D(x) and D(G(z)) (1/2
+    marked: D* = 1/2 once p_g = p_data), then one panel per evaluation score. The picture is
+    PANEL_INCHES * PLOT_DPI pixels per panel."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scores = eval_panels(eval_rows)
+    panels = 2 + len(scores)
+    width, height = PANEL_INCHES
+    fig, axes = plt.subplots(panels, 1, figsize=(width, height * panels), dpi=PLOT_DPI,
+                             sharex=True)
+    steps = [r["step"] for r in rows]
+    losses = [k for k in rows[0] if k.startswith("loss_")] if rows else []
+    for key in losses:
+        axes[0].plot(steps, [r.get(key, float("nan")) for r in rows], label=key, lw=1)
+    axes[0].set_ylabel("loss")
+    for key, label in (("d_real", "D(x)"), ("d_fake", "D(G(z))")):
+        if any(key in r for r in rows):
+            axes[1].plot(steps, [r.get(key, float("nan")) for r in rows], label=label, lw=1)
+    axes[1].axhline(0.5, color="k", ls="--", lw=0.8, label="1/2")
+    axes[1].set_ylim(-0.02, 1.02)
+    axes[1].set_ylabel("mean D output")
+    for ax, key in zip(axes[2:], scores, strict=True):
+        points = [(r["step"], r["eval"][key], r["eval"].get(EVAL_KEYS[key][0] or "", 0.0))
+                  for r in eval_rows if isinstance(r["eval"].get(key), int | float)]
+        x, y, err = zip(*points, strict=True)
+        ax.errorbar(x, y, yerr=[e if isinstance(e, int | float) else 0.0 for e in err],
+                    marker="o", ms=3, lw=1, capsize=2, label=key)
+        ax.set_ylabel(EVAL_KEYS[key][1])
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="best", fontsize=8)
+    axes[-1].set_xlabel("step")
+    last = rows[-1] if rows else None
+    if last and last.get("epoch") and last["step"]:
+        ratio = last["epoch"] / last["step"]
+        top = axes[0].secondary_xaxis("top", functions=(lambda s: s * ratio,
+                                                        lambda e: e / ratio))
+        top.set_xlabel("epoch")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def save_gif(frames: list[Path], path: Path, labels: list[str] | None = None,
+             duration_ms: int = 500) -> Path:
+    """An animated GIF of pictures of one size (looping), each with its label in a white
+    strip of LABEL_HEIGHT pixels above it."""
+    pictures = [Image.open(f) for f in frames]
+    mode = "L" if all(p.mode == "L" for p in pictures) else "RGB"
+    out = []
+    for i, picture in enumerate(pictures):
+        picture = picture.convert(mode)
+        canvas = Image.new(mode, (picture.width, picture.height + LABEL_HEIGHT),
+                           255 if mode == "L" else (255, 255, 255))
+        canvas.paste(picture, (0, LABEL_HEIGHT))
+        if labels:
+            canvas = Image.fromarray(_draw_text(np.asarray(canvas), [(2, 0, labels[i])]))
+        out.append(canvas)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out[0].save(path, save_all=True, append_images=out[1:], duration=duration_ms, loop=0)
     return path

@@ -12,12 +12,10 @@ import json
 import os
 import time
 
-import torch
-
 from advnets.config import load_preset
-from advnets.data import load_images01, sample_noise
+from advnets.data import load_images01
 from advnets.metrics.parzen import parzen_protocol
-from advnets.sampling import generate
+from advnets.sampling import draw_samples
 from advnets.train import build_run, run_loop
 
 
@@ -31,20 +29,18 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
 
-    valid = load_images01("mnist", "valid", args.data, 1000)[0].flatten(1)
-    test = load_images01("mnist", "test", args.data, args.test)[0].flatten(1)
     cfg = load_preset(args.preset, ["train.progress=false", f"data.root={args.data}",
                                     *args.set])
     run = build_run(cfg)
-    m = cfg.model
+    valid = load_images01("mnist", "valid", args.data, 1000)[0].flatten(1).to(run.device)
+    test = load_images01("mnist", "test", args.data, args.test)[0].flatten(1).to(run.device)
     train_seconds = 0.0
     for epoch in range(args.every, args.epochs + 1, args.every):
         t = time.perf_counter()
         run_loop(run, [], epoch * run.counters.steps_per_epoch)
         train_seconds += time.perf_counter() - t
-        z = sample_noise(10_000, m.z_dim, m.noise, m.noise_scale,
-                         generator=torch.Generator().manual_seed(0))
-        result = parzen_protocol(generate(run.G, z).flatten(1), valid, test)
+        result = parzen_protocol(draw_samples(run.G_sample, cfg, 10_000).flatten(1).to(run.device),
+                                 valid, test)
         print(json.dumps({"preset": args.preset, "set": args.set, "epoch": epoch,
                           "train_seconds": round(train_seconds, 1),
                           "parzen": round(result.mean, 1), "se": round(result.stderr, 1),

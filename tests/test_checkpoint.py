@@ -38,6 +38,9 @@ SGD_RAMP = [f"{o}.{k}" for o in ("optim_d", "optim_g") for k in (
                    "train.batch_size=5000", "optim_d.momentum_saturate=3",
                    "optim_g.momentum_saturate=3"]),
     ("pytorch-gan-mnist", []),
+    # DCGAN nets: batch-norm G, layer-norm critic, random interpolates for the penalty
+    ("wgan-gp-mnist", ["model.generator.channels=4", "model.discriminator.channels=4",
+                       "train.batch_size=16", "train.k=2"]),
 ])
 def test_resume_equals_uninterrupted(tmp_path, quiet, data_root, preset, extra):
     base = quiet + extra + [f"data.root={data_root}", "train.log_every=3"]

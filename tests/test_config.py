@@ -1,6 +1,6 @@
 import pytest
 
-from advnets.config import apply_overrides, config_from_dict, load_preset, preset_names
+from advnets.config import apply_overrides, config_from_dict, load_preset, preset_names, validate
 from advnets.errors import ConfigError
 
 REQUIRED = {"gan-mnist", "gan-mnist-fast", "pytorch-gan-mnist", "gan-ring", "gan-grid", "gan-1d"}
@@ -83,3 +83,12 @@ def test_non_string_keys_and_unreadable_files(tmp_path):
     binary.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(ConfigError, match="cannot be read"):
         load_preset(str(binary))
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["loss.unroll_steps=3", "loss.clip=0.01"], "unroll_steps"),
+    (["train.eval_every=100", "data.split=full"], "data.split=full"),
+])
+def test_combinations_that_would_mislead_are_refused(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        validate(load_preset("gan-mnist", overrides))

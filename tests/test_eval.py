@@ -1,4 +1,5 @@
 import json
+import math
 
 import numpy as np
 import pytest
@@ -149,3 +150,22 @@ def test_fid_features_are_not_confused_between_sample_sets(data_root):
     first = fid(torch.rand(200, 1, 28, 28, generator=g), "mnist", settings)["fid"]
     second = fid(torch.zeros(200, 1, 28, 28), "mnist", settings)["fid"]
     assert first != second
+
+
+def test_training_time_scores_use_the_validation_split(data_root):
+    """Checkpoint choice must never look at the test set: with reference="valid" the
+    validation images after the first `parzen_valid` are scored (and FID compares with the
+    validation set), so a sample set made of exactly those images scores far better there."""
+    from advnets.data import load_images01
+
+    valid = load_images01("mnist", "valid", data_root)[0]
+    held_out = valid[1000:3000]
+    settings = dict(parzen_samples=2000, parzen_valid=1000, parzen_test=2000,
+                    data_root=str(data_root))
+    on_valid = parzen(held_out, "mnist", EvalSettings(reference="valid", **settings))
+    on_test = parzen(held_out, "mnist", EvalSettings(**settings))
+    # every scored image is a kernel centre, whose own term dominates the sum
+    sigma = on_valid["parzen_sigma"]
+    own_term = -math.log(2000) - 784 * math.log(sigma * math.sqrt(2 * math.pi))
+    assert on_valid["parzen"] == pytest.approx(own_term, abs=0.5)
+    assert 100 < on_test["parzen"] < 250 < own_term

@@ -108,3 +108,66 @@ def test_mlp_activations_and_shapes(activation):
     assert G(torch.randn(6, 3)).shape == (6, 2)
     assert D(torch.randn(6, 2)).shape == (6,)
     assert math.isfinite(D(G(torch.randn(6, 3))).sum().item())
+
+
+@pytest.mark.parametrize("size, stages", [(28, (7, 2)), (32, (4, 3)), (64, (4, 4))])
+@pytest.mark.parametrize("colours", [1, 3])
+def test_dcgan_shapes_for_each_resolution(size, stages, colours):
+    from advnets.nets.dcgan import stages as dcgan_stages
+
+    assert dcgan_stages(size) == stages
+    cfg = load_preset("dcgan-mnist", ["model.generator.channels=8",
+                                      "model.discriminator.channels=8"]).model
+    G = build_generator(cfg, (colours, size, size))
+    D = build_discriminator(cfg, (colours, size, size))
+    x = G(torch.rand(5, 100) * 2 - 1)
+    assert x.shape == (5, colours, size, size) and x.min() >= -1 and x.max() <= 1
+    assert D(x).shape == (5,)
+    # one transposed conv per 2x stage after the base projection; one strided conv per stage
+    g_convs = [m for m in G.modules() if isinstance(m, nn.ConvTranspose2d)]
+    d_convs = [m for m in D.modules() if isinstance(m, nn.Conv2d)]
+    assert len(g_convs) == stages[1] + 1 and len(d_convs) == stages[1] + 1
+    assert [m.stride for m in g_convs[1:]] == [(2, 2)] * stages[1]
+    assert [m.stride for m in d_convs[:-1]] == [(2, 2)] * stages[1]
+    assert d_convs[0].in_channels == colours and g_convs[-1].out_channels == colours
+    assert d_convs[-2].out_channels == g_convs[0].out_channels == 8 * 2 ** (stages[1] - 1)
+
+
+def test_dcgan_follows_the_guidelines():
+    """Batch norm in both nets but not on G's output or D's input; ReLU + tanh in G,
+    LeakyReLU 0.2 in D; no linear layers; weights N(0, 0.02)."""
+    cfg = load_preset("dcgan-mnist").model
+    G, D = build_generator(cfg, (1, 28, 28)), build_discriminator(cfg, (1, 28, 28))
+    g_layers, d_layers = list(G.net), list(D.net)
+    assert isinstance(g_layers[-1], nn.Tanh) and isinstance(g_layers[-2], nn.ConvTranspose2d)
+    assert isinstance(d_layers[0], nn.Conv2d) and isinstance(d_layers[1], nn.LeakyReLU)
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in G.modules()) == 2
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in D.modules()) == 1
+    assert {type(m) for m in G.net if not isinstance(m, nn.ConvTranspose2d | nn.BatchNorm2d)} \
+        == {nn.ReLU, nn.Tanh}
+    assert all(m.negative_slope == 0.2 for m in D.modules() if isinstance(m, nn.LeakyReLU))
+    assert not any(isinstance(m, nn.Linear) for m in [*G.modules(), *D.modules()])
+    weights = torch.cat([m.weight.flatten() for m in [*G.modules(), *D.modules()]
+                         if isinstance(m, nn.Conv2d | nn.ConvTranspose2d)])
+    assert weights.mean().item() == pytest.approx(0.0, abs=1e-3)
+    assert weights.std().item() == pytest.approx(0.02, rel=0.02)
+
+
+@pytest.mark.parametrize("norm, layer", [("layer", nn.GroupNorm), ("none", None)])
+def test_dcgan_critic_without_batch_norm(norm, layer):
+    cfg = load_preset("wgan-gp-mnist", [f"model.discriminator.norm={norm}"]).model
+    D = build_discriminator(cfg, (3, 32, 32))
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in D.modules())
+    norms = [m for m in D.modules() if isinstance(m, nn.GroupNorm)]
+    assert len(norms) == (2 if layer else 0) and all(m.num_groups == 1 for m in norms)
+    x = torch.randn(4, 3, 32, 32)
+    torch.testing.assert_close(D(x)[:2], D(x[:2]))  # no coupling between samples
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 14), (1, 6, 6), (784,)])
+def test_dcgan_refuses_shapes_it_cannot_build(shape):
+    from advnets.errors import ConfigError
+
+    cfg = load_preset("dcgan-mnist").model
+    with pytest.raises(ConfigError, match="DCGAN"):
+        build_generator(cfg, shape)

@@ -138,11 +138,15 @@ def test_every_preset_trains_and_samples(name, tmp_path, quiet, request):
     from advnets.sampling import sample_from_run
     from advnets.train import train
 
-    cfg = load_preset(name, [*quiet, "train.steps=3"])
+    overrides = [*quiet, "train.steps=3"]
+    cfg = load_preset(name, overrides)
+    if cfg.model.discriminator.arch == "dcgan":  # narrow nets, small batches: a smoke test
+        overrides += ["model.generator.channels=4", "model.discriminator.channels=4",
+                      "train.batch_size=8"]
     if cfg.data.name in ("mnist", "fashion"):
         root = request.getfixturevalue("data_root")
-        cfg = load_preset(name, [*quiet, "train.steps=3", f"data.root={root}",
-                                 "data.download=false"])
+        overrides += [f"data.root={root}", "data.download=false"]
+    cfg = load_preset(name, overrides)
     run = train(cfg, tmp_path / name)
     samples, cfg = sample_from_run(tmp_path / name, 8)
     assert samples.shape == (8, *run.data.shape) and torch.isfinite(samples).all()
@@ -157,3 +161,76 @@ def test_batch_larger_than_data_is_a_config_error(data_root):
     with pytest.raises(ConfigError, match="larger than the data set"):
         train_preset("gan-mnist", f"data.root={data_root}", "data.split=valid",
                      "train.batch_size=20000", "train.steps=1")
+
+
+def test_wgan_critic_schedule():
+    """Arjovsky et al.'s reference code: 100 critic steps before each of the first 25
+    generator updates and before every 500th, k otherwise."""
+    from advnets.train.step import critic_steps
+
+    assert [critic_steps(5, g, "wgan") for g in (0, 24, 25, 499, 500, 501, 1000)] == [
+        100, 100, 5, 5, 100, 5, 100]
+    assert {critic_steps(5, g, "constant") for g in (0, 24, 500)} == {5}
+    run = train_preset("gan-ring", "train.k=5", "train.k_schedule=wgan", "train.steps=0")
+    calls = []
+    run.step.d_update = lambda: calls.append(run.counters.g_updates) or {}  # count, skip work
+    for _ in range(27):
+        run.step()
+    assert len(calls) == 25 * 100 + 2 * 5 and calls.count(25) == calls.count(26) == 5
+    assert (run.counters.step, run.counters.g_updates) == (27, 27)
+
+
+def test_weight_clipping_keeps_critic_weights_in_range():
+    run = train_preset("gan-ring", "loss.discriminator=wasserstein",
+                       "loss.generator=wasserstein", "loss.clip=0.01", "optim_d.name=rmsprop",
+                       "optim_d.lr=0.05", "train.steps=0")
+    before = torch.cat([p.detach().flatten() for p in run.D.parameters()])
+    assert before.abs().max() > 0.01  # PyTorch's init is wider than the clip
+    run.step.d_update()
+    after = torch.cat([p.detach().flatten() for p in run.D.parameters()])
+    assert after.abs().max().item() == pytest.approx(0.01, rel=1e-6)
+    assert isinstance(run.step.opt_d, torch.optim.RMSprop)
+
+
+def test_gradient_penalty_objective_reports_and_trains():
+    run = train_preset("gan-ring", "loss.discriminator=wasserstein",
+                       "loss.generator=wasserstein", "loss.gradient_penalty=10",
+                       "train.steps=0")
+    d0 = [p.clone() for p in run.D.parameters()]
+    stats = run.step()
+    assert stats["gradient_penalty"].item() >= 0 and torch.isfinite(stats["loss_d"])
+    assert not all(torch.equal(a, b) for a, b in zip(d0, run.D.parameters(), strict=True))
+
+
+def test_gradient_penalty_objective_adds_lambda_times_the_penalty():
+    from torch import nn
+
+    from advnets.losses import d_wasserstein, g_wasserstein, gradient_penalty
+    from advnets.train.objective import GradientPenaltyObjective
+
+    D = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1), nn.Flatten(0))
+    real, fake = torch.randn(16, 2), torch.randn(16, 2) + 1
+    objective = GradientPenaltyObjective(d_wasserstein, g_wasserstein, weight=10.0)
+    torch.manual_seed(5)  # the same interpolation weights in both computations
+    loss, stats = objective.discriminator_loss(D, real, fake)
+    torch.manual_seed(5)
+    penalty = gradient_penalty(D, real, fake)
+    assert penalty.item() > 0.01
+    torch.testing.assert_close(stats["gradient_penalty"], penalty.detach())
+    torch.testing.assert_close(loss, d_wasserstein(D(real), D(fake)) + 10.0 * penalty)
+
+
+def test_simultaneous_update_keeps_the_gradient_penalty():
+    run = train_preset("gan-ring", "loss.discriminator=wasserstein",
+                       "loss.generator=wasserstein", "loss.gradient_penalty=10",
+                       "train.update=simultaneous", "train.steps=0")
+    assert "gradient_penalty" in run.step()
+
+
+def test_clip_and_penalty_together_is_a_config_error():
+    from advnets.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="alternatives"):
+        train_preset("gan-ring", "loss.clip=0.01", "loss.gradient_penalty=10")
+    with pytest.raises(ConfigError, match="k_schedule"):
+        train_preset("gan-ring", "train.k_schedule=wgan", "train.update=reuse_fakes")

@@ -7,14 +7,15 @@ from torch import Tensor
 
 from advnets.config import DataConfig
 from advnets.data.mnist import DATASETS, load_images
-from advnets.data.noise import sample_noise
+from advnets.data.noise import sample_labels, sample_noise
 from advnets.data.sampler import DistributionSampler, Sampler, TensorSampler
 from advnets.data.toy import GaussianMixture, gaussian_1d, grid, ring
 from advnets.errors import ConfigError
 
 TOY = ("gaussian1d", "ring", "grid")
 
-__all__ = ["TrainingData", "build_data", "load_images", "load_images01", "sample_noise",
+__all__ = ["TrainingData", "build_data", "load_images", "load_images01", "sample_labels",
+           "sample_noise",
            "toy_distribution",
            "to_range", "GaussianMixture", "Sampler"]
 
@@ -29,6 +30,7 @@ class TrainingData:
     size: int  # samples in one epoch
     mean01: Tensor | None = None  # per-feature mean on [0, 1] (images), for output-bias init
     distribution: GaussianMixture | None = None  # toy data: the true distribution
+    num_classes: int = 0  # labelled data (images): classes of the labels the sampler holds
 
 
 def load_images01(dataset: str, split: str, root: str | None = None, n: int | None = None,
@@ -67,7 +69,8 @@ def build_data(cfg: DataConfig, device: torch.device | str = "cpu") -> TrainingD
     if cfg.name not in DATASETS:
         raise ConfigError(f"unknown dataset {cfg.name!r}; choose one of: "
                           f"{', '.join([*DATASETS, *TOY])}")
-    x01, _ = load_images01(cfg.name, cfg.split, cfg.root, download=cfg.download)
+    x01, labels = load_images01(cfg.name, cfg.split, cfg.root, download=cfg.download)
     data = to_range(x01, value_range).to(device)
-    return TrainingData(TensorSampler(data), tuple(data.shape[1:]), value_range, len(data),
-                        mean01=x01.mean(0).flatten())
+    return TrainingData(TensorSampler(data, labels.to(device)), tuple(data.shape[1:]),
+                        value_range, len(data), mean01=x01.mean(0).flatten(),
+                        num_classes=int(labels.max()) + 1)

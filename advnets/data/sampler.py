@@ -16,20 +16,32 @@ class Sampler(Protocol):
 
 
 class TensorSampler:
-    """Minibatches without replacement from one in-memory tensor, reshuffled every epoch."""
+    """Minibatches without replacement from one in-memory tensor, reshuffled every epoch;
+    with `labels`, `next_labelled` gives each batch's labels too (same stream of batches)."""
 
-    def __init__(self, data: Tensor) -> None:
+    def __init__(self, data: Tensor, labels: Tensor | None = None) -> None:
         self.data = data
+        self.labels = labels
         self.perm = torch.randperm(len(data), device=data.device)
         self.pos = 0
 
-    def next(self, m: int) -> Tensor:
+    def _indices(self, m: int) -> Tensor:
         if self.pos + m > len(self.data):
             self.perm = torch.randperm(len(self.data), device=self.data.device)
             self.pos = 0
         idx = self.perm[self.pos : self.pos + m]
         self.pos += m
-        return self.data.index_select(0, idx)
+        return idx
+
+    def next(self, m: int) -> Tensor:
+        return self.data.index_select(0, self._indices(m))
+
+    def next_labelled(self, m: int) -> tuple[Tensor, Tensor]:
+        """A batch and its labels (conditional GANs)."""
+        if self.labels is None:
+            raise ValueError("this sampler holds no labels")
+        idx = self._indices(m)
+        return self.data.index_select(0, idx), self.labels.index_select(0, idx)
 
     def state_dict(self) -> dict[str, Any]:
         return {"perm": self.perm.cpu(), "pos": self.pos}

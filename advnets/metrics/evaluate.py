@@ -29,7 +29,11 @@ class EvalSettings:
 
     parzen_samples: int = 10_000  # kernel centres (the paper: 10,000)
     parzen_valid: int = 1_000  # validation images used to choose sigma
-    parzen_test: int = 10_000  # test images scored
+    parzen_test: int = 10_000  # images scored
+    # the data scores are measured against: "test" for reports; "valid" for choosing a
+    # checkpoint during training (Parzen then scores the validation images after the first
+    # `parzen_valid`), so that the test set is never used for a choice
+    reference: str = "test"
     mode_samples: int = 2_500  # VEEGAN / PacGAN
     fid_samples: int = 10_000  # samples embedded for FID / KID (against the 10,000 test images)
     data_root: str | None = None
@@ -74,8 +78,12 @@ def parzen(samples: Tensor, dataset: str, s: EvalSettings) -> dict[str, float]:
     if len(samples) < s.parzen_samples:
         raise DataError(f"parzen needs {s.parzen_samples} samples, got {len(samples)} "
                         f"(pass --n {s.parzen_samples}, or lower the protocol's sample count)")
-    valid = load_images01(dataset, "valid", s.data_root, s.parzen_valid)[0]
-    test = load_images01(dataset, "test", s.data_root, s.parzen_test)[0]
+    if s.reference == "valid":
+        images = load_images01(dataset, "valid", s.data_root, s.parzen_valid + s.parzen_test)[0]
+        valid, test = images[: s.parzen_valid], images[s.parzen_valid :]
+    else:
+        valid = load_images01(dataset, "valid", s.data_root, s.parzen_valid)[0]
+        test = load_images01(dataset, "test", s.data_root, s.parzen_test)[0]
     result = parzen_protocol(samples[: s.parzen_samples].flatten(1), valid.flatten(1),
                              test.flatten(1))
     return {**result.as_dict(), "parzen_centres": s.parzen_samples,
@@ -94,16 +102,17 @@ def modes(samples: Tensor, dataset: str, s: EvalSettings) -> dict[str, float]:
 
 
 def _classifier_outputs(samples: Tensor, dataset: str, s: EvalSettings):
-    """Classifier features and probabilities of the samples and of the test set (cached)."""
+    """Classifier features and probabilities of the samples and of the reference set
+    (`s.reference`: the test set, or the validation set during training; cached)."""
     if dataset not in IMAGE_DATASETS:
         raise DataError(f"FID and KID use a digit/clothing classifier: not for {dataset!r}")
     if s.fid_samples < 2 or len(samples) < s.fid_samples:
         raise DataError(f"FID/KID need at least 2 and here {s.fid_samples} samples, got "
                         f"{len(samples)}")
-    reference_key = ("reference", dataset, s.data_root)
-    if reference_key not in s.cache:  # the test set's features: computed once per settings
+    reference_key = ("reference", dataset, s.data_root, s.reference)
+    if reference_key not in s.cache:  # the reference features: computed once per settings
         model = load_classifier(dataset)
-        test = load_images01(dataset, "test", s.data_root, 10_000)[0]
+        test = load_images01(dataset, s.reference, s.data_root, 10_000)[0]
         s.cache[reference_key] = (model, predict(model, test)[0])
     model, test_feats = s.cache[reference_key]
     cached = s.cache.get("samples")
@@ -114,7 +123,8 @@ def _classifier_outputs(samples: Tensor, dataset: str, s: EvalSettings):
 
 
 def fid(samples: Tensor, dataset: str, s: EvalSettings) -> dict[str, float]:
-    """FID on classifier features against the test set, plus the samples' class histogram."""
+    """FID on classifier features against the reference set (the test set unless
+    `s.reference` says otherwise), plus the samples' class histogram."""
     feats, probs, test_feats = _classifier_outputs(samples, dataset, s)
     return {"fid": frechet_distance(feats, test_feats), "inception_score": inception_score(probs),
             **class_histogram(probs), "fid_samples": s.fid_samples}

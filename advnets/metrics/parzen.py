@@ -33,7 +33,7 @@ def _log_density_terms(x: Tensor, centres: Tensor, sigmas: Tensor, chunk: int,
     c = centres.to(dtype)
     c_sq = (c * c).sum(1).unsqueeze(0)
     k, d = c.shape
-    out = torch.empty(len(sigmas), len(x), dtype=torch.float64)
+    out = torch.empty(len(sigmas), len(x), dtype=torch.float64, device=x.device)
     log_norm = math.log(k) + d * torch.log(sigmas.double() * math.sqrt(2 * math.pi))
     for start in range(0, len(x), chunk):
         xb = x[start : start + chunk].to(dtype)

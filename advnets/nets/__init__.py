@@ -1,9 +1,12 @@
-"""Networks, built by name from a `NetConfig`. Networks know nothing of losses or optimizers."""
+"""Networks (the paper's MLPs, DCGAN), built by name from a `NetConfig`. Networks know
+nothing of losses or optimizers."""
 
 from torch import Tensor, nn
 
 from advnets.config import ModelConfig
-from advnets.nets.layers import Maxout
+from advnets.nets.conditional import conditional_discriminator, conditional_generator
+from advnets.nets.dcgan import DCGANDiscriminator, DCGANGenerator
+from advnets.nets.layers import Maxout, Packed
 from advnets.nets.mlp import MLPDiscriminator, MLPGenerator
 from advnets.registry import Registry
 
@@ -11,14 +14,28 @@ GENERATORS: Registry = Registry("generator architecture")
 DISCRIMINATORS: Registry = Registry("discriminator architecture")
 GENERATORS.register("mlp")(MLPGenerator)
 DISCRIMINATORS.register("mlp")(MLPDiscriminator)
+GENERATORS.register("dcgan")(DCGANGenerator)
+DISCRIMINATORS.register("dcgan")(DCGANDiscriminator)
 
 __all__ = ["GENERATORS", "DISCRIMINATORS", "Maxout", "build_generator", "build_discriminator"]
 
 
 def build_generator(cfg: ModelConfig, out_shape: tuple[int, ...],
                     mean01: Tensor | None = None) -> nn.Module:
-    return GENERATORS.get(cfg.generator.arch)(cfg.generator, cfg.z_dim, out_shape, mean01)
+    """G(z), or G(z, y) when `cfg.num_classes` > 0 (conditional GAN)."""
+    net = GENERATORS.get(cfg.generator.arch)
+    if cfg.num_classes:
+        return conditional_generator(net, cfg.generator, cfg.z_dim, out_shape, mean01,
+                                     cfg.num_classes)
+    return net(cfg.generator, cfg.z_dim, out_shape, mean01)
 
 
 def build_discriminator(cfg: ModelConfig, in_shape: tuple[int, ...]) -> nn.Module:
-    return DISCRIMINATORS.get(cfg.discriminator.arch)(cfg.discriminator, in_shape)
+    """D(x), or D(x, y) when `cfg.num_classes` > 0 (conditional GAN)."""
+    net = DISCRIMINATORS.get(cfg.discriminator.arch)
+    if cfg.num_classes:
+        return conditional_discriminator(net, cfg.discriminator, in_shape, cfg.num_classes)
+    m = cfg.discriminator.pack
+    if m > 1:  # PacGAN: D of m samples, concatenated along their first feature axis
+        return Packed(net(cfg.discriminator, (m * in_shape[0], *in_shape[1:])), m)
+    return net(cfg.discriminator, in_shape)

@@ -31,6 +31,28 @@ def init_uniform_(module: nn.Module, scale: float) -> None:
             nn.init.zeros_(m.bias)
 
 
+def init_normal_(module: nn.Module, std: float) -> None:
+    """DCGAN's init (Radford et al. 2015; pytorch/examples `weights_init`): linear and conv
+    weights N(0, std), batch-norm scales N(1, std), biases zero."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear | nn.modules.conv._ConvNd):
+            nn.init.normal_(m.weight, 0.0, std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.modules.batchnorm._BatchNorm) and m.affine:
+            nn.init.normal_(m.weight, 1.0, std)
+            nn.init.zeros_(m.bias)
+
+
+INITS = {"uniform": init_uniform_, "normal": init_normal_}
+
+
+def init_weights_(module: nn.Module, init: str, scale: float) -> None:
+    """Apply the init named by a `NetConfig` (`default` keeps PyTorch's)."""
+    if init != "default":
+        INITS[init](module, scale)
+
+
 def logit(p: Tensor, eps: float = 1e-7) -> Tensor:
     p = p.clamp(eps, 1 - eps)
     return torch.log(p) - torch.log1p(-p)
@@ -69,3 +91,65 @@ class Dropout(nn.Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+class MinibatchDiscrimination(nn.Module):
+    """Minibatch discrimination (Salimans et al. 2016, Sec. 3.2): features f(x_i) in R^A are
+    multiplied by a trainable tensor T in R^{A x B x C} to M_i in R^{B x C}; then
+    c_b(x_i, x_j) = exp(-||M_{i,b} - M_{j,b}||_1), o(x_i)_b = sum_j c_b(x_i, x_j) (j = i
+    included, as the paper writes it), and [f(x_i), o(x_i)] goes on. The sum runs over the
+    batch this layer is called with, so real and generated batches must be passed separately.
+    """
+
+    def __init__(self, in_features: int, kernels: int, kernel_dim: int) -> None:
+        super().__init__()
+        self.kernels, self.kernel_dim = kernels, kernel_dim
+        # N(0, 0.05), as the MinibatchLayer of the paper's code (openai/improved-gan)
+        self.T = nn.Parameter(0.05 * torch.randn(in_features, kernels, kernel_dim))
+
+    def forward(self, f: Tensor) -> Tensor:
+        M = torch.einsum("na,abc->nbc", f, self.T)  # (N, B, C)
+        # ||M_{i,b} - M_{j,b}||_1 as (N, N, B); broadcasting, not cdist, which has no
+        # second derivative (unrolled GANs differentiate through D's gradient)
+        l1 = (M.unsqueeze(1) - M.unsqueeze(0)).abs().sum(dim=3)
+        o = torch.exp(-l1).sum(dim=1)  # (N, B)
+        return torch.cat([f, o], dim=1)
+
+    def extra_repr(self) -> str:
+        return f"A={self.T.shape[0]}, B={self.kernels}, C={self.kernel_dim}"
+
+
+def minibatch_features(width: int, kernels: int, kernel_dim: int) -> nn.Module:
+    """Minibatch discrimination on features of `width` with B = `kernels` (0: off, a no-op
+    without parameters) and C = `kernel_dim`."""
+    if kernels == 0:
+        return nn.Identity()
+    return MinibatchDiscrimination(width, kernels, kernel_dim)
+
+
+def pack(x: Tensor, m: int) -> Tensor:
+    """PacGAN's packing (Lin et al. 2018): (N, F, ...) -> (N/m, m*F, ...), each group of m
+    consecutive samples concatenated along the first feature axis (the channels of images),
+    sample j of a group in slot j."""
+    if len(x) % m:
+        raise ValueError(f"a batch of {len(x)} samples cannot be cut into packs of {m}")
+    return x.reshape(len(x) // m, m * x.shape[1], *x.shape[2:])
+
+
+class Packed(nn.Module):
+    """The packed discriminator D(x_1, ..., x_m) of PacGAN: `net`, built for inputs of m
+    times the features, sees each group of m consecutive samples as one input and gives one
+    logit per group. Batches must hold whole packs (all real or all generated)."""
+
+    def __init__(self, net: nn.Module, m: int) -> None:
+        super().__init__()
+        self.net, self.m = net, m
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(pack(x, self.m))
+
+    def features(self, x: Tensor) -> Tensor:
+        return self.net.features(pack(x, self.m))
+
+    def extra_repr(self) -> str:
+        return f"m={self.m}"

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from advnets.config import NetConfig
 from advnets.errors import ConfigError
-from advnets.nets.layers import Dropout, Maxout, init_uniform_, logit
+from advnets.nets.layers import Dropout, Maxout, init_weights_, logit, minibatch_features
 
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "maxout")
 OUTPUTS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "linear": nn.Identity}
@@ -46,6 +46,18 @@ def _trunk(cfg: NetConfig, n_in: int, dropout: bool) -> tuple[list[nn.Module], i
     return layers, n_in
 
 
+def init_output_bias_(out: nn.Linear, cfg: NetConfig, mean01: Tensor | None) -> None:
+    """With `output_bias_from_data`, G's output bias = logit(mean pixel), as pylearn2 does:
+    an untrained G then outputs the average image."""
+    if not cfg.output_bias_from_data:
+        return
+    if mean01 is None or cfg.output != "sigmoid":
+        raise ConfigError("model.generator.output_bias_from_data needs image data and "
+                          "a sigmoid output")
+    with torch.no_grad():
+        out.bias.copy_(logit(mean01.to(out.bias)))
+
+
 class MLPGenerator(nn.Module):
     """z (N, z_dim) -> samples (N, *out_shape)."""
 
@@ -60,14 +72,8 @@ class MLPGenerator(nn.Module):
         self.body = nn.Sequential(*layers)
         self.out = nn.Linear(width, math.prod(out_shape))
         self.act = OUTPUTS[cfg.output]()
-        if cfg.init == "uniform":
-            init_uniform_(self, cfg.init_scale)
-        if cfg.output_bias_from_data:
-            if mean01 is None or cfg.output != "sigmoid":
-                raise ConfigError("model.generator.output_bias_from_data needs image data and "
-                                  "a sigmoid output")
-            with torch.no_grad():
-                self.out.bias.copy_(logit(mean01.to(self.out.bias)))
+        init_weights_(self, cfg.init, cfg.init_scale)
+        init_output_bias_(self.out, cfg, mean01)
 
     def forward(self, z: Tensor) -> Tensor:
         x = self.act(self.out(self.body(z)))
@@ -81,9 +87,13 @@ class MLPDiscriminator(nn.Module):
         super().__init__()
         layers, width = _trunk(cfg, math.prod(in_shape), dropout=True)
         self.body = nn.Sequential(*layers)
-        self.out = nn.Linear(width, 1)
-        if cfg.init == "uniform":
-            init_uniform_(self, cfg.init_scale)
+        self.minibatch = minibatch_features(width, cfg.minibatch_kernels, cfg.minibatch_kernel_dim)
+        self.out = nn.Linear(width + cfg.minibatch_kernels, 1)
+        init_weights_(self, cfg.init, cfg.init_scale)
+
+    def features(self, x: Tensor) -> Tensor:
+        """The last hidden layer's output (N, width): what feature matching compares."""
+        return self.body(x.flatten(1))
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.out(self.body(x.flatten(1))).squeeze(1)
+        return self.out(self.minibatch(self.features(x))).squeeze(1)

@@ -13,7 +13,7 @@ from torch import Tensor
 
 from advnets.checkpoint import CHECKPOINT, load_checkpoint, save_atomic
 from advnets.errors import ConfigError
-from advnets.sampling import draw_samples, generate
+from advnets.sampling import SAMPLES_PER_CLASS, draw_samples, generate
 from advnets.train.objective import Stats
 from advnets.train.run import Run
 from advnets.viz import image_grid, save_points_plot
@@ -91,7 +91,8 @@ class MetricsLog(Hook):
 
 
 class SamplePictures(Hook):
-    """A picture of G(fixed noise) after each epoch: an image grid, or a plot for toy data.
+    """A picture of G(fixed noise) after each epoch: an image grid (one row per class for a
+    conditional run), or a plot for toy data.
 
     Uses its own seeded generator for extra noise, so pictures never shift the training RNG.
     """
@@ -107,15 +108,17 @@ class SamplePictures(Hook):
 
     def write(self, run: Run, epoch: int) -> Path:
         path = self.folder / f"epoch_{epoch:04d}.png"
-        if len(run.data.shape) == 3:
-            grid = image_grid(generate(run.G, run.fixed_noise), run.data.value_range, nrow=8)
+        if len(run.data.shape) == 3:  # conditional runs: one row per class
+            images = generate(run.G_sample, run.fixed_noise, run.fixed_labels)
+            nrow = 8 if run.fixed_labels is None else SAMPLES_PER_CLASS
+            grid = image_grid(images, run.data.value_range, nrow=nrow)
             path.parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(grid).save(path)
             if self.writer is not None:
                 self.writer.add_image("samples", grid, epoch,
                                       dataformats="HW" if grid.ndim == 2 else "HWC")
             return path
-        samples = draw_samples(run.G, run.cfg, 2000, run.cfg.train.seed + 2)
+        samples = draw_samples(run.G_sample, run.cfg, 2000, run.cfg.train.seed + 2)
         reference = run.data.distribution.means if run.data.distribution else None
         return save_points_plot(samples, path, reference, title=f"epoch {epoch}")
 
@@ -143,7 +146,8 @@ class Checkpointer(Hook):
 class PeriodicEval(Hook):
     """Every `every` steps, a cheap evaluation of G (e.g. FID on 2,000 samples), logged to
     metrics.jsonl and TensorBoard; the checkpoint with the best score is kept as best.pt
-    (which records its score, so a resumed run keeps comparing against it)."""
+    (which records its score, so a resumed run keeps comparing against it). Images are
+    scored against the validation split: choosing best.pt never looks at the test set."""
 
     def __init__(self, run_dir: Path, run: Run, metrics: MetricsLog | None = None) -> None:
         from advnets.metrics.evaluate import IMAGE_DATASETS, EvalSettings, applies
@@ -158,7 +162,7 @@ class PeriodicEval(Hook):
                               f"samples; set train.eval_every=0 or choose another metric")
         self.settings = EvalSettings(parzen_samples=self.n, parzen_test=2000,
                                      mode_samples=self.n, fid_samples=self.n,
-                                     data_root=data.root,
+                                     data_root=data.root, reference="valid",
                                      toy=data if data.name in ("ring", "grid") else None)
         self.path, self.best_path = Path(run_dir) / "metrics.jsonl", Path(run_dir) / "best.pt"
         self.writer = metrics.writer if metrics is not None else None
@@ -179,7 +183,7 @@ class PeriodicEval(Hook):
     def evaluate(self, run: Run) -> dict:
         from advnets.metrics.evaluate import METRICS, jsonable
 
-        samples = draw_samples(run.G, run.cfg, self.n, run.cfg.train.seed + 3)
+        samples = draw_samples(run.G_sample, run.cfg, self.n, run.cfg.train.seed + 3)
         if not torch.isfinite(samples).all():
             scores, rank = {self.metric: float("nan")}, None
         else:

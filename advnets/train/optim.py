@@ -9,12 +9,13 @@ from torch import nn
 from advnets.config import OptimConfig
 from advnets.errors import ConfigError
 
-OPTIMIZERS = ("sgd", "adam")
+OPTIMIZERS = ("sgd", "adam", "rmsprop")
 
 
 def build_optimizer(cfg: OptimConfig, params: Iterable[nn.Parameter],
                     device: torch.device) -> torch.optim.Optimizer:
-    """SGD with momentum or Adam, with fused kernels (fewer launches per step)."""
+    """SGD with momentum or Adam, with fused kernels (fewer launches per step), or RMSProp
+    with PyTorch's defaults (alpha 0.99, eps 1e-8, no momentum), as WGAN's reference code."""
     fused = device.type in ("cpu", "cuda")
     if cfg.name == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
@@ -24,6 +25,8 @@ def build_optimizer(cfg: OptimConfig, params: Iterable[nn.Parameter],
             raise ConfigError(f"optimizer betas must be two numbers, got {cfg.betas}")
         return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas),
                                 weight_decay=cfg.weight_decay, fused=fused)
+    if cfg.name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     raise ConfigError(f"unknown optimizer {cfg.name!r}; choose one of: {', '.join(OPTIMIZERS)}")
 
 

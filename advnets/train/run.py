@@ -12,9 +12,11 @@ from torch import Tensor, nn
 
 from advnets.checkpoint import FORMAT, load_checkpoint, rng_state, set_rng_state
 from advnets.config import Config, apply_overrides, config_from_dict, validate
-from advnets.data import TrainingData, build_data, sample_noise
+from advnets.data import TrainingData, build_data, sample_labels, sample_noise
 from advnets.errors import CheckpointError, ConfigError
 from advnets.nets import build_discriminator, build_generator
+from advnets.sampling import SAMPLES_PER_CLASS, class_rows
+from advnets.train.ema import GeneratorEMA
 from advnets.train.objective import build_objective
 from advnets.train.optim import build_optimizer
 from advnets.train.step import Counters, GANStep
@@ -60,10 +62,16 @@ class Run:
     D: nn.Module
     step: GANStep
     fixed_noise: Tensor
+    fixed_labels: Tensor | None = None  # conditional runs: the labels of fixed_noise's rows
 
     @property
     def counters(self) -> Counters:
         return self.step.counters
+
+    @property
+    def G_sample(self) -> nn.Module:
+        """The generator to sample from: the weight average if the run keeps one, else G."""
+        return self.step.ema.module if self.step.ema is not None else self.G
 
     def total_steps(self) -> int:
         t = self.cfg.train
@@ -87,6 +95,7 @@ class Run:
             "sampler": self.data.sampler.state_dict(),
             "fixed_noise": self.fixed_noise.cpu(),
             "rng": rng_state(),
+            **({"generator_ema": self.step.ema.state_dict()} if self.step.ema else {}),
         }
 
     def load_state_dict(self, ckpt: dict[str, Any]) -> None:
@@ -99,6 +108,11 @@ class Run:
             setattr(self.counters, key, int(value))
         self.fixed_noise = ckpt["fixed_noise"].to(self.device)
         set_rng_state(ckpt["rng"])
+        if self.step.ema is not None:
+            if "generator_ema" in ckpt:
+                self.step.ema.load_state_dict(ckpt["generator_ema"])
+            else:  # the average is switched on at resume: it starts from the loaded G
+                self.step.ema = GeneratorEMA(self.G, self.cfg.train.ema_decay)
 
 
 def build_run(cfg: Config) -> Run:
@@ -109,6 +123,8 @@ def build_run(cfg: Config) -> Run:
         raise ConfigError(f"unknown train.update {t.update!r}; choose one of: {', '.join(UPDATES)}")
     if t.k < 1 or t.batch_size < 1:
         raise ConfigError("train.k and train.batch_size must be at least 1")
+    if t.update != "alternating" and t.k_schedule != "constant":
+        raise ConfigError(f"train.k_schedule={t.k_schedule} needs train.update=alternating")
     if t.update != "alternating" and t.k != 1:
         raise ConfigError(f"train.update={t.update} makes one D update per G update; "
                           f"set train.k=1 or use train.update=alternating")
@@ -129,10 +145,28 @@ def build_run(cfg: Config) -> Run:
     fixed = torch.Generator().manual_seed(t.seed + 1)
     m = cfg.model
     fixed_noise = sample_noise(64, m.z_dim, m.noise, m.noise_scale, generator=fixed)
+    fixed_labels = labels = None
+    if m.num_classes:
+        check_labels(cfg, data)
+        fixed_noise, fixed_labels = class_rows(fixed_noise[:SAMPLES_PER_CLASS], m.num_classes)
+        labels = partial(sample_labels, num_classes=m.num_classes, device=device)
     noise = partial(sample_noise, dim=m.z_dim, prior=m.noise, scale=m.noise_scale, device=device)
-    step = GANStep(cfg, G, D, opt_g, opt_d, build_objective(cfg.loss, D), data.sampler, noise,
-                   autocast, counters)
-    return Run(cfg, device, data, G, D, step, fixed_noise.to(device))
+    ema = GeneratorEMA(G, t.ema_decay) if t.ema_decay > 0 else None
+    step = GANStep(cfg, G, D, opt_g, opt_d, build_objective(cfg.loss, D, opt_d), data.sampler,
+                   noise, autocast, counters, ema, labels)
+    return Run(cfg, device, data, G, D, step, fixed_noise.to(device),
+               None if fixed_labels is None else fixed_labels.to(device))
+
+
+def check_labels(cfg: Config, data: TrainingData) -> None:
+    """A conditional run needs labelled data with exactly model.num_classes classes."""
+    if not data.num_classes:
+        raise ConfigError(f"model.num_classes={cfg.model.num_classes} needs labelled data "
+                          f"(mnist, fashion); {cfg.data.name} has no labels")
+    if data.num_classes != cfg.model.num_classes:
+        raise ConfigError(f"model.num_classes={cfg.model.num_classes} but {cfg.data.name} "
+                          f"has {data.num_classes} classes; set model.num_classes="
+                          f"{data.num_classes}")
 
 
 def resume_run(run_dir: Path, overrides: list[str] | None = None) -> Run:

@@ -1,0 +1,40 @@
+"""An exponential moving average of the generator's weights (Yazıcı et al. 2019; the
+`G_ema` of StyleGAN and BigGAN): sampled instead of G, it averages out the oscillation of
+adversarial training and usually gives better samples at no training cost."""
+
+import copy
+
+import torch
+from torch import nn
+
+
+class GeneratorEMA:
+    """Keeps `module`, a frozen copy of G whose weights follow G's after every G update."""
+
+    def __init__(self, G: nn.Module, decay: float) -> None:
+        self.decay = float(decay)
+        self.module = copy.deepcopy(G).requires_grad_(False).eval()
+        self.updates = 0
+
+    def current_decay(self) -> float:
+        """The decay of the next update, bias-corrected as Adam's moments are: the average is
+        sum_i d^(n-i) G_i / sum_i d^(n-i) over the n updates so far, so G's initial weights
+        get no share of it (the first update copies G)."""
+        n = self.updates + 1
+        return 1.0 - (1.0 - self.decay) / (1.0 - self.decay**n)
+
+    @torch.no_grad()
+    def update(self, G: nn.Module) -> None:
+        weight = 1.0 - self.current_decay()
+        for mine, theirs in zip(self.module.parameters(), G.parameters(), strict=True):
+            mine.lerp_(theirs.detach(), weight)
+        for mine, theirs in zip(self.module.buffers(), G.buffers(), strict=True):
+            mine.copy_(theirs)  # batch-norm statistics are taken as they are
+        self.updates += 1
+
+    def state_dict(self) -> dict:
+        return {"weights": self.module.state_dict(), "updates": self.updates}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.module.load_state_dict(state["weights"])
+        self.updates = int(state["updates"])

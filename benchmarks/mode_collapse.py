@@ -1,0 +1,164 @@
+"""Mode collapse on the 2-D mixtures: the plain GAN against Unrolled GAN (K = 5, 10), PacGAN2/3/4,
+minibatch discrimination and feature matching, every one with PacGAN's networks, optimizer
+and batch of 100 (presets pacgan-ring and pacgan-grid; PacGAN-m draws 100 m samples so that
+D sees 100 packs). Each run's 2,500 samples are scored with advnets.metrics.modes (a sample
+is high quality within 3 std of its nearest mode; a mode is captured when one high-quality
+sample is nearest to it; reverse KL of the high-quality samples' mode histogram against
+uniform); the table gives mean ± standard error over seeds, wall-clock per seed and per step,
+beside PacGAN's Table 1 (Lin et al. 2018) and VEEGAN's Table 1 (Srivastava et al. 2017).
+PacGAN trains for 400,000 steps (400 epochs of 1,000 minibatches); --steps sets the budget.
+
+    python benchmarks/mode_collapse.py [--seeds 10] [--steps 20000] [--data grid ring]
+        [--methods GAN PacGAN4 ...] [--figure mode_collapse.png] [--device cpu|cuda]
+"""
+
+import argparse
+import math
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from advnets.config import load_preset
+from advnets.data import toy_distribution
+from advnets.metrics import mode_metrics
+from advnets.sampling import draw_samples
+from advnets.train import build_run, run_loop
+
+
+def packed(m: int) -> list[str]:
+    return [f"model.discriminator.pack={m}", f"train.batch_size={100 * m}"]
+
+
+METHODS: dict[str, list[str]] = {
+    "GAN": [],
+    "Unrolled K=5": ["loss.unroll_steps=5"],
+    "Unrolled K=10": ["loss.unroll_steps=10"],
+    "PacGAN2": packed(2),
+    "PacGAN3": packed(3),
+    "PacGAN4": packed(4),
+    "Minibatch discrimination": ["model.discriminator.minibatch_kernels=100",
+                                 "model.discriminator.minibatch_kernel_dim=5"],
+    "Feature matching": ["loss.generator=feature_matching"],
+}
+
+# Published rows (modes captured, high-quality samples): PacGAN Table 1 (10 runs, 400 epochs)
+# and VEEGAN Table 1 (whose GAN and Unrolled GAN use other networks and budgets).
+PUBLISHED: dict[tuple[str, str], str] = {
+    ("grid", "GAN"): "PacGAN 17.3/25, 94.8 %; VEEGAN 3.3/25",
+    ("grid", "PacGAN4"): "PacGAN 24.8/25, 93.6 %",
+    ("grid", "Unrolled K=5"): "VEEGAN's Unrolled GAN 23.6/25, 16 %",
+    ("ring", "GAN"): "PacGAN 6.3/8",
+    ("ring", "PacGAN2"): "PacGAN 7.9/8",
+}
+NOT_HERE = {"grid": "VEEGAN (not in advnets): 24.6/25, 40 % (VEEGAN Table 1)"}
+
+
+def mean_se(values: list[float]) -> tuple[float, float]:
+    mean = statistics.fmean(values)
+    se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else math.nan
+    return mean, se
+
+
+def train_and_score(data: str, overrides: list[str], seed: int, steps: int,
+                    device: str) -> tuple[dict, torch.Tensor, float]:
+    """One seeded run: (mode metrics of 2,500 samples, the samples, training seconds)."""
+    cfg = load_preset(f"pacgan-{data}", [*overrides, f"train.seed={seed}",
+                                         f"train.steps={steps}", f"train.device={device}",
+                                         "train.progress=false"])
+    run = build_run(cfg)
+    start = time.perf_counter()
+    run_loop(run, [], steps)
+    if run.device.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    samples = draw_samples(run.G, cfg, 2500, seed=seed)
+    scores = mode_metrics(samples, run.data.distribution.means, cfg.data.std)
+    return scores, samples, seconds
+
+
+def pm(values: list[float], digits: int) -> str:
+    mean, se = mean_se(values)
+    return f"{mean:.{digits}f} ± {se:.{digits}f}"
+
+
+def report(data: str, rows: dict[str, list[tuple[dict, float]]], steps: int) -> None:
+    total = next(iter(rows.values()))[0][0]["modes_total"]
+    seeds = len(next(iter(rows.values())))
+    print(f"\n{data}: {steps} steps per run, 2,500 samples each; mean ± standard error over "
+          f"{seeds} seed{'s' if seeds > 1 else ''}")
+    print(f"{'method':<25} {f'modes (of {total})':>14} {'high quality %':>15} "
+          f"{'reverse KL':>12} {'s / seed':>9} {'ms / step':>9}   published")
+    for name, runs in rows.items():
+        seconds = statistics.fmean(s for _, s in runs)
+        print(f"{name:<25} {pm([r['modes'] for r, _ in runs], 1):>14} "
+              f"{pm([100 * r['high_quality'] for r, _ in runs], 1):>15} "
+              f"{pm([r['reverse_kl'] for r, _ in runs], 2):>12} {seconds:>9.1f} "
+              f"{1000 * seconds / steps:>9.1f}   {PUBLISHED.get((data, name), '')}")
+    if data in NOT_HERE:
+        print(f"{'':<25} {NOT_HERE[data]}")
+
+
+def scatter(figure: Path, samples: dict[str, dict[str, torch.Tensor]]) -> None:
+    """One panel per (data set, method): the first seed's samples, modes marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    datasets, methods = list(samples), list(next(iter(samples.values())))
+    fig, axes = plt.subplots(len(datasets), len(methods), squeeze=False,
+                             figsize=(2.2 * len(methods), 2.3 * len(datasets)))
+    for row, data in enumerate(datasets):
+        cfg = load_preset(f"pacgan-{data}")
+        means = toy_distribution(cfg.data).means
+        lo, hi = cfg.data.value_range
+        for col, name in enumerate(methods):
+            ax, x = axes[row][col], samples[data][name]
+            ax.scatter(x[:, 0], x[:, 1], s=1, alpha=0.3, color="tab:blue", rasterized=True)
+            ax.scatter(means[:, 0], means[:, 1], s=12, marker="x", color="tab:red", lw=0.8)
+            ax.set(xlim=(lo, hi), ylim=(lo, hi), xticks=[], yticks=[], aspect="equal")
+            ax.set_title(name if row == 0 else "", fontsize=8)
+        axes[row][0].set_ylabel(data)
+    fig.tight_layout()
+    figure.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(figure, dpi=150)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=10, help="runs per method (seeds 0..N-1)")
+    parser.add_argument("--steps", type=int, default=20_000,
+                        help="Algorithm-1 steps per run (PacGAN: 400000)")
+    parser.add_argument("--data", nargs="+", default=["grid", "ring"], choices=["grid", "ring"])
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS),
+                        metavar="METHOD", help=f"some of: {', '.join(METHODS)}")
+    parser.add_argument("--figure", type=Path, default=Path("mode_collapse.png"))
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    args = parser.parse_args()
+
+    samples: dict[str, dict[str, torch.Tensor]] = {}
+    tables: dict[str, dict[str, list[tuple[dict, float]]]] = {}
+    for data in args.data:
+        rows = tables[data] = {}
+        samples[data] = {}
+        for name in args.methods:
+            rows[name] = []
+            for seed in range(args.seeds):
+                scores, x, seconds = train_and_score(data, METHODS[name], seed, args.steps,
+                                                     args.device)
+                rows[name].append((scores, seconds))
+                samples[data].setdefault(name, x)
+                print(f"  {data} {name} seed {seed}: {scores['modes']}/{scores['modes_total']} "
+                      f"modes, {100 * scores['high_quality']:.1f} % high quality, "
+                      f"{seconds:.1f} s", flush=True)
+    for data, rows in tables.items():
+        report(data, rows, args.steps)
+    scatter(args.figure, samples)
+    print(f"\nwrote {args.figure}")
+
+
+if __name__ == "__main__":
+    main()
