@@ -61,22 +61,27 @@ def test_eval_run_end_to_end_appends_metrics(tmp_path, capsys):
     assert "Parzen protocol is for image data" in capsys.readouterr().err
 
 
-def test_training_runs_periodic_evaluation_and_keeps_the_best(tmp_path, data_root):
+@pytest.mark.parametrize("metric, better", [("fid", min), ("parzen", max)])
+def test_training_runs_periodic_evaluation_and_keeps_the_best(tmp_path, data_root, metric,
+                                                              better):
     from advnets.checkpoint import load_checkpoint
     from advnets.config import load_preset
     from advnets.train import train
 
     cfg = load_preset("gan-mnist-fast", [
         "train.progress=false", "train.samples_per_epoch=false", "train.steps=40",
-        "train.eval_every=20", "train.eval_samples=500", f"data.root={data_root}",
+        "train.eval_every=20", f"train.eval_metric={metric}", "train.eval_samples=500",
+        f"data.root={data_root}",
         "model.generator.hidden=[64]", "model.discriminator.hidden=[32]"])
     train(cfg, tmp_path / "run")
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text()
             .splitlines() if "eval" in line]
     assert [r["step"] for r in rows] == [20, 40]
-    fids = [r["eval"]["fid"] for r in rows]
+    scores = [r["eval"][metric] for r in rows]
+    assert len(set(scores)) == 2
     best = load_checkpoint(tmp_path / "run" / "best.pt")
-    assert best["counters"]["step"] == [20, 40][fids.index(min(fids))]
+    assert best["counters"]["step"] == [20, 40][scores.index(better(scores))]
+    assert best["eval"][metric] == better(scores)
 
 
 def test_big_endian_floats_are_accepted():
