@@ -291,11 +291,8 @@ def cmd_theory(args: argparse.Namespace) -> None:
         print(line, flush=True)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="advnets", description="Generative Adversarial Nets: train, sample, evaluate.")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _add_run_commands(sub: argparse._SubParsersAction) -> None:
+    """presets, train, sample, eval, classifier: training runs and their scores."""
     p = sub.add_parser("presets", help="list the shipped presets")
     p.add_argument("--show", metavar="NAME", help="print one preset's full resolved config")
     p.set_defaults(func=cmd_presets)
@@ -343,6 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", metavar="DIR", help="data folder (else $ADVNETS_DATA)")
     p.set_defaults(func=cmd_classifier)
 
+
+def _add_picture_commands(sub: argparse._SubParsersAction) -> None:
+    """interpolate, arithmetic, plot, figure1, theory: pictures of runs and of the theory."""
     p = sub.add_parser("interpolate", help="images along paths between z's (paper Figure 3)")
     p.add_argument("run_dir", help="run folder (or checkpoint file) of an image run")
     p.add_argument("--steps", type=int, default=10, help="images per row, endpoints included")
@@ -394,6 +394,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=3000, help="D updates for Proposition 1")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_theory)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="advnets", description="Generative Adversarial Nets: train, sample, evaluate.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_run_commands(sub)
+    _add_picture_commands(sub)
     return parser
 
 
