@@ -83,7 +83,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 def _eval_samples(args: argparse.Namespace):
     """(samples, dataset, settings, (run_dir, step) or None) for `advnets eval`."""
-    from advnets.metrics.evaluate import EvalSettings, check_samples
+    from advnets.metrics.evaluate import EvalSettings, check_samples, sample_count
     from advnets.sampling import draw_samples, generator_from_checkpoint
 
     settings = EvalSettings(data_root=args.data)
@@ -91,9 +91,11 @@ def _eval_samples(args: argparse.Namespace):
         if args.n < 2:
             raise ConfigError(f"--n must be at least 2, got {args.n}")
         settings.parzen_samples = settings.mode_samples = settings.fid_samples = args.n
+        settings.stacked_samples = args.n
     if args.samples:
         if not args.dataset:
-            raise ConfigError("--samples needs --dataset (mnist, fashion, ring or grid)")
+            raise ConfigError("--samples needs --dataset (mnist, fashion, stacked-mnist, ring "
+                              "or grid)")
         if args.run_dir:
             raise ConfigError("pass either a run folder or --samples, not both")
         try:
@@ -114,7 +116,7 @@ def _eval_samples(args: argparse.Namespace):
     if dataset in ("ring", "grid"):
         settings.toy = cfg.data
     settings.data_root = args.data or cfg.data.root
-    n = settings.parzen_samples if dataset in ("mnist", "fashion") else settings.mode_samples
+    n = sample_count(dataset, settings)
     samples = draw_samples(G, cfg, n, args.seed)
     lo, hi = cfg.data.value_range
     if samples.ndim == 4 and (lo, hi) != (0.0, 1.0):
@@ -322,10 +324,12 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="score a run, or a .npy file of samples from anywhere")
     p.add_argument("run_dir", nargs="?", help="run folder (samples are drawn from its G)")
     p.add_argument("--samples", metavar="FILE.npy", help="score these samples instead")
-    p.add_argument("--dataset", help="what --samples are samples of: mnist, fashion, ring, grid")
+    p.add_argument("--dataset", help="what --samples are samples of: mnist, fashion, "
+                   "stacked-mnist, ring, grid")
     p.add_argument("--metric", default="all", choices=["parzen", "fid", "kid", "modes", "all"])
     p.add_argument("--n", type=int,
-                   help="samples scored (default: the protocol's: 10,000 Parzen, 2,500 modes)")
+                   help="samples scored (default: the protocol's: 10,000 Parzen, 2,500 modes, "
+                   "26,000 stacked MNIST modes)")
     p.add_argument("--seed", type=int, default=0, help="seed of the noise")
     p.add_argument("--data", metavar="DIR", help="data folder (else $ADVNETS_DATA)")
     p.set_defaults(func=cmd_eval)

@@ -24,7 +24,7 @@ from advnets.errors import ConfigError
 class DataConfig:
     """Where training samples come from."""
 
-    name: str = "mnist"  # mnist | fashion | gaussian1d | ring | grid
+    name: str = "mnist"  # mnist | fashion | stacked-mnist | gaussian1d | ring | grid
     split: str = "train"  # train (first 50k) | valid (last 10k) | test | full (all 60k)
     root: str | None = None  # data folder; else $ADVNETS_DATA, else ~/.cache/advnets
     download: bool = True  # fetch from the official mirrors (sha256-checked) if files are absent
@@ -33,7 +33,9 @@ class DataConfig:
     std: float = 0.5  # gaussian1d: std of p_data; ring/grid: std of each mode
     radius: float = 1.0  # ring: radius of the circle of modes
     modes: int = 8  # ring: number of modes
-    epoch_size: int = 50_000  # toy data: samples that make one nominal epoch
+    epoch_size: int = 50_000  # toy data: samples that make one nominal epoch; stacked-mnist:
+    # images stacked from the split's digits
+    stack_seed: int = 0  # stacked-mnist: which digits are stacked together
 
 
 @dataclass

@@ -109,6 +109,19 @@ def numbered_grid(images: Tensor, value_range: tuple[float, float], nrow: int | 
                               pad + (i // nrow) * cell_h + h, str(i)) for i in range(n)])
 
 
+def labelled_rows(rows: list[Tensor], labels: list[str], value_range: tuple[float, float],
+                  label_width: int = 72, pad: int = 2) -> np.ndarray:
+    """One row of images per label (each (N, C, H, W), N equal), the label written at the
+    left of its row: a comparison picture of several models' samples."""
+    _, c, h, w = rows[0].shape
+    grid = image_grid(torch.cat(rows), value_range, nrow=len(rows[0]), pad=pad)
+    margin = np.full((grid.shape[0], label_width, *grid.shape[2:]), 255, dtype=np.uint8)
+    grid = np.concatenate([margin, grid], axis=1)
+    size = max(10, min(14, h // 2))
+    return _draw_text(grid, [(pad, pad + r * (h + pad) + (h - size) // 2, text)
+                             for r, text in enumerate(labels)], size)
+
+
 def arithmetic_grid(picks: list[Tensor], means: Tensor, result: Tensor, neighbours: Tensor,
                     value_range: tuple[float, float], pad: int = 2) -> np.ndarray:
     """DCGAN Figure 7 as four rows of cells, read down the second column as an equation:

@@ -5,9 +5,16 @@ Parzen protocol; printed beside Lucic et al. 2018's FIDs ("Are GANs created equa
 best FID over their hyperparameter search). Theirs are Inception FIDs: compare orderings.
 
     python benchmarks/loss_zoo.py --minutes 10 --seeds 3 [--datasets mnist fashion]
-        [--losses NS WGAN ...] [--n 10000] [--batch 64] [--set key=value ...]
+        [--losses NS WGAN ...] [--n 10000] [--batch 64] [--clock wall|cpu] [--threads T]
+        [--results zoo.jsonl] [--grids DIR] [--set key=value ...]
+    python benchmarks/loss_zoo.py --table zoo-mnist.jsonl zoo-fashion.jsonl
 
-Every run prints one JSON line; a table per data set (mean +- std over seeds) closes it.
+Every run prints one JSON line (and appends it to --results); a table per data set (mean +-
+std over seeds) closes it. `--clock cpu` budgets the process's CPU time instead of wall-clock:
+with one thread the two agree on an idle core, and the budget stays fair when other work
+shares the machine. `--grids DIR` saves 64 samples of each loss's first seed, and one
+picture per data set with a row of samples per loss. `--table` prints the tables from saved
+results without training.
 """
 
 import argparse
@@ -16,6 +23,7 @@ import math
 import os
 import statistics
 import time
+from pathlib import Path
 
 import torch
 
@@ -23,6 +31,7 @@ from advnets.config import load_preset
 from advnets.metrics.evaluate import METRICS, EvalSettings, check_samples
 from advnets.sampling import draw_samples
 from advnets.train import build_run
+from advnets.viz import labelled_rows, save_image_grid, save_picture
 
 # name -> (preset, extra overrides); the data set is switched with data.name
 LOSSES = {
@@ -39,20 +48,29 @@ LUCIC_FID = {"MM": {"mnist": 9.8, "fashion": 29.6}, "NS": {"mnist": 6.8, "fashio
              "WGAN-GP": {"mnist": 20.3, "fashion": 24.5}}
 
 
-def train_for(preset: str, overrides: list[str], seconds: float):
-    """Build the run and step it until `seconds` of wall-clock have passed."""
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def train_for(preset: str, overrides: list[str], seconds: float, clock: str = "wall"):
+    """Build the run and step it until `seconds` have passed on `clock`."""
     run = build_run(load_preset(preset, overrides))
-    start = time.perf_counter()
-    while time.perf_counter() - start < seconds:
+    now = CLOCKS[clock]
+    start = now()
+    while now() - start < seconds:
         run.step()
-    return run, time.perf_counter() - start
+    return run, now() - start
 
 
-def score(run, dataset: str, n: int, seed: int, settings: EvalSettings) -> dict[str, float]:
-    """FID (+ class histogram), KID and, for MNIST, Parzen of n samples of G."""
+def draw01(run, n: int, seed: int):
+    """n samples of G mapped onto [0, 1], the scale of the evaluation data."""
     samples = draw_samples(run.G_sample, run.cfg, n, seed)
     lo, hi = run.cfg.data.value_range
-    samples = check_samples(((samples - lo) / (hi - lo)).clamp_(0, 1), dataset)
+    return ((samples - lo) / (hi - lo)).clamp_(0, 1)
+
+
+def score(samples: torch.Tensor, dataset: str, settings: EvalSettings) -> dict[str, float]:
+    """FID (+ class histogram), KID and, for MNIST, Parzen of samples on [0, 1]."""
+    samples = check_samples(samples, dataset)
     settings.cache.pop("samples", None)
     scores = {**METRICS["fid"](samples, dataset, settings),
               **METRICS["kid"](samples, dataset, settings)}
@@ -85,6 +103,7 @@ def table(dataset: str, rows: dict[str, list[dict]]) -> None:
     head = ["loss", "FID", "KID", "classes", "class KL", "Parzen", "G updates", "img/s",
             "Lucic FID"]
     print(" | ".join(head))
+    print(" | ".join("---" for _ in head))
     ours, theirs = [], []
     for name, results in rows.items():
         fids = [r["fid"] for r in results]
@@ -109,9 +128,65 @@ def table(dataset: str, rows: dict[str, list[dict]]) -> None:
         print(f"Spearman rank correlation of FIDs: {spearman(ours, theirs):+.2f}")
 
 
+def save_grids(grids: Path, dataset: str, firsts: dict[str, torch.Tensor]) -> None:
+    """Each loss's 64 samples as its own grid, and one picture with a row of 12 per loss."""
+    for name, samples in firsts.items():
+        save_image_grid(samples, grids / f"zoo-{dataset}-{name}.png", (0.0, 1.0), nrow=8)
+    picture = labelled_rows([s[:12] for s in firsts.values()], list(firsts), (0.0, 1.0))
+    print(f"wrote {save_picture(picture, grids / f'zoo-{dataset}.png')}")
+
+
+def run_zoo(args: argparse.Namespace, dataset: str) -> dict[str, list[dict]]:
+    """Train and score every loss for every seed on one data set: loss -> result rows."""
+    settings = EvalSettings(data_root=args.data, fid_samples=args.n, parzen_samples=args.n)
+    rows: dict[str, list[dict]] = {}
+    firsts: dict[str, torch.Tensor] = {}
+    for name in args.losses:
+        preset, extra = LOSSES[name]
+        for seed in range(args.seeds):
+            overrides = ["train.progress=false", f"data.name={dataset}",
+                         f"data.root={args.data}", f"train.seed={seed}",
+                         f"train.batch_size={args.batch}", *extra, *args.set]
+            run, seconds = train_for(preset, overrides, args.minutes * 60, args.clock)
+            t0 = time.perf_counter()
+            samples = draw01(run, args.n, seed + 1000)
+            if seed == 0:
+                firsts[name] = samples[:64]
+            result = score(samples, dataset, settings)
+            c = run.counters
+            result.update(loss=name, dataset=dataset, seed=seed, preset=preset,
+                          clock=args.clock, train_seconds=round(seconds, 1), steps=c.step,
+                          g_updates=c.g_updates, d_updates=c.d_updates,
+                          img_per_s=round(c.g_updates * args.batch / seconds, 1),
+                          eval_seconds=round(time.perf_counter() - t0, 1))
+            result = {k: v for k, v in result.items()
+                      if not k.startswith("class_") or k == "class_kl"}
+            rows.setdefault(name, []).append(result)
+            print(json.dumps(result), flush=True)
+            if args.results:
+                with open(args.results, "a") as f:
+                    f.write(json.dumps(result) + "\n")
+    if args.grids and firsts:
+        save_grids(args.grids, dataset, firsts)
+    return rows
+
+
+def saved_rows(paths: list[Path]) -> dict[str, dict[str, list[dict]]]:
+    """Result rows from --results files: data set -> loss -> rows, in the files' order."""
+    out: dict[str, dict[str, list[dict]]] = {}
+    for path in paths:
+        for line in Path(path).read_text().splitlines():
+            if line.strip():
+                r = json.loads(line)
+                out.setdefault(r["dataset"], {}).setdefault(r["loss"], []).append(r)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="training budget per run")
+    parser.add_argument("--clock", default="wall", choices=list(CLOCKS),
+                        help="what the budget counts: wall-clock or this process's CPU time")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--datasets", nargs="+", default=["mnist", "fashion"],
                         choices=["mnist", "fashion"])
@@ -120,35 +195,20 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64, help="m for every loss (Lucic: 64)")
     parser.add_argument("--data", default=os.environ.get("ADVNETS_DATA", "../shared/data"))
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--results", type=Path, help="append each run's JSON line here")
+    parser.add_argument("--grids", type=Path, help="folder for the sample pictures")
+    parser.add_argument("--table", type=Path, nargs="+", metavar="RESULTS",
+                        help="print the tables of saved --results files; train nothing")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
+    if args.table:
+        for dataset, rows in saved_rows(args.table).items():
+            table(dataset, rows)
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
-
     for dataset in args.datasets:
-        settings = EvalSettings(data_root=args.data, fid_samples=args.n,
-                                parzen_samples=args.n)
-        rows: dict[str, list[dict]] = {}
-        for name in args.losses:
-            preset, extra = LOSSES[name]
-            for seed in range(args.seeds):
-                overrides = ["train.progress=false", f"data.name={dataset}",
-                             f"data.root={args.data}", f"train.seed={seed}",
-                             f"train.batch_size={args.batch}", *extra, *args.set]
-                run, seconds = train_for(preset, overrides, args.minutes * 60)
-                t0 = time.perf_counter()
-                result = score(run, dataset, args.n, seed + 1000, settings)
-                c = run.counters
-                result.update(loss=name, dataset=dataset, seed=seed, preset=preset,
-                              train_seconds=round(seconds, 1), steps=c.step,
-                              g_updates=c.g_updates, d_updates=c.d_updates,
-                              img_per_s=round(c.g_updates * args.batch / seconds, 1),
-                              eval_seconds=round(time.perf_counter() - t0, 1))
-                rows.setdefault(name, []).append(result)
-                print(json.dumps({k: v for k, v in result.items()
-                                  if not k.startswith("class_") or k == "class_kl"}),
-                      flush=True)
-        table(dataset, rows)
+        table(dataset, run_zoo(args, dataset))
 
 
 if __name__ == "__main__":

@@ -61,18 +61,23 @@ def mean_se(values: list[float]) -> tuple[float, float]:
     return mean, se
 
 
+def timed_run(cfg, steps: int):
+    """Build a run from `cfg` and train it for `steps`: (the run, training seconds)."""
+    run = build_run(cfg)
+    start = time.perf_counter()
+    run_loop(run, [], steps)
+    if run.device.type == "cuda":
+        torch.cuda.synchronize()
+    return run, time.perf_counter() - start
+
+
 def train_and_score(data: str, overrides: list[str], seed: int, steps: int,
                     device: str) -> tuple[dict, torch.Tensor, float]:
     """One seeded run: (mode metrics of 2,500 samples, the samples, training seconds)."""
     cfg = load_preset(f"pacgan-{data}", [*overrides, f"train.seed={seed}",
                                          f"train.steps={steps}", f"train.device={device}",
                                          "train.progress=false"])
-    run = build_run(cfg)
-    start = time.perf_counter()
-    run_loop(run, [], steps)
-    if run.device.type == "cuda":
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
+    run, seconds = timed_run(cfg, steps)
     samples = draw_samples(run.G, cfg, 2500, seed=seed)
     scores = mode_metrics(samples, run.data.distribution.means, cfg.data.std)
     return scores, samples, seconds

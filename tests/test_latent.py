@@ -11,7 +11,7 @@ from advnets.cli import main
 from advnets.errors import ConfigError
 from advnets.latent import interpolation_grid, lerp, slerp, vector_arithmetic
 from advnets.sampling import draw_noise, draw_samples, generate, load_generator
-from advnets.viz import LABEL_HEIGHT, PANEL_INCHES, PLOT_DPI
+from advnets.viz import LABEL_HEIGHT, PANEL_INCHES, PLOT_DPI, labelled_rows
 
 CELL = 28 + 2  # an MNIST image and the grid's padding
 
@@ -189,3 +189,15 @@ def test_plot_without_samples_or_metrics(mnist_run, tmp_path, capsys):
     assert main(["plot", str(run), "--gif", str(tmp_path / "s.gif")]) == 2
     assert "no sample pictures" in capsys.readouterr().err
 
+
+
+def test_labelled_rows_puts_one_row_per_label_and_writes_the_labels():
+    rows = [torch.zeros(5, 1, 28, 28), torch.ones(5, 1, 28, 28)]  # black row, white row
+    picture = labelled_rows(rows, ["first", "second"], (0.0, 1.0), label_width=60)
+    assert picture.shape == (2 * CELL + 2, 60 + 5 * CELL + 2)
+    images = picture[:, 60:]
+    assert (images[2:30, 2:30] == 0).all() and (images[CELL + 2 : CELL + 30, 2:30] == 255).all()
+    margin = picture[:, :60]
+    assert (margin[:CELL] < 128).any() and (margin[CELL:] < 128).any()  # ink in each row
+    blank = labelled_rows(rows, ["", ""], (0.0, 1.0), label_width=60)
+    assert (blank[:, :60] == 255).all()

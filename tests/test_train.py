@@ -143,9 +143,11 @@ def test_every_preset_trains_and_samples(name, tmp_path, quiet, request):
     if cfg.model.discriminator.arch == "dcgan":  # narrow nets, small batches: a smoke test
         overrides += ["model.generator.channels=4", "model.discriminator.channels=4",
                       "train.batch_size=8"]
-    if cfg.data.name in ("mnist", "fashion"):
+    if cfg.data.name in ("mnist", "fashion", "stacked-mnist"):
         root = request.getfixturevalue("data_root")
         overrides += [f"data.root={root}", "data.download=false"]
+    if cfg.data.name == "stacked-mnist":
+        overrides += ["data.epoch_size=1000"]
     cfg = load_preset(name, overrides)
     run = train(cfg, tmp_path / name)
     samples, cfg = sample_from_run(tmp_path / name, 8)

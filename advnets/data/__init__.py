@@ -9,13 +9,15 @@ from advnets.config import DataConfig
 from advnets.data.mnist import DATASETS, load_images
 from advnets.data.noise import sample_labels, sample_noise
 from advnets.data.sampler import DistributionSampler, Sampler, TensorSampler
+from advnets.data.stacked import MODES, stack_digits
 from advnets.data.toy import GaussianMixture, gaussian_1d, grid, ring
 from advnets.errors import ConfigError
 
 TOY = ("gaussian1d", "ring", "grid")
+STACKED = "stacked-mnist"  # three MNIST digits as the channels of one image: 1,000 modes
 
 __all__ = ["TrainingData", "build_data", "load_images", "load_images01", "sample_labels",
-           "sample_noise",
+           "sample_noise", "stack_digits",
            "toy_distribution",
            "to_range", "GaussianMixture", "Sampler"]
 
@@ -66,11 +68,15 @@ def build_data(cfg: DataConfig, device: torch.device | str = "cpu") -> TrainingD
         dist = toy_distribution(cfg)
         return TrainingData(DistributionSampler(dist, device), (dist.dim,), value_range,
                             cfg.epoch_size, distribution=dist)
-    if cfg.name not in DATASETS:
+    if cfg.name not in DATASETS and cfg.name != STACKED:
         raise ConfigError(f"unknown dataset {cfg.name!r}; choose one of: "
-                          f"{', '.join([*DATASETS, *TOY])}")
-    x01, labels = load_images01(cfg.name, cfg.split, cfg.root, download=cfg.download)
+                          f"{', '.join([*DATASETS, STACKED, *TOY])}")
+    if cfg.name == STACKED:
+        digits, digit_labels = load_images01("mnist", cfg.split, cfg.root, download=cfg.download)
+        x01, labels = stack_digits(digits, digit_labels, cfg.epoch_size, cfg.stack_seed)
+    else:
+        x01, labels = load_images01(cfg.name, cfg.split, cfg.root, download=cfg.download)
     data = to_range(x01, value_range).to(device)
     return TrainingData(TensorSampler(data, labels.to(device)), tuple(data.shape[1:]),
                         value_range, len(data), mean01=x01.mean(0).flatten(),
-                        num_classes=int(labels.max()) + 1)
+                        num_classes=MODES if cfg.name == STACKED else int(labels.max()) + 1)

@@ -16,11 +16,14 @@ from advnets.data import load_images01, toy_distribution
 from advnets.errors import DataError
 from advnets.metrics.classifier import load_classifier, predict
 from advnets.metrics.fid import class_histogram, frechet_distance, inception_score, kernel_distance
-from advnets.metrics.modes import mode_metrics
+from advnets.metrics.modes import mode_metrics, stacked_mode_metrics
 from advnets.metrics.parzen import parzen_protocol
 
 IMAGE_DATASETS = ("mnist", "fashion")
 POINT_DATASETS = ("ring", "grid")
+STACKED_DATASETS = ("stacked-mnist",)  # modes counted with the MNIST classifier per channel
+MODE_DATASETS = POINT_DATASETS + STACKED_DATASETS
+ALL_DATASETS = IMAGE_DATASETS + MODE_DATASETS
 
 
 @dataclass
@@ -34,7 +37,8 @@ class EvalSettings:
     # checkpoint during training (Parzen then scores the validation images after the first
     # `parzen_valid`), so that the test set is never used for a choice
     reference: str = "test"
-    mode_samples: int = 2_500  # VEEGAN / PacGAN
+    mode_samples: int = 2_500  # VEEGAN / PacGAN, 2-D mixtures
+    stacked_samples: int = 26_000  # VEEGAN / PacGAN, stacked MNIST
     fid_samples: int = 10_000  # samples embedded for FID / KID (against the 10,000 test images)
     data_root: str | None = None
     toy: DataConfig | None = None  # a run's own mixture settings; else the published ones
@@ -43,9 +47,9 @@ class EvalSettings:
 
 def check_samples(samples: np.ndarray | Tensor, dataset: str) -> Tensor:
     """Validate a sample set for `dataset`; returns float32 (N, ...) on the CPU."""
-    if dataset not in IMAGE_DATASETS + POINT_DATASETS:
+    if dataset not in ALL_DATASETS:
         raise DataError(f"unknown dataset {dataset!r} for evaluation; choose one of: "
-                        f"{', '.join(IMAGE_DATASETS + POINT_DATASETS)}")
+                        f"{', '.join(ALL_DATASETS)}")
     if not isinstance(samples, Tensor):
         array = np.asarray(samples)
         if array.dtype.kind != "f":
@@ -56,14 +60,15 @@ def check_samples(samples: np.ndarray | Tensor, dataset: str) -> Tensor:
         raise DataError(f"samples must be floating point, got {x.dtype}")
     if len(x) == 0:
         raise DataError("the sample set is empty")
-    expected = (1, 28, 28) if dataset in IMAGE_DATASETS else (2,)
+    expected = {"stacked-mnist": (3, 28, 28)}.get(
+        dataset, (1, 28, 28) if dataset in IMAGE_DATASETS else (2,))
     if tuple(x.shape[1:]) != expected:
         shape = ", ".join(map(str, expected))
         raise DataError(f"samples for {dataset} must have shape (N, {shape}), "
                         f"got {tuple(x.shape)}")
     if not torch.isfinite(x).all():
         raise DataError("samples contain NaN or infinite values")
-    if dataset in IMAGE_DATASETS:
+    if len(expected) == 3:
         lo, hi = x.min().item(), x.max().item()
         if lo < -1e-6 or hi > 1 + 1e-6:
             hint = "; map [-1, 1] to [0, 1] with (x + 1) / 2" if lo < -0.5 else ""
@@ -90,15 +95,37 @@ def parzen(samples: Tensor, dataset: str, s: EvalSettings) -> dict[str, float]:
             "parzen_valid": len(valid), "parzen_test": len(test)}
 
 
+def sample_count(dataset: str, s: EvalSettings) -> int:
+    """How many samples the default metrics of `dataset` need."""
+    if dataset in IMAGE_DATASETS:
+        return max(s.parzen_samples, s.fid_samples)
+    return s.stacked_samples if dataset in STACKED_DATASETS else s.mode_samples
+
+
 def modes(samples: Tensor, dataset: str, s: EvalSettings) -> dict[str, float]:
+    if dataset in STACKED_DATASETS:
+        return stacked_modes(samples, s)
     if dataset not in POINT_DATASETS:
-        raise DataError(f"mode metrics are for the ring and grid mixtures, not {dataset!r}")
+        raise DataError(f"mode metrics are for the ring and grid mixtures and stacked MNIST, "
+                        f"not {dataset!r}")
     if len(samples) < s.mode_samples:
         raise DataError(f"modes needs {s.mode_samples} samples, got {len(samples)}")
     toy = s.toy or DataConfig(name=dataset, std=0.01 if dataset == "ring" else 0.05)
     dist = toy_distribution(toy)
     result = mode_metrics(samples[: s.mode_samples], dist.means, dist.std)
     return {**result, "mode_samples": s.mode_samples}
+
+
+def stacked_modes(samples: Tensor, s: EvalSettings) -> dict[str, float]:
+    """Stacked MNIST: the MNIST classifier reads each channel's digit; modes over 1,000."""
+    if len(samples) < s.stacked_samples:
+        raise DataError(f"modes on stacked MNIST needs {s.stacked_samples} samples, got "
+                        f"{len(samples)}")
+    x = samples[: s.stacked_samples]
+    model = load_classifier("mnist")
+    probs = predict(model, x.reshape(-1, 1, *x.shape[2:]))[1]
+    digits = probs.argmax(1).view(len(x), 3)
+    return {**stacked_mode_metrics(digits), "mode_samples": len(x)}
 
 
 def _classifier_outputs(samples: Tensor, dataset: str, s: EvalSettings):
@@ -143,7 +170,7 @@ METRICS: dict[str, Callable[[Tensor, str, EvalSettings], dict[str, float]]] = {
 def applies(metric: str, dataset: str) -> bool:
     """Whether `metric` can score samples of `dataset`."""
     if metric == "modes":
-        return dataset in POINT_DATASETS
+        return dataset in MODE_DATASETS
     return dataset in IMAGE_DATASETS
 
 
@@ -165,5 +192,5 @@ def summary_line(name: str, scores: dict[str, float]) -> str:
         return f"fid {scores['fid']:.4f}"
     if name == "kid":
         return f"kid {scores['kid']:.6f} +- {scores['kid_std']:.6f}"
-    return (f"modes {scores['modes']} high_quality {scores['high_quality']:.4f} "
-            f"reverse_kl {scores['reverse_kl']:.4f}")
+    quality = f" high_quality {scores['high_quality']:.4f}" if "high_quality" in scores else ""
+    return f"modes {scores['modes']}{quality} reverse_kl {scores['reverse_kl']:.4f}"

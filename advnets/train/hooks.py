@@ -161,7 +161,8 @@ class PeriodicEval(Hook):
             raise ConfigError(f"train.eval_metric={self.metric} cannot score {self.dataset} "
                               f"samples; set train.eval_every=0 or choose another metric")
         self.settings = EvalSettings(parzen_samples=self.n, parzen_test=2000,
-                                     mode_samples=self.n, fid_samples=self.n,
+                                     mode_samples=self.n, stacked_samples=self.n,
+                                     fid_samples=self.n,
                                      data_root=data.root, reference="valid",
                                      toy=data if data.name in ("ring", "grid") else None)
         self.path, self.best_path = Path(run_dir) / "metrics.jsonl", Path(run_dir) / "best.pt"
@@ -176,7 +177,7 @@ class PeriodicEval(Hook):
     def _rank(self, scores: dict) -> float:
         """Higher is better: -FID, -KID, Parzen, or modes + high-quality fraction."""
         if self.metric == "modes":
-            return scores["modes"] + scores["high_quality"]
+            return scores["modes"] + scores.get("high_quality", 0.0)
         value = scores[self.metric]
         return -value if self.metric in ("fid", "kid") else value
 
