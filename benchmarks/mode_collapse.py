@@ -7,9 +7,16 @@ sample is nearest to it; reverse KL of the high-quality samples' mode histogram 
 uniform); the table gives mean ± standard error over seeds, wall-clock per seed and per step,
 beside PacGAN's Table 1 (Lin et al. 2018) and VEEGAN's Table 1 (Srivastava et al. 2017).
 PacGAN trains for 400,000 steps (400 epochs of 1,000 minibatches); --steps sets the budget.
+`--setup small` swaps in a second, cheaper set-up: the gan-ring / gan-grid presets' MLPs
+(G and D 2 x 256, ReLU / LeakyReLU, Adam 2e-4 with beta1 0.5), same batch of 100.
+
+With --results FILE.jsonl every finished run is appended to FILE, and a run already there
+(same data, set-up, method, seed and steps) is reused instead of trained: a stopped benchmark
+resumes where it was, and the same command prints the tables again without training.
 
     python benchmarks/mode_collapse.py [--seeds 10] [--steps 20000] [--data grid ring]
-        [--methods GAN PacGAN4 ...] [--figure mode_collapse.png] [--device cpu|cuda]
+        [--setup pacgan|small] [--methods GAN PacGAN4 ...] [--results runs.jsonl]
+        [--figure mode_collapse.png] [--device cpu|cuda]
 """
 
 import argparse
@@ -19,6 +26,7 @@ import time
 from pathlib import Path
 
 import torch
+from results import Results
 
 from advnets.config import load_preset
 from advnets.data import toy_distribution
@@ -52,12 +60,15 @@ PUBLISHED: dict[tuple[str, str], str] = {
     ("ring", "GAN"): "PacGAN 6.3/8",
     ("ring", "PacGAN2"): "PacGAN 7.9/8",
 }
+SETUPS = {"pacgan": "pacgan-{data}", "small": "gan-{data}"}
 NOT_HERE = {"grid": "VEEGAN (not in advnets): 24.6/25, 40 % (VEEGAN Table 1)"}
 
 
 def mean_se(values: list[float]) -> tuple[float, float]:
     mean = statistics.fmean(values)
-    se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else math.nan
+    finite = len(values) > 1 and all(math.isfinite(v) for v in values)
+    # a run without one high-quality sample has an infinite KL, and the mean then says so
+    se = statistics.stdev(values) / math.sqrt(len(values)) if finite else math.nan
     return mean, se
 
 
@@ -71,12 +82,12 @@ def timed_run(cfg, steps: int):
     return run, time.perf_counter() - start
 
 
-def train_and_score(data: str, overrides: list[str], seed: int, steps: int,
+def train_and_score(data: str, setup: str, overrides: list[str], seed: int, steps: int,
                     device: str) -> tuple[dict, torch.Tensor, float]:
     """One seeded run: (mode metrics of 2,500 samples, the samples, training seconds)."""
-    cfg = load_preset(f"pacgan-{data}", [*overrides, f"train.seed={seed}",
-                                         f"train.steps={steps}", f"train.device={device}",
-                                         "train.progress=false"])
+    cfg = load_preset(SETUPS[setup].format(data=data), [
+        "train.batch_size=100", *overrides, f"train.seed={seed}", f"train.steps={steps}",
+        f"train.device={device}", "train.progress=false"])
     run, seconds = timed_run(cfg, steps)
     samples = draw_samples(run.G, cfg, 2500, seed=seed)
     scores = mode_metrics(samples, run.data.distribution.means, cfg.data.std)
@@ -88,11 +99,12 @@ def pm(values: list[float], digits: int) -> str:
     return f"{mean:.{digits}f} ± {se:.{digits}f}"
 
 
-def report(data: str, rows: dict[str, list[tuple[dict, float]]], steps: int) -> None:
+def report(data: str, setup: str, rows: dict[str, list[tuple[dict, float]]],
+           steps: int) -> None:
     total = next(iter(rows.values()))[0][0]["modes_total"]
     seeds = len(next(iter(rows.values())))
-    print(f"\n{data}: {steps} steps per run, 2,500 samples each; mean ± standard error over "
-          f"{seeds} seed{'s' if seeds > 1 else ''}")
+    print(f"\n{data}, {setup} set-up: {steps} steps per run, 2,500 samples each; mean ± "
+          f"standard error over {seeds} seed{'s' if seeds > 1 else ''}")
     print(f"{'method':<25} {f'modes (of {total})':>14} {'high quality %':>15} "
           f"{'reverse KL':>12} {'s / seed':>9} {'ms / step':>9}   published")
     for name, runs in rows.items():
@@ -105,7 +117,7 @@ def report(data: str, rows: dict[str, list[tuple[dict, float]]], steps: int) -> 
         print(f"{'':<25} {NOT_HERE[data]}")
 
 
-def scatter(figure: Path, samples: dict[str, dict[str, torch.Tensor]]) -> None:
+def scatter(figure: Path, samples: dict[str, dict[str, torch.Tensor]], setup: str) -> None:
     """One panel per (data set, method): the first seed's samples, modes marked."""
     import matplotlib
 
@@ -116,7 +128,7 @@ def scatter(figure: Path, samples: dict[str, dict[str, torch.Tensor]]) -> None:
     fig, axes = plt.subplots(len(datasets), len(methods), squeeze=False,
                              figsize=(2.2 * len(methods), 2.3 * len(datasets)))
     for row, data in enumerate(datasets):
-        cfg = load_preset(f"pacgan-{data}")
+        cfg = load_preset(SETUPS[setup].format(data=data))
         means = toy_distribution(cfg.data).means
         lo, hi = cfg.data.value_range
         for col, name in enumerate(methods):
@@ -140,10 +152,15 @@ def main() -> None:
     parser.add_argument("--data", nargs="+", default=["grid", "ring"], choices=["grid", "ring"])
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS),
                         metavar="METHOD", help=f"some of: {', '.join(METHODS)}")
+    parser.add_argument("--setup", default="pacgan", choices=list(SETUPS),
+                        help="PacGAN's networks, or the small MLPs of gan-ring / gan-grid")
+    parser.add_argument("--results", type=Path, help="JSON lines of finished runs: "
+                        "appended to, and runs already there are not trained again")
     parser.add_argument("--figure", type=Path, default=Path("mode_collapse.png"))
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     args = parser.parse_args()
 
+    results = Results(args.results, ("data", "setup", "method", "seed", "steps"))
     samples: dict[str, dict[str, torch.Tensor]] = {}
     tables: dict[str, dict[str, list[tuple[dict, float]]]] = {}
     for data in args.data:
@@ -152,16 +169,25 @@ def main() -> None:
         for name in args.methods:
             rows[name] = []
             for seed in range(args.seeds):
-                scores, x, seconds = train_and_score(data, METHODS[name], seed, args.steps,
-                                                     args.device)
-                rows[name].append((scores, seconds))
-                samples[data].setdefault(name, x)
-                print(f"  {data} {name} seed {seed}: {scores['modes']}/{scores['modes_total']} "
-                      f"modes, {100 * scores['high_quality']:.1f} % high quality, "
-                      f"{seconds:.1f} s", flush=True)
+                key = dict(data=data, setup=args.setup, method=name, seed=seed,
+                           steps=args.steps)
+                row = results.get(**key)
+                if row is None:
+                    scores, x, seconds = train_and_score(data, args.setup, METHODS[name],
+                                                         seed, args.steps, args.device)
+                    row = {**key, **scores, "seconds": round(seconds, 2)}
+                    if seed == 0:  # kept for the figure
+                        row["samples"] = x.double().round(decimals=4).tolist()
+                    results.add(row)
+                    print(f"  {data} {name} seed {seed}: {row['modes']}/{row['modes_total']} "
+                          f"modes, {100 * row['high_quality']:.1f} % high quality, "
+                          f"{seconds:.1f} s", flush=True)
+                rows[name].append((row, row["seconds"]))
+                if seed == 0:
+                    samples[data][name] = torch.tensor(row["samples"])
     for data, rows in tables.items():
-        report(data, rows, args.steps)
-    scatter(args.figure, samples)
+        report(data, args.setup, rows, args.steps)
+    scatter(args.figure, samples, args.setup)
     print(f"\nwrote {args.figure}")
 
 

@@ -6,8 +6,12 @@ classifier; KL is of the samples' histogram over the 1,000 modes against uniform
 beside Unrolled GAN's Table 1 (Metz et al. 2016, D of half size: 628 modes with no unrolling,
 817 with 10 steps; their budget is far larger than a CPU run's).
 
+With --results FILE.jsonl finished runs are appended to FILE and reused when the same run
+(method, seed, steps, width) is asked for again, as in mode_collapse.py.
+
     python benchmarks/stacked_mnist.py [--seeds 2] [--steps 1000] [--channels 32]
-        [--methods GAN PacGAN2 ...] [--grid stacked.png] [--device cpu|cuda]
+        [--methods GAN PacGAN2 ...] [--results runs.jsonl] [--grid stacked.png]
+        [--device cpu|cuda]
 """
 
 import argparse
@@ -16,6 +20,7 @@ from pathlib import Path
 
 import torch
 from mode_collapse import pm, timed_run
+from results import Results
 
 from advnets.config import load_preset
 from advnets.data import load_images01, stack_digits
@@ -62,6 +67,8 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=32, help="DCGAN width of G and D")
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS),
                         metavar="METHOD", help=f"some of: {', '.join(METHODS)}")
+    parser.add_argument("--results", type=Path, help="JSON lines of finished runs: "
+                        "appended to, and runs already there are not trained again")
     parser.add_argument("--grid", type=Path, default=Path("stacked_mnist.png"),
                         help="picture: a row of the first seed's samples per method")
     parser.add_argument("--data", default=os.environ.get("ADVNETS_DATA", "../shared/data"))
@@ -72,15 +79,24 @@ def main() -> None:
     digits, labels = load_images01("mnist", "test", args.data)
     real = stack_digits(digits, labels, settings.stacked_samples, seed=1)[0]
     reference = METRICS["modes"](real, "stacked-mnist", settings)
+    results = Results(args.results, ("method", "seed", "steps", "channels"))
     rows: dict[str, list[tuple[dict, float]]] = {}
     firsts: dict[str, torch.Tensor] = {}
     for name in args.methods:
         for seed in range(args.seeds):
-            scores, x, seconds = train_and_score(METHODS[name], seed, args.steps, args)
-            rows.setdefault(name, []).append((scores, seconds))
-            firsts.setdefault(name, x)
-            print(f"  {name} seed {seed}: {scores['modes']}/1000 modes, KL "
-                  f"{scores['reverse_kl']:.2f}, {seconds:.1f} s", flush=True)
+            key = dict(method=name, seed=seed, steps=args.steps, channels=args.channels)
+            row = results.get(**key)
+            if row is None:
+                scores, x, seconds = train_and_score(METHODS[name], seed, args.steps, args)
+                row = {**key, **scores, "seconds": round(seconds, 1)}
+                if seed == 0:  # kept for the picture
+                    row["samples"] = x.double().round(decimals=3).tolist()
+                results.add(row)
+                print(f"  {name} seed {seed}: {row['modes']}/1000 modes, KL "
+                      f"{row['reverse_kl']:.2f}, {seconds:.1f} s", flush=True)
+            rows.setdefault(name, []).append((row, row["seconds"]))
+            if seed == 0:
+                firsts[name] = torch.tensor(row["samples"])
     print(f"\nstacked MNIST: {args.steps} steps of batch {BATCH} per run, DCGAN width "
           f"{args.channels}, 26,000 samples each; mean ± standard error over {args.seeds} "
           f"seed{'s' if args.seeds > 1 else ''}")

@@ -1,0 +1,41 @@
+"""Results files of the benchmarks: one JSON line per finished run. A benchmark that is
+stopped loses at most the run in progress; run again with the same file, it reuses every run
+already there (same key) and trains only the missing ones, so long tables can be built over
+several sittings and printed again without training."""
+
+import json
+from pathlib import Path
+
+
+class Results:
+    """The runs of one results file (or of none: `path=None` keeps them in memory only),
+    each a dict, found by the values of its `key` fields."""
+
+    def __init__(self, path: Path | None, key: tuple[str, ...]) -> None:
+        self.path, self.key = path, key
+        self.runs: dict[tuple, dict] = {}
+        if path is not None and path.is_file():
+            for number, line in enumerate(path.read_text().splitlines(), 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                    self.runs[self._key(row)] = row
+                except (json.JSONDecodeError, KeyError) as e:
+                    raise SystemExit(f"{path}, line {number}: not a results row of this "
+                                     f"benchmark ({e}); pass another --results file") from e
+
+    def _key(self, row: dict) -> tuple:
+        return tuple(row[k] for k in self.key)
+
+    def get(self, **key) -> dict | None:
+        """The saved run with these key values, if any."""
+        return self.runs.get(tuple(key[k] for k in self.key))
+
+    def add(self, row: dict) -> None:
+        """Keep `row` and append it to the file at once."""
+        self.runs[self._key(row)] = row
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a") as f:
+                f.write(json.dumps(row) + "\n")

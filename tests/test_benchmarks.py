@@ -1,0 +1,55 @@
+import json
+import os
+import subprocess
+import sys
+
+from conftest import REPO
+
+MODE_COLLAPSE = [sys.executable, str(REPO / "benchmarks" / "mode_collapse.py"), "--seeds", "2",
+                 "--steps", "20", "--data", "ring", "--setup", "small",
+                 "--methods", "GAN", "PacGAN2"]
+
+
+def run(args: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(args, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"})
+
+
+def trained(stdout: str) -> list[str]:
+    """The line printed for each run trained."""
+    return [line for line in stdout.splitlines() if line.startswith("  ring ")]
+
+
+def table(stdout: str) -> list[str]:
+    return [line for line in stdout.splitlines() if line.startswith(("GAN ", "PacGAN2 "))]
+
+
+def test_mode_collapse_results_file_resumes_without_training(tmp_path):
+    results = tmp_path / "runs.jsonl"
+    args = [*MODE_COLLAPSE, "--results", str(results), "--figure", str(tmp_path / "a.png")]
+    first = run(args)
+    assert first.returncode == 0, first.stderr
+    rows = [json.loads(line) for line in results.read_text().splitlines()]
+    assert [(r["method"], r["seed"]) for r in rows] == [
+        ("GAN", 0), ("GAN", 1), ("PacGAN2", 0), ("PacGAN2", 1)]
+    assert all(r["setup"] == "small" and r["steps"] == 20 and r["modes_total"] == 8
+               for r in rows)
+    assert len(rows[0]["samples"]) == 2500 and "samples" not in rows[1]
+    assert len(trained(first.stdout)) == 4
+
+    # the same command again trains nothing and prints the same table and figure
+    (tmp_path / "a.png").unlink()
+    second = run(args)
+    assert second.returncode == 0, second.stderr
+    assert trained(second.stdout) == []
+    assert len(table(first.stdout)) == 2 and table(second.stdout) == table(first.stdout)
+    assert (tmp_path / "a.png").is_file()
+    assert len(results.read_text().splitlines()) == 4
+
+
+def test_mode_collapse_refuses_a_foreign_results_file(tmp_path):
+    results = tmp_path / "other.jsonl"
+    results.write_text('{"loss": "ns", "fid": 1.0}\n')
+    done = run([*MODE_COLLAPSE, "--results", str(results)])
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines()[-1].startswith(f"{results}, line 1: not a results")
