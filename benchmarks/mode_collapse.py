@@ -23,6 +23,7 @@ import argparse
 import math
 import statistics
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -92,6 +93,17 @@ def train_and_score(data: str, setup: str, overrides: list[str], seed: int, step
     samples = draw_samples(run.G, cfg, 2500, seed=seed)
     scores = mode_metrics(samples, run.data.distribution.means, cfg.data.std)
     return scores, samples, seconds
+
+
+def train_row(data: str, setup: str, overrides: list[str], seed: int, steps: int,
+              device: str) -> dict:
+    """One run as a results row: its scores and seconds, and for seed 0 its samples (for the
+    figure)."""
+    scores, x, seconds = train_and_score(data, setup, overrides, seed, steps, device)
+    row = {**scores, "seconds": round(seconds, 2)}
+    if seed == 0:
+        row["samples"] = x.double().round(decimals=4).tolist()
+    return row
 
 
 def pm(values: list[float], digits: int) -> str:
@@ -171,17 +183,12 @@ def main() -> None:
             for seed in range(args.seeds):
                 key = dict(data=data, setup=args.setup, method=name, seed=seed,
                            steps=args.steps)
-                row = results.get(**key)
-                if row is None:
-                    scores, x, seconds = train_and_score(data, args.setup, METHODS[name],
-                                                         seed, args.steps, args.device)
-                    row = {**key, **scores, "seconds": round(seconds, 2)}
-                    if seed == 0:  # kept for the figure
-                        row["samples"] = x.double().round(decimals=4).tolist()
-                    results.add(row)
+                row, trained = results.get_or_run(key, partial(
+                    train_row, data, args.setup, METHODS[name], seed, args.steps, args.device))
+                if trained:
                     print(f"  {data} {name} seed {seed}: {row['modes']}/{row['modes_total']} "
                           f"modes, {100 * row['high_quality']:.1f} % high quality, "
-                          f"{seconds:.1f} s", flush=True)
+                          f"{row['seconds']:.1f} s", flush=True)
                 rows[name].append((row, row["seconds"]))
                 if seed == 0:
                     samples[data][name] = torch.tensor(row["samples"])

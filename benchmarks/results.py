@@ -4,6 +4,7 @@ already there (same key) and trains only the missing ones, so long tables can be
 several sittings and printed again without training."""
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -39,3 +40,13 @@ class Results:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(self.path, "a") as f:
                 f.write(json.dumps(row) + "\n")
+
+    def get_or_run(self, key: dict, run: Callable[[], dict]) -> tuple[dict, bool]:
+        """The saved run with these key values, or a new one: `run()`'s fields joined to the
+        key, saved at once. Returns (the run, whether it was run now)."""
+        row = self.get(**key)
+        if row is not None:
+            return row, False
+        row = {**key, **run()}
+        self.add(row)
+        return row, True

@@ -16,6 +16,7 @@ With --results FILE.jsonl finished runs are appended to FILE and reused when the
 
 import argparse
 import os
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -60,6 +61,16 @@ def train_and_score(overrides: list[str], seed: int, steps: int, args: argparse.
     return scores, samples[:12], seconds
 
 
+def train_row(overrides: list[str], seed: int, steps: int, args: argparse.Namespace) -> dict:
+    """One run as a results row: its scores and seconds, and for seed 0 its 12 samples (for
+    the picture)."""
+    scores, x, seconds = train_and_score(overrides, seed, steps, args)
+    row = {**scores, "seconds": round(seconds, 1)}
+    if seed == 0:
+        row["samples"] = x.double().round(decimals=3).tolist()
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=2, help="runs per method (seeds 0..N-1)")
@@ -85,15 +96,11 @@ def main() -> None:
     for name in args.methods:
         for seed in range(args.seeds):
             key = dict(method=name, seed=seed, steps=args.steps, channels=args.channels)
-            row = results.get(**key)
-            if row is None:
-                scores, x, seconds = train_and_score(METHODS[name], seed, args.steps, args)
-                row = {**key, **scores, "seconds": round(seconds, 1)}
-                if seed == 0:  # kept for the picture
-                    row["samples"] = x.double().round(decimals=3).tolist()
-                results.add(row)
+            row, trained = results.get_or_run(
+                key, partial(train_row, METHODS[name], seed, args.steps, args))
+            if trained:
                 print(f"  {name} seed {seed}: {row['modes']}/1000 modes, KL "
-                      f"{row['reverse_kl']:.2f}, {seconds:.1f} s", flush=True)
+                      f"{row['reverse_kl']:.2f}, {row['seconds']:.1f} s", flush=True)
             rows.setdefault(name, []).append((row, row["seconds"]))
             if seed == 0:
                 firsts[name] = torch.tensor(row["samples"])
