@@ -165,6 +165,7 @@ class TrainConfig:
     eval_samples: int = 2000  # samples per cheap evaluation
     # decay of an exponential moving average of G's weights, sampled instead of G (0: off)
     ema_decay: float = 0.0
+    ema_start: int = 0  # G updates before the average starts (until then it copies G)
 
 
 @dataclass
@@ -408,5 +409,6 @@ def validate(cfg: Config) -> None:
     _check(t.eval_every >= 0 and t.eval_samples >= 2, "train.eval_every must be >= 0 and "
                                                       "train.eval_samples >= 2")
     _check(0.0 <= t.ema_decay < 1.0, f"train.ema_decay must be in [0, 1), got {t.ema_decay}")
+    _check(t.ema_start >= 0, f"train.ema_start must be >= 0, got {t.ema_start}")
     _check(t.log_every >= 1 and t.checkpoint_every >= 0,
            "train.log_every must be >= 1 and train.checkpoint_every >= 0")

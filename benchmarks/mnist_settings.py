@@ -2,9 +2,12 @@
 picked. Trains a preset and, every few epochs, scores 10,000 samples with the paper's Parzen
 protocol (sigma chosen on the first 1,000 validation images; the test set, or a subset of it
 for speed). Prints one JSON line per evaluation, with the training seconds so far.
+With --valid the next 2,000 validation images are scored instead of test images, with the
+samples that `train.eval_every` draws: the numbers a run's periodic evaluation logs, so
+settings can be chosen without looking at the test set.
 
     python benchmarks/mnist_settings.py gan-mnist-fast --epochs 20 --every 4 \
-        [--test 3000] [--set optim_g.lr=1e-3 ...]
+        [--test 3000 | --valid] [--set optim_g.lr=1e-3 ...]
 """
 
 import argparse
@@ -25,6 +28,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--every", type=int, default=4)
     parser.add_argument("--test", type=int, default=10_000, help="test images scored")
+    parser.add_argument("--valid", action="store_true",
+                        help="score validation images 1,000-2,999 instead of test images")
     parser.add_argument("--data", default=os.environ.get("ADVNETS_DATA", "../shared/data"))
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
@@ -32,19 +37,24 @@ def main() -> None:
     cfg = load_preset(args.preset, ["train.progress=false", f"data.root={args.data}",
                                     *args.set])
     run = build_run(cfg)
-    valid = load_images01("mnist", "valid", args.data, 1000)[0].flatten(1).to(run.device)
-    test = load_images01("mnist", "test", args.data, args.test)[0].flatten(1).to(run.device)
+    valid = load_images01("mnist", "valid", args.data, 3000)[0].flatten(1).to(run.device)
+    if args.valid:  # as train.eval_every scores (advnets.train.hooks.PeriodicEval)
+        valid, test, seed = valid[:1000], valid[1000:], cfg.train.seed + 3
+    else:
+        valid, seed = valid[:1000], 0
+        test = load_images01("mnist", "test", args.data, args.test)[0].flatten(1).to(run.device)
     train_seconds = 0.0
     for epoch in range(args.every, args.epochs + 1, args.every):
         t = time.perf_counter()
         run_loop(run, [], epoch * run.counters.steps_per_epoch)
         train_seconds += time.perf_counter() - t
-        result = parzen_protocol(draw_samples(run.G_sample, cfg, 10_000).flatten(1).to(run.device),
-                                 valid, test)
+        samples = draw_samples(run.G_sample, cfg, 10_000, seed).flatten(1).to(run.device)
+        result = parzen_protocol(samples, valid, test)
         print(json.dumps({"preset": args.preset, "set": args.set, "epoch": epoch,
                           "train_seconds": round(train_seconds, 1),
                           "parzen": round(result.mean, 1), "se": round(result.stderr, 1),
-                          "sigma": round(result.sigma, 3), "test_images": len(test)}),
+                          "sigma": round(result.sigma, 3),
+                          "scored": f"{'valid' if args.valid else 'test'}[{len(test)}]"}),
               flush=True)
 
 

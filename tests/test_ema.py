@@ -32,6 +32,19 @@ def test_average_is_the_normalised_exponential_average_of_the_iterates():
     assert ema.updates == 5 and not ema.module.weight.requires_grad
 
 
+def test_average_starts_after_ema_start_updates():
+    """Until `start` G updates the average copies G; then it averages afresh from there."""
+    G = nn.Linear(1, 1, bias=False)
+    ema = GeneratorEMA(G, decay=0.5, start=2)
+    expected = [1.0, 2.0, -3.0, (0.5 * -3 + 4) / 1.5, (0.25 * -3 + 0.5 * 4 + 10) / 1.75]
+    for w, e in zip([1.0, 2.0, -3.0, 4.0, 10.0], expected, strict=True):
+        with torch.no_grad():
+            G.weight.fill_(w)
+        ema.update(G)
+        assert ema.module.weight.item() == pytest.approx(e, rel=1e-6)
+    assert (ema.seen, ema.updates) == (5, 3)
+
+
 def test_run_averages_after_every_generator_update(quiet):
     run = build_run(load_preset("gan-ring", quiet + ["train.ema_decay=0.9", "train.k=3"]))
     run_loop(run, [], 4)
@@ -40,8 +53,9 @@ def test_run_averages_after_every_generator_update(quiet):
     assert not torch.equal(_flat(run.G_sample), _flat(run.G))
 
 
-def test_resume_keeps_the_average_and_samples_use_it(tmp_path, quiet):
-    base = quiet + ["train.ema_decay=0.95", "train.log_every=3"]
+@pytest.mark.parametrize("start", [0, 4, 9])  # the average starts before / after the stop
+def test_resume_keeps_the_average_and_samples_use_it(tmp_path, quiet, start):
+    base = quiet + ["train.ema_decay=0.95", "train.log_every=3", f"train.ema_start={start}"]
     full = train(load_preset("gan-ring", base + ["train.steps=14"]), tmp_path / "full")
     train(load_preset("gan-ring", base + ["train.steps=6"]), tmp_path / "half")
     resumed = train(None, tmp_path / "half", resume=True, overrides=["train.steps=14"])
@@ -61,7 +75,7 @@ def test_average_switched_on_at_resume_starts_from_g(tmp_path, quiet):
     torch.testing.assert_close(_flat(resumed.G_sample), _flat(resumed.G), rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("decay", ["1.0", "-0.1"])
-def test_decay_out_of_range_is_a_config_error(decay):
-    with pytest.raises(ConfigError, match="ema_decay"):
-        build_run(load_preset("gan-ring", [f"train.ema_decay={decay}"]))
+@pytest.mark.parametrize("setting", ["ema_decay=1.0", "ema_decay=-0.1", "ema_start=-1"])
+def test_average_settings_out_of_range_are_config_errors(setting):
+    with pytest.raises(ConfigError, match=setting.split("=")[0]):
+        build_run(load_preset("gan-ring", [f"train.{setting}"]))

@@ -248,6 +248,20 @@ def test_minibatch_features_match_hand_computation():
     torch.testing.assert_close(layer(f[order]), out[order])
 
 
+def test_minibatch_features_have_first_and_second_derivatives():
+    """Gradients (and, for Unrolled GAN, gradients of gradients) match finite differences."""
+    torch.manual_seed(0)
+    layer = MinibatchDiscrimination(3, 2, 2).double()
+    f = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
+
+    def o(f: torch.Tensor, T: torch.Tensor) -> torch.Tensor:
+        return torch.func.functional_call(layer, {"T": T}, (f,))
+
+    T = layer.T.detach().clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(o, (f, T))
+    assert torch.autograd.gradgradcheck(o, (f, T))
+
+
 def test_minibatch_discrimination_sees_real_and_fake_batches_separately():
     run = ring_run("model.discriminator.minibatch_kernels=4",
                    "model.discriminator.minibatch_kernel_dim=3")

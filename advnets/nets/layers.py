@@ -108,10 +108,12 @@ class MinibatchDiscrimination(nn.Module):
         self.T = nn.Parameter(0.05 * torch.randn(in_features, kernels, kernel_dim))
 
     def forward(self, f: Tensor) -> Tensor:
-        M = torch.einsum("na,abc->nbc", f, self.T)  # (N, B, C)
+        M = torch.einsum("na,abc->cnb", f, self.T).contiguous()  # (C, N, B)
         # ||M_{i,b} - M_{j,b}||_1 as (N, N, B); broadcasting, not cdist, which has no
-        # second derivative (unrolled GANs differentiate through D's gradient)
-        l1 = (M.unsqueeze(1) - M.unsqueeze(0)).abs().sum(dim=3)
+        # second derivative (unrolled GANs differentiate through D's gradient). C leads, so
+        # the L1 sum adds whole (N, N, B) slabs: 1.3x faster than summing a last axis of 5
+        # (benchmarks/minibatch_discrimination.py).
+        l1 = (M.unsqueeze(2) - M.unsqueeze(1)).abs().sum(dim=0)
         o = torch.exp(-l1).sum(dim=1)  # (N, B)
         return torch.cat([f, o], dim=1)
 

@@ -9,12 +9,17 @@ from torch import nn
 
 
 class GeneratorEMA:
-    """Keeps `module`, a frozen copy of G whose weights follow G's after every G update."""
+    """Keeps `module`, a frozen copy of G whose weights follow G's after every G update.
 
-    def __init__(self, G: nn.Module, decay: float) -> None:
+    With `start` > 0 the first `start` G updates are copied, not averaged: the average then
+    begins afresh (SWA-style), so the iterates of early training get no share of it."""
+
+    def __init__(self, G: nn.Module, decay: float, start: int = 0) -> None:
         self.decay = float(decay)
+        self.start = int(start)
         self.module = copy.deepcopy(G).requires_grad_(False).eval()
-        self.updates = 0
+        self.seen = 0  # G updates so far
+        self.updates = 0  # of them, those averaged
 
     def current_decay(self) -> float:
         """The decay of the next update, bias-corrected as Adam's moments are: the average is
@@ -25,6 +30,10 @@ class GeneratorEMA:
 
     @torch.no_grad()
     def update(self, G: nn.Module) -> None:
+        self.seen += 1
+        if self.seen <= self.start:
+            self.module.load_state_dict(G.state_dict())
+            return
         weight = 1.0 - self.current_decay()
         for mine, theirs in zip(self.module.parameters(), G.parameters(), strict=True):
             mine.lerp_(theirs.detach(), weight)
@@ -33,8 +42,10 @@ class GeneratorEMA:
         self.updates += 1
 
     def state_dict(self) -> dict:
-        return {"weights": self.module.state_dict(), "updates": self.updates}
+        return {"weights": self.module.state_dict(), "updates": self.updates,
+                "seen": self.seen}
 
     def load_state_dict(self, state: dict) -> None:
         self.module.load_state_dict(state["weights"])
         self.updates = int(state["updates"])
+        self.seen = int(state.get("seen", self.start + self.updates))

@@ -112,7 +112,9 @@ class Run:
             if "generator_ema" in ckpt:
                 self.step.ema.load_state_dict(ckpt["generator_ema"])
             else:  # the average is switched on at resume: it starts from the loaded G
-                self.step.ema = GeneratorEMA(self.G, self.cfg.train.ema_decay)
+                t = self.cfg.train
+                self.step.ema = GeneratorEMA(self.G, t.ema_decay, t.ema_start)
+                self.step.ema.seen = self.counters.g_updates
 
 
 def build_run(cfg: Config) -> Run:
@@ -151,7 +153,7 @@ def build_run(cfg: Config) -> Run:
         fixed_noise, fixed_labels = class_rows(fixed_noise[:SAMPLES_PER_CLASS], m.num_classes)
         labels = partial(sample_labels, num_classes=m.num_classes, device=device)
     noise = partial(sample_noise, dim=m.z_dim, prior=m.noise, scale=m.noise_scale, device=device)
-    ema = GeneratorEMA(G, t.ema_decay) if t.ema_decay > 0 else None
+    ema = GeneratorEMA(G, t.ema_decay, t.ema_start) if t.ema_decay > 0 else None
     step = GANStep(cfg, G, D, opt_g, opt_d, build_objective(cfg.loss, D, opt_d), data.sampler,
                    noise, autocast, counters, ema, labels)
     return Run(cfg, device, data, G, D, step, fixed_noise.to(device),
