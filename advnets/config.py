@@ -133,6 +133,9 @@ class OptimConfig:
     weight_decay: float = 0.0
     lr_decay: float = 1.0  # lr is divided by this after every update (paper: 1.000004)
     lr_min: float = 0.0  # floor of the decayed lr (paper: 1e-6)
+    # step decay, as torch's MultiStepLR: lr x lr_gamma at each of these update counts
+    lr_milestones: list[int] = field(default_factory=list)
+    lr_gamma: float = 0.1
     momentum_final: float | None = None  # sgd: ramp momentum to this value (paper: 0.7)
     momentum_start: int = 1  # first epoch of the ramp
     momentum_saturate: int = 250  # epoch at which momentum_final is reached
@@ -401,6 +404,10 @@ def validate(cfg: Config) -> None:
         _check(o.lr_decay >= 1, f"{which}.lr_decay divides the lr each update: must be >= 1")
         _check(o.lr_min >= 0 and o.weight_decay >= 0,
                f"{which}.lr_min and {which}.weight_decay must be >= 0")
+        _check(0 < o.lr_gamma <= 1, f"{which}.lr_gamma must be in (0, 1], got {o.lr_gamma}")
+        _check(all(m > 0 for m in o.lr_milestones) and o.lr_milestones == sorted(o.lr_milestones),
+               f"{which}.lr_milestones must be increasing update counts > 0, "
+               f"got {o.lr_milestones}")
     t = cfg.train
     _check(t.steps is None or t.steps >= 0, "train.steps must be >= 0")
     _check(t.epochs is None or t.epochs >= 0, "train.epochs must be >= 0")

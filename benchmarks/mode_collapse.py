@@ -11,12 +11,14 @@ PacGAN trains for 400,000 steps (400 epochs of 1,000 minibatches); --steps sets 
 (G and D 2 x 256, ReLU / LeakyReLU, Adam 2e-4 with beta1 0.5), same batch of 100.
 
 With --results FILE.jsonl every finished run is appended to FILE, and a run already there
-(same data, set-up, method, seed and steps) is reused instead of trained: a stopped benchmark
-resumes where it was, and the same command prints the tables again without training.
+(same data, set-up, method, seed, steps and --set) is reused instead of trained: a stopped
+benchmark resumes where it was, and the same command prints the tables again without training.
+`--set KEY=VALUE` changes a config key in every run, e.g. a step decay of both learning rates
+(`optim_g.lr_milestones=[20000]`).
 
     python benchmarks/mode_collapse.py [--seeds 10] [--steps 20000] [--data grid ring]
-        [--setup pacgan|small] [--methods GAN PacGAN4 ...] [--results runs.jsonl]
-        [--figure mode_collapse.png] [--device cpu|cuda]
+        [--setup pacgan|small] [--methods GAN PacGAN4 ...] [--set KEY=VALUE ...]
+        [--results runs.jsonl] [--figure mode_collapse.png] [--device cpu|cuda]
 """
 
 import argparse
@@ -31,6 +33,7 @@ from results import Results
 
 from advnets.config import load_preset
 from advnets.data import toy_distribution
+from advnets.errors import ConfigError
 from advnets.metrics import mode_metrics
 from advnets.sampling import draw_samples
 from advnets.train import build_run, run_loop
@@ -112,11 +115,12 @@ def pm(values: list[float], digits: int) -> str:
 
 
 def report(data: str, setup: str, rows: dict[str, list[tuple[dict, float]]],
-           steps: int) -> None:
+           steps: int, overrides: str) -> None:
     total = next(iter(rows.values()))[0][0]["modes_total"]
     seeds = len(next(iter(rows.values())))
-    print(f"\n{data}, {setup} set-up: {steps} steps per run, 2,500 samples each; mean ± "
-          f"standard error over {seeds} seed{'s' if seeds > 1 else ''}")
+    changed = f" ({overrides})" if overrides else ""
+    print(f"\n{data}, {setup} set-up{changed}: {steps} steps per run, 2,500 samples each; "
+          f"mean ± standard error over {seeds} seed{'s' if seeds > 1 else ''}")
     print(f"{'method':<25} {f'modes (of {total})':>14} {'high quality %':>15} "
           f"{'reverse KL':>12} {'s / seed':>9} {'ms / step':>9}   published")
     for name, runs in rows.items():
@@ -166,13 +170,22 @@ def main() -> None:
                         metavar="METHOD", help=f"some of: {', '.join(METHODS)}")
     parser.add_argument("--setup", default="pacgan", choices=list(SETUPS),
                         help="PacGAN's networks, or the small MLPs of gan-ring / gan-grid")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config override for every run (repeatable)")
     parser.add_argument("--results", type=Path, help="JSON lines of finished runs: "
                         "appended to, and runs already there are not trained again")
     parser.add_argument("--figure", type=Path, default=Path("mode_collapse.png"))
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     args = parser.parse_args()
+    try:
+        for data in args.data:
+            load_preset(SETUPS[args.setup].format(data=data), args.set)
+    except ConfigError as err:
+        parser.error(f"--set: {err}")
 
-    results = Results(args.results, ("data", "setup", "method", "seed", "steps"))
+    results = Results(args.results, ("data", "setup", "method", "seed", "steps", "set"),
+                      defaults={"set": ""})
+    common = " ".join(args.set)
     samples: dict[str, dict[str, torch.Tensor]] = {}
     tables: dict[str, dict[str, list[tuple[dict, float]]]] = {}
     for data in args.data:
@@ -182,9 +195,10 @@ def main() -> None:
             rows[name] = []
             for seed in range(args.seeds):
                 key = dict(data=data, setup=args.setup, method=name, seed=seed,
-                           steps=args.steps)
+                           steps=args.steps, set=common)
                 row, trained = results.get_or_run(key, partial(
-                    train_row, data, args.setup, METHODS[name], seed, args.steps, args.device))
+                    train_row, data, args.setup, METHODS[name] + args.set, seed, args.steps,
+                    args.device))
                 if trained:
                     print(f"  {data} {name} seed {seed}: {row['modes']}/{row['modes_total']} "
                           f"modes, {100 * row['high_quality']:.1f} % high quality, "
@@ -193,7 +207,7 @@ def main() -> None:
                 if seed == 0:
                     samples[data][name] = torch.tensor(row["samples"])
     for data, rows in tables.items():
-        report(data, args.setup, rows, args.steps)
+        report(data, args.setup, rows, args.steps, common)
     scatter(args.figure, samples, args.setup)
     print(f"\nwrote {args.figure}")
 

@@ -10,10 +10,12 @@ from pathlib import Path
 
 class Results:
     """The runs of one results file (or of none: `path=None` keeps them in memory only),
-    each a dict, found by the values of its `key` fields."""
+    each a dict, found by the values of its `key` fields; a key field that older rows lack
+    takes its value from `defaults`."""
 
-    def __init__(self, path: Path | None, key: tuple[str, ...]) -> None:
-        self.path, self.key = path, key
+    def __init__(self, path: Path | None, key: tuple[str, ...],
+                 defaults: dict | None = None) -> None:
+        self.path, self.key, self.defaults = path, key, defaults or {}
         self.runs: dict[tuple, dict] = {}
         if path is not None and path.is_file():
             for number, line in enumerate(path.read_text().splitlines(), 1):
@@ -27,7 +29,7 @@ class Results:
                                      f"benchmark ({e}); pass another --results file") from e
 
     def _key(self, row: dict) -> tuple:
-        return tuple(row[k] for k in self.key)
+        return tuple(row[k] if k in row else self.defaults[k] for k in self.key)
 
     def get(self, **key) -> dict | None:
         """The saved run with these key values, if any."""

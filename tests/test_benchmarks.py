@@ -53,3 +53,25 @@ def test_mode_collapse_refuses_a_foreign_results_file(tmp_path):
     done = run([*MODE_COLLAPSE, "--results", str(results)])
     assert done.returncode != 0
     assert done.stderr.strip().splitlines()[-1].startswith(f"{results}, line 1: not a results")
+
+
+def test_mode_collapse_set_makes_new_runs_and_old_rows_still_count(tmp_path):
+    results = tmp_path / "runs.jsonl"
+    args = [*MODE_COLLAPSE, "--results", str(results), "--figure", str(tmp_path / "a.png")]
+    assert run(args).returncode == 0
+    # rows written before --set existed carry no "set" field: they stay the runs without it
+    rows = [json.loads(line) for line in results.read_text().splitlines()]
+    results.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "set"}) + "\n"
+                               for r in rows))
+    assert trained(run(args).stdout) == []
+
+    changed = run([*args, "--set", "optim_g.lr=0.001"])
+    assert changed.returncode == 0, changed.stderr
+    assert len(trained(changed.stdout)) == 4
+    assert "(optim_g.lr=0.001)" in changed.stdout
+    new = [json.loads(line) for line in results.read_text().splitlines()][4:]
+    assert [r["set"] for r in new] == ["optim_g.lr=0.001"] * 4
+
+    typo = run([*args, "--set", "optim_g.lr_milestonez=[5]"])
+    assert typo.returncode != 0
+    assert "unknown config key 'optim_g.lr_milestonez'" in typo.stderr.strip().splitlines()[-1]

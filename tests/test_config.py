@@ -65,6 +65,8 @@ def test_round_trip_through_dict():
     ("model.discriminator.input_dropout=1.0", "drop probability"),
     ("optim_d.lr=-1", "optim_d.lr must be > 0"),
     ("optim_g.lr_decay=0", "lr_decay"),
+    ("optim_g.lr_milestones=[500,100]", "increasing update counts"),
+    ("optim_d.lr_gamma=0", "lr_gamma must be in"),
     ("optim_g.lr=.nan", "must be finite"),
     ("train.precision=fp16", "choose one of: fp32, bf16"),
     ("model.z_dim=0", "z_dim"),

@@ -9,15 +9,31 @@ from advnets.nets import Maxout, build_discriminator, build_generator
 from advnets.nets.layers import Dropout
 
 
-def test_maxout_takes_max_over_consecutive_pieces():
+def fixed_maxout() -> Maxout:
+    """2 units of 3 pieces: unit 0 reads x_0 with weights 1, 2, -1; unit 1 x_1 with 1, -1, 3."""
     layer = Maxout(2, units=2, pieces=3)
     with torch.no_grad():
         layer.linear.weight.copy_(torch.tensor(
             [[1.0, 0], [2, 0], [-1, 0], [0, 1], [0, -1], [0, 3]]))
         layer.linear.bias.zero_()
+    return layer
+
+
+def test_maxout_takes_max_over_consecutive_pieces():
+    layer = fixed_maxout()
     x = torch.tensor([[1.0, 1.0], [-1.0, -2.0]])
     expected = torch.tensor([[2.0, 3.0], [1.0, 2.0]])
     torch.testing.assert_close(layer(x), expected)
+
+
+def test_maxout_gradient_reaches_only_the_winning_piece():
+    layer = fixed_maxout()
+    x = torch.tensor([[1.0, 1.0]])
+    layer(x).sum().backward()
+    # unit 0: piece 1 wins (2 > 1 > -1); unit 1: piece 2 wins (3 > 1 > -1)
+    expected = torch.zeros(6, 2)
+    expected[1] = expected[5] = x[0]
+    torch.testing.assert_close(layer.linear.weight.grad, expected)
 
 
 def test_paper_models_match_mnist_yaml():

@@ -13,6 +13,17 @@ def test_paper_lr_decay_and_floor():
     assert scheduled_lr(cfg, 10**15) == pytest.approx(cfg.lr_min, rel=1e-12)  # no overflow
 
 
+def test_lr_milestones_multiply_by_gamma_as_multistep_lr():
+    cfg = OptimConfig(name="adam", lr=2e-4, lr_milestones=[3, 5], lr_gamma=0.1)
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.Adam([param], lr=cfg.lr)
+    reference = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[3, 5], gamma=0.1)
+    for updates in range(8):
+        assert scheduled_lr(cfg, updates) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-12)
+        opt.step()
+        reference.step()
+
+
 def test_paper_momentum_ramp():
     cfg = load_preset("gan-mnist").optim_d
     # pylearn2's MomentumAdjustor(start=1, saturate=250): epoch e (1-based) runs with

@@ -31,10 +31,12 @@ def build_optimizer(cfg: OptimConfig, params: Iterable[nn.Parameter],
 
 
 def scheduled_lr(cfg: OptimConfig, updates: int) -> float:
-    """lr divided by `lr_decay` after every update, never below `lr_min`."""
+    """lr divided by `lr_decay` after every update, never below `lr_min`, and multiplied by
+    `lr_gamma` from each of `lr_milestones` (update counts) on."""
+    lr = cfg.lr * cfg.lr_gamma ** sum(updates >= m for m in cfg.lr_milestones)
     if cfg.lr_decay == 1.0:
-        return cfg.lr
-    return max(cfg.lr * math.exp(-updates * math.log(cfg.lr_decay)), cfg.lr_min)
+        return lr
+    return max(lr * math.exp(-updates * math.log(cfg.lr_decay)), cfg.lr_min)
 
 
 def scheduled_momentum(cfg: OptimConfig, epochs_done: int) -> float:

@@ -1,0 +1,104 @@
+"""Speed of advnets' maxout against the same layer reduced with `amax`, measured in the same
+run: the layer alone (forward + backward) and whole training steps of the presets whose
+discriminators are maxout nets (gan-mnist: the paper's MNIST D; pacgan-grid: PacGAN's D).
+
+`amax` splits the gradient evenly among tied pieces, `max(dim)` sends it to one winner; the
+linear pieces of a maxout unit practically never tie, and the script checks that both give
+the same outputs and gradients.
+
+    python benchmarks/maxout.py [--data DIR] [--threads 1] [--repeats 100] [--steps 100]
+"""
+
+import argparse
+import os
+import time
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from advnets.config import load_preset
+from advnets.nets.layers import Maxout
+from advnets.train import build_run, run_loop
+
+
+def amax_forward(self: Maxout, x: Tensor) -> Tensor:
+    y = self.linear(x)
+    return y.view(*y.shape[:-1], self.units, self.pieces).amax(dim=-1)
+
+
+OURS = Maxout.forward
+
+
+def best_of_3(fn: Callable[[], None], repeats: int) -> float:
+    """Best of 3 rounds: mean ms per call of `fn`, after a warm-up."""
+    for _ in range(3):
+        fn()
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            fn()
+        best = min(best, (time.perf_counter() - start) / repeats * 1000)
+    return best
+
+
+def layer_ms(forward, batch: int, in_features: int, units: int, pieces: int,
+             repeats: int) -> tuple[float, list[Tensor]]:
+    """ms of forward + backward of one layer, and its output and gradients (for the check)."""
+    Maxout.forward = forward
+    torch.manual_seed(0)
+    layer = Maxout(in_features, units, pieces)
+    x = torch.randn(batch, in_features, requires_grad=True)
+    g = torch.randn(batch, units)
+    ms = best_of_3(lambda: layer(x).backward(g), repeats)
+    x.grad = None
+    layer.zero_grad()
+    y = layer(x)
+    y.backward(g)
+    return ms, [y.detach(), x.grad, layer.linear.weight.grad]
+
+
+def step_ms(forward, preset: str, steps: int, data_root: str) -> float:
+    """ms per Algorithm-1 step of `preset` (batch as the preset), after 10 warm-up steps."""
+    Maxout.forward = forward
+    cfg = load_preset(preset, ["train.seed=0", f"train.steps={steps + 10}",
+                               "train.progress=false", f"data.root={data_root}"])
+    run = build_run(cfg)
+    run_loop(run, [], 10)
+    start = time.perf_counter()
+    run_loop(run, [], steps + 10)
+    return (time.perf_counter() - start) / steps * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=os.environ.get("ADVNETS_DATA", "../shared/data"),
+                        help="data folder (MNIST, for the gan-mnist step)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=100)
+    parser.add_argument("--steps", type=int, default=100, help="training steps per preset")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    print(f"{'layer (batch, in -> units x pieces)':<38} {'amax ms':>8} {'ours ms':>8} "
+          f"{'speed-up':>8} {'max diff':>9}")
+    # the paper's MNIST D (240 x 5, batch 100) and PacGAN's D (200 x 5, real + fake = 200)
+    for batch, fan_in, units, pieces in [(100, 784, 240, 5), (200, 200, 200, 5)]:
+        base, ref = layer_ms(amax_forward, batch, fan_in, units, pieces, args.repeats)
+        ours, out = layer_ms(OURS, batch, fan_in, units, pieces, args.repeats)
+        diff = max((a - b).abs().max().item() for a, b in zip(ref, out, strict=True))
+        print(f"{f'{batch}, {fan_in} -> {units} x {pieces}':<38} {base:>8.3f} {ours:>8.3f} "
+              f"{base / ours:>7.2f}x {diff:>9.1e}")
+
+    if args.steps:
+        print(f"\n{'training step':<38} {'amax ms':>8} {'ours ms':>8} {'speed-up':>8}")
+        for preset in ["gan-mnist", "pacgan-grid"]:
+            base = step_ms(amax_forward, preset, args.steps, args.data)
+            ours = step_ms(OURS, preset, args.steps, args.data)
+            print(f"{preset:<38} {base:>8.2f} {ours:>8.2f} {base / ours:>7.2f}x")
+    Maxout.forward = OURS
+
+
+if __name__ == "__main__":
+    main()
