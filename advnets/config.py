@@ -346,6 +346,16 @@ def _check_floats(node: Any, prefix: str = "") -> None:
                    f"config key {prefix + key!r} must be finite, got {v!r}")
 
 
+def _validate_optim(o: OptimConfig, which: str) -> None:
+    _check(o.lr > 0, f"{which}.lr must be > 0, got {o.lr}")
+    _check(o.lr_decay >= 1, f"{which}.lr_decay divides the lr each update: must be >= 1")
+    _check(o.lr_min >= 0 and o.weight_decay >= 0,
+           f"{which}.lr_min and {which}.weight_decay must be >= 0")
+    _check(0 < o.lr_gamma <= 1, f"{which}.lr_gamma must be in (0, 1], got {o.lr_gamma}")
+    _check(all(m > 0 for m in o.lr_milestones) and o.lr_milestones == sorted(o.lr_milestones),
+           f"{which}.lr_milestones must be increasing update counts > 0, got {o.lr_milestones}")
+
+
 def validate(cfg: Config) -> None:
     """Range and choice checks that types alone cannot express; raises ConfigError."""
     _check_floats(cfg.to_dict())
@@ -399,15 +409,7 @@ def validate(cfg: Config) -> None:
            "model.discriminator.pack is for unconditional GANs (model.num_classes=0)")
     _check(cfg.model.noise_scale > 0, "model.noise_scale must be > 0")
     for which in ("optim_d", "optim_g"):
-        o: OptimConfig = getattr(cfg, which)
-        _check(o.lr > 0, f"{which}.lr must be > 0, got {o.lr}")
-        _check(o.lr_decay >= 1, f"{which}.lr_decay divides the lr each update: must be >= 1")
-        _check(o.lr_min >= 0 and o.weight_decay >= 0,
-               f"{which}.lr_min and {which}.weight_decay must be >= 0")
-        _check(0 < o.lr_gamma <= 1, f"{which}.lr_gamma must be in (0, 1], got {o.lr_gamma}")
-        _check(all(m > 0 for m in o.lr_milestones) and o.lr_milestones == sorted(o.lr_milestones),
-               f"{which}.lr_milestones must be increasing update counts > 0, "
-               f"got {o.lr_milestones}")
+        _validate_optim(getattr(cfg, which), which)
     t = cfg.train
     _check(t.steps is None or t.steps >= 0, "train.steps must be >= 0")
     _check(t.epochs is None or t.epochs >= 0, "train.epochs must be >= 0")
