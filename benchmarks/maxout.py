@@ -12,9 +12,9 @@ the same outputs and gradients.
 import argparse
 import os
 import time
-from collections.abc import Callable
 
 import torch
+from timing import best_of_3
 from torch import Tensor
 
 from advnets.config import load_preset
@@ -28,19 +28,6 @@ def amax_forward(self: Maxout, x: Tensor) -> Tensor:
 
 
 OURS = Maxout.forward
-
-
-def best_of_3(fn: Callable[[], None], repeats: int) -> float:
-    """Best of 3 rounds: mean ms per call of `fn`, after a warm-up."""
-    for _ in range(3):
-        fn()
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        for _ in range(repeats):
-            fn()
-        best = min(best, (time.perf_counter() - start) / repeats * 1000)
-    return best
 
 
 def layer_ms(forward, batch: int, in_features: int, units: int, pieces: int,

@@ -11,9 +11,9 @@ C = 5), their ratio, and the largest difference of outputs and gradients.
 """
 
 import argparse
-import time
 
 import torch
+from timing import best_of_3
 from torch import Tensor
 
 from advnets.nets.layers import MinibatchDiscrimination
@@ -23,19 +23,6 @@ def broadcast_baseline(layer: MinibatchDiscrimination, f: Tensor) -> Tensor:
     M = torch.einsum("na,abc->nbc", f, layer.T)  # (N, B, C)
     o = torch.exp(-(M.unsqueeze(1) - M.unsqueeze(0)).abs().sum(dim=3)).sum(dim=1)
     return torch.cat([f, o], dim=1)
-
-
-def ms_per_call(fn, f: Tensor, g: Tensor, repeats: int) -> float:
-    """Best of 3 rounds: mean ms of forward + backward."""
-    for _ in range(3):
-        fn(f).backward(g)
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        for _ in range(repeats):
-            fn(f).backward(g)
-        best = min(best, (time.perf_counter() - start) / repeats * 1000)
-    return best
 
 
 def main() -> None:
@@ -53,8 +40,8 @@ def main() -> None:
     layer = MinibatchDiscrimination(args.features, args.kernels, args.kernel_dim)
     f = torch.randn(args.batch, args.features, requires_grad=True)
     g = torch.randn(args.batch, args.features + args.kernels)
-    ours = ms_per_call(layer, f, g, args.repeats)
-    base = ms_per_call(lambda x: broadcast_baseline(layer, x), f, g, args.repeats)
+    ours = best_of_3(lambda: layer(f).backward(g), args.repeats)
+    base = best_of_3(lambda: broadcast_baseline(layer, f).backward(g), args.repeats)
 
     out = (layer(f) - broadcast_baseline(layer, f)).abs().max().item()
     grads = [torch.autograd.grad((fn(f) * g).sum(), (f, layer.T))
