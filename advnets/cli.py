@@ -55,6 +55,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 def cmd_sample(args: argparse.Namespace) -> None:
     from advnets.sampling import check_label, class_grid, draw_samples, load_generator
+    from advnets.truncation import check_keep, draw_truncated
     from advnets.viz import save_image_grid, save_points_plot
 
     if args.n < 1:
@@ -65,12 +66,20 @@ def cmd_sample(args: argparse.Namespace) -> None:
     G, cfg = load_generator(Path(args.run_dir))
     check_label(cfg, args.label)
     classes, nrow = cfg.model.num_classes, None
+    keep = args.jacobian_keep
+    if keep is not None:
+        check_keep(keep)
     if classes and args.label is None and out.suffix == ".png":  # one row per class
+        if keep is not None:
+            raise ConfigError("--jacobian-keep draws each sample on its own: with a "
+                              "conditional run, give --label or write .npy")
         nrow = -(-args.n // classes)
         samples, what = class_grid(G, cfg, nrow, args.seed), ", one row per class"
     else:
-        samples = draw_samples(G, cfg, args.n, args.seed, args.label)
+        samples = (draw_samples(G, cfg, args.n, args.seed, args.label) if keep is None
+                   else draw_truncated(G, cfg, args.n, keep, args.seed, args.label))
         what = f" of class {args.label}" if args.label is not None else ""
+        what += f", Jacobian truncation keeping {keep:.0%} of the draws" if keep else ""
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npy":
         np.save(out, samples.numpy().astype(np.float32))
@@ -319,6 +328,9 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the noise")
     p.add_argument("--label", type=int,
                    help="conditional runs: every sample of this class (else uniform labels)")
+    p.add_argument("--jacobian-keep", type=float, metavar="KEEP",
+                   help="Jacobian truncation: keep only the draws whose ||dG/dz|| is below "
+                   "the KEEP quantile (e.g. 0.95), which drops the samples between modes")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("eval", help="score a run, or a .npy file of samples from anywhere")

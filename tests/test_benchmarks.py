@@ -75,3 +75,32 @@ def test_mode_collapse_set_makes_new_runs_and_old_rows_still_count(tmp_path):
     typo = run([*args, "--set", "optim_g.lr_milestonez=[5]"])
     assert typo.returncode != 0
     assert "unknown config key 'optim_g.lr_milestonez'" in typo.stderr.strip().splitlines()[-1]
+
+
+def test_mode_collapse_scores_jacobian_truncation_and_the_weight_average(tmp_path):
+    results = tmp_path / "runs.jsonl"
+    args = [*MODE_COLLAPSE, "--results", str(results), "--figure", str(tmp_path / "a.png")]
+    plain = run([*args, "--jacobian-keep", "0.95"])
+    assert plain.returncode == 0, plain.stderr
+    assert "Jacobian truncation keeping 95% of G's draws" in plain.stdout
+    assert len(table(plain.stdout)) == 4  # each method in both tables
+    rows = [json.loads(line) for line in results.read_text().splitlines()]
+    for row in rows:
+        assert set(row["truncated"]) == {"0.99", "0.97", "0.95", "0.9", "0.8"}
+        assert all(t["modes_total"] == 8 and 0 <= t["high_quality"] <= 1
+                   for t in row["truncated"].values())
+    assert len(rows[0]["truncated"]["0.95"]["samples"]) == 2500
+    assert "samples" not in rows[1]["truncated"]["0.95"]
+
+    # rows from before truncation was scored are named, not tabulated
+    results.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "truncated"})
+                               + "\n" for r in rows))
+    old = run([*args, "--jacobian-keep", "0.95"])
+    assert old.returncode == 0, old.stderr
+    assert trained(old.stdout) == [] and "runs from before truncation" in old.stdout
+
+    # the same training, scored by G's weight average: other samples
+    averaged = run([*args, "--set", "train.ema_decay=0.5"])
+    assert averaged.returncode == 0, averaged.stderr
+    new = [json.loads(line) for line in results.read_text().splitlines()][4:]
+    assert new[0]["samples"] != rows[0]["samples"]

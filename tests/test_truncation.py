@@ -1,0 +1,101 @@
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.testing import assert_close
+
+from advnets import truncation
+from advnets.cli import main
+from advnets.config import load_preset
+from advnets.errors import ConfigError
+from advnets.nets import build_generator
+from advnets.sampling import draw_noise, draw_samples
+from advnets.truncation import draw_truncated, jacobian_norms, jacobian_threshold
+
+
+class TwoModes(nn.Module):
+    """G(z) = (tanh(20 z_1), 0.01 z_2): two tight modes at x_1 = -1 and +1, joined by a
+    bridge that the draws with z_1 near 0 fall on, where G is steepest."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor([20.0, 0.01]))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = z * self.scale
+        return torch.stack([torch.tanh(x[:, 0]), x[:, 1]], dim=1)
+
+
+@pytest.fixture
+def ring_cfg():
+    return load_preset("gan-ring")
+
+
+@pytest.mark.parametrize("preset", ["gan-ring", "pacgan-grid"])  # the second: batch norm
+def test_jacobian_norms_match_autograd(preset):
+    cfg = load_preset(preset)
+    G = build_generator(cfg.model, (2,), torch.zeros(2)).eval()
+    z = draw_noise(cfg, 5, seed=3)
+    expected = torch.stack([torch.autograd.functional.jacobian(lambda v: G(v[None])[0], zi)
+                            .norm() for zi in z])
+    assert_close(jacobian_norms(G, z, chunk=2), expected)
+    assert G.training is False
+
+
+def test_truncation_removes_the_bridge_and_keeps_both_modes(ring_cfg):
+    G = TwoModes()
+    plain = draw_samples(G, ring_cfg, 4000, seed=1)
+    kept = draw_truncated(G, ring_cfg, 4000, keep=0.9, seed=1)
+    on_bridge = lambda x: (x[:, 0].abs() < 0.95).float().mean().item()  # noqa: E731
+    assert on_bridge(plain) > 0.04  # |z_1| < 0.09: about 7 % of the draws
+    assert on_bridge(kept) == 0.0
+    assert kept.shape == (4000, 2)
+    assert 0.45 < (kept[:, 0] > 0).float().mean().item() < 0.55
+
+
+def test_threshold_keeps_the_asked_fraction_of_fresh_draws(ring_cfg):
+    G = build_generator(ring_cfg.model, (2,), torch.zeros(2))
+    threshold = jacobian_threshold(G, ring_cfg, 0.8, seed=0)
+    norms = jacobian_norms(G, draw_noise(ring_cfg, 5000, seed=7))
+    assert abs((norms <= threshold).float().mean().item() - 0.8) < 0.03
+
+
+def test_keep_one_is_plain_sampling_and_bad_keeps_are_refused(ring_cfg):
+    G = build_generator(ring_cfg.model, (2,), torch.zeros(2))
+    assert torch.equal(draw_truncated(G, ring_cfg, 50, 1.0, seed=4),
+                       draw_samples(G, ring_cfg, 50, seed=4))
+    for keep in (0.0, 1.5, -0.1):
+        with pytest.raises(ConfigError, match="kept fraction"):
+            draw_truncated(G, ring_cfg, 10, keep)
+
+
+def test_conditional_generator_of_one_class(monkeypatch):
+    monkeypatch.setattr(truncation, "CALIBRATION_DRAWS", 200)
+    cfg = load_preset("cgan-mnist", ["model.generator.hidden=[16]", "model.z_dim=8"])
+    G = build_generator(cfg.model, (1, 28, 28), torch.full((784,), 0.5))
+    x = draw_truncated(G, cfg, 30, 0.9, seed=0, label=3)
+    assert x.shape == (30, 1, 28, 28)
+    z = draw_noise(cfg, 1, seed=0)
+    assert jacobian_norms(G, z, torch.tensor([3])).shape == (1,)
+
+
+def test_cli_sample_with_jacobian_truncation(tmp_path, capsys):
+    run_dir = tmp_path / "ring"
+    assert main(["train", "gan-ring", "--out", str(run_dir), "--steps", "3",
+                 "--set", "train.progress=false"]) == 0
+    out = tmp_path / "kept.npy"
+    assert main(["sample", str(run_dir), "--n", "40", "--out", str(out),
+                 "--jacobian-keep", "0.9"]) == 0
+    assert np.load(out).shape == (40, 2)
+    assert "Jacobian truncation keeping 90%" in capsys.readouterr().out
+    assert main(["sample", str(run_dir), "--n", "4", "--out", str(out),
+                 "--jacobian-keep", "2"]) != 0
+    assert "kept fraction of draws must be in (0, 1]" in capsys.readouterr().err
+
+
+def test_a_generator_with_nan_weights_is_refused(ring_cfg):
+    G = build_generator(ring_cfg.model, (2,), torch.zeros(2))
+    with torch.no_grad():
+        next(G.parameters()).fill_(float("nan"))
+    with pytest.raises(ConfigError, match="Jacobian is not finite"):
+        draw_truncated(G, ring_cfg, 10, 0.9)
