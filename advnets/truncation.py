@@ -9,7 +9,7 @@ from torch.func import functional_call, jacfwd, vmap
 
 from advnets.config import Config
 from advnets.errors import ConfigError
-from advnets.sampling import draw_labels, draw_noise, generate
+from advnets.sampling import draw_labels, draw_noise, draw_samples, generate
 
 CALIBRATION_DRAWS = 10_000
 CALIBRATION_SEED_OFFSET = 1_000_003  # the threshold's draws are not those being sampled
@@ -64,12 +64,11 @@ def draw_truncated(G: nn.Module, cfg: Config, n: int, keep: float, seed: int = 0
                    label: int | None = None) -> Tensor:
     """n samples of G (all of class `label` if given) from the draws whose Jacobian norm is
     below `jacobian_threshold(keep)`: the candidates are the draws `draw_samples(G, cfg, m,
-    seed, label)` decodes, m growing until n pass; keep = 1 is `draw_samples(G, cfg, n, seed,
-    label)` itself."""
+    seed, label)` decodes, m growing until n pass; keep = 1 is plain `draw_samples`."""
     check_keep(keep)
     device = next(G.parameters()).device
     if keep == 1.0:
-        return generate(G, draw_noise(cfg, n, seed).to(device), draw_labels(cfg, n, seed, label))
+        return draw_samples(G, cfg, n, seed, label)
     threshold = jacobian_threshold(G, cfg, keep, seed, label)
     m = int(n / keep * 1.1) + 10
     for _ in range(MAX_DOUBLINGS + 1):
