@@ -41,18 +41,25 @@ def jacobian_norms(G: nn.Module, z: Tensor, y: Tensor | None = None, chunk: int 
         G.train(was_training)
 
 
-def jacobian_threshold(G: nn.Module, cfg: Config, keep: float, seed: int = 0,
-                       label: int | None = None) -> float:
-    """The norm below which a fraction `keep` of G's draws (of class `label` if given) lie,
-    estimated on CALIBRATION_DRAWS draws of their own."""
-    check_keep(keep)
+def calibration_norms(G: nn.Module, cfg: Config, seed: int = 0,
+                      label: int | None = None) -> Tensor:
+    """Jacobian norms of CALIBRATION_DRAWS draws of their own (of class `label` if given),
+    whose quantiles are the thresholds of `draw_truncated`."""
     seed += CALIBRATION_SEED_OFFSET
     z = draw_noise(cfg, CALIBRATION_DRAWS, seed)
     norms = jacobian_norms(G, z, draw_labels(cfg, CALIBRATION_DRAWS, seed, label))
     if not torch.isfinite(norms).all():
         raise ConfigError("G's Jacobian is not finite at some draws (diverged weights?); "
                           "truncate the samples of a run that trained without NaNs")
-    return float(norms.quantile(keep))
+    return norms
+
+
+def jacobian_threshold(G: nn.Module, cfg: Config, keep: float, seed: int = 0,
+                       label: int | None = None) -> float:
+    """The norm below which a fraction `keep` of G's draws (of class `label` if given) lie,
+    estimated on the calibration draws."""
+    check_keep(keep)
+    return float(calibration_norms(G, cfg, seed, label).quantile(keep))
 
 
 def check_keep(keep: float) -> None:
@@ -61,15 +68,19 @@ def check_keep(keep: float) -> None:
 
 
 def draw_truncated(G: nn.Module, cfg: Config, n: int, keep: float, seed: int = 0,
-                   label: int | None = None) -> Tensor:
+                   label: int | None = None, calibration: Tensor | None = None) -> Tensor:
     """n samples of G (all of class `label` if given) from the draws whose Jacobian norm is
     below `jacobian_threshold(keep)`: the candidates are the draws `draw_samples(G, cfg, m,
-    seed, label)` decodes, m growing until n pass; keep = 1 is plain `draw_samples`."""
+    seed, label)` decodes, m growing until n pass; keep = 1 is plain `draw_samples`.
+    `calibration`: the `calibration_norms` of the same G, seed and label, to reuse them
+    across keeps."""
     check_keep(keep)
     device = next(G.parameters()).device
     if keep == 1.0:
         return draw_samples(G, cfg, n, seed, label)
-    threshold = jacobian_threshold(G, cfg, keep, seed, label)
+    if calibration is None:
+        calibration = calibration_norms(G, cfg, seed, label)
+    threshold = float(calibration.quantile(keep))
     m = int(n / keep * 1.1) + 10
     for _ in range(MAX_DOUBLINGS + 1):
         z, y = draw_noise(cfg, m, seed), draw_labels(cfg, m, seed, label)

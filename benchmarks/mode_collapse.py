@@ -44,7 +44,7 @@ from advnets.errors import ConfigError
 from advnets.metrics import mode_metrics
 from advnets.sampling import draw_samples
 from advnets.train import build_run, run_loop
-from advnets.truncation import draw_truncated
+from advnets.truncation import calibration_norms, draw_truncated
 
 
 def packed(m: int) -> list[str]:
@@ -109,9 +109,9 @@ def train_and_score(data: str, setup: str, overrides: list[str], seed: int, step
     run, seconds = timed_run(cfg, steps)
     means = run.data.distribution.means
     samples = draw_samples(run.G_sample, cfg, 2500, seed=seed)
-    truncated = {}
+    truncated, calibration = {}, calibration_norms(run.G_sample, cfg, seed=seed)
     for keep in KEEPS:
-        kept = draw_truncated(run.G_sample, cfg, 2500, keep, seed=seed)
+        kept = draw_truncated(run.G_sample, cfg, 2500, keep, seed=seed, calibration=calibration)
         truncated[str(keep)] = {**mode_metrics(kept, means, cfg.data.std), "samples": kept}
     return mode_metrics(samples, means, cfg.data.std), samples, seconds, truncated
 

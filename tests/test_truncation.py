@@ -10,7 +10,12 @@ from advnets.config import load_preset
 from advnets.errors import ConfigError
 from advnets.nets import build_generator
 from advnets.sampling import draw_noise, draw_samples
-from advnets.truncation import draw_truncated, jacobian_norms, jacobian_threshold
+from advnets.truncation import (
+    calibration_norms,
+    draw_truncated,
+    jacobian_norms,
+    jacobian_threshold,
+)
 
 
 class TwoModes(nn.Module):
@@ -58,6 +63,14 @@ def test_threshold_keeps_the_asked_fraction_of_fresh_draws(ring_cfg):
     threshold = jacobian_threshold(G, ring_cfg, 0.8, seed=0)
     norms = jacobian_norms(G, draw_noise(ring_cfg, 5000, seed=7))
     assert abs((norms <= threshold).float().mean().item() - 0.8) < 0.03
+
+
+def test_reused_calibration_draws_the_same_samples(ring_cfg):
+    G = TwoModes()
+    calibration = calibration_norms(G, ring_cfg, seed=2)
+    for keep in (0.95, 0.8):
+        assert torch.equal(draw_truncated(G, ring_cfg, 300, keep, seed=2, calibration=calibration),
+                           draw_truncated(G, ring_cfg, 300, keep, seed=2))
 
 
 def test_keep_one_is_plain_sampling_and_bad_keeps_are_refused(ring_cfg):
