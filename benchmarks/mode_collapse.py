@@ -36,11 +36,10 @@ from functools import partial
 from pathlib import Path
 
 import torch
-from results import Results
+from results import Results, add_run_options, check_overrides
 
 from advnets.config import load_preset
 from advnets.data import toy_distribution
-from advnets.errors import ConfigError
 from advnets.metrics import mode_metrics
 from advnets.sampling import draw_samples
 from advnets.train import build_run, run_loop
@@ -212,8 +211,6 @@ def scatter(figure: Path, panels: dict[tuple[str, str], dict[str, torch.Tensor]]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10, help="runs per method (seeds 0..N-1)")
-    parser.add_argument("--first-seed", type=int, default=0, help="start the seeds here, "
-                        "e.g. to share seeds 0-9 out between two processes (and files)")
     parser.add_argument("--steps", type=int, default=20_000,
                         help="Algorithm-1 steps per run (PacGAN: 400000)")
     parser.add_argument("--data", nargs="+", default=["grid", "ring"], choices=["grid", "ring"])
@@ -221,20 +218,13 @@ def main() -> None:
                         metavar="METHOD", help=f"some of: {', '.join(METHODS)}")
     parser.add_argument("--setup", default="pacgan", choices=list(SETUPS),
                         help="PacGAN's networks, or the small MLPs of gan-ring / gan-grid")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="a config override for every run (repeatable)")
-    parser.add_argument("--results", type=Path, help="JSON lines of finished runs: "
-                        "appended to, and runs already there are not trained again")
+    add_run_options(parser)
     parser.add_argument("--figure", type=Path, default=Path("mode_collapse.png"))
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     parser.add_argument("--jacobian-keep", type=float, choices=KEEPS, help="also tabulate "
                         "(and plot) the samples Jacobian truncation keeps at this fraction")
     args = parser.parse_args()
-    try:
-        for data in args.data:
-            load_preset(SETUPS[args.setup].format(data=data), args.set)
-    except ConfigError as err:
-        parser.error(f"--set: {err}")
+    check_overrides(parser, [SETUPS[args.setup].format(data=d) for d in args.data], args.set)
 
     results = Results(args.results, ("data", "setup", "method", "seed", "steps", "set"),
                       defaults={"set": ""})

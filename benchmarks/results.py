@@ -3,9 +3,13 @@ stopped loses at most the run in progress; run again with the same file, it reus
 already there (same key) and trains only the missing ones, so long tables can be built over
 several sittings and printed again without training."""
 
+import argparse
 import json
 from collections.abc import Callable
 from pathlib import Path
+
+from advnets.config import load_preset
+from advnets.errors import ConfigError
 
 
 class Results:
@@ -52,3 +56,24 @@ class Results:
         row = {**key, **run()}
         self.add(row)
         return row, True
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The options of a benchmark built from seeded runs: where its runs start, the config
+    keys every run changes, and the results file they are kept in."""
+    parser.add_argument("--first-seed", type=int, default=0, help="start the seeds here, "
+                        "e.g. to share seeds 0-9 out between two processes (and files)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config override for every run (repeatable)")
+    parser.add_argument("--results", type=Path, help="JSON lines of finished runs: "
+                        "appended to, and runs already there are not trained again")
+
+
+def check_overrides(parser: argparse.ArgumentParser, presets: list[str],
+                    overrides: list[str]) -> None:
+    """Stop with one line, before any training, if --set does not apply to every preset."""
+    try:
+        for preset in presets:
+            load_preset(preset, overrides)
+    except ConfigError as err:
+        parser.error(f"--set: {err}")

@@ -7,11 +7,13 @@ beside Unrolled GAN's Table 1 (Metz et al. 2016, D of half size: 628 modes with 
 817 with 10 steps; their budget is far larger than a CPU run's).
 
 With --results FILE.jsonl finished runs are appended to FILE and reused when the same run
-(method, seed, steps, width) is asked for again, as in mode_collapse.py.
+(method, seed, steps, width, --set) is asked for again, as in mode_collapse.py; `--set
+KEY=VALUE` changes a config key in every run and `--first-seed` shares seeds out between
+processes.
 
     python benchmarks/stacked_mnist.py [--seeds 2] [--steps 1000] [--channels 32]
         [--methods GAN PacGAN2 ...] [--results runs.jsonl] [--grid stacked.png]
-        [--device cpu|cuda]
+        [--set KEY=VALUE ...] [--first-seed 0] [--device cpu|cuda]
 """
 
 import argparse
@@ -21,7 +23,7 @@ from pathlib import Path
 
 import torch
 from mode_collapse import pm, timed_run
-from results import Results
+from results import Results, add_run_options, check_overrides
 
 from advnets.config import load_preset
 from advnets.data import load_images01, stack_digits
@@ -71,51 +73,69 @@ def train_row(overrides: list[str], seed: int, steps: int, args: argparse.Namesp
     return row
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=2, help="runs per method (seeds 0..N-1)")
     parser.add_argument("--steps", type=int, default=1000, help="Algorithm-1 steps per run")
     parser.add_argument("--channels", type=int, default=32, help="DCGAN width of G and D")
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS),
                         metavar="METHOD", help=f"some of: {', '.join(METHODS)}")
-    parser.add_argument("--results", type=Path, help="JSON lines of finished runs: "
-                        "appended to, and runs already there are not trained again")
     parser.add_argument("--grid", type=Path, default=Path("stacked_mnist.png"),
                         help="picture: a row of the first seed's samples per method")
     parser.add_argument("--data", default=os.environ.get("ADVNETS_DATA", "../shared/data"))
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
-    args = parser.parse_args()
+    add_run_options(parser)
+    args = parser.parse_args(argv)
+    check_overrides(parser, ["dcgan-stacked-mnist"], args.set)
+    return args
 
+
+def collect(args: argparse.Namespace) -> tuple[dict[str, list[dict]], dict[str, torch.Tensor]]:
+    """Every asked-for run, from the results file or trained now: the runs of each method,
+    and the samples of each method's seed 0 when seed 0 is among them."""
+    results = Results(args.results, ("method", "seed", "steps", "channels", "set"),
+                      defaults={"set": ""})
+    common = " ".join(args.set)
+    rows: dict[str, list[dict]] = {}
+    firsts: dict[str, torch.Tensor] = {}
+    for name in args.methods:
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            key = dict(method=name, seed=seed, steps=args.steps, channels=args.channels,
+                       set=common)
+            row, trained = results.get_or_run(
+                key, partial(train_row, METHODS[name] + args.set, seed, args.steps, args))
+            if trained:
+                print(f"  {name} seed {seed}: {row['modes']}/1000 modes, KL "
+                      f"{row['reverse_kl']:.2f}, {row['seconds']:.1f} s", flush=True)
+            rows.setdefault(name, []).append(row)
+            if seed == 0:
+                firsts[name] = torch.tensor(row["samples"])
+    return rows, firsts
+
+
+def main() -> None:
+    args = parse_args()
     settings = EvalSettings(data_root=args.data)
     digits, labels = load_images01("mnist", "test", args.data)
     real = stack_digits(digits, labels, settings.stacked_samples, seed=1)[0]
     reference = METRICS["modes"](real, "stacked-mnist", settings)
-    results = Results(args.results, ("method", "seed", "steps", "channels"))
-    rows: dict[str, list[tuple[dict, float]]] = {}
-    firsts: dict[str, torch.Tensor] = {}
-    for name in args.methods:
-        for seed in range(args.seeds):
-            key = dict(method=name, seed=seed, steps=args.steps, channels=args.channels)
-            row, trained = results.get_or_run(
-                key, partial(train_row, METHODS[name], seed, args.steps, args))
-            if trained:
-                print(f"  {name} seed {seed}: {row['modes']}/1000 modes, KL "
-                      f"{row['reverse_kl']:.2f}, {row['seconds']:.1f} s", flush=True)
-            rows.setdefault(name, []).append((row, row["seconds"]))
-            if seed == 0:
-                firsts[name] = torch.tensor(row["samples"])
+    rows, firsts = collect(args)
+    common = " ".join(args.set)
     print(f"\nstacked MNIST: {args.steps} steps of batch {BATCH} per run, DCGAN width "
-          f"{args.channels}, 26,000 samples each; mean ± standard error over {args.seeds} "
-          f"seed{'s' if args.seeds > 1 else ''}")
+          f"{args.channels}{f' ({common})' if common else ''}, 26,000 samples each; mean ± "
+          f"standard error over {args.seeds} seed{'s' if args.seeds > 1 else ''}")
     print("method | modes (of 1000) | KL to uniform | s / seed | published")
     print("--- | --- | --- | --- | ---")
     print(f"real: stacked test digits | {reference['modes']} | {reference['reverse_kl']:.3f} "
           f"| - | -")
     for name, runs in rows.items():
-        seconds = sum(s for _, s in runs) / len(runs)
-        print(f"{name} | {pm([r['modes'] for r, _ in runs], 1)} | "
-              f"{pm([r['reverse_kl'] for r, _ in runs], 2)} | {seconds:.0f} | "
+        seconds = sum(r["seconds"] for r in runs) / len(runs)
+        print(f"{name} | {pm([r['modes'] for r in runs], 1)} | "
+              f"{pm([r['reverse_kl'] for r in runs], 2)} | {seconds:.0f} | "
               f"{PUBLISHED.get(name, '')}")
+    if not firsts:
+        print("\nno picture: it shows seed 0, which these runs leave out")
+        return
     picture = labelled_rows(list(firsts.values()), list(firsts), (0.0, 1.0), label_width=190)
     print(f"\nwrote {save_picture(picture, args.grid)}")
 

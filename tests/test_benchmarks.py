@@ -104,3 +104,38 @@ def test_mode_collapse_scores_jacobian_truncation_and_the_weight_average(tmp_pat
     assert averaged.returncode == 0, averaged.stderr
     new = [json.loads(line) for line in results.read_text().splitlines()][4:]
     assert new[0]["samples"] != rows[0]["samples"]
+
+
+
+def test_stacked_mnist_shares_seeds_out_and_keys_runs_by_set(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import stacked_mnist
+
+    asked = []
+
+    def fake_run(overrides, seed, steps, args):  # training and the mode count take minutes
+        asked.append((overrides, seed))
+        return {"modes": 500 + seed, "reverse_kl": 1.0, "seconds": 0.5}
+
+    monkeypatch.setattr(stacked_mnist, "train_row", fake_run)
+    results = tmp_path / "runs.jsonl"
+    argv = ["--seeds", "2", "--first-seed", "3", "--methods", "GAN", "PacGAN2",
+            "--results", str(results)]
+    rows, firsts = stacked_mnist.collect(stacked_mnist.parse_args(argv))
+    assert asked == [([], 3), ([], 4), (stacked_mnist.METHODS["PacGAN2"], 3),
+                     (stacked_mnist.METHODS["PacGAN2"], 4)]
+    assert [r["modes"] for r in rows["GAN"]] == [503, 504] and firsts == {}
+
+    asked.clear()
+    rows, _ = stacked_mnist.collect(stacked_mnist.parse_args(argv))  # all saved: no training
+    assert asked == [] and [r["seed"] for r in rows["PacGAN2"]] == [3, 4]
+    stacked_mnist.collect(stacked_mnist.parse_args([*argv[:-4], "GAN", "--results",
+                                                    str(results), "--set", "optim_g.lr=0.001"]))
+    assert asked == [(["optim_g.lr=0.001"], 3), (["optim_g.lr=0.001"], 4)]
+    saved = [json.loads(line) for line in results.read_text().splitlines()]
+    assert [r["set"] for r in saved] == [""] * 4 + ["optim_g.lr=0.001"] * 2
+
+    typo = run([sys.executable, str(REPO / "benchmarks" / "stacked_mnist.py"),
+                "--set", "optim_g.lr_milestonez=[5]"])
+    assert typo.returncode != 0
+    assert "unknown config key 'optim_g.lr_milestonez'" in typo.stderr.strip().splitlines()[-1]
