@@ -1,11 +1,12 @@
 """Speed of the minibatch-discrimination layer against the straightforward broadcast of the
 paper's formula, measured in the same run.
 
-advnets lays M out as (C, N, B), so the L1 distance adds C whole (N, N, B) slabs; the
-baseline below computes (N, N, B, C) differences and sums their last axis of C. Both support
-double backward (Unrolled GAN needs it), neither uses cdist. Prints forward+backward ms of
-each for the layer sizes of the 2-D small set-up (A = 256) and of Salimans et al. (B = 100,
-C = 5), their ratio, and the largest difference of outputs and gradients.
+advnets takes the L1 distances with cdist, which never holds the (N, N, B, C) differences,
+under its own backward laid out as (C, B, N, N) (advnets.nets.layers._PairwiseL1); the
+baseline below computes (N, N, B, C) differences and sums their last axis of C under autograd.
+Both support double backward (Unrolled GAN needs it). Prints forward+backward ms of each for
+the layer sizes of the 2-D small set-up (A = 256) and of Salimans et al. (B = 100, C = 5),
+their ratio, and the largest difference of outputs and gradients.
 
     python benchmarks/minibatch_discrimination.py [--batch 100] [--threads 1] [--repeats 50]
 """
@@ -49,8 +50,8 @@ def main() -> None:
     grad = max((a - b).abs().max().item() for a, b in zip(*grads, strict=True))
     print(f"N={args.batch} A={args.features} B={args.kernels} C={args.kernel_dim}, "
           f"{args.threads} thread(s), forward+backward")
-    print(f"advnets (C, N, B) layout: {ours:7.1f} ms")
-    print(f"broadcast (N, N, B, C):   {base:7.1f} ms")
+    print(f"advnets (cdist + own backward): {ours:7.1f} ms")
+    print(f"broadcast (N, N, B, C):         {base:7.1f} ms")
     print(f"speed-up: {base / ours:.2f}x; max |difference|: output {out:.1e}, gradients {grad:.1e}")
 
 
