@@ -262,6 +262,19 @@ def test_minibatch_features_have_first_and_second_derivatives():
     assert torch.autograd.gradgradcheck(o, (f, T))
 
 
+def test_minibatch_features_train_under_bf16_autocast():
+    torch.manual_seed(0)
+    layer = MinibatchDiscrimination(8, 4, 3)
+    f = torch.randn(6, 8, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = layer(nn.functional.linear(f, torch.eye(8)))  # bf16 features, as in a bf16 D
+    grad_f, grad_T = torch.autograd.grad(out[:, 8:].sum(), (f, layer.T))
+    reference = torch.autograd.grad(layer(f)[:, 8:].sum(), (f, layer.T))
+    assert grad_f.dtype == grad_T.dtype == torch.float32
+    torch.testing.assert_close(grad_f, reference[0], atol=0.1, rtol=0.05)
+    torch.testing.assert_close(grad_T, reference[1], atol=0.1, rtol=0.05)
+
+
 def test_minibatch_discrimination_sees_real_and_fake_batches_separately():
     run = ring_run("model.discriminator.minibatch_kernels=4",
                    "model.discriminator.minibatch_kernel_dim=3")

@@ -112,8 +112,9 @@ class _PairwiseL1(torch.autograd.Function):
     def backward(ctx, grad: Tensor) -> Tensor:
         (M,) = ctx.saved_tensors
         by_c = M.permute(2, 0, 1).contiguous()  # (C, B, N)
-        sign = (by_c.unsqueeze(3) - by_c.unsqueeze(2)).sign_()
-        return torch.einsum("bij,cbij->bic", grad + grad.transpose(1, 2), sign)
+        sign = (by_c.unsqueeze(3) - by_c.unsqueeze(2)).sign_().to(grad.dtype)  # autocast:
+        # M may be bf16 where cdist gave an fp32 result
+        return torch.einsum("bij,cbij->bic", grad + grad.transpose(1, 2), sign).to(M.dtype)
 
 
 class MinibatchDiscrimination(nn.Module):
