@@ -11,15 +11,12 @@ the same outputs and gradients.
 
 import argparse
 import os
-import time
 
 import torch
-from timing import best_of_3
+from timing import best_of_3, step_ms
 from torch import Tensor
 
-from advnets.config import load_preset
 from advnets.nets.layers import Maxout
-from advnets.train import build_run, run_loop
 
 
 def amax_forward(self: Maxout, x: Tensor) -> Tensor:
@@ -46,18 +43,6 @@ def layer_ms(forward, batch: int, in_features: int, units: int, pieces: int,
     return ms, [y.detach(), x.grad, layer.linear.weight.grad]
 
 
-def step_ms(forward, preset: str, steps: int, data_root: str) -> float:
-    """ms per Algorithm-1 step of `preset` (batch as the preset), after 10 warm-up steps."""
-    Maxout.forward = forward
-    cfg = load_preset(preset, ["train.seed=0", f"train.steps={steps + 10}",
-                               "train.progress=false", f"data.root={data_root}"])
-    run = build_run(cfg)
-    run_loop(run, [], 10)
-    start = time.perf_counter()
-    run_loop(run, [], steps + 10)
-    return (time.perf_counter() - start) / steps * 1000
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=os.environ.get("ADVNETS_DATA", "../shared/data"),
@@ -81,8 +66,11 @@ def main() -> None:
     if args.steps:
         print(f"\n{'training step':<38} {'amax ms':>8} {'ours ms':>8} {'speed-up':>8}")
         for preset in ["gan-mnist", "pacgan-grid"]:
-            base = step_ms(amax_forward, preset, args.steps, args.data)
-            ours = step_ms(OURS, preset, args.steps, args.data)
+            data = [f"data.root={args.data}"]
+            Maxout.forward = amax_forward
+            base = step_ms(preset, data, args.steps)
+            Maxout.forward = OURS
+            ours = step_ms(preset, data, args.steps)
             print(f"{preset:<38} {base:>8.2f} {ours:>8.2f} {base / ours:>7.2f}x")
     Maxout.forward = OURS
 

@@ -6,15 +6,18 @@ under its own backward laid out as (C, B, N, N) (advnets.nets.layers._PairwiseL1
 baseline below computes (N, N, B, C) differences and sums their last axis of C under autograd.
 Both support double backward (Unrolled GAN needs it). Prints forward+backward ms of each for
 the layer sizes of the 2-D small set-up (A = 256) and of Salimans et al. (B = 100, C = 5),
-their ratio, and the largest difference of outputs and gradients.
+their ratio, and the largest difference of outputs and gradients; then the ms of a whole
+training step of the small 2-D set-up (gan-grid, batch 100) with the layer (B = 100, C = 5),
+either way, and without it.
 
     python benchmarks/minibatch_discrimination.py [--batch 100] [--threads 1] [--repeats 50]
+        [--steps 50]
 """
 
 import argparse
 
 import torch
-from timing import best_of_3
+from timing import best_of_3, step_ms
 from torch import Tensor
 
 from advnets.nets.layers import MinibatchDiscrimination
@@ -26,6 +29,9 @@ def broadcast_baseline(layer: MinibatchDiscrimination, f: Tensor) -> Tensor:
     return torch.cat([f, o], dim=1)
 
 
+OURS = MinibatchDiscrimination.forward
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=100)
@@ -34,6 +40,7 @@ def main() -> None:
     parser.add_argument("--kernel-dim", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--steps", type=int, default=50, help="training steps timed (0: none)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -53,6 +60,19 @@ def main() -> None:
     print(f"advnets (cdist + own backward): {ours:7.1f} ms")
     print(f"broadcast (N, N, B, C):         {base:7.1f} ms")
     print(f"speed-up: {base / ours:.2f}x; max |difference|: output {out:.1e}, gradients {grad:.1e}")
+
+    if args.steps:
+        md = ["train.batch_size=100", "model.discriminator.minibatch_kernels=100",
+              "model.discriminator.minibatch_kernel_dim=5"]
+        ours_step = step_ms("gan-grid", md, args.steps)
+        MinibatchDiscrimination.forward = broadcast_baseline
+        base_step = step_ms("gan-grid", md, args.steps)
+        MinibatchDiscrimination.forward = OURS
+        plain = step_ms("gan-grid", ["train.batch_size=100"], args.steps)
+        print(f"\ntraining step, gan-grid, batch 100: {ours_step:.1f} ms with the layer, "
+              f"{base_step:.1f} ms with the broadcast ({base_step / ours_step:.2f}x), "
+              f"{plain:.1f} ms without it: the layer makes a step {ours_step / plain:.1f}x "
+              f"as long")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,9 @@
 import time
 from collections.abc import Callable
 
+from advnets.config import load_preset
+from advnets.train import build_run, run_loop
+
 
 def best_of_3(fn: Callable[[], object], repeats: int) -> float:
     """Best of 3 rounds: mean ms per call of `fn`, after 3 warm-up calls."""
@@ -15,3 +18,14 @@ def best_of_3(fn: Callable[[], object], repeats: int) -> float:
             fn()
         best = min(best, (time.perf_counter() - start) / repeats * 1000)
     return best
+
+
+def step_ms(preset: str, overrides: list[str], steps: int) -> float:
+    """ms per Algorithm-1 step of `preset` with `overrides`, after 10 warm-up steps."""
+    cfg = load_preset(preset, ["train.seed=0", f"train.steps={steps + 10}",
+                               "train.progress=false", *overrides])
+    run = build_run(cfg)
+    run_loop(run, [], 10)
+    start = time.perf_counter()
+    run_loop(run, [], steps + 10)
+    return (time.perf_counter() - start) / steps * 1000
