@@ -100,7 +100,8 @@ class _PairwiseL1(torch.autograd.Function):
     which never holds the (B, N, N, C) differences; the backward, Σ_j (g_ij + g_ji)
     sign(M_{b,i} − M_{b,j}), is written in differentiable ops laid out as (C, B, N, N), so it
     has the second derivative that Unrolled GAN needs and that cdist's own backward lacks.
-    2.4x faster than autograd through the broadcast (benchmarks/minibatch_discrimination.py).
+    About 2x faster than autograd through the broadcast, for the layer and for a small 2-D
+    training step (benchmarks/minibatch_discrimination.py).
     """
 
     @staticmethod
@@ -127,7 +128,6 @@ class MinibatchDiscrimination(nn.Module):
 
     def __init__(self, in_features: int, kernels: int, kernel_dim: int) -> None:
         super().__init__()
-        self.kernels, self.kernel_dim = kernels, kernel_dim
         # N(0, 0.05), as the MinibatchLayer of the paper's code (openai/improved-gan)
         self.T = nn.Parameter(0.05 * torch.randn(in_features, kernels, kernel_dim))
 
