@@ -35,7 +35,7 @@ def _train_overrides(args: argparse.Namespace) -> list[str]:
 
 def cmd_train(args: argparse.Namespace) -> None:
     from advnets.checkpoint import CHECKPOINT
-    from advnets.train import train
+    from advnets.training import train
 
     overrides = _train_overrides(args)
     if args.resume:

@@ -32,7 +32,7 @@ from advnets.config import load_preset
 from advnets.data import sample_noise
 from advnets.errors import ConfigError
 from advnets.theory import Prop1Check, Saturation, jensen_shannon_on_grid, kde_on_grid, log_density
-from advnets.train import Run, build_run, run_loop
+from advnets.training import Run, build_run, run_loop
 
 MIN_STEPS = 4
 

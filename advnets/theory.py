@@ -222,7 +222,7 @@ def fit_discriminator(p_g_mean: float, p_g_std: float, steps: int, seed: int = 0
     """Train the gan-1d discriminator alone (Algorithm 1's D update, fresh samples every
     step) against the fixed generator N(p_g_mean, p_g_std^2); returns D in eval mode."""
     from advnets.config import load_preset
-    from advnets.train import build_run
+    from advnets.training import build_run
 
     run = build_run(load_preset("gan-1d", prop1_config(steps, seed, data_mean, data_std)))
     fixed = GaussianGenerator(p_g_mean, p_g_std, run.cfg.model.noise_scale).to(run.device)
@@ -329,7 +329,7 @@ def saturation(d_steps: int = 200, n: int = 500, seed: int = 0,
     (up to `d_steps`), the gradients of the minimax loss log(1 - D(G(z))) and of the
     non-saturating -log D(G(z)) at n fresh fakes."""
     from advnets.config import load_preset
-    from advnets.train import build_run
+    from advnets.training import build_run
 
     run = build_run(load_preset("gan-1d", [f"train.seed={seed}", "train.progress=false"]))
     rows = []

@@ -30,7 +30,7 @@ import torch
 from advnets.config import load_preset
 from advnets.metrics.evaluate import METRICS, EvalSettings, check_samples
 from advnets.sampling import draw_samples
-from advnets.train import build_run
+from advnets.training import build_run
 from advnets.viz import labelled_rows, save_image_grid, save_picture
 
 # name -> (preset, extra overrides); the data set is switched with data.name

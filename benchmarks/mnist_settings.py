@@ -19,7 +19,7 @@ from advnets.config import load_preset
 from advnets.data import load_images01
 from advnets.metrics.parzen import parzen_protocol
 from advnets.sampling import draw_samples
-from advnets.train import build_run, run_loop
+from advnets.training import build_run, run_loop
 
 
 def main() -> None:
@@ -38,7 +38,7 @@ def main() -> None:
                                     *args.set])
     run = build_run(cfg)
     valid = load_images01("mnist", "valid", args.data, 3000)[0].flatten(1).to(run.device)
-    if args.valid:  # as train.eval_every scores (advnets.train.hooks.PeriodicEval)
+    if args.valid:  # as train.eval_every scores (advnets.training.hooks.PeriodicEval)
         valid, test, seed = valid[:1000], valid[1000:], cfg.train.seed + 3
     else:
         valid, seed = valid[:1000], 0

@@ -42,7 +42,7 @@ from advnets.config import load_preset
 from advnets.data import toy_distribution
 from advnets.metrics import mode_metrics
 from advnets.sampling import draw_samples
-from advnets.train import build_run, run_loop
+from advnets.training import build_run, run_loop
 from advnets.truncation import calibration_norms, draw_truncated
 
 

@@ -15,7 +15,7 @@ from advnets.checkpoint import load_checkpoint
 from advnets.config import load_preset
 from advnets.metrics.evaluate import EvalSettings, check_samples, parzen
 from advnets.sampling import sample_from_run
-from advnets.train import train
+from advnets.training import train
 
 PAPER_ROWS = [("DBN", "138 ± 2"), ("Stacked CAE", "121 ± 1.6"), ("Deep GSN", "214 ± 1.1"),
               ("Adversarial nets (paper)", "225 ± 2")]

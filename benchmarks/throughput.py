@@ -31,7 +31,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from advnets.config import load_preset
 from advnets.data import load_images
-from advnets.train import build_run
+from advnets.training import build_run
 
 REPO = Path(__file__).resolve().parents[1]
 

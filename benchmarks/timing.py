@@ -4,7 +4,7 @@ import time
 from collections.abc import Callable
 
 from advnets.config import load_preset
-from advnets.train import build_run, run_loop
+from advnets.training import build_run, run_loop
 
 
 def best_of_3(fn: Callable[[], object], repeats: int) -> float:

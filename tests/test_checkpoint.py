@@ -5,7 +5,7 @@ from advnets.checkpoint import load_checkpoint, save_atomic
 from advnets.config import load_preset
 from advnets.errors import CheckpointError
 from advnets.sampling import generate, load_generator
-from advnets.train import train
+from advnets.training import train
 
 
 def _params(module):
@@ -81,8 +81,8 @@ def test_ctrl_c_stops_between_steps_and_resumes_exactly(tmp_path, quiet):
     import os
     import signal
 
-    from advnets.train import build_run, run_loop
-    from advnets.train.loop import default_hooks
+    from advnets.training import build_run, run_loop
+    from advnets.training.loop import default_hooks
 
     base = [*quiet, "train.steps=12", "train.k=2"]
     full = train(load_preset("gan-ring", base), tmp_path / "full")

@@ -20,7 +20,7 @@ from advnets.sampling import (
     generate,
     load_generator,
 )
-from advnets.train import build_run, run_loop, train
+from advnets.training import build_run, run_loop, train
 
 # The preset's branched nets, narrowed: for tests of the mechanics.
 SMALL = ["model.generator.branches=[64,64]", "model.generator.hidden=[256]",

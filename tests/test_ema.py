@@ -6,8 +6,8 @@ from advnets.checkpoint import load_checkpoint
 from advnets.config import load_preset
 from advnets.errors import ConfigError
 from advnets.sampling import generate, load_generator
-from advnets.train import build_run, run_loop, train
-from advnets.train.ema import GeneratorEMA
+from advnets.training import build_run, run_loop, train
+from advnets.training.ema import GeneratorEMA
 
 
 def _flat(module: nn.Module) -> torch.Tensor:

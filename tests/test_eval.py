@@ -66,7 +66,7 @@ def test_training_runs_periodic_evaluation_and_keeps_the_best(tmp_path, data_roo
                                                               better):
     from advnets.checkpoint import load_checkpoint
     from advnets.config import load_preset
-    from advnets.train import train
+    from advnets.training import train
 
     cfg = load_preset("gan-mnist-fast", [
         "train.progress=false", "train.samples_per_epoch=false", "train.steps=40",
@@ -119,7 +119,7 @@ def test_eval_accepts_a_checkpoint_file(tmp_path, capsys):
 def test_periodic_eval_rejects_a_metric_that_does_not_fit(tmp_path):
     from advnets.config import load_preset
     from advnets.errors import ConfigError
-    from advnets.train import train
+    from advnets.training import train
 
     with pytest.raises(ConfigError, match="cannot score gaussian1d"):
         train(load_preset("gan-1d", ["train.progress=false", "train.steps=2",
@@ -129,7 +129,7 @@ def test_periodic_eval_rejects_a_metric_that_does_not_fit(tmp_path):
 def test_best_checkpoint_survives_resume(tmp_path):
     from advnets.checkpoint import load_checkpoint
     from advnets.config import load_preset
-    from advnets.train import train
+    from advnets.training import train
 
     cfg = load_preset("gan-ring", ["train.progress=false", "train.samples_per_epoch=false",
                                    "train.steps=400", "train.eval_every=200",

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from advnets.config import OptimConfig, load_preset
-from advnets.train.optim import apply_schedule, build_optimizer, scheduled_lr, scheduled_momentum
+from advnets.training.optim import apply_schedule, build_optimizer, scheduled_lr, scheduled_momentum
 
 
 def test_paper_lr_decay_and_floor():

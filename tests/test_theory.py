@@ -116,7 +116,7 @@ def test_figure1_panels_branch_off_without_touching_the_run():
     config (its RNG restored), and (b)'s extra D updates bring D nearer D* for (a)'s G."""
     from advnets.config import load_preset
     from advnets.paper_figures import figure1_overrides, figure1_panels, snapshot
-    from advnets.train import build_run, run_loop
+    from advnets.training import build_run, run_loop
 
     panels = figure1_panels(steps=8, seed=1)
     assert [p.label for p in panels] == ["(a) step 1", "(b) + 16 D updates",

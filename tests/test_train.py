@@ -8,7 +8,7 @@ import torch
 from advnets.config import load_preset, preset_names
 from advnets.metrics import mode_metrics
 from advnets.sampling import generate
-from advnets.train import build_run, run_loop
+from advnets.training import build_run, run_loop
 
 
 def train_preset(name: str, *overrides: str):
@@ -136,7 +136,7 @@ def test_bf16_training_still_learns():
 @pytest.mark.parametrize("name", preset_names())
 def test_every_preset_trains_and_samples(name, tmp_path, quiet, request):
     from advnets.sampling import sample_from_run
-    from advnets.train import train
+    from advnets.training import train
 
     overrides = [*quiet, "train.steps=3"]
     cfg = load_preset(name, overrides)
@@ -168,7 +168,7 @@ def test_batch_larger_than_data_is_a_config_error(data_root):
 def test_wgan_critic_schedule():
     """Arjovsky et al.'s reference code: 100 critic steps before each of the first 25
     generator updates and before every 500th, k otherwise."""
-    from advnets.train.step import critic_steps
+    from advnets.training.step import critic_steps
 
     assert [critic_steps(5, g, "wgan") for g in (0, 24, 25, 499, 500, 501, 1000)] == [
         100, 100, 5, 5, 100, 5, 100]
@@ -208,7 +208,7 @@ def test_gradient_penalty_objective_adds_lambda_times_the_penalty():
     from torch import nn
 
     from advnets.losses import d_wasserstein, g_wasserstein, gradient_penalty
-    from advnets.train.objective import GradientPenaltyObjective
+    from advnets.training.objective import GradientPenaltyObjective
 
     D = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1), nn.Flatten(0))
     real, fake = torch.randn(16, 2), torch.randn(16, 2) + 1

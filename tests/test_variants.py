@@ -16,8 +16,8 @@ from advnets.nets.dcgan import DCGANDiscriminator
 from advnets.nets.layers import MinibatchDiscrimination, Packed, pack
 from advnets.nets.mlp import MLPDiscriminator
 from advnets.sampling import draw_samples
-from advnets.train import build_run, run_loop
-from advnets.train.objective import GANObjective
+from advnets.training import build_run, run_loop
+from advnets.training.objective import GANObjective
 from advnets.variants import FeatureMatchingObjective, FunctionalOptimizer, UnrolledObjective
 from advnets.variants.unrolled import AtParams
 

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from advnets.config import LossConfig
-from advnets.train.objective import GANObjective
+from advnets.training.objective import GANObjective
 from advnets.variants.feature_matching import FEATURE_MATCHING, FeatureMatchingObjective
 from advnets.variants.unrolled import FunctionalOptimizer, UnrolledObjective
 

@@ -3,7 +3,7 @@ variants stack on any loss and critic regulariser (and on each other)."""
 
 from torch import Tensor, nn
 
-from advnets.train.objective import GANObjective, Stats
+from advnets.training.objective import GANObjective, Stats
 
 
 class ObjectiveWrapper(GANObjective):

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from advnets.errors import ConfigError
 from advnets.losses import feature_matching
-from advnets.train.objective import GANObjective, Stats
+from advnets.training.objective import GANObjective, Stats
 from advnets.variants.base import ObjectiveWrapper
 
 FEATURE_MATCHING = "feature_matching"  # its name as loss.generator

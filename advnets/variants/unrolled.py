@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from advnets.errors import ConfigError
-from advnets.train.objective import GANObjective, Stats
+from advnets.training.objective import GANObjective, Stats
 from advnets.variants.base import ObjectiveWrapper
 
 Params = dict[str, Tensor]

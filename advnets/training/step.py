@@ -10,9 +10,9 @@ from torch import Tensor, nn
 
 from advnets.config import Config
 from advnets.data.sampler import Sampler
-from advnets.train.ema import GeneratorEMA
-from advnets.train.objective import GANObjective, Stats
-from advnets.train.optim import apply_schedule
+from advnets.training.ema import GeneratorEMA
+from advnets.training.objective import GANObjective, Stats
+from advnets.training.optim import apply_schedule
 
 
 def critic_steps(k: int, g_updates: int, schedule: str) -> int:

@@ -8,8 +8,8 @@ import yaml
 
 from advnets.checkpoint import checkpoint_path
 from advnets.config import Config
-from advnets.train.hooks import Checkpointer, Hook, MetricsLog, PeriodicEval, SamplePictures
-from advnets.train.run import Run, build_run, resume_run
+from advnets.training.hooks import Checkpointer, Hook, MetricsLog, PeriodicEval, SamplePictures
+from advnets.training.run import Run, build_run, resume_run
 
 
 def default_hooks(run: Run, run_dir: Path, total: int) -> list[Hook]:

@@ -16,10 +16,10 @@ from advnets.data import TrainingData, build_data, sample_labels, sample_noise
 from advnets.errors import CheckpointError, ConfigError
 from advnets.nets import build_discriminator, build_generator
 from advnets.sampling import SAMPLES_PER_CLASS, class_rows
-from advnets.train.ema import GeneratorEMA
-from advnets.train.objective import build_objective
-from advnets.train.optim import build_optimizer
-from advnets.train.step import Counters, GANStep
+from advnets.training.ema import GeneratorEMA
+from advnets.training.objective import build_objective
+from advnets.training.optim import build_optimizer
+from advnets.training.step import Counters, GANStep
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 UPDATES = ("alternating", "simultaneous", "reuse_fakes")
