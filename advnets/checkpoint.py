@@ -11,7 +11,8 @@ import torch
 from advnets.errors import CheckpointError
 
 CHECKPOINT = "checkpoint.pt"
-FORMAT = 1
+FORMAT = 2  # 2: keyed by player (nets, optimizers, counters, averages); 1: G and D by name
+_FORMAT1_KEYS = ("generator", "discriminator", "opt_g", "opt_d", "generator_ema")
 
 
 def save_atomic(obj: dict[str, Any], path: Path) -> None:
@@ -63,6 +64,29 @@ def load_checkpoint(run: Path, map_location: str | torch.device = "cpu") -> dict
     except Exception as err:
         raise CheckpointError(f"{path}: cannot be loaded ({err.__class__.__name__}); "
                               f"the file is corrupt or not an advnets checkpoint") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+    if not isinstance(ckpt, dict) or ckpt.get("format") not in (1, FORMAT):
         raise CheckpointError(f"{path}: not an advnets checkpoint (format {FORMAT})")
-    return ckpt
+    try:
+        return upgrade(ckpt)
+    except (KeyError, TypeError, AttributeError) as err:
+        raise CheckpointError(f"{path}: a format-1 checkpoint without its {err} entry; "
+                              f"the file is damaged") from None
+
+
+def upgrade(ckpt: dict[str, Any]) -> dict[str, Any]:
+    """A format-1 checkpoint (the two-player GAN: generator, discriminator, opt_g, opt_d)
+    in the current layout, keyed by player; newer ones unchanged. The config's optim_d /
+    optim_g sections are read by advnets.config as optim.D / optim.G."""
+    if ckpt["format"] == FORMAT:
+        return ckpt
+    counters = ckpt["counters"]
+    new = {k: v for k, v in ckpt.items() if k not in _FORMAT1_KEYS}
+    new.update(
+        format=FORMAT,
+        counters={"step": counters["step"],
+                  "updates": {"G": counters["g_updates"], "D": counters["d_updates"]}},
+        nets={"G": ckpt["generator"], "D": ckpt["discriminator"]},
+        optimizers={"G": ckpt["opt_g"], "D": ckpt["opt_d"]},
+        averages={"G": ckpt["generator_ema"]} if "generator_ema" in ckpt else {},
+    )
+    return new

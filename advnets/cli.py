@@ -7,8 +7,17 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from advnets import __version__
+from advnets.api import eval_settings, resolve_device, run_samples, score_samples
 from advnets.checkpoint import checkpoint_path, load_checkpoint
-from advnets.config import load_preset, preset_description, preset_names
+from advnets.config import (
+    Config,
+    apply_overrides,
+    config_from_dict,
+    load_preset,
+    preset_description,
+    preset_names,
+)
 from advnets.errors import AdvnetsError, ConfigError
 
 
@@ -23,6 +32,7 @@ def cmd_presets(args: argparse.Namespace) -> None:
 
 
 def _train_overrides(args: argparse.Namespace) -> list[str]:
+    """--set first, then the dedicated flags, which therefore win over a --set of their key."""
     overrides = list(args.set or [])
     if args.data:
         overrides.append(f"data.root={args.data}")
@@ -30,7 +40,22 @@ def _train_overrides(args: argparse.Namespace) -> list[str]:
         overrides += [f"train.steps={args.steps}", "train.epochs=null"]
     if args.epochs is not None:
         overrides += ["train.steps=null", f"train.epochs={args.epochs}"]
+    if args.seed is not None:
+        overrides.append(f"train.seed={args.seed}")
+    if args.device is not None:
+        overrides.append(f"train.device={args.device}")
     return overrides
+
+
+def _train_config(args: argparse.Namespace, overrides: list[str]) -> Config:
+    """The config `advnets train` would run: the preset's, or with --resume the checkpoint's,
+    with the overrides applied (without building anything)."""
+    if args.resume:
+        return apply_overrides(config_from_dict(load_checkpoint(args.resume)["config"]),
+                               overrides)
+    if not args.preset:
+        raise ConfigError("name a preset (see `advnets presets`) or pass --resume RUN_DIR")
+    return load_preset(args.preset, overrides)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -38,6 +63,12 @@ def cmd_train(args: argparse.Namespace) -> None:
     from advnets.training import train
 
     overrides = _train_overrides(args)
+    if args.print_config:
+        cfg = _train_config(args, overrides)
+        print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
+        return
+    if args.device is not None:
+        resolve_device(args.device, "--device")  # no CUDA: one line before anything is built
     if args.resume:
         run_dir = Path(args.resume)
         run = train(None, run_dir, resume=True, overrides=overrides)
@@ -63,7 +94,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
     out = Path(args.out)
     if out.suffix not in (".npy", ".png"):
         raise ConfigError(f"--out must end in .npy or .png, got {out.name!r}")
-    G, cfg = load_generator(Path(args.run_dir))
+    G, cfg = load_generator(Path(args.run_dir), resolve_device(args.device, "--device"))
     check_label(cfg, args.label)
     classes, nrow = cfg.model.num_classes, None
     keep = args.jacobian_keep
@@ -92,15 +123,9 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 def _eval_samples(args: argparse.Namespace):
     """(samples, dataset, settings, (run_dir, step) or None) for `advnets eval`."""
-    from advnets.metrics.evaluate import EvalSettings, check_samples, sample_count
-    from advnets.sampling import draw_samples, generator_from_checkpoint
+    from advnets.metrics.evaluate import check_samples
 
-    settings = EvalSettings(data_root=args.data)
-    if args.n is not None:
-        if args.n < 2:
-            raise ConfigError(f"--n must be at least 2, got {args.n}")
-        settings.parzen_samples = settings.mode_samples = settings.fid_samples = args.n
-        settings.stacked_samples = args.n
+    settings = eval_settings(args.n, args.data)
     if args.samples:
         if not args.dataset:
             raise ConfigError("--samples needs --dataset (mnist, fashion, stacked-mnist, ring "
@@ -119,40 +144,29 @@ def _eval_samples(args: argparse.Namespace):
         raise ConfigError("pass a run folder, or --samples FILE.npy --dataset NAME")
     if args.dataset:
         raise ConfigError("--dataset goes with --samples; a run knows its data set")
-    ckpt = load_checkpoint(args.run_dir)
-    G, cfg = generator_from_checkpoint(ckpt)
-    dataset = cfg.data.name
-    if dataset in ("ring", "grid"):
-        settings.toy = cfg.data
-    settings.data_root = args.data or cfg.data.root
-    n = sample_count(dataset, settings)
-    samples = draw_samples(G, cfg, n, args.seed)
-    lo, hi = cfg.data.value_range
-    if samples.ndim == 4 and (lo, hi) != (0.0, 1.0):
-        samples = (samples - lo) / (hi - lo)  # the metrics' images are on [0, 1]
+    device = resolve_device(args.device, "--device")
+    samples, dataset, step = run_samples(args.run_dir, settings, args.seed, device)
     run_dir = checkpoint_path(Path(args.run_dir)).parent
-    return check_samples(samples, dataset), dataset, settings, (run_dir, ckpt["counters"]["step"])
+    return samples, dataset, settings, (run_dir, step)
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
     import json
 
-    from advnets.metrics.evaluate import METRICS, jsonable, metrics_for, summary_line
+    from advnets.metrics.evaluate import jsonable, summary_line
 
     samples, dataset, settings, run = _eval_samples(args)
-    names = metrics_for(dataset) if args.metric == "all" else [args.metric]
-    rows = {}
-    for name in names:
-        rows[name] = METRICS[name](samples, dataset, settings)
-        for key, value in rows[name].items():
+    rows = score_samples(samples, dataset, args.metric, settings)
+    for scores in rows.values():
+        for key, value in scores.items():
             print(f"{key:<16} {value:.4f}" if isinstance(value, float) else f"{key:<16} {value}")
     if run is not None:
         run_dir, step = run
         with (run_dir / "metrics.jsonl").open("a") as f:
             scores = jsonable({k: v for r in rows.values() for k, v in r.items()})
             f.write(json.dumps({"eval": scores, "step": step}) + "\n")
-    for name in names:
-        print(summary_line(name, rows[name]))
+    for name, scores in rows.items():
+        print(summary_line(name, scores))
 
 
 def cmd_classifier(args: argparse.Namespace) -> None:
@@ -302,12 +316,12 @@ def cmd_theory(args: argparse.Namespace) -> None:
         print(line, flush=True)
 
 
-def _add_run_commands(sub: argparse._SubParsersAction) -> None:
-    """presets, train, sample, eval, classifier: training runs and their scores."""
-    p = sub.add_parser("presets", help="list the shipped presets")
-    p.add_argument("--show", metavar="NAME", help="print one preset's full resolved config")
-    p.set_defaults(func=cmd_presets)
+DEVICES = ["cpu", "cuda", "auto"]
+DEVICE_HELP = "cpu, cuda, or auto: the GPU when there is one, else the CPU"
 
+
+def _add_train_command(sub: argparse._SubParsersAction) -> None:
+    """train: its length, overrides, seed, device, --resume and --print-config."""
     p = sub.add_parser("train", help="train a preset (or continue a run with --resume)")
     p.add_argument("preset", nargs="?", help="preset name (see `advnets presets`) or a .yaml")
     p.add_argument("--out", help="run folder (default: runs/PRESET)")
@@ -315,10 +329,27 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     length.add_argument("--steps", type=int, help="Algorithm-1 iterations (k D + 1 G update)")
     length.add_argument("--epochs", type=float, help="passes of D over the training data")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override a config value, e.g. --set train.k=5 (repeatable)")
+                   help="override a config value, e.g. --set train.k=5 (repeatable); "
+                   "--steps, --epochs, --seed, --device and --data are applied after --set "
+                   "and win over it")
+    p.add_argument("--seed", type=int, help="sets train.seed: the initial weights, data "
+                   "order and noise (default: the preset's, 0)")
+    p.add_argument("--device", choices=DEVICES, help="sets train.device: " + DEVICE_HELP +
+                   " (default: the preset's, cpu)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run saved in RUN_DIR")
     p.add_argument("--data", metavar="DIR", help="data folder (else $ADVNETS_DATA)")
+    p.add_argument("--print-config", action="store_true",
+                   help="print the resolved config (with --resume: the run's, overridden) as "
+                   "YAML and exit without training or writing anything")
     p.set_defaults(func=cmd_train)
+
+
+def _add_run_commands(sub: argparse._SubParsersAction) -> None:
+    """presets, train, sample, eval, classifier: training runs and their scores."""
+    p = sub.add_parser("presets", help="list the shipped presets")
+    p.add_argument("--show", metavar="NAME", help="print one preset's full resolved config")
+    p.set_defaults(func=cmd_presets)
+    _add_train_command(sub)
 
     p = sub.add_parser("sample", help="draw samples from a trained run")
     p.add_argument("run_dir", help="run folder (or checkpoint file)")
@@ -331,6 +362,8 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jacobian-keep", type=float, metavar="KEEP",
                    help="Jacobian truncation: keep only the draws whose ||dG/dz|| is below "
                    "the KEEP quantile (e.g. 0.95), which drops the samples between modes")
+    p.add_argument("--device", choices=DEVICES, default="auto",
+                   help="where G runs: " + DEVICE_HELP + " (default: auto)")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("eval", help="score a run, or a .npy file of samples from anywhere")
@@ -343,6 +376,9 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
                    help="samples scored (default: the protocol's: 10,000 Parzen, 2,500 modes, "
                    "26,000 stacked MNIST modes)")
     p.add_argument("--seed", type=int, default=0, help="seed of the noise")
+    p.add_argument("--device", choices=DEVICES, default="auto",
+                   help="where a run's G draws the samples: " + DEVICE_HELP +
+                   " (default: auto; the metrics run on the CPU)")
     p.add_argument("--data", metavar="DIR", help="data folder (else $ADVNETS_DATA)")
     p.set_defaults(func=cmd_eval)
 
@@ -415,6 +451,7 @@ def _add_picture_commands(sub: argparse._SubParsersAction) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="advnets", description="Generative Adversarial Nets: train, sample, evaluate.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run_commands(sub)
     _add_picture_commands(sub)

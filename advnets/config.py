@@ -177,11 +177,13 @@ class Config:
 
     description: str = ""
     paper: str = ""  # the published result this preset follows
+    method: str = "gan"  # the training method (advnets.methods): which players, which phases
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
-    optim_d: OptimConfig = field(default_factory=OptimConfig)
-    optim_g: OptimConfig = field(default_factory=OptimConfig)
+    # one optimizer per player, keyed by the player's name (G, D, ...)
+    optim: dict[str, OptimConfig] = field(
+        default_factory=lambda: {"D": OptimConfig(), "G": OptimConfig()})
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -207,6 +209,11 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             except ConfigError:
                 pass
         raise ConfigError(f"config key {key!r} must be {_type_name(tp)}, got {value!r}")
+    if origin is dict:
+        _, item = typing.get_args(tp)
+        if not isinstance(value, dict):
+            raise ConfigError(f"config key {key!r} must be a mapping, got {value!r}")
+        return {str(k): _coerce(v, item, f"{key}.{k}") for k, v in value.items()}
     if origin is list:
         (item,) = typing.get_args(tp)
         if not isinstance(value, list | tuple):
@@ -246,9 +253,26 @@ def _from_dict(cls: type, values: dict[str, Any], prefix: str = "") -> Any:
     return cls(**kwargs)
 
 
+# the two-player sections of older presets and checkpoints, and where they live now
+LEGACY_SECTIONS = {"optim_d": "optim.D", "optim_g": "optim.G"}
+
+
+def upgrade_legacy(values: dict[str, Any]) -> dict[str, Any]:
+    """Older configs' `optim_d` / `optim_g` sections as `optim: {D: ..., G: ...}`."""
+    if not any(key in values for key in LEGACY_SECTIONS):
+        return values
+    values = dict(values)
+    optim = dict(values.get("optim") or {})
+    for old, new in LEGACY_SECTIONS.items():
+        if old in values:
+            optim[new.split(".")[1]] = values.pop(old)
+    values["optim"] = optim
+    return values
+
+
 def config_from_dict(values: dict[str, Any]) -> Config:
     """Build a validated `Config` from nested plain values (YAML, a checkpoint)."""
-    return _from_dict(Config, values)
+    return _from_dict(Config, upgrade_legacy(values))
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
@@ -275,7 +299,11 @@ def apply_overrides(config: Config, overrides: list[str]) -> Config:
             value = yaml.safe_load(raw)
         except yaml.YAMLError:
             raise ConfigError(f"override {item!r}: the value is not valid YAML") from None
-        _set_dotted(tree, key.strip(), value)
+        key = key.strip()
+        section, dot, rest = key.partition(".")
+        if section in LEGACY_SECTIONS and dot:  # optim_g.lr -> optim.G.lr
+            key = f"{LEGACY_SECTIONS[section]}.{rest}"
+        _set_dotted(tree, key, value)
     return config_from_dict(tree)
 
 
@@ -408,8 +436,8 @@ def validate(cfg: Config) -> None:
     _check(pack == 1 or cfg.model.num_classes == 0,
            "model.discriminator.pack is for unconditional GANs (model.num_classes=0)")
     _check(cfg.model.noise_scale > 0, "model.noise_scale must be > 0")
-    for which in ("optim_d", "optim_g"):
-        _validate_optim(getattr(cfg, which), which)
+    for player, optim in cfg.optim.items():
+        _validate_optim(optim, f"optim.{player}")
     t = cfg.train
     _check(t.steps is None or t.steps >= 0, "train.steps must be >= 0")
     _check(t.epochs is None or t.epochs >= 0, "train.epochs must be >= 0")

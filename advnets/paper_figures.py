@@ -116,10 +116,10 @@ def figure1_panels(steps: int = 2000, seed: int = 0, d_steps: int | None = None,
     saved = rng_state()
     branch = copy.deepcopy(run)
     for _ in range(d_steps):
-        branch.step.d_update()
+        branch.update("D")
     panels.append(snapshot(branch, f"(b) + {d_steps} D updates", x))
     for _ in range(g_steps):
-        branch.step.g_update()
+        branch.update("G")
     panels.append(snapshot(branch, f"(c) + {g_steps} G updates", x))
     set_rng_state(saved)
     run_loop(run, [], steps)

@@ -41,8 +41,9 @@ def generator_from_checkpoint(ckpt: dict, device: str | torch.device = "cpu",
     shape = tuple(ckpt["data_shape"])
     placeholder_mean = torch.full((int(torch.tensor(shape).prod()),), 0.5)
     G = build_generator(cfg.model, shape, placeholder_mean).to(device)
-    use_average = average and "generator_ema" in ckpt
-    G.load_state_dict(ckpt["generator_ema"]["weights"] if use_average else ckpt["generator"])
+    averages = ckpt.get("averages", {})
+    use_average = average and "G" in averages
+    G.load_state_dict(averages["G"]["weights"] if use_average else ckpt["nets"]["G"])
     return G, cfg
 
 

@@ -10,11 +10,10 @@ Densities are anything with `log_prob(x: (N, 1)) -> (N,)`, e.g. `GaussianMixture
 samples. Integrals are trapezoid sums on a fine uniform grid in float64 (for smooth densities
 that decay like Gaussians the trapezoid rule converges faster than any power of the spacing).
 The trained-network checks use the `gan-1d` preset's networks and its Algorithm-1 updates
-(`GANStep.d_update`), i.e. the training code itself.
+(`Run.update("D")`), i.e. the training code itself.
 """
 
 import copy
-import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -213,8 +212,8 @@ def prop1_config(steps: int, seed: int, data_mean: float, data_std: float) -> li
     an lr that decays 10-fold over `steps` updates to average out the minibatch noise."""
     decay = math.exp(math.log(10.0) / max(steps, 1))
     return [f"train.seed={seed}", f"data.mean={data_mean}", f"data.std={data_std}",
-            "train.steps=1", "train.epochs=null", "train.batch_size=2048", "optim_d.lr=0.01",
-            "optim_d.betas=[0.9,0.999]", f"optim_d.lr_decay={decay}", "train.progress=false"]
+            "train.steps=1", "train.epochs=null", "train.batch_size=2048", "optim.D.lr=0.01",
+            "optim.D.betas=[0.9,0.999]", f"optim.D.lr_decay={decay}", "train.progress=false"]
 
 
 def fit_discriminator(p_g_mean: float, p_g_std: float, steps: int, seed: int = 0,
@@ -226,9 +225,9 @@ def fit_discriminator(p_g_mean: float, p_g_std: float, steps: int, seed: int = 0
 
     run = build_run(load_preset("gan-1d", prop1_config(steps, seed, data_mean, data_std)))
     fixed = GaussianGenerator(p_g_mean, p_g_std, run.cfg.model.noise_scale).to(run.device)
-    step = dataclasses.replace(run.step, G=fixed)
+    fixed_run = run.with_net("G", fixed)
     for _ in range(steps):
-        step.d_update()
+        fixed_run.update("D")
     return run.D.eval()
 
 
@@ -337,12 +336,12 @@ def saturation(d_steps: int = 200, n: int = 500, seed: int = 0,
         if i in at or i == d_steps:
             D = copy.deepcopy(run.D).eval().requires_grad_(False)
             with torch.no_grad():
-                fake = run.G(run.step.noise(n))
+                fake = run.G(run.noise(n))
                 logits = D(fake)
             gl_mm, gx_mm = per_sample_grads(g_minimax, D, fake)
             gl_ns, gx_ns = per_sample_grads(g_non_saturating, D, fake)
             rows.append((torch.full((n,), i), torch.sigmoid(logits), logits, gl_mm, gl_ns,
                          gx_mm, gx_ns))
         if i < d_steps:
-            run.step.d_update()
+            run.update("D")
     return Saturation(*(torch.cat(cols) for cols in zip(*rows, strict=True)))

@@ -153,11 +153,11 @@ def run_zoo(args: argparse.Namespace, dataset: str) -> dict[str, list[dict]]:
             if seed == 0:
                 firsts[name] = samples[:64]
             result = score(samples, dataset, settings)
-            c = run.counters
+            g_updates, d_updates = run.players["G"].updates, run.players["D"].updates
             result.update(loss=name, dataset=dataset, seed=seed, preset=preset,
-                          clock=args.clock, train_seconds=round(seconds, 1), steps=c.step,
-                          g_updates=c.g_updates, d_updates=c.d_updates,
-                          img_per_s=round(c.g_updates * args.batch / seconds, 1),
+                          clock=args.clock, train_seconds=round(seconds, 1),
+                          steps=run.counters.step, g_updates=g_updates, d_updates=d_updates,
+                          img_per_s=round(g_updates * args.batch / seconds, 1),
                           eval_seconds=round(time.perf_counter() - t0, 1))
             result = {k: v for k, v in result.items()
                       if not k.startswith("class_") or k == "class_kl"}

@@ -65,16 +65,16 @@ def test_mode_collapse_set_makes_new_runs_and_old_rows_still_count(tmp_path):
                                for r in rows))
     assert trained(run(args).stdout) == []
 
-    changed = run([*args, "--set", "optim_g.lr=0.001"])
+    changed = run([*args, "--set", "optim.G.lr=0.001"])
     assert changed.returncode == 0, changed.stderr
     assert len(trained(changed.stdout)) == 4
-    assert "(optim_g.lr=0.001)" in changed.stdout
+    assert "(optim.G.lr=0.001)" in changed.stdout
     new = [json.loads(line) for line in results.read_text().splitlines()][4:]
-    assert [r["set"] for r in new] == ["optim_g.lr=0.001"] * 4
+    assert [r["set"] for r in new] == ["optim.G.lr=0.001"] * 4
 
-    typo = run([*args, "--set", "optim_g.lr_milestonez=[5]"])
+    typo = run([*args, "--set", "optim.G.lr_milestonez=[5]"])
     assert typo.returncode != 0
-    assert "unknown config key 'optim_g.lr_milestonez'" in typo.stderr.strip().splitlines()[-1]
+    assert "unknown config key 'optim.G.lr_milestonez'" in typo.stderr.strip().splitlines()[-1]
 
 
 def test_mode_collapse_scores_jacobian_truncation_and_the_weight_average(tmp_path):
@@ -130,12 +130,12 @@ def test_stacked_mnist_shares_seeds_out_and_keys_runs_by_set(tmp_path, monkeypat
     rows, _ = stacked_mnist.collect(stacked_mnist.parse_args(argv))  # all saved: no training
     assert asked == [] and [r["seed"] for r in rows["PacGAN2"]] == [3, 4]
     stacked_mnist.collect(stacked_mnist.parse_args([*argv[:-4], "GAN", "--results",
-                                                    str(results), "--set", "optim_g.lr=0.001"]))
-    assert asked == [(["optim_g.lr=0.001"], 3), (["optim_g.lr=0.001"], 4)]
+                                                    str(results), "--set", "optim.G.lr=0.001"]))
+    assert asked == [(["optim.G.lr=0.001"], 3), (["optim.G.lr=0.001"], 4)]
     saved = [json.loads(line) for line in results.read_text().splitlines()]
-    assert [r["set"] for r in saved] == [""] * 4 + ["optim_g.lr=0.001"] * 2
+    assert [r["set"] for r in saved] == [""] * 4 + ["optim.G.lr=0.001"] * 2
 
     typo = run([sys.executable, str(REPO / "benchmarks" / "stacked_mnist.py"),
-                "--set", "optim_g.lr_milestonez=[5]"])
+                "--set", "optim.G.lr_milestonez=[5]"])
     assert typo.returncode != 0
-    assert "unknown config key 'optim_g.lr_milestonez'" in typo.stderr.strip().splitlines()[-1]
+    assert "unknown config key 'optim.G.lr_milestonez'" in typo.stderr.strip().splitlines()[-1]

@@ -21,12 +21,13 @@ def test_checkpoint_round_trip_same_outputs(tmp_path, quiet):
     z = torch.randn(50, 2)
     torch.testing.assert_close(generate(G, z), generate(run.G, z), rtol=0, atol=0)
     ckpt = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
-    assert {"generator", "discriminator", "opt_g", "opt_d", "rng", "config",
-            "counters", "sampler"} <= set(ckpt)
-    assert ckpt["counters"]["step"] == 20
+    assert {"nets", "optimizers", "averages", "rng", "config", "counters",
+            "sampler"} <= set(ckpt)
+    assert set(ckpt["nets"]) == set(ckpt["optimizers"]) == {"G", "D"}
+    assert ckpt["counters"] == {"step": 20, "updates": {"G": 20, "D": 20}}
 
 
-SGD_RAMP = [f"{o}.{k}" for o in ("optim_d", "optim_g") for k in (
+SGD_RAMP = [f"{o}.{k}" for o in ("optim.D", "optim.G") for k in (
     "name=sgd", "lr=0.01", "lr_decay=1.01", "momentum_final=0.9", "momentum_saturate=3")]
 
 
@@ -35,8 +36,8 @@ SGD_RAMP = [f"{o}.{k}" for o in ("optim_d", "optim_g") for k in (
     ("gan-ring", ["train.update=simultaneous"]),
     # batches of 5,000 make 10 steps an epoch: the resumed run crosses a reshuffle
     ("gan-mnist", ["model.generator.hidden=[64]", "model.discriminator.hidden=[32]",
-                   "train.batch_size=5000", "optim_d.momentum_saturate=3",
-                   "optim_g.momentum_saturate=3"]),
+                   "train.batch_size=5000", "optim.D.momentum_saturate=3",
+                   "optim.G.momentum_saturate=3"]),
     ("pytorch-gan-mnist", []),
     # DCGAN nets: batch-norm G, layer-norm critic, random interpolates for the penalty
     ("wgan-gp-mnist", ["model.generator.channels=4", "model.discriminator.channels=4",

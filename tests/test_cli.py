@@ -3,9 +3,13 @@ import sys
 
 import numpy as np
 import pytest
+import torch
+import yaml
 from PIL import Image
 
+from advnets.checkpoint import load_checkpoint
 from advnets.cli import main
+from advnets.sampling import load_generator
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -82,3 +86,72 @@ def test_cli_trains_toy_preset(tmp_path):
     result = run_cli("sample", str(tmp_path / "r"), "--n", "100", "--out",
                      str(tmp_path / "r.npy"))
     assert result.returncode == 0 and np.load(tmp_path / "r.npy").shape == (100, 2)
+
+
+def _quiet_sets(quiet: list[str]) -> list[str]:
+    return [arg for item in quiet for arg in ("--set", item)]
+
+
+def test_version():
+    import advnets
+
+    result = run_cli("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"advnets {advnets.__version__}"
+
+
+def test_print_config_resolves_the_flags_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default run folder would be runs/gan-ring here
+    assert main(["train", "gan-ring", "--out", "r", "--steps", "7", "--seed", "3",
+                 "--device", "cpu", "--set", "train.seed=5", "--set", "train.k=2",
+                 "--print-config"]) == 0
+    cfg = yaml.safe_load(capsys.readouterr().out)
+    t = cfg["train"]
+    assert (t["steps"], t["epochs"], t["seed"], t["device"], t["k"]) == (7, None, 3, "cpu", 2)
+    assert cfg["data"]["name"] == "ring"
+    assert main(["train", "gan-ring", "--epochs", "2", "--print-config"]) == 0
+    t = yaml.safe_load(capsys.readouterr().out)["train"]
+    assert (t["steps"], t["epochs"]) == (None, 2)
+    assert list(tmp_path.iterdir()) == []
+
+
+def _trained_generator(run_dir, quiet, *flags: str) -> dict:
+    assert main(["train", "gan-ring", "--steps", "3", "--out", str(run_dir),
+                 *_quiet_sets(quiet), *flags]) == 0
+    return load_generator(run_dir)[0].state_dict()
+
+
+def test_seed_flag_sets_the_weights_and_reproduces_them(tmp_path, quiet, capsys):
+    a = _trained_generator(tmp_path / "a", quiet, "--seed", "1")
+    b = _trained_generator(tmp_path / "b", quiet, "--seed", "1")
+    c = _trained_generator(tmp_path / "c", quiet, "--seed", "2")
+    assert a.keys() == b.keys() == c.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+    # --print-config with --resume: the run's own config with the overrides, nothing trained
+    capsys.readouterr()
+    assert main(["train", "--resume", str(tmp_path / "a"), "--steps", "9",
+                 "--print-config"]) == 0
+    t = yaml.safe_load(capsys.readouterr().out)["train"]
+    assert (t["steps"], t["seed"]) == (9, 1)
+    assert load_checkpoint(tmp_path / "a")["counters"]["step"] == 3
+    # sample and eval take --device; the same seed draws the same samples
+    for name in ("s1", "s2"):
+        assert main(["sample", str(tmp_path / "a"), "--n", "20", "--seed", "4", "--device",
+                     "cpu", "--out", str(tmp_path / f"{name}.npy")]) == 0
+    assert np.array_equal(np.load(tmp_path / "s1.npy"), np.load(tmp_path / "s2.npy"))
+    assert main(["eval", str(tmp_path / "a"), "--metric", "modes", "--n", "200",
+                 "--device", "cpu"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("modes ")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+@pytest.mark.parametrize("args", [
+    ["train", "gan-ring", "--device", "cuda", "--steps", "1", "--out", "{tmp}/r"],
+    ["sample", "{tmp}/r", "--device", "cuda", "--out", "{tmp}/x.npy"],
+    ["eval", "{tmp}/r", "--device", "cuda"],
+])
+def test_device_cuda_without_cuda_is_a_one_line_error(args, tmp_path, capsys):
+    assert main([a.replace("{tmp}", str(tmp_path)) for a in args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--device cuda" in err and "--device cpu" in err
+    assert not (tmp_path / "r").exists() and not (tmp_path / "x.npy").exists()

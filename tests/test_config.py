@@ -15,22 +15,22 @@ def test_required_presets_ship_and_load():
 
 def test_paper_preset_values():
     cfg = load_preset("gan-mnist")
-    assert cfg.optim_g.lr == 0.1 and cfg.optim_g.lr_decay == 1.000004
-    assert cfg.optim_g.lr_min == 1e-6 and cfg.optim_g.momentum_final == 0.7
+    assert cfg.optim["G"].lr == 0.1 and cfg.optim["G"].lr_decay == 1.000004
+    assert cfg.optim["G"].lr_min == 1e-6 and cfg.optim["G"].momentum_final == 0.7
     # the paper code's D cost is half of -V: the same SGD step with half the lr
-    assert cfg.optim_d.lr == 0.05 and cfg.optim_d.lr_min == 5e-7
+    assert cfg.optim["D"].lr == 0.05 and cfg.optim["D"].lr_min == 5e-7
     assert cfg.train.k == 1 and cfg.train.batch_size == 100
     assert cfg.model.noise == "uniform" and cfg.model.noise_scale == pytest.approx(3**0.5)
 
 
 def test_dotted_overrides_parse_types():
     cfg = apply_overrides(load_preset("gan-mnist"),
-                          ["train.k=5", "optim_g.lr=1e-3", "model.generator.hidden=[10, 20]",
+                          ["train.k=5", "optim.G.lr=1e-3", "model.generator.hidden=[10, 20]",
                            "train.steps=null", "train.precision=bf16"])
-    assert cfg.train.k == 5 and cfg.optim_g.lr == 1e-3
+    assert cfg.train.k == 5 and cfg.optim["G"].lr == 1e-3
     assert cfg.model.generator.hidden == [10, 20] and cfg.train.steps is None
     assert cfg.train.precision == "bf16"
-    assert isinstance(apply_overrides(cfg, ["optim_g.lr=1"]).optim_g.lr, float)
+    assert isinstance(apply_overrides(cfg, ["optim.G.lr=1"]).optim["G"].lr, float)
 
 
 @pytest.mark.parametrize("override, message", [
@@ -63,11 +63,11 @@ def test_round_trip_through_dict():
 @pytest.mark.parametrize("override, message", [
     ("model.generator.init=unifrom", "choose one of: default, uniform"),
     ("model.discriminator.input_dropout=1.0", "drop probability"),
-    ("optim_d.lr=-1", "optim_d.lr must be > 0"),
-    ("optim_g.lr_decay=0", "lr_decay"),
-    ("optim_g.lr_milestones=[500,100]", "increasing update counts"),
-    ("optim_d.lr_gamma=0", "lr_gamma must be in"),
-    ("optim_g.lr=.nan", "must be finite"),
+    ("optim.D.lr=-1", "optim.D.lr must be > 0"),
+    ("optim.G.lr_decay=0", "lr_decay"),
+    ("optim.G.lr_milestones=[500,100]", "increasing update counts"),
+    ("optim.D.lr_gamma=0", "lr_gamma must be in"),
+    ("optim.G.lr=.nan", "must be finite"),
     ("train.precision=fp16", "choose one of: fp32, bf16"),
     ("model.z_dim=0", "z_dim"),
 ])

@@ -48,8 +48,9 @@ def test_average_starts_after_ema_start_updates():
 def test_run_averages_after_every_generator_update(quiet):
     run = build_run(load_preset("gan-ring", quiet + ["train.ema_decay=0.9", "train.k=3"]))
     run_loop(run, [], 4)
-    assert run.step.ema.updates == run.counters.g_updates == 4
-    assert run.G_sample is run.step.ema.module
+    G = run.players["G"]
+    assert G.average.updates == G.updates == 4
+    assert run.G_sample is G.average.module
     assert not torch.equal(_flat(run.G_sample), _flat(run.G))
 
 

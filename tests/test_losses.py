@@ -23,7 +23,7 @@ from advnets.losses import (
     interpolates,
     value,
 )
-from advnets.training.objective import bind_options
+from advnets.methods.gan import bind_options
 
 
 def test_value_matches_hand_computation():

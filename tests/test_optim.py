@@ -6,7 +6,7 @@ from advnets.training.optim import apply_schedule, build_optimizer, scheduled_lr
 
 
 def test_paper_lr_decay_and_floor():
-    cfg = load_preset("gan-mnist").optim_g
+    cfg = load_preset("gan-mnist").optim["G"]
     assert scheduled_lr(cfg, 0) == pytest.approx(0.1, rel=1e-12)
     assert scheduled_lr(cfg, 250_000) == pytest.approx(0.1 / 1.000004**250_000, rel=1e-9)
     assert scheduled_lr(cfg, 10**8) == pytest.approx(1e-6, rel=1e-12)
@@ -25,7 +25,7 @@ def test_lr_milestones_multiply_by_gamma_as_multistep_lr():
 
 
 def test_paper_momentum_ramp():
-    cfg = load_preset("gan-mnist").optim_d
+    cfg = load_preset("gan-mnist").optim["D"]
     # pylearn2's MomentumAdjustor(start=1, saturate=250): epoch e (1-based) runs with
     # alpha = (e - 1) / 249; the argument here is the number of epochs already done.
     assert scheduled_momentum(cfg, 0) == pytest.approx(0.5, rel=1e-12)

@@ -21,14 +21,14 @@ def train_preset(name: str, *overrides: str):
 def test_k_discriminator_updates_per_iteration(k):
     run = train_preset("gan-ring", f"train.k={k}", "train.steps=4")
     c = run.counters
-    assert (c.step, c.d_updates, c.g_updates) == (4, 4 * k, 4)
+    assert (c.step, run.players["D"].updates, run.players["G"].updates) == (4, 4 * k, 4)
 
 
 def test_generator_step_leaves_discriminator_untouched():
     run = train_preset("gan-ring", "train.steps=1")
     before = [p.clone() for p in run.D.parameters()]
-    run.step.opt_d.zero_grad(set_to_none=True)
-    run.step.g_update()
+    run.players["D"].optimizer.zero_grad(set_to_none=True)
+    run.update("G")
     for a, b in zip(before, run.D.parameters(), strict=True):
         assert torch.equal(a, b)
     # no D weight gradient is even computed in the G step, and D is trainable again after it
@@ -41,9 +41,10 @@ def test_every_update_draws_fresh_batches():
     update its own noise."""
     run = train_preset("gan-ring", "train.steps=0", "train.k=3")
     reals, noises = [], []
-    sampler_next, noise = run.step.data.next, run.step.noise
-    run.step.data.next = lambda m: reals.append(sampler_next(m)) or reals[-1]
-    run.step.noise = lambda m: noises.append(noise(m)) or noises[-1]
+    batches = run.step.batches
+    sampler_next, noise = batches.data.next, batches.noise
+    batches.data.next = lambda m: reals.append(sampler_next(m)) or reals[-1]
+    batches.noise = lambda m: noises.append(noise(m)) or noises[-1]
     run.step()
     assert len(reals) == 3 and len(noises) == 4
     for group in (reals, noises):
@@ -60,7 +61,7 @@ def test_simultaneous_update_moves_both_players():
     run.step()
     assert not all(torch.equal(a, b) for a, b in zip(g0, run.G.parameters(), strict=True))
     assert not all(torch.equal(a, b) for a, b in zip(d0, run.D.parameters(), strict=True))
-    assert (run.counters.d_updates, run.counters.g_updates) == (2, 2)
+    assert (run.players["D"].updates, run.players["G"].updates) == (2, 2)
 
 
 def test_ring_gan_places_samples_on_modes():
@@ -83,7 +84,7 @@ def test_mnist_losses_move_the_expected_way(data_root):
     run = train_preset("gan-mnist", f"data.root={data_root}", "data.download=false",
                        "train.steps=0")
     z = torch.rand(500, 100) * 2 * math.sqrt(3) - math.sqrt(3)
-    stats0 = run.step.d_update()
+    stats0 = run.update("D")
     assert stats0["loss_d"].item() == pytest.approx(math.log(4), abs=0.01)
     rows = []
     for _ in range(300):
@@ -110,7 +111,7 @@ def test_reuse_fakes_runs_one_generator_forward_per_iteration():
     run.G.register_forward_hook(lambda *_: calls.append(1))
     g0 = [p.clone() for p in run.G.parameters()]
     run.step()
-    assert len(calls) == 1 and (run.counters.d_updates, run.counters.g_updates) == (1, 1)
+    assert len(calls) == 1 and (run.players["D"].updates, run.players["G"].updates) == (1, 1)
     assert not all(torch.equal(a, b) for a, b in zip(g0, run.G.parameters(), strict=True))
 
 
@@ -168,30 +169,34 @@ def test_batch_larger_than_data_is_a_config_error(data_root):
 def test_wgan_critic_schedule():
     """Arjovsky et al.'s reference code: 100 critic steps before each of the first 25
     generator updates and before every 500th, k otherwise."""
-    from advnets.training.step import critic_steps
+    from advnets.methods.gan import critic_steps
 
     assert [critic_steps(5, g, "wgan") for g in (0, 24, 25, 499, 500, 501, 1000)] == [
         100, 100, 5, 5, 100, 5, 100]
     assert {critic_steps(5, g, "constant") for g in (0, 24, 500)} == {5}
     run = train_preset("gan-ring", "train.k=5", "train.k_schedule=wgan", "train.steps=0")
-    calls = []
-    run.step.d_update = lambda: calls.append(run.counters.g_updates) or {}  # count, skip work
+    calls, run_phase, G = [], run.step.run, run.players["G"]
+
+    def count_d_skip_work(phase):  # D updates are counted, not done; G updates are done
+        return calls.append(G.updates) or {} if phase.trains == ("D",) else run_phase(phase)
+
+    run.step.run = count_d_skip_work
     for _ in range(27):
         run.step()
     assert len(calls) == 25 * 100 + 2 * 5 and calls.count(25) == calls.count(26) == 5
-    assert (run.counters.step, run.counters.g_updates) == (27, 27)
+    assert (run.counters.step, G.updates) == (27, 27)
 
 
 def test_weight_clipping_keeps_critic_weights_in_range():
     run = train_preset("gan-ring", "loss.discriminator=wasserstein",
-                       "loss.generator=wasserstein", "loss.clip=0.01", "optim_d.name=rmsprop",
-                       "optim_d.lr=0.05", "train.steps=0")
+                       "loss.generator=wasserstein", "loss.clip=0.01", "optim.D.name=rmsprop",
+                       "optim.D.lr=0.05", "train.steps=0")
     before = torch.cat([p.detach().flatten() for p in run.D.parameters()])
     assert before.abs().max() > 0.01  # PyTorch's init is wider than the clip
-    run.step.d_update()
+    run.update("D")
     after = torch.cat([p.detach().flatten() for p in run.D.parameters()])
     assert after.abs().max().item() == pytest.approx(0.01, rel=1e-6)
-    assert isinstance(run.step.opt_d, torch.optim.RMSprop)
+    assert isinstance(run.players["D"].optimizer, torch.optim.RMSprop)
 
 
 def test_gradient_penalty_objective_reports_and_trains():
@@ -207,14 +212,15 @@ def test_gradient_penalty_objective_reports_and_trains():
 def test_gradient_penalty_objective_adds_lambda_times_the_penalty():
     from torch import nn
 
-    from advnets.losses import d_wasserstein, g_wasserstein, gradient_penalty
-    from advnets.training.objective import GradientPenaltyObjective
+    from advnets.losses import d_wasserstein, gradient_penalty
 
+    gan = train_preset("gan-ring", "loss.discriminator=wasserstein",
+                       "loss.generator=wasserstein", "loss.gradient_penalty=10",
+                       "train.steps=0").method
     D = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1), nn.Flatten(0))
     real, fake = torch.randn(16, 2), torch.randn(16, 2) + 1
-    objective = GradientPenaltyObjective(d_wasserstein, g_wasserstein, weight=10.0)
     torch.manual_seed(5)  # the same interpolation weights in both computations
-    loss, stats = objective.discriminator_loss(D, real, fake)
+    loss, stats = gan.discriminator_loss(D, real, fake)
     torch.manual_seed(5)
     penalty = gradient_penalty(D, real, fake)
     assert penalty.item() > 0.01

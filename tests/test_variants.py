@@ -10,6 +10,7 @@ from torch import nn
 from advnets.config import NetConfig, load_preset
 from advnets.errors import ConfigError
 from advnets.losses import d_minimax, feature_matching, g_non_saturating
+from advnets.methods.unrolled import AtParams, FunctionalOptimizer, Unroller
 from advnets.metrics import mode_metrics
 from advnets.nets import build_discriminator
 from advnets.nets.dcgan import DCGANDiscriminator
@@ -17,9 +18,6 @@ from advnets.nets.layers import MinibatchDiscrimination, Packed, pack
 from advnets.nets.mlp import MLPDiscriminator
 from advnets.sampling import draw_samples
 from advnets.training import build_run, run_loop
-from advnets.training.objective import GANObjective
-from advnets.variants import FeatureMatchingObjective, FunctionalOptimizer, UnrolledObjective
-from advnets.variants.unrolled import AtParams
 
 
 def ring_run(*overrides: str):
@@ -41,8 +39,8 @@ def test_unrolled_with_zero_steps_is_the_plain_gan_exactly(extra):
     plain = ring_run(*extra)  # each run seeds the global RNG when built: one after the other
     stats_plain = [plain.step() for _ in range(3)][-1]
     unrolled = ring_run(*extra)
-    unrolled.step.objective = UnrolledObjective(
-        unrolled.step.objective, 0, FunctionalOptimizer(unrolled.step.opt_d, unrolled.D))
+    unrolled.method.unroller = Unroller(
+        0, FunctionalOptimizer(unrolled.players["D"].optimizer, unrolled.D))
     stats_unrolled = [unrolled.step() for _ in range(3)][-1]
     for a, b in zip(params_of(plain.G, plain.D), params_of(unrolled.G, unrolled.D), strict=True):
         assert torch.equal(a, b)
@@ -50,18 +48,18 @@ def test_unrolled_with_zero_steps_is_the_plain_gan_exactly(extra):
         assert torch.equal(a, b)
     assert stats_plain.keys() == stats_unrolled.keys()
     assert all(torch.equal(stats_plain[k], stats_unrolled[k]) for k in stats_plain)
-    # and the config's default (unroll_steps = 0) builds no unrolled objective at all
-    assert type(ring_run().step.objective) is GANObjective
+    # and the config's default (unroll_steps = 0) builds no unroller at all
+    assert ring_run().method.unroller is None
 
 
-class Float64Objective(GANObjective):
-    """The plain objective without its float32 cast of the logits, for float64 checks."""
+def d_loss64(D, real, fake, real_y=None, fake_y=None):
+    """D's minimax loss without the GAN method's float32 cast of the logits (float64 checks)."""
+    return d_minimax(D(real), D(fake)), {}
 
-    def discriminator_loss(self, D, real, fake, **cond):
-        return self.d_loss(*self.d_logits(D, real, fake)), {}
 
-    def generator_loss(self, D, fake, real=None, **cond):
-        return self.g_loss(D(fake)), {}
+def unrolled_g_loss(unroller: Unroller, D: nn.Module, fake, real) -> torch.Tensor:
+    """G's non-saturating loss at D unrolled on (real, fake)."""
+    return g_non_saturating(unroller(d_loss64, D, real, fake)(fake))
 
 
 def tiny_problem(optimizer: str):
@@ -79,20 +77,19 @@ def tiny_problem(optimizer: str):
         opt.zero_grad()
         d_minimax(D(real), D(G(z).detach())).backward()
         opt.step()
-    base = Float64Objective(d_minimax, g_non_saturating, joint_forward=True)
-    return G, D, z, real, opt, base
+    return G, D, z, real, opt
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
 def test_unrolled_gradient_matches_finite_differences(optimizer):
     """dF/dtheta_G of F(theta_G) = f(theta_G, theta_D^K(theta_G)), K = 3 differentiable
     optimizer steps, against central differences of F itself."""
-    G, D, z, real, opt, base = tiny_problem(optimizer)
-    objective = UnrolledObjective(base, 3, FunctionalOptimizer(opt, D))
+    G, D, z, real, opt = tiny_problem(optimizer)
+    unroller = Unroller(3, FunctionalOptimizer(opt, D))
     D.requires_grad_(False)  # as in the G step
 
     def F() -> torch.Tensor:
-        return objective.generator_loss(D, G(z), real)[0]
+        return unrolled_g_loss(unroller, D, G(z), real)
 
     grads = torch.autograd.grad(F(), list(G.parameters()))
     h = 1e-6
@@ -110,7 +107,7 @@ def test_unrolled_gradient_matches_finite_differences(optimizer):
             numeric.view(-1)[i] = (up - down) / (2 * h)
         torch.testing.assert_close(grad, numeric, rtol=1e-5, atol=1e-8)
     # looking ahead changes the gradient: it is not that of the plain loss
-    plain = torch.autograd.grad(base.generator_loss(D, G(z))[0], list(G.parameters()))
+    plain = torch.autograd.grad(g_non_saturating(D(G(z))), list(G.parameters()))
     assert not torch.allclose(torch.cat([g.flatten() for g in grads]),
                               torch.cat([g.flatten() for g in plain]), rtol=1e-3)
 
@@ -118,17 +115,17 @@ def test_unrolled_gradient_matches_finite_differences(optimizer):
 def test_cheap_unrolled_variant_holds_the_unrolled_discriminator_fixed():
     """Without backprop, G's gradient is that of its loss at theta_D^K taken as constants;
     theta_D^K is the same as with backprop."""
-    G, D, z, real, opt, base = tiny_problem("adam")
+    G, D, z, real, opt = tiny_problem("adam")
     D.requires_grad_(False)
-    full = UnrolledObjective(base, 3, FunctionalOptimizer(opt, D), backprop=True)
-    cheap = UnrolledObjective(base, 3, FunctionalOptimizer(opt, D), backprop=False)
-    theta_k = cheap.unrolled(D, real, G(z)).tensors
-    for name, value in full.unrolled(D, real, G(z)).tensors.items():
+    full = Unroller(3, FunctionalOptimizer(opt, D), backprop=True)
+    cheap = Unroller(3, FunctionalOptimizer(opt, D), backprop=False)
+    theta_k = cheap(d_loss64, D, real, G(z)).tensors
+    for name, value in full(d_loss64, D, real, G(z)).tensors.items():
         torch.testing.assert_close(value.detach(), theta_k[name], rtol=1e-12, atol=1e-14)
     D_k = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1), nn.Flatten(0)).double()
     D_k.load_state_dict(theta_k)
     expected = torch.autograd.grad(g_non_saturating(D_k(G(z))), list(G.parameters()))
-    got = torch.autograd.grad(cheap.generator_loss(D, G(z), real)[0], list(G.parameters()))
+    got = torch.autograd.grad(unrolled_g_loss(cheap, D, G(z), real), list(G.parameters()))
     for a, b in zip(got, expected, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
 
@@ -162,12 +159,11 @@ def test_unrolled_training_composes_with_other_variants():
     D still takes one ordinary step per update, and everything stays finite."""
     run = ring_run("loss.unroll_steps=2", "loss.generator=feature_matching",
                    "model.discriminator.pack=2", "model.discriminator.minibatch_kernels=3")
-    assert isinstance(run.step.objective, UnrolledObjective)
-    assert isinstance(run.step.objective.base, FeatureMatchingObjective)
+    assert isinstance(run.method.unroller, Unroller) and run.method.feature_matching
     g0, d0 = params_of(run.G), params_of(run.D)
     stats = run.step()
     assert all(torch.isfinite(v) for v in stats.values())
-    assert (run.counters.d_updates, run.counters.g_updates) == (1, 1)
+    assert (run.players["D"].updates, run.players["G"].updates) == (1, 1)
     assert not any(torch.equal(a, b) for a, b in zip(g0, params_of(run.G), strict=True))
     assert not all(torch.equal(a, b) for a, b in zip(d0, params_of(run.D), strict=True))
 
@@ -218,7 +214,7 @@ def test_packed_training_step_splits_real_and_fake_packs():
     stats = run.step()
     assert all(torch.isfinite(v) for v in stats.values())
     real, fake = torch.randn(100, 2), torch.randn(100, 2)
-    real_logits, fake_logits = run.step.objective.d_logits(run.D, real, fake)
+    real_logits, fake_logits = run.method.d_logits(run.D, real, fake)
     assert real_logits.shape == fake_logits.shape == (25,)
     torch.testing.assert_close(real_logits, run.D(real))  # no pack mixes real and fake
     with pytest.raises(ConfigError, match="multiple of model.discriminator.pack=3"):
@@ -279,10 +275,10 @@ def test_minibatch_discrimination_sees_real_and_fake_batches_separately():
     run = ring_run("model.discriminator.minibatch_kernels=4",
                    "model.discriminator.minibatch_kernel_dim=3")
     assert any(isinstance(m, MinibatchDiscrimination) for m in run.D.modules())
-    assert run.step.objective.joint_forward is False
+    assert run.method.joint_forward is False
     real = torch.randn(10, 2)
-    a, _ = run.step.objective.d_logits(run.D, real, torch.randn(10, 2))
-    b, _ = run.step.objective.d_logits(run.D, real, torch.randn(10, 2) + 5)
+    a, _ = run.method.d_logits(run.D, real, torch.randn(10, 2))
+    b, _ = run.method.d_logits(run.D, real, torch.randn(10, 2) + 5)
     torch.testing.assert_close(a, b)  # D(real) does not depend on the fakes
     assert torch.isfinite(run.step()["loss_d"])
 
@@ -319,10 +315,10 @@ def test_discriminator_features_leave_outputs_unchanged():
     torch.testing.assert_close(C.features(x), C.net[:-1](x).flatten(1))
 
 
-def test_feature_matching_objective_matches_hand_value():
+def test_feature_matching_generator_loss_matches_hand_value():
     run = ring_run("loss.generator=feature_matching")
-    objective, D = run.step.objective, run.D
-    assert isinstance(objective, FeatureMatchingObjective) and objective.needs_real_for_g
+    objective, D = run.method, run.D
+    assert objective.feature_matching and objective.needs_real_for_g
     real, fake = torch.randn(50, 2), torch.randn(50, 2)
     loss, stats = objective.generator_loss(D, fake, real)
     expected = ((D.features(real).mean(0) - D.features(fake).mean(0)) ** 2).sum()
@@ -344,8 +340,8 @@ def grid_modes(*overrides: str) -> dict:
     """A short seeded run on the 5x5 grid (std 0.05) in a set-up where the plain GAN
     collapses fast (G's lr ten times D's), scored on 2,500 samples."""
     cfg = load_preset("gan-grid", ["train.progress=false", "train.seed=0", "train.steps=500",
-                                   "train.batch_size=100", "optim_g.lr=0.003",
-                                   "optim_d.lr=0.0003", *overrides])
+                                   "train.batch_size=100", "optim.G.lr=0.003",
+                                   "optim.D.lr=0.0003", *overrides])
     run = run_loop(build_run(cfg), [], cfg.train.steps)
     samples = draw_samples(run.G, cfg, 2500)
     return mode_metrics(samples, run.data.distribution.means, cfg.data.std)

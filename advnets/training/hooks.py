@@ -13,8 +13,8 @@ from torch import Tensor
 
 from advnets.checkpoint import CHECKPOINT, load_checkpoint, save_atomic
 from advnets.errors import ConfigError
+from advnets.methods.base import Stats
 from advnets.sampling import SAMPLES_PER_CLASS, draw_samples, generate
-from advnets.training.objective import Stats
 from advnets.training.run import Run
 from advnets.viz import image_grid, save_points_plot
 

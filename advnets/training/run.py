@@ -1,6 +1,7 @@
 """A training run: everything built from a `Config`, and its state as a checkpoint."""
 
 import contextlib
+import dataclasses
 import math
 from dataclasses import dataclass
 from functools import partial
@@ -13,16 +14,15 @@ from torch import Tensor, nn
 from advnets.checkpoint import FORMAT, load_checkpoint, rng_state, set_rng_state
 from advnets.config import Config, apply_overrides, config_from_dict, validate
 from advnets.data import TrainingData, build_data, sample_labels, sample_noise
+from advnets.data.batches import Batches
 from advnets.errors import CheckpointError, ConfigError
-from advnets.nets import build_discriminator, build_generator
+from advnets.methods import CHECKS, METHODS, Counters, Method, Stats
 from advnets.sampling import SAMPLES_PER_CLASS, class_rows
 from advnets.training.ema import GeneratorEMA
-from advnets.training.objective import build_objective
 from advnets.training.optim import build_optimizer
-from advnets.training.step import Counters, GANStep
+from advnets.training.step import Player, Step
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
-UPDATES = ("alternating", "simultaneous", "reuse_fakes")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -45,22 +45,16 @@ def autocast_factory(precision: str, device: torch.device):
     return partial(torch.autocast, device_type=device.type, dtype=dtype)
 
 
-def steps_per_epoch(cfg: Config, data_size: int) -> int:
-    """Iterations for D to see `data_size` samples: k minibatches of m per iteration."""
-    k = cfg.train.k if cfg.train.update == "alternating" else 1
-    return max(1, math.ceil(data_size / (k * cfg.train.batch_size)))
-
-
 @dataclass
 class Run:
-    """Networks, optimizers, data and counters of one training run."""
+    """Players, method, data and counters of one training run."""
 
     cfg: Config
     device: torch.device
     data: TrainingData
-    G: nn.Module
-    D: nn.Module
-    step: GANStep
+    players: dict[str, Player]
+    method: Method
+    step: Step
     fixed_noise: Tensor
     fixed_labels: Tensor | None = None  # conditional runs: the labels of fixed_noise's rows
 
@@ -69,9 +63,41 @@ class Run:
         return self.step.counters
 
     @property
+    def nets(self) -> dict[str, nn.Module]:
+        return {name: p.net for name, p in self.players.items()}
+
+    @property
+    def G(self) -> nn.Module:
+        """The generator (the method's sampling player), as trained."""
+        return self.players[self.method.sample_player].net
+
+    @property
+    def D(self) -> nn.Module:
+        return self.players["D"].net
+
+    @property
     def G_sample(self) -> nn.Module:
         """The generator to sample from: the weight average if the run keeps one, else G."""
-        return self.step.ema.module if self.step.ema is not None else self.G
+        player = self.players[self.method.sample_player]
+        return player.average.module if player.average is not None else player.net
+
+    def update(self, player: str) -> Stats:
+        """One update of `player` alone, as the method defines it (e.g. a D update)."""
+        return self.step.run(self.method.solo(player))
+
+    def noise(self, n: int) -> Tensor:
+        """n draws of the noise prior from the training RNG stream, on the run's device."""
+        return self.step.batches.noise(n)
+
+    def with_net(self, name: str, net: nn.Module) -> "Run":
+        """This run with player `name` playing `net` instead (e.g. a fixed generator of known
+        density); everything else, the other players' weights included, is shared."""
+        players = {**self.players,
+                   name: dataclasses.replace(self.players[name], net=net, average=None)}
+        method = type(self.method)(self.cfg, {n: p.net for n, p in players.items()},
+                                   {n: p.optimizer for n, p in players.items()})
+        step = dataclasses.replace(self.step, players=players, method=method)
+        return dataclasses.replace(self, players=players, method=method, step=step)
 
     def total_steps(self) -> int:
         t = self.cfg.train
@@ -82,54 +108,69 @@ class Run:
         raise ConfigError("set train.steps or train.epochs (e.g. --steps 1000)")
 
     def state_dict(self) -> dict[str, Any]:
-        c = self.counters
+        players = self.players.values()
         return {
             "format": FORMAT,
             "config": self.cfg.to_dict(),
             "data_shape": list(self.data.shape),
-            "counters": {"step": c.step, "d_updates": c.d_updates, "g_updates": c.g_updates},
-            "generator": self.G.state_dict(),
-            "discriminator": self.D.state_dict(),
-            "opt_g": self.step.opt_g.state_dict(),
-            "opt_d": self.step.opt_d.state_dict(),
+            "counters": {"step": self.counters.step,
+                         "updates": {p.name: p.updates for p in players}},
+            "nets": {p.name: p.net.state_dict() for p in players},
+            "optimizers": {p.name: p.optimizer.state_dict() for p in players},
+            "averages": {p.name: p.average.state_dict() for p in players if p.average},
             "sampler": self.data.sampler.state_dict(),
             "fixed_noise": self.fixed_noise.cpu(),
             "rng": rng_state(),
-            **({"generator_ema": self.step.ema.state_dict()} if self.step.ema else {}),
         }
 
     def load_state_dict(self, ckpt: dict[str, Any]) -> None:
-        self.G.load_state_dict(ckpt["generator"])
-        self.D.load_state_dict(ckpt["discriminator"])
-        self.step.opt_g.load_state_dict(ckpt["opt_g"])
-        self.step.opt_d.load_state_dict(ckpt["opt_d"])
+        for name, player in self.players.items():
+            player.net.load_state_dict(ckpt["nets"][name])
+            player.optimizer.load_state_dict(ckpt["optimizers"][name])
+            player.updates = int(ckpt["counters"]["updates"][name])
+            self._load_average(player, ckpt["averages"].get(name))
         self.data.sampler.load_state_dict(ckpt["sampler"])
-        for key, value in ckpt["counters"].items():
-            setattr(self.counters, key, int(value))
+        self.counters.step = int(ckpt["counters"]["step"])
         self.fixed_noise = ckpt["fixed_noise"].to(self.device)
         set_rng_state(ckpt["rng"])
-        if self.step.ema is not None:
-            if "generator_ema" in ckpt:
-                self.step.ema.load_state_dict(ckpt["generator_ema"])
-            else:  # the average is switched on at resume: it starts from the loaded G
-                t = self.cfg.train
-                self.step.ema = GeneratorEMA(self.G, t.ema_decay, t.ema_start)
-                self.step.ema.seen = self.counters.g_updates
+
+    def _load_average(self, player: Player, state: dict | None) -> None:
+        if player.average is None:
+            return
+        if state is not None:
+            player.average.load_state_dict(state)
+        else:  # the average is switched on at resume: it starts from the loaded weights
+            t = self.cfg.train
+            player.average = GeneratorEMA(player.net, t.ema_decay, t.ema_start)
+            player.average.seen = player.updates
+
+
+def build_players(cfg: Config, method: type[Method], nets: dict[str, nn.Module],
+                  device: torch.device) -> dict[str, Player]:
+    """Each of the method's players with its optimizer (and weight average, for the player
+    samples come from when train.ema_decay > 0)."""
+    missing = [name for name in method.players if name not in cfg.optim]
+    if missing:
+        raise ConfigError(f"method {cfg.method} has players {', '.join(method.players)} but "
+                          f"no optim.{missing[0]} section; add one to the preset")
+    t, players = cfg.train, {}
+    for name in method.players:
+        net = nets[name].to(device)
+        optimizer = build_optimizer(cfg.optim[name], net.parameters(), device)
+        average = (GeneratorEMA(net, t.ema_decay, t.ema_start)
+                   if t.ema_decay > 0 and name == method.sample_player else None)
+        players[name] = Player(name, net, optimizer, cfg.optim[name], average=average)
+    return players
 
 
 def build_run(cfg: Config) -> Run:
-    """Seed, then build data, networks, optimizers and the Algorithm-1 step from `cfg`."""
+    """Seed, then build data, players, the method and its step from `cfg`."""
     validate(cfg)
     t = cfg.train
-    if t.update not in UPDATES:
-        raise ConfigError(f"unknown train.update {t.update!r}; choose one of: {', '.join(UPDATES)}")
     if t.k < 1 or t.batch_size < 1:
         raise ConfigError("train.k and train.batch_size must be at least 1")
-    if t.update != "alternating" and t.k_schedule != "constant":
-        raise ConfigError(f"train.k_schedule={t.k_schedule} needs train.update=alternating")
-    if t.update != "alternating" and t.k != 1:
-        raise ConfigError(f"train.update={t.update} makes one D update per G update; "
-                          f"set train.k=1 or use train.update=alternating")
+    method_cls = METHODS.get(cfg.method)
+    CHECKS[cfg.method](cfg)
     device = resolve_device(t.device)
     autocast = autocast_factory(t.precision, device)
     if t.threads:
@@ -139,25 +180,32 @@ def build_run(cfg: Config) -> Run:
     if t.batch_size > data.size:
         raise ConfigError(f"train.batch_size={t.batch_size} is larger than the data set "
                           f"({data.size} samples)")
-    G = build_generator(cfg.model, data.shape, data.mean01).to(device)
-    D = build_discriminator(cfg.model, data.shape).to(device)
-    opt_g = build_optimizer(cfg.optim_g, G.parameters(), device)
-    opt_d = build_optimizer(cfg.optim_d, D.parameters(), device)
-    counters = Counters(steps_per_epoch=steps_per_epoch(cfg, data.size))
-    fixed = torch.Generator().manual_seed(t.seed + 1)
+    players = build_players(cfg, method_cls, method_cls.build_nets(cfg, data), device)
+    method = method_cls(cfg, {n: p.net for n, p in players.items()},
+                        {n: p.optimizer for n, p in players.items()})
+    fixed_noise, fixed_labels, labels = fixed_and_labels(cfg, data, device)
     m = cfg.model
-    fixed_noise = sample_noise(64, m.z_dim, m.noise, m.noise_scale, generator=fixed)
-    fixed_labels = labels = None
-    if m.num_classes:
-        check_labels(cfg, data)
-        fixed_noise, fixed_labels = class_rows(fixed_noise[:SAMPLES_PER_CLASS], m.num_classes)
-        labels = partial(sample_labels, num_classes=m.num_classes, device=device)
     noise = partial(sample_noise, dim=m.z_dim, prior=m.noise, scale=m.noise_scale, device=device)
-    ema = GeneratorEMA(G, t.ema_decay, t.ema_start) if t.ema_decay > 0 else None
-    step = GANStep(cfg, G, D, opt_g, opt_d, build_objective(cfg.loss, D, opt_d), data.sampler,
-                   noise, autocast, counters, ema, labels)
-    return Run(cfg, device, data, G, D, step, fixed_noise.to(device),
+    batches = Batches(data.sampler, noise, t.batch_size, labels)
+    size = method.data_batches_per_step() * t.batch_size
+    counters = Counters(steps_per_epoch=max(1, math.ceil(data.size / size)))
+    step = Step(players, method, batches, autocast, counters)
+    return Run(cfg, device, data, players, method, step, fixed_noise.to(device),
                None if fixed_labels is None else fixed_labels.to(device))
+
+
+def fixed_and_labels(cfg: Config, data: TrainingData, device: torch.device):
+    """The fixed noise of the per-epoch pictures (one row per class in a conditional run,
+    with those rows' labels), and the label sampler of a conditional run's fakes."""
+    m = cfg.model
+    fixed = torch.Generator().manual_seed(cfg.train.seed + 1)
+    fixed_noise = sample_noise(64, m.z_dim, m.noise, m.noise_scale, generator=fixed)
+    if not m.num_classes:
+        return fixed_noise, None, None
+    check_labels(cfg, data)
+    fixed_noise, fixed_labels = class_rows(fixed_noise[:SAMPLES_PER_CLASS], m.num_classes)
+    return fixed_noise, fixed_labels, partial(sample_labels, num_classes=m.num_classes,
+                                              device=device)
 
 
 def check_labels(cfg: Config, data: TrainingData) -> None:

@@ -7,7 +7,7 @@ its loss taken at D after K updates of D's own optimizer (its update rule, hyper
 and current state: Adam's moments, SGD's momentum), on the G step's real batch and fakes.
 With `backprop` the gradient flows through the K updates (create_graph=True), so G sees how
 D would react; without it (the cheap variant) theta_D^K is held fixed. D itself takes
-ordinary steps. K = 0 is the plain GAN.
+ordinary steps. K = 0 is the plain GAN (the GAN method then builds no unroller).
 """
 
 import math
@@ -19,11 +19,10 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from advnets.errors import ConfigError
-from advnets.training.objective import GANObjective, Stats
-from advnets.variants.base import ObjectiveWrapper
 
 Params = dict[str, Tensor]
 State = dict[str, Any]  # one parameter's optimizer state (tensors, or a step count)
+DLossOf = Callable[..., tuple[Tensor, dict[str, Tensor]]]
 
 
 class _Method(nn.Module):
@@ -106,7 +105,7 @@ class FunctionalOptimizer:
     def __init__(self, opt: torch.optim.Optimizer, D: nn.Module) -> None:
         if type(opt) not in UPDATE_RULES:
             raise ConfigError(f"loss.unroll_steps: cannot unroll {type(opt).__name__}; "
-                              f"use optim_d.name=adam, sgd or rmsprop")
+                              f"use optim.D.name=adam, sgd or rmsprop")
         group = opt.param_groups[0]
         if len(opt.param_groups) != 1 or any(group.get(k) for k in _UNSUPPORTED) or (
                 type(opt) is torch.optim.RMSprop and group["momentum"]):
@@ -131,31 +130,24 @@ class FunctionalOptimizer:
         return new_params, new_state
 
 
-class UnrolledObjective(ObjectiveWrapper):
-    """G's loss (base's, whatever it is) at D unrolled `steps` updates ahead; D's own loss,
-    and the unrolled updates, are base's discriminator loss."""
+class Unroller:
+    """D after `steps` updates of its own optimizer on the G step's (real, fake) batch: a
+    function of G through `fake` when backpropagating (Metz et al.), held fixed otherwise."""
 
-    def __init__(self, base: GANObjective, steps: int, optimizer: FunctionalOptimizer,
-                 backprop: bool = True) -> None:
-        super().__init__(base)
+    def __init__(self, steps: int, optimizer: FunctionalOptimizer, backprop: bool = True) -> None:
         self.steps, self.optimizer, self.backprop = steps, optimizer, backprop
 
-    @property
-    def needs_real_for_g(self) -> bool:
-        return self.steps > 0 or self.base.needs_real_for_g
-
-    def unrolled(self, D: nn.Module, real: Tensor | None, fake: Tensor,
-                 **cond: Tensor | None) -> AtParams:
-        """D after `steps` updates of its optimizer on (real, fake); a function of G through
-        `fake` when backpropagating. The updates use copies of D's buffers (its batch-norm
-        statistics stay as they are); the returned D uses D's own."""
+    def __call__(self, d_loss: DLossOf, D: nn.Module, real: Tensor | None, fake: Tensor,
+                 real_y: Tensor | None = None, fake_y: Tensor | None = None) -> AtParams:
+        """`d_loss(D, real, fake, real_y, fake_y) -> (loss, stats)` is D's own loss. The
+        updates use copies of D's buffers (its batch-norm statistics stay as they are); the
+        returned D uses D's own."""
         params = {n: p.detach().requires_grad_(self.steps > 0) for n, p in D.named_parameters()}
         copies = {n: b.clone() for n, b in D.named_buffers()}
         state = self.optimizer.initial_state()
         fake = fake if self.backprop else fake.detach()
         for _ in range(self.steps):
-            loss, _ = self.base.discriminator_loss(AtParams(D, params, copies), real, fake,
-                                                   **cond)
+            loss, _ = d_loss(AtParams(D, params, copies), real, fake, real_y, fake_y)
             grads = torch.autograd.grad(loss, list(params.values()),
                                         create_graph=self.backprop, materialize_grads=True)
             with torch.set_grad_enabled(self.backprop):
@@ -165,8 +157,3 @@ class UnrolledObjective(ObjectiveWrapper):
         if not self.backprop:
             params = {n: p.detach() for n, p in params.items()}
         return AtParams(D, params, dict(D.named_buffers()))
-
-    def generator_loss(self, D: nn.Module, fake: Tensor, real: Tensor | None = None,
-                       **cond: Tensor | None) -> tuple[Tensor, Stats]:
-        return self.base.generator_loss(self.unrolled(D, real, fake, **cond), fake, real,
-                                        **cond)

@@ -1,0 +1,210 @@
+"""The Python API: train a run, load its generator, draw samples and score them.
+
+    import advnets
+
+    run = advnets.train("gan-ring", "runs/ring", overrides={"train.steps": 2000})
+    x = advnets.sample("runs/ring", 1000, seed=0)         # float32 (1000, 2)
+    advnets.evaluate("runs/ring")                         # {'modes': 8, 'high_quality': ...}
+    advnets.evaluate(x, dataset="ring", n=1000)           # samples from anywhere
+
+The `advnets` command line is built on the same functions (`advnets train/sample/eval`).
+Torch and the training code are imported on first use, so `import advnets` stays light.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from advnets.config import Config, apply_overrides, load_preset
+from advnets.errors import ConfigError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+    from torch import Tensor, nn
+
+    from advnets.metrics.evaluate import EvalSettings
+    from advnets.training import Run
+
+PathLike = str | os.PathLike
+Overrides = Sequence[str] | Mapping[str, Any]
+DATASETS_HINT = "mnist, fashion, stacked-mnist, ring or grid"
+
+
+def override_strings(overrides: Overrides | None) -> list[str]:
+    """`section.key=value` strings from a list of them or a {"section.key": value} dict."""
+    if overrides is None:
+        return []
+    if isinstance(overrides, str):
+        raise ConfigError(f"overrides must be a list of 'section.key=value' strings or a dict, "
+                          f"got the string {overrides!r}; wrap it in a list")
+    if isinstance(overrides, Mapping):
+        return [f"{key}={json.dumps(value)}" for key, value in overrides.items()]
+    return [str(item) for item in overrides]
+
+
+def resolve_config(cfg_or_preset: Config | PathLike, overrides: Overrides | None = None
+                   ) -> Config:
+    """A Config from a Config, a preset name or a .yaml path, with `overrides` applied."""
+    items = override_strings(overrides)
+    if isinstance(cfg_or_preset, Config):
+        return apply_overrides(cfg_or_preset, items)
+    if isinstance(cfg_or_preset, str | os.PathLike):
+        return load_preset(os.fspath(cfg_or_preset), items)
+    raise ConfigError(f"expected a Config or a preset name (see `advnets presets`), got "
+                      f"{type(cfg_or_preset).__name__}")
+
+
+def resolve_device(device: str | torch.device, flag: str = "device") -> torch.device:
+    """'cpu', 'cuda' (or 'cuda:N') or 'auto' (the GPU when there is one, else the CPU) as a
+    torch.device; ConfigError if CUDA is asked for and there is none. `flag` names the
+    option in the message: "device" (the API) or "--device" (the CLI)."""
+    import torch
+
+    sep = " " if flag.startswith("-") else "="
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"unknown device {device!r}; choose one of: cpu, cuda, auto") from None
+    if resolved.type not in ("cpu", "cuda"):
+        raise ConfigError(f"unknown device {device!r}; choose one of: cpu, cuda, auto")
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"{flag}{sep}{device} but no CUDA device is available here; use "
+                          f"{flag}{sep}cpu or {flag}{sep}auto")
+    return resolved
+
+
+def train(cfg_or_preset: Config | PathLike | None, run_dir: PathLike, *,
+          overrides: Overrides | None = None, resume: bool = False) -> Run:
+    """Train a Config or a preset (name or .yaml path) into `run_dir`; returns the Run.
+
+    `overrides`: ["train.steps=200", ...] or {"train.steps": 200, ...}, applied after the
+    preset. With `resume=True`, pass None as the config: the run saved in `run_dir`
+    continues with its own config (override only train.* keys, e.g. a larger train.steps).
+    A new run refuses a folder that already holds one."""
+    from advnets.checkpoint import CHECKPOINT
+    from advnets.training import train as train_run
+
+    items = override_strings(overrides)
+    if resume:
+        if cfg_or_preset is not None:
+            raise ConfigError("resume=True continues the run in run_dir with its own config: "
+                              "pass None as the config, and train.* keys as overrides")
+        return train_run(None, Path(run_dir), resume=True, overrides=items)
+    if cfg_or_preset is None:
+        raise ConfigError("name a preset (see `advnets presets`) or a Config, or pass "
+                          "resume=True to continue the run in run_dir")
+    cfg = resolve_config(cfg_or_preset, items)
+    if (Path(run_dir) / CHECKPOINT).exists():
+        raise ConfigError(f"{run_dir} already holds a run; continue it with resume=True or "
+                          f"choose another run_dir")
+    return train_run(cfg, Path(run_dir))
+
+
+def load_generator(run_dir: PathLike, device: str | torch.device = "cpu"
+                   ) -> tuple[nn.Module, Config]:
+    """(G, cfg) of a run folder (or checkpoint file): the generator (its moving average where
+    the run kept one) in eval mode on `device` ("cpu", "cuda" or "auto"), and the config it
+    was trained with. G(z) takes z of shape (n, cfg.model.z_dim) from the run's prior
+    (`advnets.sampling.draw_noise(cfg, n, seed)`); a conditional G also takes labels y."""
+    from advnets.sampling import load_generator as load
+
+    G, cfg = load(Path(run_dir), resolve_device(device))
+    return G.eval(), cfg
+
+
+def sample(run_dir: PathLike, n: int, *, seed: int = 0, label: int | None = None,
+           device: str | torch.device = "cpu") -> Tensor:
+    """n samples of a run's generator as a float32 CPU Tensor (n, *data_shape), in the data
+    range of its preset (e.g. [0, 1] images, points in the plane); the same as `advnets
+    sample RUN --n n --seed seed`. `label`: conditional runs only, every sample of that
+    class (else uniform labels)."""
+    from advnets.sampling import draw_samples
+
+    if n < 1:
+        raise ConfigError(f"n must be at least 1, got {n}")
+    G, cfg = load_generator(run_dir, device)
+    return draw_samples(G, cfg, n, seed, label)
+
+
+def eval_settings(n: int | None = None, data_root: PathLike | None = None) -> EvalSettings:
+    """The protocol's settings, with every metric's sample count set to `n` if given."""
+    from advnets.metrics.evaluate import EvalSettings
+
+    settings = EvalSettings(data_root=None if data_root is None else os.fspath(data_root))
+    if n is not None:
+        if n < 2:
+            raise ConfigError(f"n (--n) must be at least 2, got {n}")
+        settings.parzen_samples = settings.mode_samples = settings.fid_samples = n
+        settings.stacked_samples = n
+    return settings
+
+
+def run_samples(run_dir: PathLike, settings: EvalSettings, seed: int = 0,
+                device: str | torch.device = "cpu") -> tuple[Tensor, str, int]:
+    """(samples, dataset, step) of a run for its metrics: as many draws as they need, images
+    mapped onto [0, 1], checked. Points `settings` at the run's data (its mixture, its
+    data folder unless one is set)."""
+    from advnets.checkpoint import load_checkpoint
+    from advnets.metrics.evaluate import POINT_DATASETS, check_samples, sample_count
+    from advnets.sampling import draw_samples, generator_from_checkpoint
+
+    ckpt = load_checkpoint(Path(run_dir))
+    G, cfg = generator_from_checkpoint(ckpt, resolve_device(device))
+    dataset = cfg.data.name
+    if dataset in POINT_DATASETS:
+        settings.toy = cfg.data
+    settings.data_root = settings.data_root or cfg.data.root
+    samples = draw_samples(G, cfg, sample_count(dataset, settings), seed)
+    lo, hi = cfg.data.value_range
+    if samples.ndim == 4 and (lo, hi) != (0.0, 1.0):
+        samples = (samples - lo) / (hi - lo)  # the metrics' images are on [0, 1]
+    return check_samples(samples, dataset), dataset, ckpt["counters"]["step"]
+
+
+def score_samples(samples: Tensor, dataset: str, metric: str, settings: EvalSettings
+                  ) -> dict[str, dict[str, Any]]:
+    """{metric name: its scores} for checked samples: `metric`, or with "all" every metric
+    that applies to `dataset` (Parzen, FID, KID for images; modes for mixtures)."""
+    from advnets.metrics.evaluate import METRICS, metrics_for
+
+    if metric != "all" and metric not in METRICS:
+        raise ConfigError(f"unknown metric {metric!r}; choose one of: "
+                          f"{', '.join(METRICS)}, all")
+    names = metrics_for(dataset) if metric == "all" else [metric]
+    return {name: METRICS[name](samples, dataset, settings) for name in names}
+
+
+def evaluate(run_or_samples: PathLike | Tensor | np.ndarray, *, dataset: str | None = None,
+             metric: str = "all", n: int | None = None, seed: int = 0,
+             device: str | torch.device = "cpu", data_root: PathLike | None = None
+             ) -> dict[str, Any]:
+    """Scores, as one flat dict (e.g. {"modes": 8, "high_quality": 0.9, ...}), like
+    `advnets eval` (which also appends them to the run's metrics.jsonl; this does not).
+
+    A run folder (or checkpoint file) is scored on samples drawn from its generator (noise
+    seed `seed`, on `device`), against its own data set. A Tensor or array of samples needs
+    `dataset` (mnist, fashion, stacked-mnist: images on [0, 1]; ring, grid: points).
+    `n`: samples scored (default: the protocol's, e.g. 2,500 for modes, 10,000 for Parzen)."""
+    from advnets.metrics.evaluate import check_samples
+
+    settings = eval_settings(n, data_root)
+    if isinstance(run_or_samples, str | os.PathLike):
+        samples, run_dataset, _ = run_samples(run_or_samples, settings, seed, device)
+        if dataset is not None and dataset != run_dataset:
+            raise ConfigError(f"{run_or_samples} is a run on {run_dataset}, not {dataset}; "
+                              f"leave dataset out for a run")
+        dataset = run_dataset
+    else:
+        if dataset is None:
+            raise ConfigError(f"scoring samples needs dataset= ({DATASETS_HINT}); a run "
+                              f"folder knows its own")
+        samples = check_samples(run_or_samples, dataset)
+    rows = score_samples(samples, dataset, metric, settings)
+    return {key: value for row in rows.values() for key, value in row.items()}

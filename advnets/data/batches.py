@@ -1,0 +1,44 @@
+"""The minibatches a training phase asks for, drawn from the run's data and noise."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from torch import Tensor
+
+from advnets.data.sampler import Sampler
+
+PARTS = ("real", "noise")
+
+
+@dataclass
+class Batch:
+    """What one phase trains on; parts it did not ask for stay None."""
+
+    real: Tensor | None = None  # m data samples
+    real_y: Tensor | None = None  # their labels (conditional runs)
+    z: Tensor | None = None  # m draws of the noise prior
+    fake_y: Tensor | None = None  # the labels G is asked for (conditional runs)
+
+
+@dataclass
+class Batches:
+    """Draws batch parts by name, in the order asked (the order fixes the RNG stream)."""
+
+    data: Sampler
+    noise: Callable[[int], Tensor]
+    batch_size: int
+    labels: Callable[[int], Tensor] | None = None  # conditional runs: labels of the fakes
+
+    def draw(self, needs: tuple[str, ...]) -> Batch:
+        batch, m = Batch(), self.batch_size
+        for part in needs:
+            if part == "real" and self.labels is None:
+                batch.real = self.data.next(m)
+            elif part == "real":
+                batch.real, batch.real_y = self.data.next_labelled(m)
+            elif part == "noise":
+                batch.z = self.noise(m)
+                batch.fake_y = None if self.labels is None else self.labels(m)
+            else:
+                raise ValueError(f"unknown batch part {part!r}; choose from {', '.join(PARTS)}")
+        return batch

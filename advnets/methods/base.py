@@ -1,0 +1,83 @@
+"""What a training method defines: its players and, for each iteration, its phases.
+
+A *player* is a network with its own optimizer (G, D; later an encoder E, a classifier...).
+A *phase* is one optimizer update: the players it trains, the batch parts it needs, and the
+loss of each trained player as a function of that batch. The generic step
+(`advnets.training.step`) freezes the players a phase does not train, draws the batch,
+computes the losses and is the only code that calls zero_grad / backward / step; a method
+never touches an optimizer. See docs/methods.md for a worked example.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from torch import Tensor, nn
+
+from advnets.data.batches import Batch
+
+if TYPE_CHECKING:
+    from advnets.config import Config
+    from advnets.data import TrainingData
+
+Stats = dict[str, Tensor]
+Losses = dict[str, Tensor]  # player name -> the loss its optimizer descends
+LossFn = Callable[[Batch], tuple[Losses, Stats]]
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One update within an iteration."""
+
+    trains: tuple[str, ...]  # players whose optimizers step on their losses (two or more:
+    # gradients of every loss are taken before any player steps, a simultaneous update)
+    needs: tuple[str, ...]  # batch parts ("real", "noise"), drawn in this order
+    loss: LossFn
+    # untrained players that are not frozen, because a later phase of the same iteration
+    # backpropagates through the graph this phase builds (e.g. fakes shared by D and G)
+    keeps_graph: tuple[str, ...] = ()
+
+
+@dataclass
+class Counters:
+    """Progress that schedules and checkpoints need; per-player update counts live in the
+    run's players."""
+
+    step: int = 0  # iterations done
+    steps_per_epoch: int = 1
+
+    @property
+    def epoch(self) -> float:
+        return self.step / self.steps_per_epoch
+
+
+class Method(ABC):
+    """A training method: which players it has, how it builds their networks, and the
+    phases of each iteration."""
+
+    players: tuple[str, ...] = ()
+    sample_player: str = "G"  # the network samples come from (its weight average if kept)
+
+    @staticmethod
+    @abstractmethod
+    def build_nets(cfg: Config, data: TrainingData) -> dict[str, nn.Module]:
+        """The players' networks, built in a fixed order (it fixes the initialisation)."""
+
+    @abstractmethod
+    def phases(self, counters: Counters, updates: dict[str, int]) -> list[Phase]:
+        """The phases of the next iteration, given the counters and each player's updates."""
+
+    @abstractmethod
+    def solo(self, player: str) -> Phase:
+        """The phase that updates `player` alone (e.g. one discriminator update)."""
+
+    def data_batches_per_step(self) -> int:
+        """Data minibatches one iteration consumes (to count epochs)."""
+        return 1
+
+    def after_update(self, player: str) -> None:
+        """Called after each optimizer step of `player` (e.g. WGAN's weight clipping)."""
+        return None

@@ -1,0 +1,260 @@
+"""The GAN method (Goodfellow et al. 2014): players G and D, and the losses of their updates.
+
+Each iteration is one of the registered update rules (`train.update`): Algorithm 1's k
+discriminator updates then one generator update (k per `train.k_schedule`), the paper
+code's simultaneous update, or one G forward shared by a D and a G update (pytorch/examples
+dcgan). D's loss is the configured one plus its terms (WGAN-GP's gradient penalty; WGAN's
+clipping after each D update); G's is the configured loss of D(G(z)), or feature matching,
+optionally at D unrolled K updates ahead. PacGAN and minibatch discrimination are parts of
+D (advnets.nets). Conditional runs hand each real and fake sample's label to G and D.
+"""
+
+import inspect
+from collections.abc import Callable
+from functools import partial
+
+import torch
+from torch import Tensor, nn
+
+from advnets.config import Config, LossConfig
+from advnets.data import TrainingData
+from advnets.data.batches import Batch
+from advnets.errors import ConfigError
+from advnets.losses import (
+    D_LOSSES,
+    G_LOSSES,
+    clip_weights_,
+    feature_matching,
+    gradient_penalty,
+)
+from advnets.methods.base import Counters, Losses, Method, Phase, Stats
+from advnets.methods.unrolled import FunctionalOptimizer, Unroller
+from advnets.nets import build_discriminator, build_generator
+from advnets.nets.layers import MinibatchDiscrimination
+from advnets.registry import Registry
+
+FEATURE_MATCHING = "feature_matching"  # its name as loss.generator
+
+UPDATES: Registry[Callable[["GAN", int], list[Phase]]] = Registry("train.update")
+
+
+def critic_steps(k: int, g_updates: int, schedule: str) -> int:
+    """D updates before generator update number `g_updates` (0-based). constant: k; wgan
+    (Arjovsky et al. 2017's reference code): 100 for the first 25 generator updates and
+    every 500th, so the critic starts (and regularly returns) near its optimum; k otherwise."""
+    if schedule == "wgan" and (g_updates < 25 or g_updates % 500 == 0):
+        return 100
+    return k
+
+
+def bind_options(loss: Callable[..., Tensor], cfg: LossConfig) -> Callable[..., Tensor]:
+    """`loss` with the keyword arguments it declares (LSGAN's a, b, c; the ML cost's
+    normalize) taken from the config."""
+    options = {"a": cfg.lsgan_a, "b": cfg.lsgan_b, "c": cfg.lsgan_c,
+               "normalize": cfg.ml_normalize}
+    wanted = inspect.signature(loss).parameters
+    return partial(loss, **{k: v for k, v in options.items() if k in wanted})
+
+
+def critic(D: nn.Module, x: Tensor, cond: Tensor | None = None) -> Tensor:
+    """D(x), or D(x, cond) for a conditional run."""
+    return D(x) if cond is None else D(x, cond)
+
+
+def features(D: nn.Module, x: Tensor, cond: Tensor | None = None) -> Tensor:
+    """D's last hidden layer at x (N, F), or at (x, cond) for a conditional run."""
+    return D.features(x) if cond is None else D.features(x, cond)
+
+
+def d_outputs(real_logits: Tensor, fake_logits: Tensor) -> Stats:
+    """Mean D(x) and D(G(z)): the numbers to watch while training."""
+    return {"d_real": torch.sigmoid(real_logits.detach().float()).mean(),
+            "d_fake": torch.sigmoid(fake_logits.detach().float()).mean()}
+
+
+def sees_batches_apart(D: nn.Module) -> bool:
+    """Batch norm and minibatch discrimination mix the samples of one forward, so such a D
+    must see the real and fake batches in separate forwards."""
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm | MinibatchDiscrimination)
+               for m in D.modules())
+
+
+class GAN(Method):
+    """G and D of a (conditional) GAN with the configured losses, terms and variants."""
+
+    players = ("G", "D")
+
+    def __init__(self, cfg: Config, nets: dict[str, nn.Module],
+                 optimizers: dict[str, torch.optim.Optimizer]) -> None:
+        loss, t = cfg.loss, cfg.train
+        self.G, self.D = nets["G"], nets["D"]
+        self.k, self.k_schedule, self.update = t.k, t.k_schedule, UPDATES.get(t.update)
+        self.alternating = t.update == "alternating"
+        self.d_loss = bind_options(D_LOSSES.get(loss.discriminator), loss)
+        self.feature_matching = loss.generator == FEATURE_MATCHING
+        g_name = "non_saturating" if self.feature_matching else loss.generator
+        self.g_loss = bind_options(G_LOSSES.get(g_name), loss)
+        self.penalty, self.clip = loss.gradient_penalty, loss.clip
+        self.joint_forward = not sees_batches_apart(self.D)  # one D forward over [real; fake]
+        self.unroller = None
+        if loss.unroll_steps > 0:
+            self.unroller = Unroller(loss.unroll_steps,
+                                     FunctionalOptimizer(optimizers["D"], self.D),
+                                     loss.unroll_backprop)
+        if self.feature_matching and not callable(getattr(self.D, "features", None)):
+            raise ConfigError(f"loss.generator={FEATURE_MATCHING} needs a discriminator with "
+                              f"features() (the mlp and dcgan ones, unconditional)")
+
+    @staticmethod
+    def build_nets(cfg: Config, data: TrainingData) -> dict[str, nn.Module]:
+        G = build_generator(cfg.model, data.shape, data.mean01)
+        return {"G": G, "D": build_discriminator(cfg.model, data.shape)}
+
+    @property
+    def needs_real_for_g(self) -> bool:
+        """Feature matching and unrolling look at data in the generator update."""
+        return self.feature_matching or (self.unroller is not None and self.unroller.steps > 0)
+
+    def data_batches_per_step(self) -> int:
+        return self.k if self.alternating else 1
+
+    def phases(self, counters: Counters, updates: dict[str, int]) -> list[Phase]:
+        return self.update(self, updates["G"])
+
+    def solo(self, player: str) -> Phase:
+        if player == "D":
+            return Phase(("D",), ("real", "noise"), self.d_phase)
+        g_needs = ("real", "noise") if self.needs_real_for_g else ("noise",)
+        return Phase(("G",), g_needs, self.g_phase)
+
+    def after_update(self, player: str) -> None:
+        if player == "D" and self.clip > 0:
+            clip_weights_(self.D, self.clip)
+
+    # --- the networks' outputs ---
+
+    def generate(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        """G(z), or G(z, y) for the labels y of a conditional run."""
+        return self.G(z) if y is None else self.G(z, y)
+
+    def d_logits(self, D: nn.Module, real: Tensor, fake: Tensor, real_y: Tensor | None = None,
+                 fake_y: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """D's outputs on the real and the fake batch (a packed D: one per pack)."""
+        if not self.joint_forward:
+            return critic(D, real, real_y), critic(D, fake, fake_y)
+        cond = None if real_y is None else torch.cat([real_y, fake_y])
+        logits = critic(D, torch.cat([real, fake]), cond)
+        n_real = len(logits) * len(real) // (len(real) + len(fake))
+        return logits[:n_real], logits[n_real:]
+
+    # --- the players' losses ---
+
+    def discriminator_loss(self, D: nn.Module, real: Tensor, fake: Tensor,
+                           real_y: Tensor | None = None,
+                           fake_y: Tensor | None = None) -> tuple[Tensor, Stats]:
+        """D's loss on a real and a fake batch, with its gradient penalty if configured."""
+        real_logits, fake_logits = self.d_logits(D, real, fake, real_y, fake_y)
+        loss = self.d_loss(real_logits.float(), fake_logits.float())
+        stats = {"loss_d": loss.detach(), **d_outputs(real_logits, fake_logits)}
+        return self.with_penalty(D, loss, stats, real, fake, real_y)
+
+    def with_penalty(self, D: nn.Module, loss: Tensor, stats: Stats, real: Tensor,
+                     fake: Tensor, real_y: Tensor | None) -> tuple[Tensor, Stats]:
+        """WGAN-GP: lambda times the gradient penalty on interpolates (each seen with its
+        real sample's condition) added to D's loss."""
+        if not self.penalty:
+            return loss, stats
+        penalty = gradient_penalty(partial(critic, D, cond=real_y), real, fake)
+        return loss + self.penalty * penalty, {**stats, "gradient_penalty": penalty.detach()}
+
+    def generator_loss(self, D: nn.Module, fake: Tensor, real: Tensor | None = None,
+                       real_y: Tensor | None = None,
+                       fake_y: Tensor | None = None) -> tuple[Tensor, Stats]:
+        """G's loss of D(G(z)) or feature matching, at D unrolled if configured."""
+        if self.unroller is not None:
+            D = self.unroller(self.discriminator_loss, D, real, fake, real_y, fake_y)
+        if self.feature_matching:
+            if real is None:
+                raise ValueError("feature matching needs a real batch in the generator step")
+            loss = feature_matching(features(D, real, real_y).float(),
+                                    features(D, fake, fake_y).float())
+        else:
+            loss = self.g_loss(critic(D, fake, fake_y).float())
+        return loss, {"loss_g": loss.detach()}
+
+    # --- the phases' loss functions ---
+
+    def d_phase(self, b: Batch) -> tuple[Losses, Stats]:
+        """Algorithm 1's D update: m data samples against m fresh fakes."""
+        with torch.no_grad():
+            fake = self.generate(b.z, b.fake_y)
+        loss, stats = self.discriminator_loss(self.D, b.real, fake.detach(), b.real_y, b.fake_y)
+        return {"D": loss}, stats
+
+    def g_phase(self, b: Batch) -> tuple[Losses, Stats]:
+        """Algorithm 1's G update on m fresh fakes."""
+        fake = self.generate(b.z, b.fake_y)
+        loss, stats = self.generator_loss(self.D, fake, b.real, b.real_y, b.fake_y)
+        return {"G": loss}, stats
+
+    def joint_phase(self, b: Batch) -> tuple[Losses, Stats]:
+        """Both players' losses from the same batches (one D forward unless G's loss is a
+        variant that needs its own)."""
+        fake = self.generate(b.z, b.fake_y)
+        if self.feature_matching or self.unroller is not None:
+            d_loss, d_stats = self.discriminator_loss(self.D, b.real, fake, b.real_y, b.fake_y)
+            g_loss, g_stats = self.generator_loss(self.D, fake, b.real, b.real_y, b.fake_y)
+            return {"D": d_loss, "G": g_loss}, {**d_stats, **g_stats}
+        real_logits, fake_logits = self.d_logits(self.D, b.real, fake, b.real_y, b.fake_y)
+        d_loss = self.d_loss(real_logits.float(), fake_logits.float())
+        g_loss = self.g_loss(fake_logits.float())
+        stats = {"loss_d": d_loss.detach(), "loss_g": g_loss.detach(),
+                 **d_outputs(real_logits, fake_logits)}
+        d_loss, stats = self.with_penalty(self.D, d_loss, stats, b.real, fake, b.real_y)
+        return {"D": d_loss, "G": g_loss}, stats
+
+    def shared_d_phase(self, shared: dict, b: Batch) -> tuple[Losses, Stats]:
+        """The D update of reuse_fakes: makes the iteration's fakes (keeping G's graph)."""
+        shared["fake"], shared["fake_y"] = self.generate(b.z, b.fake_y), b.fake_y
+        loss, stats = self.discriminator_loss(self.D, b.real, shared["fake"].detach(),
+                                              b.real_y, b.fake_y)
+        return {"D": loss}, stats
+
+    def shared_g_phase(self, shared: dict, b: Batch) -> tuple[Losses, Stats]:
+        """The G update of reuse_fakes, on the fakes the D update saw."""
+        loss, stats = self.generator_loss(self.D, shared["fake"], b.real, b.real_y,
+                                          shared["fake_y"])
+        return {"G": loss}, stats
+
+
+@UPDATES.register("alternating")
+def alternating(gan: GAN, g_updates: int) -> list[Phase]:
+    """Algorithm 1: k discriminator updates, each on fresh batches, then one G update."""
+    return [gan.solo("D")] * critic_steps(gan.k, g_updates, gan.k_schedule) + [gan.solo("G")]
+
+
+@UPDATES.register("simultaneous")
+def simultaneous(gan: GAN, g_updates: int) -> list[Phase]:
+    """The paper code's update: both players step from the same minibatch and parameters."""
+    return [Phase(("D", "G"), ("real", "noise"), gan.joint_phase)]
+
+
+@UPDATES.register("reuse_fakes")
+def reuse_fakes(gan: GAN, g_updates: int) -> list[Phase]:
+    """pytorch/examples dcgan, PyTorch-GAN: one G forward per iteration; D steps on the
+    detached fakes, then G on the same fakes."""
+    shared: dict = {}
+    g_needs = ("real",) if gan.needs_real_for_g else ()
+    return [Phase(("D",), ("noise", "real"), partial(gan.shared_d_phase, shared),
+                  keeps_graph=("G",)),
+            Phase(("G",), g_needs, partial(gan.shared_g_phase, shared))]
+
+
+def check(cfg: Config) -> None:
+    """The GAN method's own config rules."""
+    t = cfg.train
+    if t.update != "alternating" and t.k_schedule != "constant":
+        raise ConfigError(f"train.k_schedule={t.k_schedule} needs train.update=alternating")
+    if t.update != "alternating" and t.k != 1:
+        raise ConfigError(f"train.update={t.update} makes one D update per G update; "
+                          f"set train.k=1 or use train.update=alternating")
