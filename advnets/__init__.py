@@ -10,6 +10,17 @@ from advnets.api import evaluate, load_generator, sample, train  # noqa: E402
 from advnets.config import Config, load_preset, preset_names  # noqa: E402
 from advnets.errors import AdvnetsError, CheckpointError, ConfigError, DataError  # noqa: E402
 
-__all__ = ["AdvnetsError", "CheckpointError", "Config", "ConfigError", "DataError",
-           "evaluate", "load_generator", "load_preset", "preset_names", "sample", "train",
-           "__version__"]
+__all__ = [
+    "AdvnetsError",
+    "CheckpointError",
+    "Config",
+    "ConfigError",
+    "DataError",
+    "evaluate",
+    "load_generator",
+    "load_preset",
+    "preset_names",
+    "sample",
+    "train",
+    "__version__",
+]

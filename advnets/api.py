@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 
 PathLike = str | os.PathLike
 Overrides = Sequence[str] | Mapping[str, Any]
-DATASETS_HINT = "mnist, fashion, stacked-mnist, ring or grid"
 
 
 def override_strings(overrides: Overrides | None) -> list[str]:
@@ -40,23 +39,26 @@ def override_strings(overrides: Overrides | None) -> list[str]:
     if overrides is None:
         return []
     if isinstance(overrides, str):
-        raise ConfigError(f"overrides must be a list of 'section.key=value' strings or a dict, "
-                          f"got the string {overrides!r}; wrap it in a list")
+        raise ConfigError(
+            f"overrides must be a list of 'section.key=value' strings or a dict, "
+            f"got the string {overrides!r}; wrap it in a list"
+        )
     if isinstance(overrides, Mapping):
         return [f"{key}={json.dumps(value)}" for key, value in overrides.items()]
     return [str(item) for item in overrides]
 
 
-def resolve_config(cfg_or_preset: Config | PathLike, overrides: Overrides | None = None
-                   ) -> Config:
+def resolve_config(cfg_or_preset: Config | PathLike, overrides: Overrides | None = None) -> Config:
     """A Config from a Config, a preset name or a .yaml path, with `overrides` applied."""
     items = override_strings(overrides)
     if isinstance(cfg_or_preset, Config):
         return apply_overrides(cfg_or_preset, items)
     if isinstance(cfg_or_preset, str | os.PathLike):
         return load_preset(os.fspath(cfg_or_preset), items)
-    raise ConfigError(f"expected a Config or a preset name (see `advnets presets`), got "
-                      f"{type(cfg_or_preset).__name__}")
+    raise ConfigError(
+        f"expected a Config or a preset name (see `advnets presets`), got "
+        f"{type(cfg_or_preset).__name__}"
+    )
 
 
 def resolve_device(device: str | torch.device, flag: str = "device") -> torch.device:
@@ -75,13 +77,20 @@ def resolve_device(device: str | torch.device, flag: str = "device") -> torch.de
     if resolved.type not in ("cpu", "cuda"):
         raise ConfigError(f"unknown device {device!r}; choose one of: cpu, cuda, auto")
     if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"{flag}{sep}{device} but no CUDA device is available here; use "
-                          f"{flag}{sep}cpu or {flag}{sep}auto")
+        raise ConfigError(
+            f"{flag}{sep}{device} but no CUDA device is available here; use "
+            f"{flag}{sep}cpu or {flag}{sep}auto"
+        )
     return resolved
 
 
-def train(cfg_or_preset: Config | PathLike | None, run_dir: PathLike, *,
-          overrides: Overrides | None = None, resume: bool = False) -> Run:
+def train(
+    cfg_or_preset: Config | PathLike | None,
+    run_dir: PathLike,
+    *,
+    overrides: Overrides | None = None,
+    resume: bool = False,
+) -> Run:
     """Train a Config or a preset (name or .yaml path) into `run_dir`; returns the Run.
 
     `overrides`: ["train.steps=200", ...] or {"train.steps": 200, ...}, applied after the
@@ -94,21 +103,27 @@ def train(cfg_or_preset: Config | PathLike | None, run_dir: PathLike, *,
     items = override_strings(overrides)
     if resume:
         if cfg_or_preset is not None:
-            raise ConfigError("resume=True continues the run in run_dir with its own config: "
-                              "pass None as the config, and train.* keys as overrides")
+            raise ConfigError(
+                "resume=True continues the run in run_dir with its own config: "
+                "pass None as the config, and train.* keys as overrides"
+            )
         return train_run(None, Path(run_dir), resume=True, overrides=items)
     if cfg_or_preset is None:
-        raise ConfigError("name a preset (see `advnets presets`) or a Config, or pass "
-                          "resume=True to continue the run in run_dir")
+        raise ConfigError(
+            "name a preset (see `advnets presets`) or a Config, or pass "
+            "resume=True to continue the run in run_dir"
+        )
     cfg = resolve_config(cfg_or_preset, items)
     if (Path(run_dir) / CHECKPOINT).exists():
-        raise ConfigError(f"{run_dir} already holds a run; continue it with resume=True or "
-                          f"choose another run_dir")
+        raise ConfigError(
+            f"{run_dir} already holds a run; continue it with resume=True or choose another run_dir"
+        )
     return train_run(cfg, Path(run_dir))
 
 
-def load_generator(run_dir: PathLike, device: str | torch.device = "cpu"
-                   ) -> tuple[nn.Module, Config]:
+def load_generator(
+    run_dir: PathLike, device: str | torch.device = "cpu"
+) -> tuple[nn.Module, Config]:
     """(G, cfg) of a run folder (or checkpoint file): the generator (its moving average where
     the run kept one) in eval mode on `device` ("cpu", "cuda" or "auto"), and the config it
     was trained with. G(z) takes z of shape (n, cfg.model.z_dim) from the run's prior
@@ -119,8 +134,14 @@ def load_generator(run_dir: PathLike, device: str | torch.device = "cpu"
     return G.eval(), cfg
 
 
-def sample(run_dir: PathLike, n: int, *, seed: int = 0, label: int | None = None,
-           device: str | torch.device = "cpu") -> Tensor:
+def sample(
+    run_dir: PathLike,
+    n: int,
+    *,
+    seed: int = 0,
+    label: int | None = None,
+    device: str | torch.device = "cpu",
+) -> Tensor:
     """n samples of a run's generator as a float32 CPU Tensor (n, *data_shape), in the data
     range of its preset (e.g. [0, 1] images, points in the plane); the same as `advnets
     sample RUN --n n --seed seed`. `label`: conditional runs only, every sample of that
@@ -146,19 +167,21 @@ def eval_settings(n: int | None = None, data_root: PathLike | None = None) -> Ev
     return settings
 
 
-def run_samples(run_dir: PathLike, settings: EvalSettings, seed: int = 0,
-                device: str | torch.device = "cpu") -> tuple[Tensor, str, int]:
+def run_samples(
+    run_dir: PathLike, settings: EvalSettings, seed: int = 0, device: str | torch.device = "cpu"
+) -> tuple[Tensor, str, int]:
     """(samples, dataset, step) of a run for its metrics: as many draws as they need, images
     mapped onto [0, 1], checked. Points `settings` at the run's data (its mixture, its
     data folder unless one is set)."""
     from advnets.checkpoint import load_checkpoint
-    from advnets.metrics.evaluate import POINT_DATASETS, check_samples, sample_count
+    from advnets.data.registry import DATASETS
+    from advnets.metrics.evaluate import check_samples, sample_count
     from advnets.sampling import draw_samples, generator_from_checkpoint
 
     ckpt = load_checkpoint(Path(run_dir))
     G, cfg = generator_from_checkpoint(ckpt, resolve_device(device))
     dataset = cfg.data.name
-    if dataset in POINT_DATASETS:
+    if DATASETS.get(dataset).mixture is not None:
         settings.toy = cfg.data
     settings.data_root = settings.data_root or cfg.data.root
     samples = draw_samples(G, cfg, sample_count(dataset, settings), seed)
@@ -168,23 +191,29 @@ def run_samples(run_dir: PathLike, settings: EvalSettings, seed: int = 0,
     return check_samples(samples, dataset), dataset, ckpt["counters"]["step"]
 
 
-def score_samples(samples: Tensor, dataset: str, metric: str, settings: EvalSettings
-                  ) -> dict[str, dict[str, Any]]:
+def score_samples(
+    samples: Tensor, dataset: str, metric: str, settings: EvalSettings
+) -> dict[str, dict[str, Any]]:
     """{metric name: its scores} for checked samples: `metric`, or with "all" every metric
     that applies to `dataset` (Parzen, FID, KID for images; modes for mixtures)."""
     from advnets.metrics.evaluate import METRICS, metrics_for
 
     if metric != "all" and metric not in METRICS:
-        raise ConfigError(f"unknown metric {metric!r}; choose one of: "
-                          f"{', '.join(METRICS)}, all")
+        raise ConfigError(f"unknown metric {metric!r}; choose one of: {', '.join(METRICS)}, all")
     names = metrics_for(dataset) if metric == "all" else [metric]
     return {name: METRICS[name](samples, dataset, settings) for name in names}
 
 
-def evaluate(run_or_samples: PathLike | Tensor | np.ndarray, *, dataset: str | None = None,
-             metric: str = "all", n: int | None = None, seed: int = 0,
-             device: str | torch.device = "cpu", data_root: PathLike | None = None
-             ) -> dict[str, Any]:
+def evaluate(
+    run_or_samples: PathLike | Tensor | np.ndarray,
+    *,
+    dataset: str | None = None,
+    metric: str = "all",
+    n: int | None = None,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    data_root: PathLike | None = None,
+) -> dict[str, Any]:
     """Scores, as one flat dict (e.g. {"modes": 8, "high_quality": 0.9, ...}), like
     `advnets eval` (which also appends them to the run's metrics.jsonl; this does not).
 
@@ -192,19 +221,23 @@ def evaluate(run_or_samples: PathLike | Tensor | np.ndarray, *, dataset: str | N
     seed `seed`, on `device`), against its own data set. A Tensor or array of samples needs
     `dataset` (mnist, fashion, stacked-mnist: images on [0, 1]; ring, grid: points).
     `n`: samples scored (default: the protocol's, e.g. 2,500 for modes, 10,000 for Parzen)."""
-    from advnets.metrics.evaluate import check_samples
+    from advnets.metrics.evaluate import check_samples, scorable
 
     settings = eval_settings(n, data_root)
     if isinstance(run_or_samples, str | os.PathLike):
         samples, run_dataset, _ = run_samples(run_or_samples, settings, seed, device)
         if dataset is not None and dataset != run_dataset:
-            raise ConfigError(f"{run_or_samples} is a run on {run_dataset}, not {dataset}; "
-                              f"leave dataset out for a run")
+            raise ConfigError(
+                f"{run_or_samples} is a run on {run_dataset}, not {dataset}; "
+                f"leave dataset out for a run"
+            )
         dataset = run_dataset
     else:
         if dataset is None:
-            raise ConfigError(f"scoring samples needs dataset= ({DATASETS_HINT}); a run "
-                              f"folder knows its own")
+            hint = ", ".join(scorable())
+            raise ConfigError(
+                f"scoring samples needs dataset= ({hint}); a run folder knows its own"
+            )
         samples = check_samples(run_or_samples, dataset)
     rows = score_samples(samples, dataset, metric, settings)
     return {key: value for row in rows.values() for key, value in row.items()}

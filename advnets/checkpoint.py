@@ -57,20 +57,24 @@ def load_checkpoint(run: Path, map_location: str | torch.device = "cpu") -> dict
     """Load a run folder's (or a file's) checkpoint with weights_only=True."""
     path = checkpoint_path(run)
     if not path.is_file():
-        raise CheckpointError(f"no checkpoint at {path}; pass a run folder written by "
-                              f"`advnets train`")
+        raise CheckpointError(
+            f"no checkpoint at {path}; pass a run folder written by `advnets train`"
+        )
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:
-        raise CheckpointError(f"{path}: cannot be loaded ({err.__class__.__name__}); "
-                              f"the file is corrupt or not an advnets checkpoint") from None
+        raise CheckpointError(
+            f"{path}: cannot be loaded ({err.__class__.__name__}); "
+            f"the file is corrupt or not an advnets checkpoint"
+        ) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") not in (1, FORMAT):
         raise CheckpointError(f"{path}: not an advnets checkpoint (format {FORMAT})")
     try:
         return upgrade(ckpt)
     except (KeyError, TypeError, AttributeError) as err:
-        raise CheckpointError(f"{path}: a format-1 checkpoint without its {err} entry; "
-                              f"the file is damaged") from None
+        raise CheckpointError(
+            f"{path}: a format-1 checkpoint without its {err} entry; the file is damaged"
+        ) from None
 
 
 def upgrade(ckpt: dict[str, Any]) -> dict[str, Any]:
@@ -83,8 +87,10 @@ def upgrade(ckpt: dict[str, Any]) -> dict[str, Any]:
     new = {k: v for k, v in ckpt.items() if k not in _FORMAT1_KEYS}
     new.update(
         format=FORMAT,
-        counters={"step": counters["step"],
-                  "updates": {"G": counters["g_updates"], "D": counters["d_updates"]}},
+        counters={
+            "step": counters["step"],
+            "updates": {"G": counters["g_updates"], "D": counters["d_updates"]},
+        },
         nets={"G": ckpt["generator"], "D": ckpt["discriminator"]},
         optimizers={"G": ckpt["opt_g"], "D": ckpt["opt_d"]},
         averages={"G": ckpt["generator_ema"]} if "generator_ema" in ckpt else {},

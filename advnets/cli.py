@@ -51,8 +51,7 @@ def _train_config(args: argparse.Namespace, overrides: list[str]) -> Config:
     """The config `advnets train` would run: the preset's, or with --resume the checkpoint's,
     with the overrides applied (without building anything)."""
     if args.resume:
-        return apply_overrides(config_from_dict(load_checkpoint(args.resume)["config"]),
-                               overrides)
+        return apply_overrides(config_from_dict(load_checkpoint(args.resume)["config"]), overrides)
     if not args.preset:
         raise ConfigError("name a preset (see `advnets presets`) or pass --resume RUN_DIR")
     return load_preset(args.preset, overrides)
@@ -78,8 +77,10 @@ def cmd_train(args: argparse.Namespace) -> None:
         cfg = load_preset(args.preset, overrides)
         run_dir = Path(args.out or Path("runs") / Path(args.preset).stem)
         if (run_dir / CHECKPOINT).exists():
-            raise ConfigError(f"{run_dir} already holds a run; continue it with --resume "
-                              f"{run_dir} or choose another folder with --out")
+            raise ConfigError(
+                f"{run_dir} already holds a run; continue it with --resume "
+                f"{run_dir} or choose another folder with --out"
+            )
         run = train(cfg, run_dir)
     print(f"trained {run.counters.step} steps ({run.counters.epoch:.2f} epochs) -> {run_dir}")
 
@@ -102,13 +103,18 @@ def cmd_sample(args: argparse.Namespace) -> None:
         check_keep(keep)
     if classes and args.label is None and out.suffix == ".png":  # one row per class
         if keep is not None:
-            raise ConfigError("--jacobian-keep draws each sample on its own: with a "
-                              "conditional run, give --label or write .npy")
+            raise ConfigError(
+                "--jacobian-keep draws each sample on its own: with a "
+                "conditional run, give --label or write .npy"
+            )
         nrow = -(-args.n // classes)
         samples, what = class_grid(G, cfg, nrow, args.seed), ", one row per class"
     else:
-        samples = (draw_samples(G, cfg, args.n, args.seed, args.label) if keep is None
-                   else draw_truncated(G, cfg, args.n, keep, args.seed, args.label))
+        samples = (
+            draw_samples(G, cfg, args.n, args.seed, args.label)
+            if keep is None
+            else draw_truncated(G, cfg, args.n, keep, args.seed, args.label)
+        )
         what = f" of class {args.label}" if args.label is not None else ""
         what += f", Jacobian truncation keeping {keep:.0%} of the draws" if keep else ""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -128,8 +134,9 @@ def _eval_samples(args: argparse.Namespace):
     settings = eval_settings(args.n, args.data)
     if args.samples:
         if not args.dataset:
-            raise ConfigError("--samples needs --dataset (mnist, fashion, stacked-mnist, ring "
-                              "or grid)")
+            raise ConfigError(
+                "--samples needs --dataset (mnist, fashion, stacked-mnist, ring or grid)"
+            )
         if args.run_dir:
             raise ConfigError("pass either a run folder or --samples, not both")
         try:
@@ -137,8 +144,9 @@ def _eval_samples(args: argparse.Namespace):
         except (OSError, ValueError) as err:
             raise ConfigError(f"{args.samples}: not a readable .npy file ({err})") from None
         if not isinstance(array, np.ndarray):
-            raise ConfigError(f"{args.samples}: holds several arrays (.npz); save one with "
-                              f"numpy.save")
+            raise ConfigError(
+                f"{args.samples}: holds several arrays (.npz); save one with numpy.save"
+            )
         return check_samples(array, args.dataset), args.dataset, settings, None
     if not args.run_dir:
         raise ConfigError("pass a run folder, or --samples FILE.npy --dataset NAME")
@@ -173,8 +181,10 @@ def cmd_classifier(args: argparse.Namespace) -> None:
     from advnets.metrics.classifier import train_classifier, weights_path
 
     if args.out is None and not args.replace_shipped:
-        raise ConfigError("name the weights file with --out FILE (or --replace-shipped to "
-                          "overwrite the package's weights, which changes every FID/KID)")
+        raise ConfigError(
+            "name the weights file with --out FILE (or --replace-shipped to "
+            "overwrite the package's weights, which changes every FID/KID)"
+        )
     out = Path(args.out) if args.out else weights_path(args.dataset)
     accuracy = train_classifier(args.dataset, args.data, args.epochs, args.seed, out)
     print(f"classifier for {args.dataset}: test accuracy {accuracy:.4f} -> {out}")
@@ -192,8 +202,9 @@ def _indices(text: str, flag: str) -> list[int]:
     try:
         return [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise ConfigError(f"--{flag} takes comma-separated sample indices like 3,17,22, "
-                          f"got {text!r}") from None
+        raise ConfigError(
+            f"--{flag} takes comma-separated sample indices like 3,17,22, got {text!r}"
+        ) from None
 
 
 def _image_generator(args: argparse.Namespace):
@@ -216,10 +227,11 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
     G, cfg = _image_generator(args)
     if args.between:
         ends = [pair.split(":") for pair in args.between.split(",") if pair.strip()]
-        if not ends or any(len(e) != 2 or not all(i.strip().isdigit() for i in e)
-                           for e in ends):
-            raise ConfigError(f"--between takes index pairs like 3:17,22:40 (from "
-                              f"`advnets arithmetic RUN_DIR --show-grid`), got {args.between!r}")
+        if not ends or any(len(e) != 2 or not all(i.strip().isdigit() for i in e) for e in ends):
+            raise ConfigError(
+                f"--between takes index pairs like 3:17,22:40 (from "
+                f"`advnets arithmetic RUN_DIR --show-grid`), got {args.between!r}"
+            )
         a, b = [int(e[0]) for e in ends], [int(e[1]) for e in ends]
         z = latent.candidate_noise(cfg, args.grid, args.seed)
         latent.check_indices("between", a + b, args.grid)
@@ -231,40 +243,62 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
     print(f"wrote {len(images) // args.steps} x {args.steps} {args.mode} interpolation -> {out}")
 
 
+def _arithmetic_picks(args: argparse.Namespace) -> dict[str, str | None]:
+    """--a/--b/--c as given: all three without --show-grid, none with it."""
+    picks = {"a": args.a, "b": args.b, "c": args.c}
+    if args.show_grid and any(v is not None for v in picks.values()):
+        raise ConfigError(
+            "--show-grid draws the numbered candidates to pick from; pass it without --a/--b/--c"
+        )
+    missing = [f"--{k}" for k, v in picks.items() if v is None]
+    if missing and not args.show_grid:
+        raise ConfigError(
+            f"name the picks with {', '.join(missing)} (indices from `advnets "
+            f"arithmetic RUN_DIR --show-grid --out grid.png`)"
+        )
+    return picks
+
+
 def cmd_arithmetic(args: argparse.Namespace) -> None:
     from advnets.latent import candidates, vector_arithmetic
     from advnets.viz import arithmetic_grid, numbered_grid, save_picture, zoom
 
     out = _png_out(args.out)
-    picks = {"a": args.a, "b": args.b, "c": args.c}
-    if args.show_grid and any(v is not None for v in picks.values()):
-        raise ConfigError("--show-grid draws the numbered candidates to pick from; pass it "
-                          "without --a/--b/--c")
-    missing = [f"--{k}" for k, v in picks.items() if v is None]
-    if missing and not args.show_grid:
-        raise ConfigError(f"name the picks with {', '.join(missing)} (indices from `advnets "
-                          f"arithmetic RUN_DIR --show-grid --out grid.png`)")
+    picks = _arithmetic_picks(args)
     G, cfg = _image_generator(args)
     value_range = tuple(cfg.data.value_range)
     if args.show_grid:
         _, images = candidates(G, cfg, args.grid, args.seed)
         save_picture(numbered_grid(zoom(images, args.zoom), value_range), out)
-        print(f"wrote {args.grid} candidates numbered 0-{args.grid - 1} (row-major) -> {out}; "
-              f"pick with --a/--b/--c and the same --seed {args.seed} --grid {args.grid}")
+        print(
+            f"wrote {args.grid} candidates numbered 0-{args.grid - 1} (row-major) -> {out}; "
+            f"pick with --a/--b/--c and the same --seed {args.seed} --grid {args.grid}"
+        )
         return
-    r = vector_arithmetic(G, cfg, *(_indices(picks[k], k) for k in "abc"), grid=args.grid,
-                          seed=args.seed, radius=args.radius)
-    grid = arithmetic_grid([zoom(p, args.zoom) for p in r.picks], zoom(r.means, args.zoom),
-                           zoom(r.result, args.zoom), zoom(r.neighbours, args.zoom),
-                           value_range)
+    r = vector_arithmetic(
+        G,
+        cfg,
+        *(_indices(picks[k], k) for k in "abc"),
+        grid=args.grid,
+        seed=args.seed,
+        radius=args.radius,
+    )
+    grid = arithmetic_grid(
+        [zoom(p, args.zoom) for p in r.picks],
+        zoom(r.means, args.zoom),
+        zoom(r.result, args.zoom),
+        zoom(r.neighbours, args.zoom),
+        value_range,
+    )
     save_picture(grid, out)
-    print(f"wrote mean(A) - mean(B) + mean(C) and {len(r.neighbours)} samples around it "
-          f"-> {out}")
+    print(f"wrote mean(A) - mean(B) + mean(C) and {len(r.neighbours)} samples around it -> {out}")
     if r.outside:
         s = cfg.model.noise_scale
-        print(f"note: Y leaves the prior's support [-{s:.3g}, {s:.3g}] in {r.outside} of "
-              f"{r.y.numel()} coordinates (max |Y_i| = {r.y.abs().max():.3g}); G was never "
-              f"trained there")
+        print(
+            f"note: Y leaves the prior's support [-{s:.3g}, {s:.3g}] in {r.outside} of "
+            f"{r.y.numel()} coordinates (max |Y_i| = {r.y.abs().max():.3g}); G was never "
+            f"trained there"
+        )
 
 
 def cmd_plot(args: argparse.Namespace) -> None:
@@ -274,8 +308,9 @@ def cmd_plot(args: argparse.Namespace) -> None:
     run_dir = Path(args.run_dir)
     run_dir = run_dir.parent if run_dir.is_file() else run_dir
     if not run_dir.is_dir():
-        raise CheckpointError(f"no run folder at {run_dir}; pass a folder written by "
-                              f"`advnets train`")
+        raise CheckpointError(
+            f"no run folder at {run_dir}; pass a folder written by `advnets train`"
+        )
     out = _png_out(args.out) if args.out else run_dir / "curves.png"
     frames: list[tuple[int, Path]] = []
     if args.gif:
@@ -286,16 +321,19 @@ def cmd_plot(args: argparse.Namespace) -> None:
             if number.isdigit():
                 frames.append((int(number), path))
         if not frames:
-            raise CheckpointError(f"no sample pictures (epoch_*.png) in {run_dir / 'samples'}; "
-                                  f"runs write one per epoch unless "
-                                  f"train.samples_per_epoch=false")
+            raise CheckpointError(
+                f"no sample pictures (epoch_*.png) in {run_dir / 'samples'}; "
+                f"runs write one per epoch unless "
+                f"train.samples_per_epoch=false"
+            )
     rows, eval_rows = read_metrics(run_dir / "metrics.jsonl")
     save_training_curves(rows, eval_rows, out, title=run_dir.name)
     print(f"wrote curves of {len(rows)} logged steps and {len(eval_rows)} evaluations -> {out}")
     if frames:
         frames.sort()
-        save_gif([p for _, p in frames], Path(args.gif), [f"epoch {e}" for e, _ in frames],
-                 args.frame_ms)
+        save_gif(
+            [p for _, p in frames], Path(args.gif), [f"epoch {e}" for e, _ in frames], args.frame_ms
+        )
         print(f"wrote {len(frames)} epochs of samples -> {args.gif}")
 
 
@@ -304,8 +342,10 @@ def cmd_figure1(args: argparse.Namespace) -> None:
 
     panels = figure1(Path(args.out), args.steps, args.seed, FIGURE1_SETTINGS + (args.set or []))
     for p in panels:
-        print(f"{p.label:<20} |D(x) - 1/2|: max {p.max_d_dev:.3f} over the data's mean +- 2 "
-              f"std, mean {p.mean_d_dev:.3f} under p_data;  JSD(p_data || p_g) {p.jsd:.4f} nats")
+        print(
+            f"{p.label:<20} |D(x) - 1/2|: max {p.max_d_dev:.3f} over the data's mean +- 2 "
+            f"std, mean {p.mean_d_dev:.3f} under p_data;  JSD(p_data || p_g) {p.jsd:.4f} nats"
+        )
     print(f"wrote Figure 1 -> {args.out}")
 
 
@@ -328,79 +368,135 @@ def _add_train_command(sub: argparse._SubParsersAction) -> None:
     length = p.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, help="Algorithm-1 iterations (k D + 1 G update)")
     length.add_argument("--epochs", type=float, help="passes of D over the training data")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override a config value, e.g. --set train.k=5 (repeatable); "
-                   "--steps, --epochs, --seed, --device and --data are applied after --set "
-                   "and win over it")
-    p.add_argument("--seed", type=int, help="sets train.seed: the initial weights, data "
-                   "order and noise (default: the preset's, 0)")
-    p.add_argument("--device", choices=DEVICES, help="sets train.device: " + DEVICE_HELP +
-                   " (default: the preset's, cpu)")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set train.k=5 (repeatable); "
+        "--steps, --epochs, --seed, --device and --data are applied after --set "
+        "and win over it",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        help="sets train.seed: the initial weights, data "
+        "order and noise (default: the preset's, 0)",
+    )
+    p.add_argument(
+        "--device",
+        choices=DEVICES,
+        help="sets train.device: " + DEVICE_HELP + " (default: the preset's, cpu)",
+    )
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run saved in RUN_DIR")
     p.add_argument("--data", metavar="DIR", help="data folder (else $ADVNETS_DATA)")
-    p.add_argument("--print-config", action="store_true",
-                   help="print the resolved config (with --resume: the run's, overridden) as "
-                   "YAML and exit without training or writing anything")
+    p.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the resolved config (with --resume: the run's, overridden) as "
+        "YAML and exit without training or writing anything",
+    )
     p.set_defaults(func=cmd_train)
 
 
-def _add_run_commands(sub: argparse._SubParsersAction) -> None:
-    """presets, train, sample, eval, classifier: training runs and their scores."""
+def _add_presets_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("presets", help="list the shipped presets")
     p.add_argument("--show", metavar="NAME", help="print one preset's full resolved config")
     p.set_defaults(func=cmd_presets)
-    _add_train_command(sub)
 
+
+def _add_sample_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sample", help="draw samples from a trained run")
     p.add_argument("run_dir", help="run folder (or checkpoint file)")
     p.add_argument("--n", type=int, default=64, help="number of samples")
-    p.add_argument("--out", required=True, help=".npy (N, C, H, W float32) or .png grid "
-                   "(a conditional run's: one row per class, N / classes per row)")
+    p.add_argument(
+        "--out",
+        required=True,
+        help=".npy (N, C, H, W float32) or .png grid "
+        "(a conditional run's: one row per class, N / classes per row)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the noise")
-    p.add_argument("--label", type=int,
-                   help="conditional runs: every sample of this class (else uniform labels)")
-    p.add_argument("--jacobian-keep", type=float, metavar="KEEP",
-                   help="Jacobian truncation: keep only the draws whose ||dG/dz|| is below "
-                   "the KEEP quantile (e.g. 0.95), which drops the samples between modes")
-    p.add_argument("--device", choices=DEVICES, default="auto",
-                   help="where G runs: " + DEVICE_HELP + " (default: auto)")
+    p.add_argument(
+        "--label",
+        type=int,
+        help="conditional runs: every sample of this class (else uniform labels)",
+    )
+    p.add_argument(
+        "--jacobian-keep",
+        type=float,
+        metavar="KEEP",
+        help="Jacobian truncation: keep only the draws whose ||dG/dz|| is below "
+        "the KEEP quantile (e.g. 0.95), which drops the samples between modes",
+    )
+    p.add_argument(
+        "--device",
+        choices=DEVICES,
+        default="auto",
+        help="where G runs: " + DEVICE_HELP + " (default: auto)",
+    )
     p.set_defaults(func=cmd_sample)
 
+
+def _add_eval_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="score a run, or a .npy file of samples from anywhere")
     p.add_argument("run_dir", nargs="?", help="run folder (samples are drawn from its G)")
     p.add_argument("--samples", metavar="FILE.npy", help="score these samples instead")
-    p.add_argument("--dataset", help="what --samples are samples of: mnist, fashion, "
-                   "stacked-mnist, ring, grid")
+    p.add_argument(
+        "--dataset", help="what --samples are samples of: mnist, fashion, stacked-mnist, ring, grid"
+    )
     p.add_argument("--metric", default="all", choices=["parzen", "fid", "kid", "modes", "all"])
-    p.add_argument("--n", type=int,
-                   help="samples scored (default: the protocol's: 10,000 Parzen, 2,500 modes, "
-                   "26,000 stacked MNIST modes)")
+    p.add_argument(
+        "--n",
+        type=int,
+        help="samples scored (default: the protocol's: 10,000 Parzen, 2,500 modes, "
+        "26,000 stacked MNIST modes)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the noise")
-    p.add_argument("--device", choices=DEVICES, default="auto",
-                   help="where a run's G draws the samples: " + DEVICE_HELP +
-                   " (default: auto; the metrics run on the CPU)")
+    p.add_argument(
+        "--device",
+        choices=DEVICES,
+        default="auto",
+        help="where a run's G draws the samples: "
+        + DEVICE_HELP
+        + " (default: auto; the metrics run on the CPU)",
+    )
     p.add_argument("--data", metavar="DIR", help="data folder (else $ADVNETS_DATA)")
     p.set_defaults(func=cmd_eval)
 
+
+def _add_classifier_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("classifier", help="train the evaluation classifier (FID/KID features)")
     p.add_argument("dataset", choices=["mnist", "fashion"])
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="weights file to write")
-    p.add_argument("--replace-shipped", action="store_true",
-                   help="write the package's own weights (how the shipped ones were made)")
+    p.add_argument(
+        "--replace-shipped",
+        action="store_true",
+        help="write the package's own weights (how the shipped ones were made)",
+    )
     p.add_argument("--data", metavar="DIR", help="data folder (else $ADVNETS_DATA)")
     p.set_defaults(func=cmd_classifier)
 
 
-def _add_picture_commands(sub: argparse._SubParsersAction) -> None:
-    """interpolate, arithmetic, plot, figure1, theory: pictures of runs and of the theory."""
+def _add_run_commands(sub: argparse._SubParsersAction) -> None:
+    """presets, train, sample, eval, classifier: training runs and their scores."""
+    _add_presets_command(sub)
+    _add_train_command(sub)
+    _add_sample_command(sub)
+    _add_eval_command(sub)
+    _add_classifier_command(sub)
+
+
+def _add_interpolate_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("interpolate", help="images along paths between z's (paper Figure 3)")
     p.add_argument("run_dir", help="run folder (or checkpoint file) of an image run")
     p.add_argument("--steps", type=int, default=10, help="images per row, endpoints included")
     p.add_argument("--pairs", type=int, default=5, help="rows: random pairs of endpoints")
-    p.add_argument("--between", metavar="I:J,...",
-                   help="endpoints picked from the --show-grid candidates instead, e.g. 3:17")
+    p.add_argument(
+        "--between",
+        metavar="I:J,...",
+        help="endpoints picked from the --show-grid candidates instead, e.g. 3:17",
+    )
     p.add_argument("--grid", type=int, default=100, help="size of the candidate grid")
     p.add_argument("--mode", default="linear", choices=["linear", "slerp"])
     p.add_argument("--seed", type=int, default=0, help="seed of the noise")
@@ -408,22 +504,35 @@ def _add_picture_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help=".png grid, one row per pair")
     p.set_defaults(func=cmd_interpolate)
 
-    p = sub.add_parser("arithmetic",
-                       help="G(mean z_A - mean z_B + mean z_C) (DCGAN Figure 7)")
+
+def _add_arithmetic_command(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("arithmetic", help="G(mean z_A - mean z_B + mean z_C) (DCGAN Figure 7)")
     p.add_argument("run_dir", help="run folder (or checkpoint file) of an image run")
-    p.add_argument("--show-grid", action="store_true",
-                   help="write the numbered candidate samples to pick --a/--b/--c from")
+    p.add_argument(
+        "--show-grid",
+        action="store_true",
+        help="write the numbered candidate samples to pick --a/--b/--c from",
+    )
     for name in "abc":
-        p.add_argument(f"--{name}", metavar="I,J,...",
-                       help=f"indices of concept {name.upper()} in the candidate grid")
+        p.add_argument(
+            f"--{name}",
+            metavar="I,J,...",
+            help=f"indices of concept {name.upper()} in the candidate grid",
+        )
     p.add_argument("--grid", type=int, default=100, help="size of the candidate grid")
     p.add_argument("--seed", type=int, default=0, help="seed of the candidate grid's noise")
-    p.add_argument("--radius", type=float, default=0.25,
-                   help="the 8 samples around Y are G(Y + U(-radius, radius))")
+    p.add_argument(
+        "--radius",
+        type=float,
+        default=0.25,
+        help="the 8 samples around Y are G(Y + U(-radius, radius))",
+    )
     p.add_argument("--zoom", type=int, default=1, help="integer upscaling of the picture")
     p.add_argument("--out", required=True, help=".png picture")
     p.set_defaults(func=cmd_arithmetic)
 
+
+def _add_plot_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("plot", help="training curves from metrics.jsonl, samples as a GIF")
     p.add_argument("run_dir", help="run folder")
     p.add_argument("--out", help=".png of the curves (default: RUN_DIR/curves.png)")
@@ -431,26 +540,48 @@ def _add_picture_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frame-ms", type=int, default=500, help="GIF frame duration")
     p.set_defaults(func=cmd_plot)
 
+
+def _add_figure1_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("figure1", help="the paper's Figure 1 from a real gan-1d training run")
     p.add_argument("--out", default="figure1.png", help=".png picture (four panels)")
     p.add_argument("--steps", type=int, default=2000, help="Algorithm-1 iterations")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override the run's config (gan-1d with data.mean=0.0, data.std=1.0, "
-                        "model.generator.hidden=[64,64]), e.g. --set data.mean=4 (repeatable)")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override the run's config (gan-1d with data.mean=0.0, data.std=1.0, "
+        "model.generator.hidden=[64,64]), e.g. --set data.mean=4 (repeatable)",
+    )
     p.set_defaults(func=cmd_figure1)
 
+
+def _add_theory_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("theory", help="Proposition 1, Theorem 1 and saturation, checked in 1-D")
-    p.add_argument("--out", default="theory", metavar="PREFIX",
-                   help="writes PREFIX_prop1.png and PREFIX_saturation.png")
+    p.add_argument(
+        "--out",
+        default="theory",
+        metavar="PREFIX",
+        help="writes PREFIX_prop1.png and PREFIX_saturation.png",
+    )
     p.add_argument("--steps", type=int, default=3000, help="D updates for Proposition 1")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_theory)
 
 
+def _add_picture_commands(sub: argparse._SubParsersAction) -> None:
+    """interpolate, arithmetic, plot, figure1, theory: pictures of runs and of the theory."""
+    _add_interpolate_command(sub)
+    _add_arithmetic_command(sub)
+    _add_plot_command(sub)
+    _add_figure1_command(sub)
+    _add_theory_command(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="advnets", description="Generative Adversarial Nets: train, sample, evaluate.")
+        prog="advnets", description="Generative Adversarial Nets: train, sample, evaluate."
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run_commands(sub)
@@ -466,8 +597,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"advnets: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("advnets: interrupted; continue with `advnets train --resume RUN_DIR`",
-              file=sys.stderr)
+        print(
+            "advnets: interrupted; continue with `advnets train --resume RUN_DIR`", file=sys.stderr
+        )
         return 130
     except OSError as err:
         print(f"advnets: error: {err}", file=sys.stderr)

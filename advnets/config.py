@@ -183,7 +183,8 @@ class Config:
     loss: LossConfig = field(default_factory=LossConfig)
     # one optimizer per player, keyed by the player's name (G, D, ...)
     optim: dict[str, OptimConfig] = field(
-        default_factory=lambda: {"D": OptimConfig(), "G": OptimConfig()})
+        default_factory=lambda: {"D": OptimConfig(), "G": OptimConfig()}
+    )
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -346,106 +347,3 @@ def load_preset(name: str, overrides: list[str] | None = None) -> Config:
             f"(or pass a path to a .yaml file)"
         )
     return apply_overrides(config_from_dict(values), overrides or [])
-
-
-_CHOICES = {
-    "data.split": ("train", "valid", "test", "full"),
-    "model.noise": ("uniform", "normal"),
-    "train.precision": ("fp32", "bf16"),
-    "train.device": ("cpu", "cuda", "auto"),
-    "train.k_schedule": ("constant", "wgan"),
-}
-_NET_CHOICES = {"activation": ("relu", "leaky_relu", "tanh", "maxout"),
-                "init": ("default", "uniform", "normal"),
-                "output": ("sigmoid", "tanh", "linear"), "norm": ("batch", "layer", "none")}
-
-
-def _check(ok: bool, message: str) -> None:
-    if not ok:
-        raise ConfigError(message)
-
-
-def _check_floats(node: Any, prefix: str = "") -> None:
-    for key, value in node.items():
-        if isinstance(value, dict):
-            _check_floats(value, f"{prefix}{key}.")
-        for v in value if isinstance(value, list) else [value]:
-            _check(not (isinstance(v, float) and not math.isfinite(v)),
-                   f"config key {prefix + key!r} must be finite, got {v!r}")
-
-
-def _validate_optim(o: OptimConfig, which: str) -> None:
-    _check(o.lr > 0, f"{which}.lr must be > 0, got {o.lr}")
-    _check(o.lr_decay >= 1, f"{which}.lr_decay divides the lr each update: must be >= 1")
-    _check(o.lr_min >= 0 and o.weight_decay >= 0,
-           f"{which}.lr_min and {which}.weight_decay must be >= 0")
-    _check(0 < o.lr_gamma <= 1, f"{which}.lr_gamma must be in (0, 1], got {o.lr_gamma}")
-    _check(all(m > 0 for m in o.lr_milestones) and o.lr_milestones == sorted(o.lr_milestones),
-           f"{which}.lr_milestones must be increasing update counts > 0, got {o.lr_milestones}")
-
-
-def validate(cfg: Config) -> None:
-    """Range and choice checks that types alone cannot express; raises ConfigError."""
-    _check_floats(cfg.to_dict())
-    for key, options in _CHOICES.items():
-        section, name = key.split(".")
-        value = getattr(getattr(cfg, section), name)
-        _check(value in options, f"{key}={value!r}; choose one of: {', '.join(options)}")
-    for which in ("generator", "discriminator"):
-        net: NetConfig = getattr(cfg.model, which)
-        prefix = f"model.{which}."
-        for name, options in _NET_CHOICES.items():
-            value = getattr(net, name)
-            _check(value in options, f"{prefix}{name}={value!r}; choose one of: "
-                                     f"{', '.join(options)}")
-        _check(all(w >= 1 for w in net.hidden), f"{prefix}hidden widths must be >= 1")
-        _check(net.pieces >= 1, f"{prefix}pieces must be >= 1")
-        _check(net.channels >= 1 and net.init_scale > 0,
-               f"{prefix}channels and {prefix}init_scale must be > 0")
-        for name in ("input_dropout", "hidden_dropout"):
-            p = getattr(net, name)
-            _check(0 <= p <= 0.99, f"{prefix}{name}={p} must be a drop probability in [0, 0.99]")
-        _check(net.pack >= 1 and net.minibatch_kernels >= 0 and net.minibatch_kernel_dim >= 1,
-               f"{prefix}pack and {prefix}minibatch_kernel_dim must be >= 1, "
-               f"{prefix}minibatch_kernels >= 0")
-        _check(net.label_embedding >= 0, f"{prefix}label_embedding must be >= 0 (0: one-hot)")
-        _check(net.branch_pieces is None or net.branch_pieces >= 1,
-               f"{prefix}branch_pieces must be >= 1 (null: {prefix}pieces)")
-        _check(not net.branches or (len(net.branches) == 2 and min(net.branches) >= 1),
-               f"{prefix}branches must be [] or two widths >= 1 (input, label), "
-               f"got {net.branches}")
-        _check(not net.branches or (cfg.model.num_classes > 0 and net.arch == "mlp"),
-               f"{prefix}branches is for conditional MLPs (model.num_classes > 0, arch mlp)")
-    _check(cfg.model.num_classes >= 0, "model.num_classes must be >= 0 (0: unconditional)")
-    _check(cfg.model.z_dim >= 1, "model.z_dim must be >= 1")
-    loss = cfg.loss
-    _check(loss.gradient_penalty >= 0 and loss.clip >= 0,
-           "loss.gradient_penalty and loss.clip must be >= 0 (0 turns them off)")
-    _check(not (loss.gradient_penalty and loss.clip), "loss.clip (WGAN) and "
-           "loss.gradient_penalty (WGAN-GP) are alternatives; set one of them to 0")
-    _check(loss.unroll_steps >= 0, "loss.unroll_steps must be >= 0 (0 turns unrolling off)")
-    _check(not (loss.unroll_steps and loss.clip), "loss.unroll_steps does not clip the "
-           "unrolled critic's weights; use loss.gradient_penalty, or set loss.clip=0")
-    _check(not (cfg.train.eval_every and cfg.data.split == "full"),
-           "train.eval_every chooses best.pt on the validation images, which data.split=full "
-           "trains on; use data.split=train or train.eval_every=0")
-    pack = cfg.model.discriminator.pack
-    _check(cfg.train.batch_size % pack == 0,
-           f"train.batch_size={cfg.train.batch_size} must be a multiple of "
-           f"model.discriminator.pack={pack} (PacGAN feeds D 100 packs: batch_size={100 * pack})")
-    _check(pack == 1 or cfg.model.num_classes == 0,
-           "model.discriminator.pack is for unconditional GANs (model.num_classes=0)")
-    _check(cfg.model.noise_scale > 0, "model.noise_scale must be > 0")
-    for player, optim in cfg.optim.items():
-        _validate_optim(optim, f"optim.{player}")
-    t = cfg.train
-    _check(t.steps is None or t.steps >= 0, "train.steps must be >= 0")
-    _check(t.epochs is None or t.epochs >= 0, "train.epochs must be >= 0")
-    _check(t.eval_metric in ("auto", "fid", "kid", "parzen", "modes"),
-           f"train.eval_metric={t.eval_metric!r}; choose one of: auto, fid, kid, parzen, modes")
-    _check(t.eval_every >= 0 and t.eval_samples >= 2, "train.eval_every must be >= 0 and "
-                                                      "train.eval_samples >= 2")
-    _check(0.0 <= t.ema_decay < 1.0, f"train.ema_decay must be in [0, 1), got {t.ema_decay}")
-    _check(t.ema_start >= 0, f"train.ema_start must be >= 0, got {t.ema_start}")
-    _check(t.log_every >= 1 and t.checkpoint_every >= 0,
-           "train.log_every must be >= 1 and train.checkpoint_every >= 0")

@@ -40,8 +40,10 @@ def slerp(a: Tensor, b: Tensor, t: Tensor, eps: float = 1e-6) -> Tensor:
     sin = torch.sin(omega)
     safe = sin.abs() >= eps
     sin = torch.where(safe, sin, torch.ones_like(sin))
-    arc = (torch.sin((1 - t64) * omega) / sin * a64[:, None]
-           + torch.sin(t64 * omega) / sin * b64[:, None])
+    arc = (
+        torch.sin((1 - t64) * omega) / sin * a64[:, None]
+        + torch.sin(t64 * omega) / sin * b64[:, None]
+    )
     return torch.where(safe, arc, lerp(a64, b64, t.double())).to(a.dtype)
 
 
@@ -61,9 +63,11 @@ def decode(G: nn.Module, z: Tensor) -> Tensor:
     """G(z) (eval mode, float32, CPU) for image runs; a toy run stops with one line."""
     images = generate(G, z.to(next(G.parameters()).device))
     if images.ndim != 4:
-        raise ConfigError(f"latent-space pictures need an image run (MNIST, Fashion-MNIST); "
-                          f"this run's generator makes {images.shape[1]}-D points — plot "
-                          f"those with `advnets sample RUN_DIR --out points.png`")
+        raise ConfigError(
+            f"latent-space pictures need an image run (MNIST, Fashion-MNIST); "
+            f"this run's generator makes {images.shape[1]}-D points — plot "
+            f"those with `advnets sample RUN_DIR --out points.png`"
+        )
     return images
 
 
@@ -71,9 +75,11 @@ def require_images(G: nn.Module, cfg: Config) -> None:
     """Stop with one line unless G is an unconditional image generator (decodes one z to
     find out)."""
     if cfg.model.num_classes:
-        raise ConfigError("latent-space pictures need an unconditional run; this one is "
-                          "conditional — draw its classes with `advnets sample RUN_DIR "
-                          "--label Y --out FILE.png`")
+        raise ConfigError(
+            "latent-space pictures need an unconditional run; this one is "
+            "conditional — draw its classes with `advnets sample RUN_DIR "
+            "--label Y --out FILE.png`"
+        )
     decode(G, draw_noise(cfg, 1))
 
 
@@ -93,25 +99,31 @@ def candidates(G: nn.Module, cfg: Config, n: int, seed: int = 0) -> tuple[Tensor
 def check_indices(name: str, indices: list[int], n: int) -> list[int]:
     """Indices into a candidate grid of n samples (row-major, from 0); one-line errors."""
     if not indices:
-        raise ConfigError(f"--{name} is empty; pick at least one index from the grid "
-                          f"(`--show-grid` draws it numbered)")
+        raise ConfigError(
+            f"--{name} is empty; pick at least one index from the grid "
+            f"(`--show-grid` draws it numbered)"
+        )
     bad = [i for i in indices if not 0 <= i < n]
     if bad:
-        raise ConfigError(f"--{name} index {bad[0]} is out of range: the candidate grid has "
-                          f"{n} samples, numbered 0 to {n - 1} (change its size with --grid)")
+        raise ConfigError(
+            f"--{name} index {bad[0]} is out of range: the candidate grid has "
+            f"{n} samples, numbered 0 to {n - 1} (change its size with --grid)"
+        )
     return indices
 
 
-def interpolation_images(G: nn.Module, z_a: Tensor, z_b: Tensor, steps: int,
-                         mode: str = "linear") -> Tensor:
+def interpolation_images(
+    G: nn.Module, z_a: Tensor, z_b: Tensor, steps: int, mode: str = "linear"
+) -> Tensor:
     """G along the path from each z_a[i] to z_b[i]: (P * steps, C, H, W), row i = pair i,
     its first image G(z_a[i]) and its last G(z_b[i])."""
     path = interpolate(z_a, z_b, steps, mode)
     return decode(G, path.reshape(-1, path.shape[-1]))
 
 
-def interpolation_grid(G: nn.Module, cfg: Config, pairs: int, steps: int, seed: int = 0,
-                       mode: str = "linear") -> Tensor:
+def interpolation_grid(
+    G: nn.Module, cfg: Config, pairs: int, steps: int, seed: int = 0, mode: str = "linear"
+) -> Tensor:
     """`pairs` rows of `steps` images between random endpoints drawn from the run's prior:
     z_a = draw_noise(cfg, 2 * pairs, seed)[0::2], z_b = the same draws [1::2]."""
     if pairs < 1:
@@ -133,9 +145,17 @@ class Arithmetic:
     outside: int  # coordinates of Y outside a uniform prior's support (0 for a normal prior)
 
 
-def vector_arithmetic(G: nn.Module, cfg: Config, a: list[int], b: list[int], c: list[int],
-                      grid: int = 100, seed: int = 0, radius: float = 0.25,
-                      neighbours: int = 8) -> Arithmetic:
+def vector_arithmetic(
+    G: nn.Module,
+    cfg: Config,
+    a: list[int],
+    b: list[int],
+    c: list[int],
+    grid: int = 100,
+    seed: int = 0,
+    radius: float = 0.25,
+    neighbours: int = 8,
+) -> Arithmetic:
     """mean z_A − mean z_B + mean z_C over picks (indices) from the candidate grid of `grid`
     samples with `seed`, decoded, with `neighbours` samples G(Y + U(−radius, radius)).
 
@@ -144,17 +164,16 @@ def vector_arithmetic(G: nn.Module, cfg: Config, a: list[int], b: list[int], c: 
     averages of independent draws have a smaller variance. The jitter uses seed + 1.
     """
     z = candidate_noise(cfg, grid, seed)
-    picked = [z[check_indices(name, idx, grid)] for name, idx in zip("abc", (a, b, c),
-                                                                     strict=True)]
+    picked = [z[check_indices(name, idx, grid)] for name, idx in zip("abc", (a, b, c), strict=True)]
     mean_a, mean_b, mean_c = (p.mean(0) for p in picked)
     y = mean_a - mean_b + mean_c
-    jitter = (torch.rand(neighbours, y.numel(), generator=torch.Generator().manual_seed(seed + 1))
-              * 2 - 1) * radius
+    jitter = (
+        torch.rand(neighbours, y.numel(), generator=torch.Generator().manual_seed(seed + 1)) * 2 - 1
+    ) * radius
     m = cfg.model
     outside = int((y.abs() > m.noise_scale).sum()) if m.noise == "uniform" else 0
-    decoded = decode(G, torch.cat([*picked, torch.stack([mean_a, mean_b, mean_c, y]),
-                                   y + jitter]))
+    decoded = decode(G, torch.cat([*picked, torch.stack([mean_a, mean_b, mean_c, y]), y + jitter]))
     sizes = [len(p) for p in picked]
     picks = list(decoded[: sum(sizes)].split(sizes))
-    rest = decoded[sum(sizes):]
+    rest = decoded[sum(sizes) :]
     return Arithmetic(picks, rest[:3], y, rest[3:4], rest[4:], outside)

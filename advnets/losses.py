@@ -77,8 +77,9 @@ def g_wasserstein(fake_logits: Tensor) -> Tensor:
 
 
 @D_LOSSES.register("least_squares")
-def d_least_squares(real_logits: Tensor, fake_logits: Tensor, *, a: float = 0.0,
-                    b: float = 1.0) -> Tensor:
+def d_least_squares(
+    real_logits: Tensor, fake_logits: Tensor, *, a: float = 0.0, b: float = 1.0
+) -> Tensor:
     """LSGAN (Mao et al. 2017, eq. 2): 1/2 E[(D(x) - b)^2] + 1/2 E[(D(G(z)) - a)^2], with D's
     raw output as D; a labels fake, b real."""
     return 0.5 * ((real_logits - b) ** 2).mean() + 0.5 * ((fake_logits - a) ** 2).mean()
@@ -104,8 +105,9 @@ def interpolates(real: Tensor, fake: Tensor, alpha: Tensor | None = None) -> Ten
     return alpha * real.detach() + (1 - alpha) * fake.detach()
 
 
-def gradient_penalty(D: nn.Module, real: Tensor, fake: Tensor,
-                     alpha: Tensor | None = None) -> Tensor:
+def gradient_penalty(
+    D: nn.Module, real: Tensor, fake: Tensor, alpha: Tensor | None = None
+) -> Tensor:
     """WGAN-GP's penalty (Gulrajani et al. 2017, eq. 3, without lambda):
     E[(||grad_x_hat D(x_hat)||_2 - 1)^2] on random interpolates, differentiable in D."""
     x_hat = interpolates(real, fake, alpha).requires_grad_(True)

@@ -60,8 +60,15 @@ def figure1_overrides(steps: int, seed: int, settings: list[str] | None = None) 
     """The gan-1d preset, run for `steps` Algorithm-1 iterations, quietly, with `settings`
     (default FIGURE1_SETTINGS)."""
     settings = FIGURE1_SETTINGS if settings is None else settings
-    return [*settings, f"train.steps={steps}", "train.epochs=null", f"train.seed={seed}",
-            "train.progress=false", "train.samples_per_epoch=false", "train.checkpoint_every=0"]
+    return [
+        *settings,
+        f"train.steps={steps}",
+        "train.epochs=null",
+        f"train.seed={seed}",
+        "train.progress=false",
+        "train.samples_per_epoch=false",
+        "train.checkpoint_every=0",
+    ]
 
 
 def central_region(run: Run, width: float = 2.0) -> tuple[float, float]:
@@ -89,12 +96,27 @@ def snapshot(run: Run, label: str, x: Tensor, n: int = 50_000, arrows: int = 25)
     G.train(), D.train()
     dev = (d - 0.5).abs()
     mean_dev = torch.trapezoid(lp.exp() * dev, x) / torch.trapezoid(lp.exp(), x)
-    return Panel(label, x, lp.exp(), lq.exp(), d, z_line.flatten().double(), x_line,
-                 dev[inside].max().item(), mean_dev.item(), jensen_shannon_on_grid(x, lp, lq))
+    return Panel(
+        label,
+        x,
+        lp.exp(),
+        lq.exp(),
+        d,
+        z_line.flatten().double(),
+        x_line,
+        dev[inside].max().item(),
+        mean_dev.item(),
+        jensen_shannon_on_grid(x, lp, lq),
+    )
 
 
-def figure1_panels(steps: int = 2000, seed: int = 0, d_steps: int | None = None,
-                   g_steps: int | None = None, settings: list[str] | None = None) -> list[Panel]:
+def figure1_panels(
+    steps: int = 2000,
+    seed: int = 0,
+    d_steps: int | None = None,
+    g_steps: int | None = None,
+    settings: list[str] | None = None,
+) -> list[Panel]:
     """Train gan-1d for `steps` iterations and take the four panels (see module docstring).
     (a) is taken after steps // 80 iterations (at least 1); (b) adds `d_steps` D updates
     (default min(300, 2 * steps)); (c) then `g_steps` G updates (default min(15, steps))."""
@@ -104,8 +126,7 @@ def figure1_panels(steps: int = 2000, seed: int = 0, d_steps: int | None = None,
     g_steps = min(15, steps) if g_steps is None else g_steps
     cfg = load_preset("gan-1d", figure1_overrides(steps, seed, settings))
     if cfg.data.name != "gaussian1d" or cfg.model.z_dim != 1:
-        raise ConfigError("figure1 draws a 1-D GAN: keep data.name=gaussian1d and "
-                          "model.z_dim=1")
+        raise ConfigError("figure1 draws a 1-D GAN: keep data.name=gaussian1d and model.z_dim=1")
     run = build_run(cfg)
     lo, hi = central_region(run, 4.0)
     s = run.cfg.model.noise_scale  # the z line is drawn at its own coordinates
@@ -141,8 +162,7 @@ def draw_figure1(panels: list[Panel], out: Path, dpi: int = 100) -> Path:
     plt = _pyplot()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels), 3.6), dpi=dpi,
-                             sharey=True)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels), 3.6), dpi=dpi, sharey=True)
     x_lo, x_hi = panels[0].x[0].item(), panels[0].x[-1].item()
     top = max(max(p.p_data.max().item(), p.p_g.max().item()) for p in panels)
     top = min(max(top, 1.0), 1.5) * 1.1  # a spike of p_g is clipped at the top
@@ -157,8 +177,12 @@ def draw_figure1(panels: list[Panel], out: Path, dpi: int = 100) -> Path:
         ax.plot([z_lo, z_hi], [y_z, y_z], "k-", lw=0.8)
         for zp, xp in zip(p.z_arrows.tolist(), p.x_arrows.tolist(), strict=True):
             xp = min(max(xp, x_lo), x_hi)
-            ax.annotate("", xy=(xp, y_x), xytext=(zp, y_z),
-                        arrowprops={"arrowstyle": "->", "lw": 0.6, "color": "0.3"})
+            ax.annotate(
+                "",
+                xy=(xp, y_x),
+                xytext=(zp, y_z),
+                arrowprops={"arrowstyle": "->", "lw": 0.6, "color": "0.3"},
+            )
         ax.text(x_lo, y_x, " x", va="bottom", ha="left", fontsize=8)
         ax.text(z_lo, y_z, "z ", va="center", ha="right", fontsize=8)
         ax.set_xlim(x_lo, x_hi)
@@ -173,8 +197,9 @@ def draw_figure1(panels: list[Panel], out: Path, dpi: int = 100) -> Path:
     return out
 
 
-def figure1(out: Path, steps: int = 2000, seed: int = 0,
-            settings: list[str] | None = None) -> list[Panel]:
+def figure1(
+    out: Path, steps: int = 2000, seed: int = 0, settings: list[str] | None = None
+) -> list[Panel]:
     """Train, draw Figure 1 into `out` (.png), return the panels."""
     if Path(out).suffix != ".png":
         raise ConfigError(f"--out must end in .png, got {Path(out).name!r}")
@@ -192,8 +217,11 @@ def draw_prop1(check: Prop1Check, out: Path, dpi: int = 100) -> Path:
     ax.plot(xs, check.d_trained.numpy(), "b--", label="trained D")
     ax.plot(xs, (check.d_trained - check.d_star).numpy(), "r:", label="D - D*")
     ax.set_xlabel("x")
-    ax.set_title(f"Proposition 1: max |D - D*| = {check.max_abs:.3f} on "
-                 f"[{check.region[0]:.2f}, {check.region[1]:.2f}]", fontsize=9)
+    ax.set_title(
+        f"Proposition 1: max |D - D*| = {check.max_abs:.3f} on "
+        f"[{check.region[0]:.2f}, {check.region[1]:.2f}]",
+        fontsize=9,
+    )
     ax.legend(fontsize=7)
     fig.subplots_adjust(left=0.1, right=0.97, bottom=0.12, top=0.92)
     fig.savefig(Path(out))
@@ -221,12 +249,81 @@ def draw_saturation(sat: Saturation, out: Path, dpi: int = 100) -> Path:
         ax.set_yscale("log")
         ax.set_xlabel("D(G(z))")
         ax.legend(fontsize=7)
-    fig.suptitle("Saturation (Section 3): per-sample generator gradients while D learns to "
-                 "reject the fakes of an untrained G", fontsize=9)
+    fig.suptitle(
+        "Saturation (Section 3): per-sample generator gradients while D learns to "
+        "reject the fakes of an untrained G",
+        fontsize=9,
+    )
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.12, top=0.9, wspace=0.25)
     fig.savefig(Path(out))
     plt.close(fig)
     return Path(out)
+
+
+def _theorem1_lines(seed: int):
+    """Theorem 1's table: C(G) by quadrature against -log 4 + 2 JSD, for pairs of densities."""
+    from advnets import theory
+
+    yield (
+        f"Theorem 1: C(G) = max_D V(D, G) = -log 4 + 2 JSD(p_data || p_g); "
+        f"-log 4 = {-theory.LOG4:.6f}"
+    )
+    yield (
+        f"  {'p_data vs p_g':<32} {'C(G) quadrature':>15} {'-log4 + 2 JSD':>14} "
+        f"{'difference':>10} {'JSD (nats)':>10} {'MC with D*':>10}"
+    )
+    for name, p_data, p_g in theory.theorem1_pairs():
+        r = theory.theorem1_row(name, p_data, p_g, seed=seed)
+        yield (
+            f"  {name:<32} {r.criterion:>15.6f} {r.from_jsd:>14.6f} "
+            f"{r.criterion - r.from_jsd:>10.1e} {abs(r.jsd):>10.6f} {r.monte_carlo:>10.4f}"
+        )
+
+
+def _prop1_lines(check: Prop1Check, steps: int, seed: int):
+    """Proposition 1: how close the trained D is to D* = p_data / (p_data + p_g)."""
+    lo, hi = check.region
+    yield (
+        f"Proposition 1: D* = p_data / (p_data + p_g), p_data = N(4, 0.5^2), p_g = N(3, 1); "
+        f"the gan-1d D trained alone for {steps} updates (seed {seed})"
+    )
+    yield (
+        f"  over [{lo:.2f}, {hi:.2f}] (central 99 % of (p_data + p_g) / 2): "
+        f"max |D - D*| {check.max_abs:.4f}, mean |D - D*| {check.mean_abs:.4f} "
+        f"(weighted by (p_data + p_g) / 2)"
+    )
+    yield (
+        f"  C(G) exact {check.c_exact:.4f}; on 10^6 fresh samples: V(D*, G) "
+        f"{check.c_dstar_samples:.4f}, V(trained D, G) {check.c_estimate:.4f}"
+    )
+
+
+def _saturation_lines(sat: Saturation):
+    """Section 3's saturation: G's gradient under log(1 - D) and -log D as D learns."""
+    dev_mm = (sat.grad_logit_minimax - sat.closed_minimax).abs().max().item()
+    dev_ns = (sat.grad_logit_nonsat - sat.closed_nonsat).abs().max().item()
+    yield (
+        f"Saturation (Section 3): the gan-1d G at initialisation, its D trained alone; "
+        f"{int((sat.d_updates == 0).sum())} fresh fakes after each number of D updates"
+    )
+    yield (
+        f"  autograd vs closed form, per sample: |d/dl log(1 - sigmoid(l))| - sigmoid(l) "
+        f"max {dev_mm:.1e}; |d/dl -log sigmoid(l)| - (1 - sigmoid(l)) max {dev_ns:.1e}"
+    )
+    yield (
+        f"  {'D updates':>10} {'median D(G(z))':>15} {'mean |d/dG(z)| log(1 - D)':>26} "
+        f"{'-log D':>8} {'ratio':>6}"
+    )
+    for i in sat.d_updates.unique().tolist():
+        rows = sat.d_updates == i
+        mm, ns = sat.grad_x_minimax[rows].mean().item(), sat.grad_x_nonsat[rows].mean().item()
+        yield (
+            f"  {i:>10} {sat.d_fake[rows].median().item():>15.4f} {mm:>26.4f} {ns:>8.4f} "
+            f"{ns / mm:>6.1f}"
+        )
+    yield "  closed form |d/dl| at D = " + ", ".join(
+        f"{p:g}: {p:g} vs {1 - p:g}" for p in (0.001, 0.01, 0.1, 0.5, 0.9)
+    )
 
 
 def theory_report(prefix: str, steps: int = 3000, seed: int = 0):
@@ -237,41 +334,15 @@ def theory_report(prefix: str, steps: int = 3000, seed: int = 0):
     if steps < 1:
         raise ConfigError(f"--steps must be at least 1, got {steps}")
     if prefix.endswith(".png"):
-        raise ConfigError(f"--out is a prefix (PREFIX_prop1.png and PREFIX_saturation.png are "
-                          f"written), got {prefix!r}; drop the .png")
-    yield (f"Theorem 1: C(G) = max_D V(D, G) = -log 4 + 2 JSD(p_data || p_g); "
-           f"-log 4 = {-theory.LOG4:.6f}")
-    yield (f"  {'p_data vs p_g':<32} {'C(G) quadrature':>15} {'-log4 + 2 JSD':>14} "
-           f"{'difference':>10} {'JSD (nats)':>10} {'MC with D*':>10}")
-    for name, p_data, p_g in theory.theorem1_pairs():
-        r = theory.theorem1_row(name, p_data, p_g, seed=seed)
-        yield (f"  {name:<32} {r.criterion:>15.6f} {r.from_jsd:>14.6f} "
-               f"{r.criterion - r.from_jsd:>10.1e} {abs(r.jsd):>10.6f} {r.monte_carlo:>10.4f}")
+        raise ConfigError(
+            f"--out is a prefix (PREFIX_prop1.png and PREFIX_saturation.png are "
+            f"written), got {prefix!r}; drop the .png"
+        )
+    yield from _theorem1_lines(seed)
     check = theory.prop1_check(steps=steps, seed=seed)
-    lo, hi = check.region
-    yield (f"Proposition 1: D* = p_data / (p_data + p_g), p_data = N(4, 0.5^2), p_g = N(3, 1); "
-           f"the gan-1d D trained alone for {steps} updates (seed {seed})")
-    yield (f"  over [{lo:.2f}, {hi:.2f}] (central 99 % of (p_data + p_g) / 2): "
-           f"max |D - D*| {check.max_abs:.4f}, mean |D - D*| {check.mean_abs:.4f} "
-           f"(weighted by (p_data + p_g) / 2)")
-    yield (f"  C(G) exact {check.c_exact:.4f}; on 10^6 fresh samples: V(D*, G) "
-           f"{check.c_dstar_samples:.4f}, V(trained D, G) {check.c_estimate:.4f}")
+    yield from _prop1_lines(check, steps, seed)
     sat = theory.saturation(d_steps=min(200, steps), seed=seed)
-    dev_mm = (sat.grad_logit_minimax - sat.closed_minimax).abs().max().item()
-    dev_ns = (sat.grad_logit_nonsat - sat.closed_nonsat).abs().max().item()
-    yield (f"Saturation (Section 3): the gan-1d G at initialisation, its D trained alone; "
-           f"{int((sat.d_updates == 0).sum())} fresh fakes after each number of D updates")
-    yield (f"  autograd vs closed form, per sample: |d/dl log(1 - sigmoid(l))| - sigmoid(l) "
-           f"max {dev_mm:.1e}; |d/dl -log sigmoid(l)| - (1 - sigmoid(l)) max {dev_ns:.1e}")
-    yield (f"  {'D updates':>10} {'median D(G(z))':>15} {'mean |d/dG(z)| log(1 - D)':>26} "
-           f"{'-log D':>8} {'ratio':>6}")
-    for i in sat.d_updates.unique().tolist():
-        rows = sat.d_updates == i
-        mm, ns = sat.grad_x_minimax[rows].mean().item(), sat.grad_x_nonsat[rows].mean().item()
-        yield (f"  {i:>10} {sat.d_fake[rows].median().item():>15.4f} {mm:>26.4f} {ns:>8.4f} "
-               f"{ns / mm:>6.1f}")
-    yield "  closed form |d/dl| at D = " + ", ".join(
-        f"{p:g}: {p:g} vs {1 - p:g}" for p in (0.001, 0.01, 0.1, 0.5, 0.9))
+    yield from _saturation_lines(sat)
     out = Path(prefix)
     out.parent.mkdir(parents=True, exist_ok=True)
     a = draw_prop1(check, out.with_name(out.name + "_prop1.png"))

@@ -1,21 +1,23 @@
-"""Name -> constructor tables, checked when a config is built, not deep inside training."""
+"""Name -> constructor tables: the one list of valid names for every choice a config makes
+(checked once, by advnets.validation, when a config is loaded or a run is built)."""
 
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 from advnets.errors import ConfigError
 
-T = TypeVar("T", bound=Callable)
+T = TypeVar("T")
 
 
 class Registry(Generic[T]):
-    """A named table of callables; `get` fails with the list of valid names."""
+    """A named table (of constructors, functions or descriptions); `get` fails with the list
+    of valid names."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._table: dict[str, T] = {}
 
-    def register(self, name: str) -> Callable[[T], T]:
+    def register(self, name: str) -> "Callable[[T], T]":
         def add(fn: T) -> T:
             if name in self._table:
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
@@ -36,3 +38,7 @@ class Registry(Generic[T]):
 
     def __iter__(self) -> Iterator[str]:
         return iter(sorted(self._table))
+
+    def add(self, name: str, value: T) -> T:
+        """Register `value` under `name` (the non-decorator form)."""
+        return self.register(name)(value)

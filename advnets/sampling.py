@@ -22,8 +22,9 @@ def generate(G: nn.Module, z: Tensor, y: Tensor | None = None, chunk: int = 1000
         if y is None:
             return torch.cat([G(part).float().cpu() for part in z.split(chunk)])
         y = y.to(z.device)
-        return torch.cat([G(zs, ys).float().cpu()
-                          for zs, ys in zip(z.split(chunk), y.split(chunk), strict=True)])
+        return torch.cat(
+            [G(zs, ys).float().cpu() for zs, ys in zip(z.split(chunk), y.split(chunk), strict=True)]
+        )
     finally:
         G.train(was_training)
 
@@ -33,8 +34,9 @@ def load_generator(run_dir: Path, device: str | torch.device = "cpu") -> tuple[n
     return generator_from_checkpoint(load_checkpoint(run_dir, map_location=device), device)
 
 
-def generator_from_checkpoint(ckpt: dict, device: str | torch.device = "cpu",
-                              average: bool = True) -> tuple[nn.Module, Config]:
+def generator_from_checkpoint(
+    ckpt: dict, device: str | torch.device = "cpu", average: bool = True
+) -> tuple[nn.Module, Config]:
     """Rebuild G from a loaded checkpoint (its state dict, data shape and config); with
     `average`, the moving average of G's weights where the run kept one."""
     cfg = config_from_dict(ckpt["config"])
@@ -47,21 +49,28 @@ def generator_from_checkpoint(ckpt: dict, device: str | torch.device = "cpu",
     return G, cfg
 
 
-def sample_from_run(run_dir: Path, n: int, seed: int = 0,
-                    label: int | None = None) -> tuple[Tensor, Config]:
+def sample_from_run(
+    run_dir: Path, n: int, seed: int = 0, label: int | None = None
+) -> tuple[Tensor, Config]:
     """n samples (N, *data_shape), float32, in the data range of the run's preset (all of
     class `label` if given: conditional runs only)."""
     G, cfg = load_generator(run_dir)
     return draw_samples(G, cfg, n, seed, label), cfg
 
 
-def draw_noise(cfg: Config, n: int, seed: int = 0,
-               generator: torch.Generator | None = None) -> Tensor:
+def draw_noise(
+    cfg: Config, n: int, seed: int = 0, generator: torch.Generator | None = None
+) -> Tensor:
     """The n draws of the run's noise prior that `draw_samples(G, cfg, n, seed)` decodes,
     (n, z_dim) on the CPU, from a seeded generator of their own (or `generator`)."""
     m = cfg.model
-    return sample_noise(n, m.z_dim, m.noise, m.noise_scale,
-                        generator=generator or torch.Generator().manual_seed(seed))
+    return sample_noise(
+        n,
+        m.z_dim,
+        m.noise,
+        m.noise_scale,
+        generator=generator or torch.Generator().manual_seed(seed),
+    )
 
 
 SAMPLES_PER_CLASS = 10  # columns of a conditional run's sample pictures during training
@@ -77,8 +86,10 @@ def check_label(cfg: Config, label: int | None) -> None:
     """A label is for conditional runs, and must be one of their classes."""
     classes = cfg.model.num_classes
     if label is not None and not classes:
-        raise ConfigError("--label needs a conditional run (model.num_classes > 0, e.g. the "
-                          "cgan-mnist preset); this run is unconditional")
+        raise ConfigError(
+            "--label needs a conditional run (model.num_classes > 0, e.g. the "
+            "cgan-mnist preset); this run is unconditional"
+        )
     if label is not None and not 0 <= label < classes:
         raise ConfigError(f"--label {label} is not a class of this run; choose 0-{classes - 1}")
 
@@ -98,8 +109,9 @@ def draw_labels(cfg: Config, n: int, seed: int = 0, label: int | None = None) ->
     return sample_labels(n, classes, generator=generator)
 
 
-def draw_samples(G: nn.Module, cfg: Config, n: int, seed: int = 0,
-                 label: int | None = None) -> Tensor:
+def draw_samples(
+    G: nn.Module, cfg: Config, n: int, seed: int = 0, label: int | None = None
+) -> Tensor:
     """G(z) for n draws of the run's noise prior from a seeded generator of their own (so
     the training RNG is untouched), as float32 on the CPU. A conditional G gets labels from
     `draw_labels`: uniform over the classes, or all `label`."""
@@ -111,7 +123,8 @@ def class_grid(G: nn.Module, cfg: Config, per_class: int, seed: int = 0) -> Tens
     """A conditional G's samples, one row per class: the same `per_class` z's (the first of
     `draw_samples(..., seed)`) decoded with label 0, then 1, ... (classes * per_class, ...)."""
     if not cfg.model.num_classes:
-        raise ConfigError("a grid with one row per class needs a conditional run "
-                          "(model.num_classes > 0)")
+        raise ConfigError(
+            "a grid with one row per class needs a conditional run (model.num_classes > 0)"
+        )
     z, y = class_rows(draw_noise(cfg, per_class, seed), cfg.model.num_classes)
     return generate(G, z.to(next(G.parameters()).device), y)

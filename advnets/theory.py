@@ -29,6 +29,7 @@ LOG4 = math.log(4.0)
 
 # -- densities ----------------------------------------------------------------------------
 
+
 def gaussian(mean: float, std: float) -> GaussianMixture:
     """The 1-D Gaussian N(mean, std^2) as a density with an exact `log_prob`."""
     return GaussianMixture(torch.tensor([[float(mean)]]), std)
@@ -95,6 +96,7 @@ def support_grid(*dists: GaussianMixture, n: int = 20001, width: float = 12.0) -
 
 # -- Proposition 1 and Theorem 1 ---------------------------------------------------------
 
+
 def optimal_logit(log_p_data: Tensor, log_p_g: Tensor) -> Tensor:
     """logit D*(x) = log p_data(x) - log p_g(x)."""
     return log_p_data - log_p_g
@@ -160,8 +162,13 @@ class Theorem1Row:
         return -LOG4 + 2 * self.jsd
 
 
-def theorem1_row(name: str, p_data: GaussianMixture, p_g: GaussianMixture,
-                 n_samples: int = 1_000_000, seed: int = 0) -> Theorem1Row:
+def theorem1_row(
+    name: str,
+    p_data: GaussianMixture,
+    p_g: GaussianMixture,
+    n_samples: int = 1_000_000,
+    seed: int = 0,
+) -> Theorem1Row:
     """C(G) by quadrature, -log 4 + 2 JSD, and a Monte-Carlo estimate with D* on samples."""
     gen = torch.Generator().manual_seed(seed)
 
@@ -174,8 +181,9 @@ def theorem1_row(name: str, p_data: GaussianMixture, p_g: GaussianMixture,
         return optimal_logit(log_density(p_data, x), log_density(p_g, x))
 
     mc = value_estimate(d_star, draw(p_data), draw(p_g))
-    return Theorem1Row(name, virtual_training_criterion(p_data, p_g),
-                       jensen_shannon(p_data, p_g), mc)
+    return Theorem1Row(
+        name, virtual_training_criterion(p_data, p_g), jensen_shannon(p_data, p_g), mc
+    )
 
 
 def theorem1_pairs() -> list[tuple[str, GaussianMixture, GaussianMixture]]:
@@ -192,6 +200,7 @@ def theorem1_pairs() -> list[tuple[str, GaussianMixture, GaussianMixture]]:
 
 
 # -- Proposition 1 with a trained discriminator ------------------------------------------
+
 
 class GaussianGenerator(nn.Module):
     """A fixed generator with a known density: z ~ U(-s, s) -> mean + std * sqrt(2) *
@@ -211,13 +220,28 @@ def prop1_config(steps: int, seed: int, data_mean: float, data_std: float) -> li
     so it takes the usual settings for that (Adam lr 1e-2, beta1 0.9, batches of 2048) and
     an lr that decays 10-fold over `steps` updates to average out the minibatch noise."""
     decay = math.exp(math.log(10.0) / max(steps, 1))
-    return [f"train.seed={seed}", f"data.mean={data_mean}", f"data.std={data_std}",
-            "train.steps=1", "train.epochs=null", "train.batch_size=2048", "optim.D.lr=0.01",
-            "optim.D.betas=[0.9,0.999]", f"optim.D.lr_decay={decay}", "train.progress=false"]
+    return [
+        f"train.seed={seed}",
+        f"data.mean={data_mean}",
+        f"data.std={data_std}",
+        "train.steps=1",
+        "train.epochs=null",
+        "train.batch_size=2048",
+        "optim.D.lr=0.01",
+        "optim.D.betas=[0.9,0.999]",
+        f"optim.D.lr_decay={decay}",
+        "train.progress=false",
+    ]
 
 
-def fit_discriminator(p_g_mean: float, p_g_std: float, steps: int, seed: int = 0,
-                      data_mean: float = 4.0, data_std: float = 0.5) -> nn.Module:
+def fit_discriminator(
+    p_g_mean: float,
+    p_g_std: float,
+    steps: int,
+    seed: int = 0,
+    data_mean: float = 4.0,
+    data_std: float = 0.5,
+) -> nn.Module:
     """Train the gan-1d discriminator alone (Algorithm 1's D update, fresh samples every
     step) against the fixed generator N(p_g_mean, p_g_std^2); returns D in eval mode."""
     from advnets.config import load_preset
@@ -256,9 +280,15 @@ def mass_interval(x: Tensor, log_p: Tensor, mass: float = 0.99) -> tuple[float, 
     return lo, hi
 
 
-def prop1_check(p_g_mean: float = 3.0, p_g_std: float = 1.0, steps: int = 3000,
-                seed: int = 0, data_mean: float = 4.0, data_std: float = 0.5,
-                n_eval: int = 1_000_000) -> Prop1Check:
+def prop1_check(
+    p_g_mean: float = 3.0,
+    p_g_std: float = 1.0,
+    steps: int = 3000,
+    seed: int = 0,
+    data_mean: float = 4.0,
+    data_std: float = 0.5,
+    n_eval: int = 1_000_000,
+) -> Prop1Check:
     """Train D against a fixed G (p_g = N(p_g_mean, p_g_std^2), p_data = N(data_mean,
     data_std^2)) and compare it with D* on the central 99 % of (p_data + p_g) / 2."""
     D = fit_discriminator(p_g_mean, p_g_std, steps, seed, data_mean, data_std)
@@ -281,13 +311,21 @@ def prop1_check(p_g_mean: float = 3.0, p_g_std: float = 1.0, steps: int = 3000,
     def d_star_logit(points: Tensor) -> Tensor:
         return optimal_logit(log_density(p_data, points), log_density(p_g, points))
 
-    return Prop1Check(x, d, d_star, (lo, hi), err.max().item(), mean_abs,
-                      criterion_on_grid(full, lp_full, lq_full),
-                      value_estimate(d_star_logit, x_data, x_fake),
-                      value_estimate(D, x_data, x_fake))
+    return Prop1Check(
+        x,
+        d,
+        d_star,
+        (lo, hi),
+        err.max().item(),
+        mean_abs,
+        criterion_on_grid(full, lp_full, lq_full),
+        value_estimate(d_star_logit, x_data, x_fake),
+        value_estimate(D, x_data, x_fake),
+    )
 
 
 # -- Section 3: saturation of log(1 - D(G(z))) -------------------------------------------
+
 
 @dataclass
 class Saturation:
@@ -321,8 +359,9 @@ def per_sample_grads(loss_fn, D: nn.Module, x: Tensor) -> tuple[Tensor, Tensor]:
     return logits.grad.abs().detach(), x.grad.abs().flatten(1).sum(1).detach()
 
 
-def saturation(d_steps: int = 200, n: int = 500, seed: int = 0,
-               at: tuple[int, ...] = (0, 10, 25, 50, 100, 200)) -> Saturation:
+def saturation(
+    d_steps: int = 200, n: int = 500, seed: int = 0, at: tuple[int, ...] = (0, 10, 25, 50, 100, 200)
+) -> Saturation:
     """The gan-1d generator at initialisation and its discriminator trained by Algorithm-1 D
     updates (G fixed, so D learns to reject the fakes); after each number of updates in `at`
     (up to `d_steps`), the gradients of the minimax loss log(1 - D(G(z))) and of the
@@ -340,8 +379,9 @@ def saturation(d_steps: int = 200, n: int = 500, seed: int = 0,
                 logits = D(fake)
             gl_mm, gx_mm = per_sample_grads(g_minimax, D, fake)
             gl_ns, gx_ns = per_sample_grads(g_non_saturating, D, fake)
-            rows.append((torch.full((n,), i), torch.sigmoid(logits), logits, gl_mm, gl_ns,
-                         gx_mm, gx_ns))
+            rows.append(
+                (torch.full((n,), i), torch.sigmoid(logits), logits, gl_mm, gl_ns, gx_mm, gx_ns)
+            )
         if i < d_steps:
             run.update("D")
     return Saturation(*(torch.cat(cols) for cols in zip(*rows, strict=True)))

@@ -31,9 +31,9 @@ def jacobian_norms(G: nn.Module, z: Tensor, y: Tensor | None = None, chunk: int 
     try:
         norms = []
         for i in range(0, len(z), chunk):
-            args = [z[i:i + chunk].to(device)]
+            args = [z[i : i + chunk].to(device)]
             if y is not None:
-                args.append(y[i:i + chunk].to(device))
+                args.append(y[i : i + chunk].to(device))
             jac = vmap(jacfwd(one))(*args)  # (chunk, *out_shape, z_dim)
             norms.append(jac.flatten(1).float().norm(dim=1).cpu())
         return torch.cat(norms) if norms else torch.zeros(0)
@@ -41,21 +41,23 @@ def jacobian_norms(G: nn.Module, z: Tensor, y: Tensor | None = None, chunk: int 
         G.train(was_training)
 
 
-def calibration_norms(G: nn.Module, cfg: Config, seed: int = 0,
-                      label: int | None = None) -> Tensor:
+def calibration_norms(G: nn.Module, cfg: Config, seed: int = 0, label: int | None = None) -> Tensor:
     """Jacobian norms of CALIBRATION_DRAWS draws of their own (of class `label` if given),
     whose quantiles are the thresholds of `draw_truncated`."""
     seed += CALIBRATION_SEED_OFFSET
     z = draw_noise(cfg, CALIBRATION_DRAWS, seed)
     norms = jacobian_norms(G, z, draw_labels(cfg, CALIBRATION_DRAWS, seed, label))
     if not torch.isfinite(norms).all():
-        raise ConfigError("G's Jacobian is not finite at some draws (diverged weights?); "
-                          "truncate the samples of a run that trained without NaNs")
+        raise ConfigError(
+            "G's Jacobian is not finite at some draws (diverged weights?); "
+            "truncate the samples of a run that trained without NaNs"
+        )
     return norms
 
 
-def jacobian_threshold(G: nn.Module, cfg: Config, keep: float, seed: int = 0,
-                       label: int | None = None) -> float:
+def jacobian_threshold(
+    G: nn.Module, cfg: Config, keep: float, seed: int = 0, label: int | None = None
+) -> float:
     """The norm below which a fraction `keep` of G's draws (of class `label` if given) lie,
     estimated on the calibration draws."""
     check_keep(keep)
@@ -67,8 +69,15 @@ def check_keep(keep: float) -> None:
         raise ConfigError(f"the kept fraction of draws must be in (0, 1], got {keep}")
 
 
-def draw_truncated(G: nn.Module, cfg: Config, n: int, keep: float, seed: int = 0,
-                   label: int | None = None, calibration: Tensor | None = None) -> Tensor:
+def draw_truncated(
+    G: nn.Module,
+    cfg: Config,
+    n: int,
+    keep: float,
+    seed: int = 0,
+    label: int | None = None,
+    calibration: Tensor | None = None,
+) -> Tensor:
     """n samples of G (all of class `label` if given) from the draws whose Jacobian norm is
     below `jacobian_threshold(keep)`: the candidates are the draws `draw_samples(G, cfg, m,
     seed, label)` decodes, m growing until n pass; keep = 1 is plain `draw_samples`.
@@ -90,6 +99,8 @@ def draw_truncated(G: nn.Module, cfg: Config, n: int, keep: float, seed: int = 0
             y = y[passed][:n] if y is not None else None
             return generate(G, z.to(device), y)
         m *= 2
-    raise ConfigError(f"only {int(passed.sum())} of {m // 2} draws passed the Jacobian "
-                      f"threshold of keep={keep}; G's norms differ between draws more than "
-                      "its calibration showed: try a larger keep")
+    raise ConfigError(
+        f"only {int(passed.sum())} of {m // 2} draws passed the Jacobian "
+        f"threshold of keep={keep}; G's norms differ between draws more than "
+        "its calibration showed: try a larger keep"
+    )

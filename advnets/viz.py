@@ -11,8 +11,9 @@ from torch import Tensor
 from advnets.errors import CheckpointError
 
 
-def image_grid(images: Tensor, value_range: tuple[float, float], nrow: int | None = None,
-               pad: int = 2) -> np.ndarray:
+def image_grid(
+    images: Tensor, value_range: tuple[float, float], nrow: int | None = None, pad: int = 2
+) -> np.ndarray:
     """(N, C, H, W) images in `value_range` -> one uint8 (rows, cols[, 3]) mosaic."""
     n, c, h, w = images.shape
     nrow = nrow or math.ceil(math.sqrt(n))
@@ -28,16 +29,18 @@ def image_grid(images: Tensor, value_range: tuple[float, float], nrow: int | Non
     return out[..., 0] if c == 1 else out
 
 
-def save_image_grid(images: Tensor, path: Path, value_range: tuple[float, float],
-                    nrow: int | None = None) -> Path:
+def save_image_grid(
+    images: Tensor, path: Path, value_range: tuple[float, float], nrow: int | None = None
+) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(image_grid(images, value_range, nrow)).save(path)
     return path
 
 
-def save_points_plot(samples: Tensor, path: Path, modes: Tensor | None = None,
-                     title: str = "") -> Path:
+def save_points_plot(
+    samples: Tensor, path: Path, modes: Tensor | None = None, title: str = ""
+) -> Path:
     """A histogram (1-D) or scatter plot (2-D) of samples, with the data's modes marked."""
     import matplotlib
 
@@ -79,8 +82,7 @@ def zoom(images: Tensor, factor: int) -> Tensor:
     return images.repeat_interleave(factor, dim=2).repeat_interleave(factor, dim=3)
 
 
-def _draw_text(grid: np.ndarray, texts: list[tuple[int, int, str]], size: int = 10
-               ) -> np.ndarray:
+def _draw_text(grid: np.ndarray, texts: list[tuple[int, int, str]], size: int = 10) -> np.ndarray:
     """Black text at (left, top) pixel positions on a uint8 mosaic, in Pillow's default font
     (at `size` pixels where Pillow has FreeType, else its fixed bitmap font)."""
     from PIL import ImageDraw, ImageFont
@@ -97,20 +99,31 @@ def _draw_text(grid: np.ndarray, texts: list[tuple[int, int, str]], size: int = 
     return np.asarray(picture)
 
 
-def numbered_grid(images: Tensor, value_range: tuple[float, float], nrow: int | None = None,
-                  pad: int = 2) -> np.ndarray:
+def numbered_grid(
+    images: Tensor, value_range: tuple[float, float], nrow: int | None = None, pad: int = 2
+) -> np.ndarray:
     """`image_grid` with each image's index (row-major, from 0) written in a strip under it."""
     n, c, h, w = images.shape
     nrow = nrow or math.ceil(math.sqrt(n))
     strip = torch.full((n, c, LABEL_HEIGHT, w), value_range[1], dtype=images.dtype)
     grid = image_grid(torch.cat([images, strip], dim=2), value_range, nrow, pad)
     cell_h = h + LABEL_HEIGHT + pad
-    return _draw_text(grid, [(pad + (i % nrow) * (w + pad) + 1,
-                              pad + (i // nrow) * cell_h + h, str(i)) for i in range(n)])
+    return _draw_text(
+        grid,
+        [
+            (pad + (i % nrow) * (w + pad) + 1, pad + (i // nrow) * cell_h + h, str(i))
+            for i in range(n)
+        ],
+    )
 
 
-def labelled_rows(rows: list[Tensor], labels: list[str], value_range: tuple[float, float],
-                  label_width: int = 72, pad: int = 2) -> np.ndarray:
+def labelled_rows(
+    rows: list[Tensor],
+    labels: list[str],
+    value_range: tuple[float, float],
+    label_width: int = 72,
+    pad: int = 2,
+) -> np.ndarray:
     """One row of images per label (each (N, C, H, W), N equal), the label written at the
     left of its row: a comparison picture of several models' samples."""
     _, c, h, w = rows[0].shape
@@ -118,12 +131,21 @@ def labelled_rows(rows: list[Tensor], labels: list[str], value_range: tuple[floa
     margin = np.full((grid.shape[0], label_width, *grid.shape[2:]), 255, dtype=np.uint8)
     grid = np.concatenate([margin, grid], axis=1)
     size = max(10, min(14, h // 2))
-    return _draw_text(grid, [(pad, pad + r * (h + pad) + (h - size) // 2, text)
-                             for r, text in enumerate(labels)], size)
+    return _draw_text(
+        grid,
+        [(pad, pad + r * (h + pad) + (h - size) // 2, text) for r, text in enumerate(labels)],
+        size,
+    )
 
 
-def arithmetic_grid(picks: list[Tensor], means: Tensor, result: Tensor, neighbours: Tensor,
-                    value_range: tuple[float, float], pad: int = 2) -> np.ndarray:
+def arithmetic_grid(
+    picks: list[Tensor],
+    means: Tensor,
+    result: Tensor,
+    neighbours: Tensor,
+    value_range: tuple[float, float],
+    pad: int = 2,
+) -> np.ndarray:
     """DCGAN Figure 7 as four rows of cells, read down the second column as an equation:
 
         A   G(mean z_A)  |  the A picks
@@ -143,8 +165,11 @@ def arithmetic_grid(picks: list[Tensor], means: Tensor, result: Tensor, neighbou
     grid = image_grid(torch.stack(cells), value_range, nrow=cols, pad=pad)
     size = max(10, h // 2)
     labels = ["A", "-B", "+C", "="]
-    return _draw_text(grid, [(pad + 2, pad + r * (h + pad) + (h - size) // 2, text)
-                             for r, text in enumerate(labels)], size)
+    return _draw_text(
+        grid,
+        [(pad + 2, pad + r * (h + pad) + (h - size) // 2, text) for r, text in enumerate(labels)],
+        size,
+    )
 
 
 def save_picture(grid: np.ndarray, path: Path) -> Path:
@@ -177,8 +202,9 @@ def read_metrics(path: Path) -> tuple[list[dict], list[dict]]:
 
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"no {path.name} at {path}; pass a run folder written by "
-                              f"`advnets train`")
+        raise CheckpointError(
+            f"no {path.name} at {path}; pass a run folder written by `advnets train`"
+        )
     lines = [line for line in path.read_text().splitlines() if line.strip()]
     rows, eval_rows = [], []
     for number, line in enumerate(lines, 1):
@@ -193,32 +219,21 @@ def read_metrics(path: Path) -> tuple[list[dict], list[dict]]:
         elif isinstance(row, dict) and "step" in row:
             rows.append(row)
     if not rows and not eval_rows:
-        raise CheckpointError(f"{path} holds no metrics yet; train longer than "
-                              f"train.log_every steps")
+        raise CheckpointError(
+            f"{path} holds no metrics yet; train longer than train.log_every steps"
+        )
     return sorted(rows, key=lambda r: r["step"]), sorted(eval_rows, key=lambda r: r["step"])
 
 
 def eval_panels(eval_rows: list[dict]) -> list[str]:
     """The scores of `EVAL_KEYS` that some eval row holds, one panel each."""
-    return [k for k in EVAL_KEYS if any(isinstance(r["eval"].get(k), int | float)
-                                        for r in eval_rows)]
+    return [
+        k for k in EVAL_KEYS if any(isinstance(r["eval"].get(k), int | float) for r in eval_rows)
+    ]
 
 
-def save_training_curves(rows: list[dict], eval_rows: list[dict], path: Path,
-                         title: str = "") -> Path:
-    """Panels against the step (epochs on the top axis): the losses, D(x) and D(G(z)) (1/2
-    marked: D* = 1/2 once p_g = p_data), then one panel per evaluation score. The picture is
-    PANEL_INCHES * PLOT_DPI pixels per panel."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    scores = eval_panels(eval_rows)
-    panels = 2 + len(scores)
-    width, height = PANEL_INCHES
-    fig, axes = plt.subplots(panels, 1, figsize=(width, height * panels), dpi=PLOT_DPI,
-                             sharex=True)
+def _plot_losses_and_d(axes, rows: list[dict]) -> None:
+    """axes[0]: every loss_* column; axes[1]: D(x) and D(G(z)), 1/2 marked."""
     steps = [r["step"] for r in rows]
     losses = [k for k in rows[0] if k.startswith("loss_")] if rows else []
     for key in losses:
@@ -230,24 +245,62 @@ def save_training_curves(rows: list[dict], eval_rows: list[dict], path: Path,
     axes[1].axhline(0.5, color="k", ls="--", lw=0.8, label="1/2")
     axes[1].set_ylim(-0.02, 1.02)
     axes[1].set_ylabel("mean D output")
+
+
+def _plot_score(ax, eval_rows: list[dict], key: str) -> None:
+    """One evaluation score against the step, with its error bar where `EVAL_KEYS` names one."""
+    points = [
+        (r["step"], r["eval"][key], r["eval"].get(EVAL_KEYS[key][0] or "", 0.0))
+        for r in eval_rows
+        if isinstance(r["eval"].get(key), int | float)
+    ]
+    x, y, err = zip(*points, strict=True)
+    ax.errorbar(
+        x,
+        y,
+        yerr=[e if isinstance(e, int | float) else 0.0 for e in err],
+        marker="o",
+        ms=3,
+        lw=1,
+        capsize=2,
+        label=key,
+    )
+    ax.set_ylabel(EVAL_KEYS[key][1])
+
+
+def _add_epoch_axis(ax, rows: list[dict]) -> None:
+    """Epochs on ax's top axis, from the last row's epoch / step ratio (when it has one)."""
+    last = rows[-1] if rows else None
+    if last and last.get("epoch") and last["step"]:
+        ratio = last["epoch"] / last["step"]
+        top = ax.secondary_xaxis("top", functions=(lambda s: s * ratio, lambda e: e / ratio))
+        top.set_xlabel("epoch")
+
+
+def save_training_curves(
+    rows: list[dict], eval_rows: list[dict], path: Path, title: str = ""
+) -> Path:
+    """Panels against the step (epochs on the top axis): the losses, D(x) and D(G(z)) (1/2
+    marked: D* = 1/2 once p_g = p_data), then one panel per evaluation score. The picture is
+    PANEL_INCHES * PLOT_DPI pixels per panel."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scores = eval_panels(eval_rows)
+    panels = 2 + len(scores)
+    width, height = PANEL_INCHES
+    fig, axes = plt.subplots(panels, 1, figsize=(width, height * panels), dpi=PLOT_DPI, sharex=True)
+    _plot_losses_and_d(axes, rows)
     for ax, key in zip(axes[2:], scores, strict=True):
-        points = [(r["step"], r["eval"][key], r["eval"].get(EVAL_KEYS[key][0] or "", 0.0))
-                  for r in eval_rows if isinstance(r["eval"].get(key), int | float)]
-        x, y, err = zip(*points, strict=True)
-        ax.errorbar(x, y, yerr=[e if isinstance(e, int | float) else 0.0 for e in err],
-                    marker="o", ms=3, lw=1, capsize=2, label=key)
-        ax.set_ylabel(EVAL_KEYS[key][1])
+        _plot_score(ax, eval_rows, key)
     for ax in axes:
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(loc="best", fontsize=8)
     axes[-1].set_xlabel("step")
-    last = rows[-1] if rows else None
-    if last and last.get("epoch") and last["step"]:
-        ratio = last["epoch"] / last["step"]
-        top = axes[0].secondary_xaxis("top", functions=(lambda s: s * ratio,
-                                                        lambda e: e / ratio))
-        top.set_xlabel("epoch")
+    _add_epoch_axis(axes[0], rows)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -258,8 +311,9 @@ def save_training_curves(rows: list[dict], eval_rows: list[dict], path: Path,
     return path
 
 
-def save_gif(frames: list[Path], path: Path, labels: list[str] | None = None,
-             duration_ms: int = 500) -> Path:
+def save_gif(
+    frames: list[Path], path: Path, labels: list[str] | None = None, duration_ms: int = 500
+) -> Path:
     """An animated GIF of pictures of one size (looping), each with its label in a white
     strip of LABEL_HEIGHT pixels above it."""
     pictures = [Image.open(f) for f in frames]
@@ -267,8 +321,11 @@ def save_gif(frames: list[Path], path: Path, labels: list[str] | None = None,
     out = []
     for i, picture in enumerate(pictures):
         picture = picture.convert(mode)
-        canvas = Image.new(mode, (picture.width, picture.height + LABEL_HEIGHT),
-                           255 if mode == "L" else (255, 255, 255))
+        canvas = Image.new(
+            mode,
+            (picture.width, picture.height + LABEL_HEIGHT),
+            255 if mode == "L" else (255, 255, 255),
+        )
         canvas.paste(picture, (0, LABEL_HEIGHT))
         if labels:
             canvas = Image.fromarray(_draw_text(np.asarray(canvas), [(2, 0, labels[i])]))

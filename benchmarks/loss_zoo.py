@@ -43,9 +43,13 @@ LOSSES = {
     "hinge": ("hinge-mnist", []),
     "ML": ("mlgan-mnist", []),
 }
-LUCIC_FID = {"MM": {"mnist": 9.8, "fashion": 29.6}, "NS": {"mnist": 6.8, "fashion": 26.5},
-             "LSGAN": {"mnist": 7.8, "fashion": 30.7}, "WGAN": {"mnist": 6.7, "fashion": 21.5},
-             "WGAN-GP": {"mnist": 20.3, "fashion": 24.5}}
+LUCIC_FID = {
+    "MM": {"mnist": 9.8, "fashion": 29.6},
+    "NS": {"mnist": 6.8, "fashion": 26.5},
+    "LSGAN": {"mnist": 7.8, "fashion": 30.7},
+    "WGAN": {"mnist": 6.7, "fashion": 21.5},
+    "WGAN-GP": {"mnist": 20.3, "fashion": 24.5},
+}
 
 
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
@@ -72,8 +76,10 @@ def score(samples: torch.Tensor, dataset: str, settings: EvalSettings) -> dict[s
     """FID (+ class histogram), KID and, for MNIST, Parzen of samples on [0, 1]."""
     samples = check_samples(samples, dataset)
     settings.cache.pop("samples", None)
-    scores = {**METRICS["fid"](samples, dataset, settings),
-              **METRICS["kid"](samples, dataset, settings)}
+    scores = {
+        **METRICS["fid"](samples, dataset, settings),
+        **METRICS["kid"](samples, dataset, settings),
+    }
     if dataset == "mnist":
         scores.update(METRICS["parzen"](samples, dataset, settings))
     return scores
@@ -98,25 +104,44 @@ def mean_std(values: list[float], scale: float = 1.0, digits: int = 2) -> str:
 
 
 def table(dataset: str, rows: dict[str, list[dict]]) -> None:
-    print(f"\n{dataset}: mean ± std over seeds (FID/KID on classifier features; "
-          f"Lucic et al.: Inception FID)")
-    head = ["loss", "FID", "KID", "classes", "class KL", "Parzen", "G updates", "img/s",
-            "Lucic FID"]
+    print(
+        f"\n{dataset}: mean ± std over seeds (FID/KID on classifier features; "
+        f"Lucic et al.: Inception FID)"
+    )
+    head = [
+        "loss",
+        "FID",
+        "KID",
+        "classes",
+        "class KL",
+        "Parzen",
+        "G updates",
+        "img/s",
+        "Lucic FID",
+    ]
     print(" | ".join(head))
     print(" | ".join("---" for _ in head))
     ours, theirs = [], []
     for name, results in rows.items():
         fids = [r["fid"] for r in results]
         lucic = LUCIC_FID.get(name, {}).get(dataset)
-        print(" | ".join([
-            name, mean_std(fids), mean_std([r["kid"] for r in results], digits=4),
-            mean_std([r["classes"] for r in results], digits=1),
-            mean_std([r["class_kl"] for r in results], digits=3),
-            mean_std([r.get("parzen") for r in results], digits=1) if dataset == "mnist"
-            else "-",
-            f"{statistics.mean(r['g_updates'] for r in results):.0f}",
-            f"{statistics.mean(r['img_per_s'] for r in results):.0f}",
-            f"{lucic}" if lucic is not None else "-"]))
+        print(
+            " | ".join(
+                [
+                    name,
+                    mean_std(fids),
+                    mean_std([r["kid"] for r in results], digits=4),
+                    mean_std([r["classes"] for r in results], digits=1),
+                    mean_std([r["class_kl"] for r in results], digits=3),
+                    mean_std([r.get("parzen") for r in results], digits=1)
+                    if dataset == "mnist"
+                    else "-",
+                    f"{statistics.mean(r['g_updates'] for r in results):.0f}",
+                    f"{statistics.mean(r['img_per_s'] for r in results):.0f}",
+                    f"{lucic}" if lucic is not None else "-",
+                ]
+            )
+        )
         if lucic is not None:
             ours.append(statistics.mean(fids))
             theirs.append(lucic)
@@ -144,9 +169,15 @@ def run_zoo(args: argparse.Namespace, dataset: str) -> dict[str, list[dict]]:
     for name in args.losses:
         preset, extra = LOSSES[name]
         for seed in range(args.seeds):
-            overrides = ["train.progress=false", f"data.name={dataset}",
-                         f"data.root={args.data}", f"train.seed={seed}",
-                         f"train.batch_size={args.batch}", *extra, *args.set]
+            overrides = [
+                "train.progress=false",
+                f"data.name={dataset}",
+                f"data.root={args.data}",
+                f"train.seed={seed}",
+                f"train.batch_size={args.batch}",
+                *extra,
+                *args.set,
+            ]
             run, seconds = train_for(preset, overrides, args.minutes * 60, args.clock)
             t0 = time.perf_counter()
             samples = draw01(run, args.n, seed + 1000)
@@ -154,13 +185,22 @@ def run_zoo(args: argparse.Namespace, dataset: str) -> dict[str, list[dict]]:
                 firsts[name] = samples[:64]
             result = score(samples, dataset, settings)
             g_updates, d_updates = run.players["G"].updates, run.players["D"].updates
-            result.update(loss=name, dataset=dataset, seed=seed, preset=preset,
-                          clock=args.clock, train_seconds=round(seconds, 1),
-                          steps=run.counters.step, g_updates=g_updates, d_updates=d_updates,
-                          img_per_s=round(g_updates * args.batch / seconds, 1),
-                          eval_seconds=round(time.perf_counter() - t0, 1))
-            result = {k: v for k, v in result.items()
-                      if not k.startswith("class_") or k == "class_kl"}
+            result.update(
+                loss=name,
+                dataset=dataset,
+                seed=seed,
+                preset=preset,
+                clock=args.clock,
+                train_seconds=round(seconds, 1),
+                steps=run.counters.step,
+                g_updates=g_updates,
+                d_updates=d_updates,
+                img_per_s=round(g_updates * args.batch / seconds, 1),
+                eval_seconds=round(time.perf_counter() - t0, 1),
+            )
+            result = {
+                k: v for k, v in result.items() if not k.startswith("class_") or k == "class_kl"
+            }
             rows.setdefault(name, []).append(result)
             print(json.dumps(result), flush=True)
             if args.results:
@@ -185,11 +225,16 @@ def saved_rows(paths: list[Path]) -> dict[str, dict[str, list[dict]]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="training budget per run")
-    parser.add_argument("--clock", default="wall", choices=list(CLOCKS),
-                        help="what the budget counts: wall-clock or this process's CPU time")
+    parser.add_argument(
+        "--clock",
+        default="wall",
+        choices=list(CLOCKS),
+        help="what the budget counts: wall-clock or this process's CPU time",
+    )
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--datasets", nargs="+", default=["mnist", "fashion"],
-                        choices=["mnist", "fashion"])
+    parser.add_argument(
+        "--datasets", nargs="+", default=["mnist", "fashion"], choices=["mnist", "fashion"]
+    )
     parser.add_argument("--losses", nargs="+", default=list(LOSSES), choices=list(LOSSES))
     parser.add_argument("--n", type=int, default=10_000, help="samples scored per run")
     parser.add_argument("--batch", type=int, default=64, help="m for every loss (Lucic: 64)")
@@ -197,8 +242,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--results", type=Path, help="append each run's JSON line here")
     parser.add_argument("--grids", type=Path, help="folder for the sample pictures")
-    parser.add_argument("--table", type=Path, nargs="+", metavar="RESULTS",
-                        help="print the tables of saved --results files; train nothing")
+    parser.add_argument(
+        "--table",
+        type=Path,
+        nargs="+",
+        metavar="RESULTS",
+        help="print the tables of saved --results files; train nothing",
+    )
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
     if args.table:

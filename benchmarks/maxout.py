@@ -27,8 +27,9 @@ def amax_forward(self: Maxout, x: Tensor) -> Tensor:
 OURS = Maxout.forward
 
 
-def layer_ms(forward, batch: int, in_features: int, units: int, pieces: int,
-             repeats: int) -> tuple[float, list[Tensor]]:
+def layer_ms(
+    forward, batch: int, in_features: int, units: int, pieces: int, repeats: int
+) -> tuple[float, list[Tensor]]:
     """ms of forward + backward of one layer, and its output and gradients (for the check)."""
     Maxout.forward = forward
     torch.manual_seed(0)
@@ -45,23 +46,30 @@ def layer_ms(forward, batch: int, in_features: int, units: int, pieces: int,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=os.environ.get("ADVNETS_DATA", "../shared/data"),
-                        help="data folder (MNIST, for the gan-mnist step)")
+    parser.add_argument(
+        "--data",
+        default=os.environ.get("ADVNETS_DATA", "../shared/data"),
+        help="data folder (MNIST, for the gan-mnist step)",
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=100)
     parser.add_argument("--steps", type=int, default=100, help="training steps per preset")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    print(f"{'layer (batch, in -> units x pieces)':<38} {'amax ms':>8} {'ours ms':>8} "
-          f"{'speed-up':>8} {'max diff':>9}")
+    print(
+        f"{'layer (batch, in -> units x pieces)':<38} {'amax ms':>8} {'ours ms':>8} "
+        f"{'speed-up':>8} {'max diff':>9}"
+    )
     # the paper's MNIST D (240 x 5, batch 100) and PacGAN's D (200 x 5, real + fake = 200)
     for batch, fan_in, units, pieces in [(100, 784, 240, 5), (200, 200, 200, 5)]:
         base, ref = layer_ms(amax_forward, batch, fan_in, units, pieces, args.repeats)
         ours, out = layer_ms(OURS, batch, fan_in, units, pieces, args.repeats)
         diff = max((a - b).abs().max().item() for a, b in zip(ref, out, strict=True))
-        print(f"{f'{batch}, {fan_in} -> {units} x {pieces}':<38} {base:>8.3f} {ours:>8.3f} "
-              f"{base / ours:>7.2f}x {diff:>9.1e}")
+        print(
+            f"{f'{batch}, {fan_in} -> {units} x {pieces}':<38} {base:>8.3f} {ours:>8.3f} "
+            f"{base / ours:>7.2f}x {diff:>9.1e}"
+        )
 
     if args.steps:
         print(f"\n{'training step':<38} {'amax ms':>8} {'ours ms':>8} {'speed-up':>8}")

@@ -32,7 +32,7 @@ def broadcast_baseline(layer: MinibatchDiscrimination, f: Tensor) -> Tensor:
 OURS = MinibatchDiscrimination.forward
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--features", type=int, default=256)
@@ -41,7 +41,32 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--steps", type=int, default=50, help="training steps timed (0: none)")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def time_training_steps(steps: int) -> None:
+    """Print the ms of a gan-grid training step (batch 100) with the layer (B = 100, C = 5),
+    with the broadcast baseline in its place, and without the layer."""
+    md = [
+        "train.batch_size=100",
+        "model.discriminator.minibatch_kernels=100",
+        "model.discriminator.minibatch_kernel_dim=5",
+    ]
+    ours_step = step_ms("gan-grid", md, steps)
+    MinibatchDiscrimination.forward = broadcast_baseline
+    base_step = step_ms("gan-grid", md, steps)
+    MinibatchDiscrimination.forward = OURS
+    plain = step_ms("gan-grid", ["train.batch_size=100"], steps)
+    print(
+        f"\ntraining step, gan-grid, batch 100: {ours_step:.1f} ms with the layer, "
+        f"{base_step:.1f} ms with the broadcast ({base_step / ours_step:.2f}x), "
+        f"{plain:.1f} ms without it: the layer makes a step {ours_step / plain:.1f}x "
+        f"as long"
+    )
+
+
+def main() -> None:
+    args = parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
@@ -52,27 +77,21 @@ def main() -> None:
     base = best_of_3(lambda: broadcast_baseline(layer, f).backward(g), args.repeats)
 
     out = (layer(f) - broadcast_baseline(layer, f)).abs().max().item()
-    grads = [torch.autograd.grad((fn(f) * g).sum(), (f, layer.T))
-             for fn in (layer, lambda x: broadcast_baseline(layer, x))]
+    grads = [
+        torch.autograd.grad((fn(f) * g).sum(), (f, layer.T))
+        for fn in (layer, lambda x: broadcast_baseline(layer, x))
+    ]
     grad = max((a - b).abs().max().item() for a, b in zip(*grads, strict=True))
-    print(f"N={args.batch} A={args.features} B={args.kernels} C={args.kernel_dim}, "
-          f"{args.threads} thread(s), forward+backward")
+    print(
+        f"N={args.batch} A={args.features} B={args.kernels} C={args.kernel_dim}, "
+        f"{args.threads} thread(s), forward+backward"
+    )
     print(f"advnets (cdist + own backward): {ours:7.1f} ms")
     print(f"broadcast (N, N, B, C):         {base:7.1f} ms")
     print(f"speed-up: {base / ours:.2f}x; max |difference|: output {out:.1e}, gradients {grad:.1e}")
 
     if args.steps:
-        md = ["train.batch_size=100", "model.discriminator.minibatch_kernels=100",
-              "model.discriminator.minibatch_kernel_dim=5"]
-        ours_step = step_ms("gan-grid", md, args.steps)
-        MinibatchDiscrimination.forward = broadcast_baseline
-        base_step = step_ms("gan-grid", md, args.steps)
-        MinibatchDiscrimination.forward = OURS
-        plain = step_ms("gan-grid", ["train.batch_size=100"], args.steps)
-        print(f"\ntraining step, gan-grid, batch 100: {ours_step:.1f} ms with the layer, "
-              f"{base_step:.1f} ms with the broadcast ({base_step / ours_step:.2f}x), "
-              f"{plain:.1f} ms without it: the layer makes a step {ours_step / plain:.1f}x "
-              f"as long")
+        time_training_steps(args.steps)
 
 
 if __name__ == "__main__":

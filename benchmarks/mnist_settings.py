@@ -28,14 +28,16 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--every", type=int, default=4)
     parser.add_argument("--test", type=int, default=10_000, help="test images scored")
-    parser.add_argument("--valid", action="store_true",
-                        help="score validation images 1,000-2,999 instead of test images")
+    parser.add_argument(
+        "--valid",
+        action="store_true",
+        help="score validation images 1,000-2,999 instead of test images",
+    )
     parser.add_argument("--data", default=os.environ.get("ADVNETS_DATA", "../shared/data"))
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
 
-    cfg = load_preset(args.preset, ["train.progress=false", f"data.root={args.data}",
-                                    *args.set])
+    cfg = load_preset(args.preset, ["train.progress=false", f"data.root={args.data}", *args.set])
     run = build_run(cfg)
     valid = load_images01("mnist", "valid", args.data, 3000)[0].flatten(1).to(run.device)
     if args.valid:  # as train.eval_every scores (advnets.training.hooks.PeriodicEval)
@@ -50,12 +52,21 @@ def main() -> None:
         train_seconds += time.perf_counter() - t
         samples = draw_samples(run.G_sample, cfg, 10_000, seed).flatten(1).to(run.device)
         result = parzen_protocol(samples, valid, test)
-        print(json.dumps({"preset": args.preset, "set": args.set, "epoch": epoch,
-                          "train_seconds": round(train_seconds, 1),
-                          "parzen": round(result.mean, 1), "se": round(result.stderr, 1),
-                          "sigma": round(result.sigma, 3),
-                          "scored": f"{'valid' if args.valid else 'test'}[{len(test)}]"}),
-              flush=True)
+        print(
+            json.dumps(
+                {
+                    "preset": args.preset,
+                    "set": args.set,
+                    "epoch": epoch,
+                    "train_seconds": round(train_seconds, 1),
+                    "parzen": round(result.mean, 1),
+                    "se": round(result.stderr, 1),
+                    "sigma": round(result.sigma, 3),
+                    "scored": f"{'valid' if args.valid else 'test'}[{len(test)}]",
+                }
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

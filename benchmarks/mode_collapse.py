@@ -57,8 +57,10 @@ METHODS: dict[str, list[str]] = {
     "PacGAN2": packed(2),
     "PacGAN3": packed(3),
     "PacGAN4": packed(4),
-    "Minibatch discrimination": ["model.discriminator.minibatch_kernels=100",
-                                 "model.discriminator.minibatch_kernel_dim=5"],
+    "Minibatch discrimination": [
+        "model.discriminator.minibatch_kernels=100",
+        "model.discriminator.minibatch_kernel_dim=5",
+    ],
     "Feature matching": ["loss.generator=feature_matching"],
 }
 
@@ -98,13 +100,22 @@ def rounded(x: torch.Tensor) -> list:
     return x.double().round(decimals=4).tolist()
 
 
-def train_and_score(data: str, setup: str, overrides: list[str], seed: int, steps: int,
-                    device: str) -> tuple[dict, torch.Tensor, float, dict]:
+def train_and_score(
+    data: str, setup: str, overrides: list[str], seed: int, steps: int, device: str
+) -> tuple[dict, torch.Tensor, float, dict]:
     """One seeded run: (mode metrics of 2,500 samples, the samples, training seconds, and
     for each of KEEPS the metrics and samples after Jacobian truncation)."""
-    cfg = load_preset(SETUPS[setup].format(data=data), [
-        "train.batch_size=100", *overrides, f"train.seed={seed}", f"train.steps={steps}",
-        f"train.device={device}", "train.progress=false"])
+    cfg = load_preset(
+        SETUPS[setup].format(data=data),
+        [
+            "train.batch_size=100",
+            *overrides,
+            f"train.seed={seed}",
+            f"train.steps={steps}",
+            f"train.device={device}",
+            "train.progress=false",
+        ],
+    )
     run, seconds = timed_run(cfg, steps)
     means = run.data.distribution.means
     samples = draw_samples(run.G_sample, cfg, 2500, seed=seed)
@@ -115,12 +126,12 @@ def train_and_score(data: str, setup: str, overrides: list[str], seed: int, step
     return mode_metrics(samples, means, cfg.data.std), samples, seconds, truncated
 
 
-def train_row(data: str, setup: str, overrides: list[str], seed: int, steps: int,
-              device: str) -> dict:
+def train_row(
+    data: str, setup: str, overrides: list[str], seed: int, steps: int, device: str
+) -> dict:
     """One run as a results row: its scores, seconds and truncated scores, and for seed 0
     its samples, plain and truncated (for the figure)."""
-    scores, x, seconds, truncated = train_and_score(data, setup, overrides, seed, steps,
-                                                    device)
+    scores, x, seconds, truncated = train_and_score(data, setup, overrides, seed, steps, device)
     for scored in truncated.values():
         kept = scored.pop("samples")
         if seed == 0:
@@ -138,36 +149,55 @@ def pm(values: list[float], digits: int) -> str:
     return f"{mean:.{digits}f} ± {se:.{digits}f}"
 
 
-def report(data: str, setup: str, rows: dict[str, list[tuple[dict, float]]],
-           steps: int, overrides: str, keep: float | None = None) -> None:
+def report(
+    data: str,
+    setup: str,
+    rows: dict[str, list[tuple[dict, float]]],
+    steps: int,
+    overrides: str,
+    keep: float | None = None,
+) -> None:
     """The table of one data set; with `keep`, scored on the samples Jacobian truncation
     keeps (a method whose runs predate truncation scoring is listed without numbers)."""
     total = next(iter(rows.values()))[0][0]["modes_total"]
     seeds = len(next(iter(rows.values())))
     changed = f" ({overrides})" if overrides else ""
     truncated = f", Jacobian truncation keeping {keep:.0%} of G's draws" if keep else ""
-    print(f"\n{data}, {setup} set-up{changed}{truncated}: {steps} steps per run, 2,500 "
-          f"samples each; mean ± standard error over {seeds} seed{'s' if seeds > 1 else ''}")
-    print(f"{'method':<25} {f'modes (of {total})':>14} {'high quality %':>15} "
-          f"{'worst':>12} {'reverse KL':>12} {'s / seed':>9} {'ms / step':>9}   published")
+    print(
+        f"\n{data}, {setup} set-up{changed}{truncated}: {steps} steps per run, 2,500 "
+        f"samples each; mean ± standard error over {seeds} seed{'s' if seeds > 1 else ''}"
+    )
+    print(
+        f"{'method':<25} {f'modes (of {total})':>14} {'high quality %':>15} "
+        f"{'worst':>12} {'reverse KL':>12} {'s / seed':>9} {'ms / step':>9}   published"
+    )
     for name, runs in rows.items():
         seconds = statistics.fmean(s for _, s in runs)
         if keep and any(str(keep) not in r.get("truncated", {}) for r, _ in runs):
             print(f"{name:<25} (runs from before truncation was scored: use a new --results)")
             continue
         scored = [r["truncated"][str(keep)] if keep else r for r, _ in runs]
-        worst = (f"{min(r['modes'] for r in scored)}, "
-                 f"{min(100 * r['high_quality'] for r in scored):.1f} %")
-        print(f"{name:<25} {pm([r['modes'] for r in scored], 1):>14} "
-              f"{pm([100 * r['high_quality'] for r in scored], 1):>15} {worst:>12} "
-              f"{pm([r['reverse_kl'] for r in scored], 2):>12} {seconds:>9.1f} "
-              f"{1000 * seconds / steps:>9.1f}   {PUBLISHED.get((data, name), '')}")
+        worst = (
+            f"{min(r['modes'] for r in scored)}, "
+            f"{min(100 * r['high_quality'] for r in scored):.1f} %"
+        )
+        print(
+            f"{name:<25} {pm([r['modes'] for r in scored], 1):>14} "
+            f"{pm([100 * r['high_quality'] for r in scored], 1):>15} {worst:>12} "
+            f"{pm([r['reverse_kl'] for r in scored], 2):>12} {seconds:>9.1f} "
+            f"{1000 * seconds / steps:>9.1f}   {PUBLISHED.get((data, name), '')}"
+        )
     if data in NOT_HERE:
         print(f"{'':<25} {NOT_HERE[data]}")
 
 
-def figure_rows(data: str, name: str, row: dict, keep: float | None,
-                panels: dict[tuple[str, str], dict[str, torch.Tensor]]) -> None:
+def figure_rows(
+    data: str,
+    name: str,
+    row: dict,
+    keep: float | None,
+    panels: dict[tuple[str, str], dict[str, torch.Tensor]],
+) -> None:
     """Add a seed-0 run's samples to the figure's panels: a row of G's samples per data set
     and, with `keep`, a row of the samples Jacobian truncation kept."""
     panels.setdefault((data, data), {})[name] = torch.tensor(row["samples"])
@@ -177,8 +207,9 @@ def figure_rows(data: str, name: str, row: dict, keep: float | None,
         panels.setdefault((data, label), {})[name] = torch.tensor(kept)
 
 
-def scatter(figure: Path, panels: dict[tuple[str, str], dict[str, torch.Tensor]],
-            setup: str) -> None:
+def scatter(
+    figure: Path, panels: dict[tuple[str, str], dict[str, torch.Tensor]], setup: str
+) -> None:
     """One panel per (figure row, method): the first seed's samples, modes marked."""
     import matplotlib
 
@@ -186,8 +217,9 @@ def scatter(figure: Path, panels: dict[tuple[str, str], dict[str, torch.Tensor]]
     import matplotlib.pyplot as plt
 
     methods = list(dict.fromkeys(name for row in panels.values() for name in row))
-    fig, axes = plt.subplots(len(panels), len(methods), squeeze=False,
-                             figsize=(2.2 * len(methods), 2.3 * len(panels)))
+    fig, axes = plt.subplots(
+        len(panels), len(methods), squeeze=False, figsize=(2.2 * len(methods), 2.3 * len(panels))
+    )
     for i, ((data, label), row) in enumerate(panels.items()):
         cfg = load_preset(SETUPS[setup].format(data=data))
         means = toy_distribution(cfg.data).means
@@ -208,46 +240,98 @@ def scatter(figure: Path, panels: dict[tuple[str, str], dict[str, torch.Tensor]]
     plt.close(fig)
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10, help="runs per method (seeds 0..N-1)")
-    parser.add_argument("--steps", type=int, default=20_000,
-                        help="Algorithm-1 steps per run (PacGAN: 400000)")
+    parser.add_argument(
+        "--steps", type=int, default=20_000, help="Algorithm-1 steps per run (PacGAN: 400000)"
+    )
     parser.add_argument("--data", nargs="+", default=["grid", "ring"], choices=["grid", "ring"])
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS),
-                        metavar="METHOD", help=f"some of: {', '.join(METHODS)}")
-    parser.add_argument("--setup", default="pacgan", choices=list(SETUPS),
-                        help="PacGAN's networks, or the small MLPs of gan-ring / gan-grid")
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=list(METHODS),
+        choices=list(METHODS),
+        metavar="METHOD",
+        help=f"some of: {', '.join(METHODS)}",
+    )
+    parser.add_argument(
+        "--setup",
+        default="pacgan",
+        choices=list(SETUPS),
+        help="PacGAN's networks, or the small MLPs of gan-ring / gan-grid",
+    )
     add_run_options(parser)
     parser.add_argument("--figure", type=Path, default=Path("mode_collapse.png"))
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
-    parser.add_argument("--jacobian-keep", type=float, choices=KEEPS, help="also tabulate "
-                        "(and plot) the samples Jacobian truncation keeps at this fraction")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--jacobian-keep",
+        type=float,
+        choices=KEEPS,
+        help="also tabulate (and plot) the samples Jacobian truncation keeps at this fraction",
+    )
+    args = parser.parse_args(argv)
     check_overrides(parser, [SETUPS[args.setup].format(data=d) for d in args.data], args.set)
+    return args
 
-    results = Results(args.results, ("data", "setup", "method", "seed", "steps", "set"),
-                      defaults={"set": ""})
+
+def method_runs(
+    args: argparse.Namespace,
+    results: Results,
+    data: str,
+    name: str,
+    common: str,
+    panels: dict[tuple[str, str], dict[str, torch.Tensor]],
+) -> list[tuple[dict, float]]:
+    """Every seed of one method on one data set, from the results file or trained now, each
+    with its seconds; seed 0's samples are added to the figure's panels."""
+    runs = []
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
+        key = dict(
+            data=data,
+            setup=args.setup,
+            method=name,
+            seed=seed,
+            steps=args.steps,
+            set=common,
+        )
+        row, trained = results.get_or_run(
+            key,
+            partial(
+                train_row,
+                data,
+                args.setup,
+                METHODS[name] + args.set,
+                seed,
+                args.steps,
+                args.device,
+            ),
+        )
+        if trained:
+            print(
+                f"  {data} {name} seed {seed}: {row['modes']}/{row['modes_total']} "
+                f"modes, {100 * row['high_quality']:.1f} % high quality, "
+                f"{row['seconds']:.1f} s",
+                flush=True,
+            )
+        runs.append((row, row["seconds"]))
+        if seed == 0:
+            figure_rows(data, name, row, args.jacobian_keep, panels)
+    return runs
+
+
+def main() -> None:
+    args = parse_args()
+    results = Results(
+        args.results, ("data", "setup", "method", "seed", "steps", "set"), defaults={"set": ""}
+    )
     common = " ".join(args.set)
     panels: dict[tuple[str, str], dict[str, torch.Tensor]] = {}
     tables: dict[str, dict[str, list[tuple[dict, float]]]] = {}
     for data in args.data:
         rows = tables[data] = {}
         for name in args.methods:
-            rows[name] = []
-            for seed in range(args.first_seed, args.first_seed + args.seeds):
-                key = dict(data=data, setup=args.setup, method=name, seed=seed,
-                           steps=args.steps, set=common)
-                row, trained = results.get_or_run(key, partial(
-                    train_row, data, args.setup, METHODS[name] + args.set, seed, args.steps,
-                    args.device))
-                if trained:
-                    print(f"  {data} {name} seed {seed}: {row['modes']}/{row['modes_total']} "
-                          f"modes, {100 * row['high_quality']:.1f} % high quality, "
-                          f"{row['seconds']:.1f} s", flush=True)
-                rows[name].append((row, row["seconds"]))
-                if seed == 0:
-                    figure_rows(data, name, row, args.jacobian_keep, panels)
+            rows[name] = method_runs(args, results, data, name, common, panels)
     for data, rows in tables.items():
         report(data, args.setup, rows, args.steps, common)
         if args.jacobian_keep:

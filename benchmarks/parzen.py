@@ -23,8 +23,13 @@ from advnets.data import load_images01
 from advnets.metrics.parzen import parzen_protocol
 
 
-def baseline(samples: torch.Tensor, valid: torch.Tensor, test: torch.Tensor,
-             sigmas: np.ndarray, batch: int = 100) -> tuple[float, float]:
+def baseline(
+    samples: torch.Tensor,
+    valid: torch.Tensor,
+    test: torch.Tensor,
+    sigmas: np.ndarray,
+    batch: int = 100,
+) -> tuple[float, float]:
     mu = samples.double()
     k, d = mu.shape
 
@@ -32,8 +37,11 @@ def baseline(samples: torch.Tensor, valid: torch.Tensor, test: torch.Tensor,
         rows = []
         for start in range(0, len(x), batch):
             sq = torch.cdist(x[start : start + batch].double(), mu) ** 2
-            rows.append(torch.logsumexp(-sq / (2 * sigma**2), dim=1) - math.log(k)
-                        - d * math.log(sigma * math.sqrt(2 * math.pi)))
+            rows.append(
+                torch.logsumexp(-sq / (2 * sigma**2), dim=1)
+                - math.log(k)
+                - d * math.log(sigma * math.sqrt(2 * math.pi))
+            )
         return torch.cat(rows)
 
     best = max(sigmas, key=lambda s: mean_ll(valid, float(s)).mean().item())
@@ -56,13 +64,18 @@ def main() -> None:
     t = time.perf_counter()
     base_mean, base_sigma = baseline(samples, valid, test, sigmas)
     base_s = time.perf_counter() - t
-    print(f"advnets parzen_protocol: {ours.mean:.2f} +- {ours.stderr:.2f} "
-          f"(sigma {ours.sigma:.4f}) in {ours_s:.2f} s")
-    print(f"baseline (cdist per sigma and batch, float64): {base_mean:.2f} "
-          f"(sigma {base_sigma:.4f}) in {base_s:.2f} s")
+    print(
+        f"advnets parzen_protocol: {ours.mean:.2f} +- {ours.stderr:.2f} "
+        f"(sigma {ours.sigma:.4f}) in {ours_s:.2f} s"
+    )
+    print(
+        f"baseline (cdist per sigma and batch, float64): {base_mean:.2f} "
+        f"(sigma {base_sigma:.4f}) in {base_s:.2f} s"
+    )
     difference = abs(ours.mean - base_mean)
-    print(f"speed-up {base_s / ours_s:.1f}x, score difference {difference:.4f} nats "
-          f"(must be < 0.1)")
+    print(
+        f"speed-up {base_s / ours_s:.1f}x, score difference {difference:.4f} nats (must be < 0.1)"
+    )
     if difference >= 0.1:
         raise SystemExit("FAIL: the two implementations disagree")
 

@@ -24,9 +24,16 @@ def kmeans(x: torch.Tensor, k: int, iterations: int, seed: int = 0) -> torch.Ten
     centres = x[torch.randperm(len(x), generator=gen)[:k]].clone()
     x_sq = (x * x).sum(1, keepdim=True)
     for _ in range(iterations):
-        assign = torch.cat([
-            (x_sq[i : i + 5000] - 2 * x[i : i + 5000] @ centres.T
-             + (centres * centres).sum(1)).argmin(1) for i in range(0, len(x), 5000)])
+        assign = torch.cat(
+            [
+                (
+                    x_sq[i : i + 5000]
+                    - 2 * x[i : i + 5000] @ centres.T
+                    + (centres * centres).sum(1)
+                ).argmin(1)
+                for i in range(0, len(x), 5000)
+            ]
+        )
         sums = torch.zeros_like(centres).index_add_(0, assign, x)
         counts = torch.bincount(assign, minlength=k).unsqueeze(1)
         centres = torch.where(counts > 0, sums / counts.clamp_min(1), centres)
@@ -47,12 +54,18 @@ def main() -> None:
     kmeans_s = time.perf_counter() - t
     km = parzen(centres.clamp(0, 1), "mnist", settings)
     print(f"{'reference':<44} {'Parzen':>16}  {'Theis et al. 2016':>18}")
-    print(f"{'10,000 real training images':<44} "
-          f"{real['parzen']:>8.1f} ± {real['parzen_se']:.1f}    {'243':>18}")
-    print(f"{'10,000 k-means centroids (' + str(args.iterations) + ' iterations)':<44} "
-          f"{km['parzen']:>8.1f} ± {km['parzen_se']:.1f}    {'313':>18}")
-    print(f"(k-means: {kmeans_s:.0f} s; sigma {real['parzen_sigma']:.4f} and "
-          f"{km['parzen_sigma']:.4f})")
+    print(
+        f"{'10,000 real training images':<44} "
+        f"{real['parzen']:>8.1f} ± {real['parzen_se']:.1f}    {'243':>18}"
+    )
+    print(
+        f"{'10,000 k-means centroids (' + str(args.iterations) + ' iterations)':<44} "
+        f"{km['parzen']:>8.1f} ± {km['parzen_se']:.1f}    {'313':>18}"
+    )
+    print(
+        f"(k-means: {kmeans_s:.0f} s; sigma {real['parzen_sigma']:.4f} and "
+        f"{km['parzen_sigma']:.4f})"
+    )
 
 
 if __name__ == "__main__":

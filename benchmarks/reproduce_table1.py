@@ -17,12 +17,17 @@ from advnets.metrics.evaluate import EvalSettings, check_samples, parzen
 from advnets.sampling import sample_from_run
 from advnets.training import train
 
-PAPER_ROWS = [("DBN", "138 ± 2"), ("Stacked CAE", "121 ± 1.6"), ("Deep GSN", "214 ± 1.1"),
-              ("Adversarial nets (paper)", "225 ± 2")]
+PAPER_ROWS = [
+    ("DBN", "138 ± 2"),
+    ("Stacked CAE", "121 ± 1.6"),
+    ("Deep GSN", "214 ± 1.1"),
+    ("Adversarial nets (paper)", "225 ± 2"),
+]
 
 
-def train_and_score(preset: str, epochs: float | None, run_dir: Path,
-                    data: str) -> tuple[dict, float, float]:
+def train_and_score(
+    preset: str, epochs: float | None, run_dir: Path, data: str
+) -> tuple[dict, float, float]:
     """Train `preset` into `run_dir` and score its best.pt (if the preset evaluates during
     training) or its final checkpoint: (Parzen scores, epochs of that checkpoint, seconds)."""
     overrides = [f"data.root={data}"]
@@ -49,11 +54,15 @@ def train_and_score(preset: str, epochs: float | None, run_dir: Path,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", action="append",
-                        help="preset to train (repeatable; default: gan-mnist)")
+    parser.add_argument(
+        "--preset", action="append", help="preset to train (repeatable; default: gan-mnist)"
+    )
     parser.add_argument("--epochs", type=float, help="default: each preset's own")
-    parser.add_argument("--out", default="runs", help="parent of the run folders "
-                        "(each run goes to OUT/table1-PRESET)")
+    parser.add_argument(
+        "--out",
+        default="runs",
+        help="parent of the run folders (each run goes to OUT/table1-PRESET)",
+    )
     parser.add_argument("--data", default=os.environ.get("ADVNETS_DATA", "../shared/data"))
     args = parser.parse_args()
 
@@ -62,11 +71,19 @@ def main() -> None:
         run_dir = Path(args.out) / f"table1-{preset}"
         scores, epochs, seconds = train_and_score(preset, args.epochs, run_dir, args.data)
         ours = f"{scores['parzen']:.1f} ± {scores['parzen_se']:.1f}"
-        rows.append((f"advnets {preset}", ours, f"sigma {scores['parzen_sigma']:.4f}, "
-                     f"checkpoint of epoch {epochs:.1f}, {seconds / 60:.1f} min of training"))
+        rows.append(
+            (
+                f"advnets {preset}",
+                ours,
+                f"sigma {scores['parzen_sigma']:.4f}, "
+                f"checkpoint of epoch {epochs:.1f}, {seconds / 60:.1f} min of training",
+            )
+        )
 
-    print("\nMNIST Parzen log-likelihood (protocol: 10,000 samples, sigma chosen on 1,000 "
-          "validation images, 10,000 test images)")
+    print(
+        "\nMNIST Parzen log-likelihood (protocol: 10,000 samples, sigma chosen on 1,000 "
+        "validation images, 10,000 test images)"
+    )
     print(f"{'model':<36} {'MNIST':>14}")
     for name, value in PAPER_ROWS:
         print(f"{name:<36} {value:>14}")

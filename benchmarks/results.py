@@ -17,8 +17,9 @@ class Results:
     each a dict, found by the values of its `key` fields; a key field that older rows lack
     takes its value from `defaults`."""
 
-    def __init__(self, path: Path | None, key: tuple[str, ...],
-                 defaults: dict | None = None) -> None:
+    def __init__(
+        self, path: Path | None, key: tuple[str, ...], defaults: dict | None = None
+    ) -> None:
         self.path, self.key, self.defaults = path, key, defaults or {}
         self.runs: dict[tuple, dict] = {}
         if path is not None and path.is_file():
@@ -29,8 +30,10 @@ class Results:
                     row = json.loads(line)
                     self.runs[self._key(row)] = row
                 except (json.JSONDecodeError, KeyError) as e:
-                    raise SystemExit(f"{path}, line {number}: not a results row of this "
-                                     f"benchmark ({e}); pass another --results file") from e
+                    raise SystemExit(
+                        f"{path}, line {number}: not a results row of this "
+                        f"benchmark ({e}); pass another --results file"
+                    ) from e
 
     def _key(self, row: dict) -> tuple:
         return tuple(row[k] if k in row else self.defaults[k] for k in self.key)
@@ -61,16 +64,30 @@ class Results:
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     """The options of a benchmark built from seeded runs: where its runs start, the config
     keys every run changes, and the results file they are kept in."""
-    parser.add_argument("--first-seed", type=int, default=0, help="start the seeds here, "
-                        "e.g. to share seeds 0-9 out between two processes (and files)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="a config override for every run (repeatable)")
-    parser.add_argument("--results", type=Path, help="JSON lines of finished runs: "
-                        "appended to, and runs already there are not trained again")
+    parser.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="start the seeds here, e.g. to share seeds 0-9 out between two processes (and files)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a config override for every run (repeatable)",
+    )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        help="JSON lines of finished runs: "
+        "appended to, and runs already there are not trained again",
+    )
 
 
-def check_overrides(parser: argparse.ArgumentParser, presets: list[str],
-                    overrides: list[str]) -> None:
+def check_overrides(
+    parser: argparse.ArgumentParser, presets: list[str], overrides: list[str]
+) -> None:
     """Stop with one line, before any training, if --set does not apply to every preset."""
     try:
         for preset in presets:

@@ -38,28 +38,41 @@ METHODS: dict[str, list[str]] = {
     "Unrolled K=10": ["loss.unroll_steps=10"],
     "PacGAN2": ["model.discriminator.pack=2", f"train.batch_size={2 * BATCH}"],
     "PacGAN4": ["model.discriminator.pack=4", f"train.batch_size={4 * BATCH}"],
-    "Minibatch discrimination": ["model.discriminator.minibatch_kernels=100",
-                                 "model.discriminator.minibatch_kernel_dim=5"],
+    "Minibatch discrimination": [
+        "model.discriminator.minibatch_kernels=100",
+        "model.discriminator.minibatch_kernel_dim=5",
+    ],
 }
-PUBLISHED = {"GAN": "Metz et al. (D of half size): 628 modes",
-             "Unrolled K=10": "Metz et al. (D of half size): 817 modes"}
+PUBLISHED = {
+    "GAN": "Metz et al. (D of half size): 628 modes",
+    "Unrolled K=10": "Metz et al. (D of half size): 817 modes",
+}
 
 
-def train_and_score(overrides: list[str], seed: int, steps: int, args: argparse.Namespace
-                    ) -> tuple[dict, torch.Tensor, float]:
+def train_and_score(
+    overrides: list[str], seed: int, steps: int, args: argparse.Namespace
+) -> tuple[dict, torch.Tensor, float]:
     """One seeded run: (mode metrics of 26,000 samples, 12 samples on [0, 1], seconds)."""
-    cfg = load_preset("dcgan-stacked-mnist", [
-        f"data.root={args.data}", f"train.batch_size={BATCH}", f"train.seed={seed}",
-        f"train.steps={steps}", f"train.device={args.device}", "train.progress=false",
-        f"model.generator.channels={args.channels}",
-        f"model.discriminator.channels={args.channels}", *overrides])
+    cfg = load_preset(
+        "dcgan-stacked-mnist",
+        [
+            f"data.root={args.data}",
+            f"train.batch_size={BATCH}",
+            f"train.seed={seed}",
+            f"train.steps={steps}",
+            f"train.device={args.device}",
+            "train.progress=false",
+            f"model.generator.channels={args.channels}",
+            f"model.discriminator.channels={args.channels}",
+            *overrides,
+        ],
+    )
     run, seconds = timed_run(cfg, steps)
     settings = EvalSettings(data_root=args.data)
     samples = draw_samples(run.G, cfg, settings.stacked_samples, seed=seed + 1000)
     lo, hi = cfg.data.value_range
     samples = ((samples - lo) / (hi - lo)).clamp_(0, 1)
-    scores = METRICS["modes"](check_samples(samples, "stacked-mnist"), "stacked-mnist",
-                              settings)
+    scores = METRICS["modes"](check_samples(samples, "stacked-mnist"), "stacked-mnist", settings)
     return scores, samples[:12], seconds
 
 
@@ -78,10 +91,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=2, help="runs per method (seeds 0..N-1)")
     parser.add_argument("--steps", type=int, default=1000, help="Algorithm-1 steps per run")
     parser.add_argument("--channels", type=int, default=32, help="DCGAN width of G and D")
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS),
-                        metavar="METHOD", help=f"some of: {', '.join(METHODS)}")
-    parser.add_argument("--grid", type=Path, default=Path("stacked_mnist.png"),
-                        help="picture: a row of the first seed's samples per method")
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=list(METHODS),
+        choices=list(METHODS),
+        metavar="METHOD",
+        help=f"some of: {', '.join(METHODS)}",
+    )
+    parser.add_argument(
+        "--grid",
+        type=Path,
+        default=Path("stacked_mnist.png"),
+        help="picture: a row of the first seed's samples per method",
+    )
     parser.add_argument("--data", default=os.environ.get("ADVNETS_DATA", "../shared/data"))
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     add_run_options(parser)
@@ -93,20 +116,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def collect(args: argparse.Namespace) -> tuple[dict[str, list[dict]], dict[str, torch.Tensor]]:
     """Every asked-for run, from the results file or trained now: the runs of each method,
     and the samples of each method's seed 0 when seed 0 is among them."""
-    results = Results(args.results, ("method", "seed", "steps", "channels", "set"),
-                      defaults={"set": ""})
+    results = Results(
+        args.results, ("method", "seed", "steps", "channels", "set"), defaults={"set": ""}
+    )
     common = " ".join(args.set)
     rows: dict[str, list[dict]] = {}
     firsts: dict[str, torch.Tensor] = {}
     for name in args.methods:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            key = dict(method=name, seed=seed, steps=args.steps, channels=args.channels,
-                       set=common)
+            key = dict(method=name, seed=seed, steps=args.steps, channels=args.channels, set=common)
             row, trained = results.get_or_run(
-                key, partial(train_row, METHODS[name] + args.set, seed, args.steps, args))
+                key, partial(train_row, METHODS[name] + args.set, seed, args.steps, args)
+            )
             if trained:
-                print(f"  {name} seed {seed}: {row['modes']}/1000 modes, KL "
-                      f"{row['reverse_kl']:.2f}, {row['seconds']:.1f} s", flush=True)
+                print(
+                    f"  {name} seed {seed}: {row['modes']}/1000 modes, KL "
+                    f"{row['reverse_kl']:.2f}, {row['seconds']:.1f} s",
+                    flush=True,
+                )
             rows.setdefault(name, []).append(row)
             if seed == 0:
                 firsts[name] = torch.tensor(row["samples"])
@@ -121,18 +148,23 @@ def main() -> None:
     reference = METRICS["modes"](real, "stacked-mnist", settings)
     rows, firsts = collect(args)
     common = " ".join(args.set)
-    print(f"\nstacked MNIST: {args.steps} steps of batch {BATCH} per run, DCGAN width "
-          f"{args.channels}{f' ({common})' if common else ''}, 26,000 samples each; mean ± "
-          f"standard error over {args.seeds} seed{'s' if args.seeds > 1 else ''}")
+    print(
+        f"\nstacked MNIST: {args.steps} steps of batch {BATCH} per run, DCGAN width "
+        f"{args.channels}{f' ({common})' if common else ''}, 26,000 samples each; mean ± "
+        f"standard error over {args.seeds} seed{'s' if args.seeds > 1 else ''}"
+    )
     print("method | modes (of 1000) | KL to uniform | s / seed | published")
     print("--- | --- | --- | --- | ---")
-    print(f"real: stacked test digits | {reference['modes']} | {reference['reverse_kl']:.3f} "
-          f"| - | -")
+    print(
+        f"real: stacked test digits | {reference['modes']} | {reference['reverse_kl']:.3f} | - | -"
+    )
     for name, runs in rows.items():
         seconds = sum(r["seconds"] for r in runs) / len(runs)
-        print(f"{name} | {pm([r['modes'] for r in runs], 1)} | "
-              f"{pm([r['reverse_kl'] for r in runs], 2)} | {seconds:.0f} | "
-              f"{PUBLISHED.get(name, '')}")
+        print(
+            f"{name} | {pm([r['modes'] for r in runs], 1)} | "
+            f"{pm([r['reverse_kl'] for r in runs], 2)} | {seconds:.0f} | "
+            f"{PUBLISHED.get(name, '')}"
+        )
     if not firsts:
         print("\nno picture: it shows seed 0, which these runs leave out")
         return

@@ -75,21 +75,37 @@ class PlainMaxout(nn.Module):
 
 def plain_models(preset: str):
     if preset == "gan-mnist":
-        G = nn.Sequential(nn.Linear(100, 1200), nn.ReLU(), nn.Linear(1200, 1200), nn.ReLU(),
-                          nn.Linear(1200, 784), nn.Sigmoid())
-        D = nn.Sequential(nn.Dropout(0.2), PlainMaxout(784, 240, 5), nn.Dropout(0.5),
-                          PlainMaxout(240, 240, 5), nn.Dropout(0.5), nn.Linear(240, 1))
+        G = nn.Sequential(
+            nn.Linear(100, 1200),
+            nn.ReLU(),
+            nn.Linear(1200, 1200),
+            nn.ReLU(),
+            nn.Linear(1200, 784),
+            nn.Sigmoid(),
+        )
+        D = nn.Sequential(
+            nn.Dropout(0.2),
+            PlainMaxout(784, 240, 5),
+            nn.Dropout(0.5),
+            PlainMaxout(240, 240, 5),
+            nn.Dropout(0.5),
+            nn.Linear(240, 1),
+        )
         make_opt = lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.5)  # noqa: E731
         noise = lambda n: (torch.rand(n, 100) * 2 - 1) * math.sqrt(3)  # noqa: E731
         return G, D, make_opt, noise
     widths = [100, 128, 256, 512, 1024]
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(widths, widths[1:], strict=False)):
-        layers += [nn.Linear(a, b)] + ([nn.BatchNorm1d(b, 0.8)] if i else []) + [
-            nn.LeakyReLU(0.2)]
+        layers += [nn.Linear(a, b)] + ([nn.BatchNorm1d(b, 0.8)] if i else []) + [nn.LeakyReLU(0.2)]
     G = nn.Sequential(*layers, nn.Linear(1024, 784), nn.Tanh())
-    D = nn.Sequential(nn.Linear(784, 512), nn.LeakyReLU(0.2), nn.Linear(512, 256),
-                      nn.LeakyReLU(0.2), nn.Linear(256, 1))
+    D = nn.Sequential(
+        nn.Linear(784, 512),
+        nn.LeakyReLU(0.2),
+        nn.Linear(512, 256),
+        nn.LeakyReLU(0.2),
+        nn.Linear(256, 1),
+    )
     make_opt = lambda p: torch.optim.Adam(p, lr=2e-4, betas=(0.5, 0.999))  # noqa: E731
     return G, D, make_opt, lambda n: torch.randn(n, 100)
 
@@ -169,25 +185,51 @@ def process_seconds(cmd: list[str]) -> float:
 
 def compare_processes(data_root: str, precision: str, iterations: int = 937) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        ours = process_seconds([
-            sys.executable, "-m", "advnets.cli", "train", "pytorch-gan-mnist", "--steps",
-            str(iterations), "--out", str(Path(tmp) / "run"), "--data", data_root,
-            "--set", "train.progress=false", "--set", f"train.precision={precision}"])
-    theirs = process_seconds([sys.executable, __file__, "--run-baseline-script",
-                              "--data", data_root, "--steps", str(iterations)])
+        ours = process_seconds(
+            [
+                sys.executable,
+                "-m",
+                "advnets.cli",
+                "train",
+                "pytorch-gan-mnist",
+                "--steps",
+                str(iterations),
+                "--out",
+                str(Path(tmp) / "run"),
+                "--data",
+                data_root,
+                "--set",
+                "train.progress=false",
+                "--set",
+                f"train.precision={precision}",
+            ]
+        )
+    theirs = process_seconds(
+        [
+            sys.executable,
+            __file__,
+            "--run-baseline-script",
+            "--data",
+            data_root,
+            "--steps",
+            str(iterations),
+        ]
+    )
     images = iterations * 64
-    print(f"whole process, {iterations} steps x 64 images ({precision}): advnets {ours:.1f} s "
-          f"({images / ours:,.0f} img/s), PyTorch-GAN-style script (fp32) {theirs:.1f} s "
-          f"({images / theirs:,.0f} img/s): ratio {theirs / ours:.2f}x")
+    print(
+        f"whole process, {iterations} steps x 64 images ({precision}): advnets {ours:.1f} s "
+        f"({images / ours:,.0f} img/s), PyTorch-GAN-style script (fp32) {theirs:.1f} s "
+        f"({images / theirs:,.0f} img/s): ratio {theirs / ours:.2f}x"
+    )
 
 
 # ---- per-step comparison ----------------------------------------------------------------
 
 
-def compare_steps(preset: str, precision: str, data_root: str, steps: int,
-                  peak32: float) -> None:
-    cfg = load_preset(preset, ["train.progress=false", f"data.root={data_root}",
-                               f"train.precision={precision}"])
+def compare_steps(preset: str, precision: str, data_root: str, steps: int, peak32: float) -> None:
+    cfg = load_preset(
+        preset, ["train.progress=false", f"data.root={data_root}", f"train.precision={precision}"]
+    )
     run = build_run(cfg)
     run.step()
     with FlopCounterMode(display=False) as counter:
@@ -198,13 +240,20 @@ def compare_steps(preset: str, precision: str, data_root: str, steps: int,
     autocast = contextlib.nullcontext
     if precision == "bf16":
         autocast = partial(torch.autocast, "cpu", dtype=torch.bfloat16)
-    step = plain_step_fn(preset, run.data.sampler.data.flatten(1), m, autocast,
-                         reuse_fakes=cfg.train.update == "reuse_fakes")
+    step = plain_step_fn(
+        preset,
+        run.data.sampler.data.flatten(1),
+        m,
+        autocast,
+        reuse_fakes=cfg.train.update == "reuse_fakes",
+    )
     plain = timed(step, steps)
     gflops = flops / ours / 1e9
-    print(f"{preset:<18} {precision}  advnets {k * m / ours:8,.0f} img/s  plain loop "
-          f"{k * m / plain:8,.0f} img/s  ratio {plain / ours:5.2f}x  |  {gflops:6.1f} GFLOP/s "
-          f"= {100 * gflops / peak32:5.1f}% of fp32 peak  ({flops / 1e9:.2f} GFLOP/step)")
+    print(
+        f"{preset:<18} {precision}  advnets {k * m / ours:8,.0f} img/s  plain loop "
+        f"{k * m / plain:8,.0f} img/s  ratio {plain / ours:5.2f}x  |  {gflops:6.1f} GFLOP/s "
+        f"= {100 * gflops / peak32:5.1f}% of fp32 peak  ({flops / 1e9:.2f} GFLOP/step)"
+    )
 
 
 def main() -> None:
@@ -221,10 +270,14 @@ def main() -> None:
     torch.manual_seed(0)
     peak32 = matmul_peak(torch.float32)
     peak16 = matmul_peak(torch.bfloat16, sizes=(1024,), repeats=2)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"CPU capability {torch.backends.cpu.get_cpu_capability()}")
-    print(f"matmul peak: fp32 {peak32:.0f} GFLOP/s, bf16 {peak16:.0f} GFLOP/s "
-          f"(bf16/fp32 = {peak16 / peak32:.2f})")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"CPU capability {torch.backends.cpu.get_cpu_capability()}"
+    )
+    print(
+        f"matmul peak: fp32 {peak32:.0f} GFLOP/s, bf16 {peak16:.0f} GFLOP/s "
+        f"(bf16/fp32 = {peak16 / peak32:.2f})"
+    )
     precisions = ["fp32"] if args.skip_bf16 else ["fp32", "bf16"]
     for precision in precisions:
         steps = args.steps if precision == "fp32" or peak16 > peak32 else max(3, args.steps // 20)

@@ -22,8 +22,9 @@ def best_of_3(fn: Callable[[], object], repeats: int) -> float:
 
 def step_ms(preset: str, overrides: list[str], steps: int) -> float:
     """ms per Algorithm-1 step of `preset` with `overrides`, after 10 warm-up steps."""
-    cfg = load_preset(preset, ["train.seed=0", f"train.steps={steps + 10}",
-                               "train.progress=false", *overrides])
+    cfg = load_preset(
+        preset, ["train.seed=0", f"train.steps={steps + 10}", "train.progress=false", *overrides]
+    )
     run = build_run(cfg)
     run_loop(run, [], 10)
     start = time.perf_counter()

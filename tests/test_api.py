@@ -11,8 +11,7 @@ import advnets
 from advnets.checkpoint import load_checkpoint
 from advnets.errors import CheckpointError, ConfigError
 
-QUIET = {"train.progress": False, "train.samples_per_epoch": False,
-         "train.checkpoint_every": 0}
+QUIET = {"train.progress": False, "train.samples_per_epoch": False, "train.checkpoint_every": 0}
 
 
 @pytest.fixture(scope="module")
@@ -25,20 +24,24 @@ def ring_run(tmp_path_factory):
 
 
 def test_public_names_do_not_clash_with_the_packages():
-    code = ("import advnets, advnets.training, advnets.training.hooks, advnets.metrics.evaluate;"
-            "import inspect;"
-            "assert all(inspect.isfunction(getattr(advnets, n)) for n in "
-            "('train', 'load_generator', 'sample', 'evaluate'));"
-            "assert inspect.ismodule(advnets.training)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120)
+    code = (
+        "import advnets, advnets.training, advnets.training.hooks, advnets.metrics.evaluate;"
+        "import inspect;"
+        "assert all(inspect.isfunction(getattr(advnets, n)) for n in "
+        "('train', 'load_generator', 'sample', 'evaluate'));"
+        "assert inspect.ismodule(advnets.training)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
 
 
 def test_train_from_a_config_refuses_a_used_folder_and_resumes(tmp_path):
     cfg = advnets.load_preset("gan-ring")
-    run = advnets.train(cfg, tmp_path / "r", overrides=[f"{k}={v}" for k, v in QUIET.items()]
-                        + ["train.steps=2"])
+    run = advnets.train(
+        cfg, tmp_path / "r", overrides=[f"{k}={v}" for k, v in QUIET.items()] + ["train.steps=2"]
+    )
     assert run.counters.step == 2 and (tmp_path / "r" / "checkpoint.pt").is_file()
     with pytest.raises(ConfigError, match="already holds a run"):
         advnets.train("gan-ring", tmp_path / "r", overrides=QUIET)
@@ -74,13 +77,16 @@ def test_evaluate_a_run_or_its_samples(ring_run):
     assert advnets.evaluate(ring_run, dataset="ring", n=500) == scores
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda run: advnets.evaluate(np.zeros((10, 2), np.float32)), "needs dataset="),
-    (lambda run: advnets.evaluate(run, dataset="mnist"), "is a run on ring"),
-    (lambda run: advnets.evaluate(run, metric="bleu"), "unknown metric 'bleu'"),
-    (lambda run: advnets.evaluate(run, n=1), "at least 2"),
-    (lambda run: advnets.load_generator(run, device="tpu"), "unknown device"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda run: advnets.evaluate(np.zeros((10, 2), np.float32)), "needs dataset="),
+        (lambda run: advnets.evaluate(run, dataset="mnist"), "is a run on ring"),
+        (lambda run: advnets.evaluate(run, metric="bleu"), "unknown metric 'bleu'"),
+        (lambda run: advnets.evaluate(run, n=1), "at least 2"),
+        (lambda run: advnets.load_generator(run, device="tpu"), "unknown device"),
+    ],
+)
 def test_api_errors_are_one_line(ring_run, call, message):
     with pytest.raises(ConfigError, match=message) as info:
         call(ring_run)

@@ -5,14 +5,31 @@ import sys
 
 from conftest import REPO
 
-MODE_COLLAPSE = [sys.executable, str(REPO / "benchmarks" / "mode_collapse.py"), "--seeds", "2",
-                 "--steps", "20", "--data", "ring", "--setup", "small",
-                 "--methods", "GAN", "PacGAN2"]
+MODE_COLLAPSE = [
+    sys.executable,
+    str(REPO / "benchmarks" / "mode_collapse.py"),
+    "--seeds",
+    "2",
+    "--steps",
+    "20",
+    "--data",
+    "ring",
+    "--setup",
+    "small",
+    "--methods",
+    "GAN",
+    "PacGAN2",
+]
 
 
 def run(args: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run(args, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"})
+    return subprocess.run(
+        args,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"},
+    )
 
 
 def trained(stdout: str) -> list[str]:
@@ -31,9 +48,12 @@ def test_mode_collapse_results_file_resumes_without_training(tmp_path):
     assert first.returncode == 0, first.stderr
     rows = [json.loads(line) for line in results.read_text().splitlines()]
     assert [(r["method"], r["seed"]) for r in rows] == [
-        ("GAN", 0), ("GAN", 1), ("PacGAN2", 0), ("PacGAN2", 1)]
-    assert all(r["setup"] == "small" and r["steps"] == 20 and r["modes_total"] == 8
-               for r in rows)
+        ("GAN", 0),
+        ("GAN", 1),
+        ("PacGAN2", 0),
+        ("PacGAN2", 1),
+    ]
+    assert all(r["setup"] == "small" and r["steps"] == 20 and r["modes_total"] == 8 for r in rows)
     assert len(rows[0]["samples"]) == 2500 and "samples" not in rows[1]
     assert len(trained(first.stdout)) == 4
 
@@ -61,8 +81,9 @@ def test_mode_collapse_set_makes_new_runs_and_old_rows_still_count(tmp_path):
     assert run(args).returncode == 0
     # rows written before --set existed carry no "set" field: they stay the runs without it
     rows = [json.loads(line) for line in results.read_text().splitlines()]
-    results.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "set"}) + "\n"
-                               for r in rows))
+    results.write_text(
+        "".join(json.dumps({k: v for k, v in r.items() if k != "set"}) + "\n" for r in rows)
+    )
     assert trained(run(args).stdout) == []
 
     changed = run([*args, "--set", "optim.G.lr=0.001"])
@@ -87,14 +108,16 @@ def test_mode_collapse_scores_jacobian_truncation_and_the_weight_average(tmp_pat
     rows = [json.loads(line) for line in results.read_text().splitlines()]
     for row in rows:
         assert set(row["truncated"]) == {"0.99", "0.97", "0.95", "0.9", "0.8"}
-        assert all(t["modes_total"] == 8 and 0 <= t["high_quality"] <= 1
-                   for t in row["truncated"].values())
+        assert all(
+            t["modes_total"] == 8 and 0 <= t["high_quality"] <= 1 for t in row["truncated"].values()
+        )
     assert len(rows[0]["truncated"]["0.95"]["samples"]) == 2500
     assert "samples" not in rows[1]["truncated"]["0.95"]
 
     # rows from before truncation was scored are named, not tabulated
-    results.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "truncated"})
-                               + "\n" for r in rows))
+    results.write_text(
+        "".join(json.dumps({k: v for k, v in r.items() if k != "truncated"}) + "\n" for r in rows)
+    )
     old = run([*args, "--jacobian-keep", "0.95"])
     assert old.returncode == 0, old.stderr
     assert trained(old.stdout) == [] and "runs from before truncation" in old.stdout
@@ -104,7 +127,6 @@ def test_mode_collapse_scores_jacobian_truncation_and_the_weight_average(tmp_pat
     assert averaged.returncode == 0, averaged.stderr
     new = [json.loads(line) for line in results.read_text().splitlines()][4:]
     assert new[0]["samples"] != rows[0]["samples"]
-
 
 
 def test_stacked_mnist_shares_seeds_out_and_keys_runs_by_set(tmp_path, monkeypatch):
@@ -119,23 +141,45 @@ def test_stacked_mnist_shares_seeds_out_and_keys_runs_by_set(tmp_path, monkeypat
 
     monkeypatch.setattr(stacked_mnist, "train_row", fake_run)
     results = tmp_path / "runs.jsonl"
-    argv = ["--seeds", "2", "--first-seed", "3", "--methods", "GAN", "PacGAN2",
-            "--results", str(results)]
+    argv = [
+        "--seeds",
+        "2",
+        "--first-seed",
+        "3",
+        "--methods",
+        "GAN",
+        "PacGAN2",
+        "--results",
+        str(results),
+    ]
     rows, firsts = stacked_mnist.collect(stacked_mnist.parse_args(argv))
-    assert asked == [([], 3), ([], 4), (stacked_mnist.METHODS["PacGAN2"], 3),
-                     (stacked_mnist.METHODS["PacGAN2"], 4)]
+    assert asked == [
+        ([], 3),
+        ([], 4),
+        (stacked_mnist.METHODS["PacGAN2"], 3),
+        (stacked_mnist.METHODS["PacGAN2"], 4),
+    ]
     assert [r["modes"] for r in rows["GAN"]] == [503, 504] and firsts == {}
 
     asked.clear()
     rows, _ = stacked_mnist.collect(stacked_mnist.parse_args(argv))  # all saved: no training
     assert asked == [] and [r["seed"] for r in rows["PacGAN2"]] == [3, 4]
-    stacked_mnist.collect(stacked_mnist.parse_args([*argv[:-4], "GAN", "--results",
-                                                    str(results), "--set", "optim.G.lr=0.001"]))
+    stacked_mnist.collect(
+        stacked_mnist.parse_args(
+            [*argv[:-4], "GAN", "--results", str(results), "--set", "optim.G.lr=0.001"]
+        )
+    )
     assert asked == [(["optim.G.lr=0.001"], 3), (["optim.G.lr=0.001"], 4)]
     saved = [json.loads(line) for line in results.read_text().splitlines()]
     assert [r["set"] for r in saved] == [""] * 4 + ["optim.G.lr=0.001"] * 2
 
-    typo = run([sys.executable, str(REPO / "benchmarks" / "stacked_mnist.py"),
-                "--set", "optim.G.lr_milestonez=[5]"])
+    typo = run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "stacked_mnist.py"),
+            "--set",
+            "optim.G.lr_milestonez=[5]",
+        ]
+    )
     assert typo.returncode != 0
     assert "unknown config key 'optim.G.lr_milestonez'" in typo.stderr.strip().splitlines()[-1]

@@ -9,8 +9,9 @@ from advnets.training import train
 
 
 def _params(module):
-    return torch.cat([p.detach().flatten() for p in module.state_dict().values()
-                      if p.is_floating_point()])
+    return torch.cat(
+        [p.detach().flatten() for p in module.state_dict().values() if p.is_floating_point()]
+    )
 
 
 def test_checkpoint_round_trip_same_outputs(tmp_path, quiet):
@@ -21,28 +22,47 @@ def test_checkpoint_round_trip_same_outputs(tmp_path, quiet):
     z = torch.randn(50, 2)
     torch.testing.assert_close(generate(G, z), generate(run.G, z), rtol=0, atol=0)
     ckpt = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
-    assert {"nets", "optimizers", "averages", "rng", "config", "counters",
-            "sampler"} <= set(ckpt)
+    assert {"nets", "optimizers", "averages", "rng", "config", "counters", "sampler"} <= set(ckpt)
     assert set(ckpt["nets"]) == set(ckpt["optimizers"]) == {"G", "D"}
     assert ckpt["counters"] == {"step": 20, "updates": {"G": 20, "D": 20}}
 
 
-SGD_RAMP = [f"{o}.{k}" for o in ("optim.D", "optim.G") for k in (
-    "name=sgd", "lr=0.01", "lr_decay=1.01", "momentum_final=0.9", "momentum_saturate=3")]
+SGD_RAMP = [
+    f"{o}.{k}"
+    for o in ("optim.D", "optim.G")
+    for k in ("name=sgd", "lr=0.01", "lr_decay=1.01", "momentum_final=0.9", "momentum_saturate=3")
+]
 
 
-@pytest.mark.parametrize("preset, extra", [
-    ("gan-ring", ["train.k=2", "data.epoch_size=700", *SGD_RAMP]),  # ramp crosses epochs
-    ("gan-ring", ["train.update=simultaneous"]),
-    # batches of 5,000 make 10 steps an epoch: the resumed run crosses a reshuffle
-    ("gan-mnist", ["model.generator.hidden=[64]", "model.discriminator.hidden=[32]",
-                   "train.batch_size=5000", "optim.D.momentum_saturate=3",
-                   "optim.G.momentum_saturate=3"]),
-    ("pytorch-gan-mnist", []),
-    # DCGAN nets: batch-norm G, layer-norm critic, random interpolates for the penalty
-    ("wgan-gp-mnist", ["model.generator.channels=4", "model.discriminator.channels=4",
-                       "train.batch_size=16", "train.k=2"]),
-])
+@pytest.mark.parametrize(
+    "preset, extra",
+    [
+        ("gan-ring", ["train.k=2", "data.epoch_size=700", *SGD_RAMP]),  # ramp crosses epochs
+        ("gan-ring", ["train.update=simultaneous"]),
+        # batches of 5,000 make 10 steps an epoch: the resumed run crosses a reshuffle
+        (
+            "gan-mnist",
+            [
+                "model.generator.hidden=[64]",
+                "model.discriminator.hidden=[32]",
+                "train.batch_size=5000",
+                "optim.D.momentum_saturate=3",
+                "optim.G.momentum_saturate=3",
+            ],
+        ),
+        ("pytorch-gan-mnist", []),
+        # DCGAN nets: batch-norm G, layer-norm critic, random interpolates for the penalty
+        (
+            "wgan-gp-mnist",
+            [
+                "model.generator.channels=4",
+                "model.discriminator.channels=4",
+                "train.batch_size=16",
+                "train.k=2",
+            ],
+        ),
+    ],
+)
 def test_resume_equals_uninterrupted(tmp_path, quiet, data_root, preset, extra):
     base = quiet + extra + [f"data.root={data_root}", "train.log_every=3"]
     full = train(load_preset(preset, base + ["train.steps=14"]), tmp_path / "full")

@@ -13,8 +13,9 @@ from advnets.sampling import load_generator
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "advnets.cli", *args], capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "advnets.cli", *args], capture_output=True, text=True, timeout=300
+    )
 
 
 def test_presets_lists_descriptions(capsys):
@@ -33,12 +34,28 @@ def test_help_everywhere():
 
 def test_train_and_sample_mnist_end_to_end(tmp_path, data_root, capsys):
     run_dir = tmp_path / "run"
-    args = ["train", "gan-mnist", "--out", str(run_dir), "--steps", "30", "--data",
-            str(data_root), "--set", "train.progress=false", "--set", "train.log_every=10",
-            "--set", "model.generator.hidden=[64,64]", "--set", "model.discriminator.hidden=[32]"]
+    args = [
+        "train",
+        "gan-mnist",
+        "--out",
+        str(run_dir),
+        "--steps",
+        "30",
+        "--data",
+        str(data_root),
+        "--set",
+        "train.progress=false",
+        "--set",
+        "train.log_every=10",
+        "--set",
+        "model.generator.hidden=[64,64]",
+        "--set",
+        "model.discriminator.hidden=[32]",
+    ]
     assert main(args) == 0
     assert {"checkpoint.pt", "config.yaml", "metrics.jsonl", "samples", "tb"} <= {
-        p.name for p in run_dir.iterdir()}
+        p.name for p in run_dir.iterdir()
+    }
     assert len((run_dir / "metrics.jsonl").read_text().splitlines()) == 3
     assert any((run_dir / "tb").iterdir())
     grid = Image.open(run_dir / "samples" / "epoch_0001.png")
@@ -58,19 +75,37 @@ def test_train_and_sample_mnist_end_to_end(tmp_path, data_root, capsys):
     assert "trained 40 steps" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("args, message", [
-    (["train", "gan-mnsit", "--out", "{tmp}"], "unknown preset 'gan-mnsit'"),
-    (["train", "gan-1d", "--out", "{tmp}", "--set", "train.kk=1"],
-     "unknown config key 'train.kk'"),
-    (["train", "gan-1d", "--out", "{tmp}", "--set", "train.k=two"], "'train.k' must be int"),
-    (["train", "gan-1d", "--out", "{tmp}", "--set", "loss.generator=nonsat"],
-     "unknown generator loss 'nonsat'"),
-    (["train", "gan-mnist", "--out", "{tmp}", "--data", "/nonexistent/folder",
-      "--set", "data.download=false"], "/nonexistent/folder"),
-    (["sample", "/nonexistent/run", "--out", "{tmp}/x.npy"], "no checkpoint at"),
-    (["sample", "/nonexistent/run", "--out", "{tmp}/x.jpg"], "must end in .npy or .png"),
-    (["train", "--resume", "/nonexistent/run"], "no checkpoint at"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "gan-mnsit", "--out", "{tmp}"], "unknown preset 'gan-mnsit'"),
+        (
+            ["train", "gan-1d", "--out", "{tmp}", "--set", "train.kk=1"],
+            "unknown config key 'train.kk'",
+        ),
+        (["train", "gan-1d", "--out", "{tmp}", "--set", "train.k=two"], "'train.k' must be int"),
+        (
+            ["train", "gan-1d", "--out", "{tmp}", "--set", "loss.generator=nonsat"],
+            "unknown generator loss 'nonsat'",
+        ),
+        (
+            [
+                "train",
+                "gan-mnist",
+                "--out",
+                "{tmp}",
+                "--data",
+                "/nonexistent/folder",
+                "--set",
+                "data.download=false",
+            ],
+            "/nonexistent/folder",
+        ),
+        (["sample", "/nonexistent/run", "--out", "{tmp}/x.npy"], "no checkpoint at"),
+        (["sample", "/nonexistent/run", "--out", "{tmp}/x.jpg"], "must end in .npy or .png"),
+        (["train", "--resume", "/nonexistent/run"], "no checkpoint at"),
+    ],
+)
 def test_bad_input_one_line_errors(args, message, tmp_path):
     result = run_cli(*[a.replace("{tmp}", str(tmp_path)) for a in args])
     assert result.returncode == 2
@@ -79,12 +114,19 @@ def test_bad_input_one_line_errors(args, message, tmp_path):
 
 
 def test_cli_trains_toy_preset(tmp_path):
-    result = run_cli("train", "gan-ring", "--steps", "50", "--out", str(tmp_path / "r"),
-                     "--set", "train.progress=false")
+    result = run_cli(
+        "train",
+        "gan-ring",
+        "--steps",
+        "50",
+        "--out",
+        str(tmp_path / "r"),
+        "--set",
+        "train.progress=false",
+    )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "r" / "samples" / "epoch_0001.png").is_file()
-    result = run_cli("sample", str(tmp_path / "r"), "--n", "100", "--out",
-                     str(tmp_path / "r.npy"))
+    result = run_cli("sample", str(tmp_path / "r"), "--n", "100", "--out", str(tmp_path / "r.npy"))
     assert result.returncode == 0 and np.load(tmp_path / "r.npy").shape == (100, 2)
 
 
@@ -101,9 +143,28 @@ def test_version():
 
 def test_print_config_resolves_the_flags_and_writes_nothing(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the default run folder would be runs/gan-ring here
-    assert main(["train", "gan-ring", "--out", "r", "--steps", "7", "--seed", "3",
-                 "--device", "cpu", "--set", "train.seed=5", "--set", "train.k=2",
-                 "--print-config"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "gan-ring",
+                "--out",
+                "r",
+                "--steps",
+                "7",
+                "--seed",
+                "3",
+                "--device",
+                "cpu",
+                "--set",
+                "train.seed=5",
+                "--set",
+                "train.k=2",
+                "--print-config",
+            ]
+        )
+        == 0
+    )
     cfg = yaml.safe_load(capsys.readouterr().out)
     t = cfg["train"]
     assert (t["steps"], t["epochs"], t["seed"], t["device"], t["k"]) == (7, None, 3, "cpu", 2)
@@ -115,8 +176,21 @@ def test_print_config_resolves_the_flags_and_writes_nothing(tmp_path, capsys, mo
 
 
 def _trained_generator(run_dir, quiet, *flags: str) -> dict:
-    assert main(["train", "gan-ring", "--steps", "3", "--out", str(run_dir),
-                 *_quiet_sets(quiet), *flags]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "gan-ring",
+                "--steps",
+                "3",
+                "--out",
+                str(run_dir),
+                *_quiet_sets(quiet),
+                *flags,
+            ]
+        )
+        == 0
+    )
     return load_generator(run_dir)[0].state_dict()
 
 
@@ -129,27 +203,46 @@ def test_seed_flag_sets_the_weights_and_reproduces_them(tmp_path, quiet, capsys)
     assert not all(torch.equal(a[k], c[k]) for k in a)
     # --print-config with --resume: the run's own config with the overrides, nothing trained
     capsys.readouterr()
-    assert main(["train", "--resume", str(tmp_path / "a"), "--steps", "9",
-                 "--print-config"]) == 0
+    assert main(["train", "--resume", str(tmp_path / "a"), "--steps", "9", "--print-config"]) == 0
     t = yaml.safe_load(capsys.readouterr().out)["train"]
     assert (t["steps"], t["seed"]) == (9, 1)
     assert load_checkpoint(tmp_path / "a")["counters"]["step"] == 3
     # sample and eval take --device; the same seed draws the same samples
     for name in ("s1", "s2"):
-        assert main(["sample", str(tmp_path / "a"), "--n", "20", "--seed", "4", "--device",
-                     "cpu", "--out", str(tmp_path / f"{name}.npy")]) == 0
+        assert (
+            main(
+                [
+                    "sample",
+                    str(tmp_path / "a"),
+                    "--n",
+                    "20",
+                    "--seed",
+                    "4",
+                    "--device",
+                    "cpu",
+                    "--out",
+                    str(tmp_path / f"{name}.npy"),
+                ]
+            )
+            == 0
+        )
     assert np.array_equal(np.load(tmp_path / "s1.npy"), np.load(tmp_path / "s2.npy"))
-    assert main(["eval", str(tmp_path / "a"), "--metric", "modes", "--n", "200",
-                 "--device", "cpu"]) == 0
+    assert (
+        main(["eval", str(tmp_path / "a"), "--metric", "modes", "--n", "200", "--device", "cpu"])
+        == 0
+    )
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("modes ")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
-@pytest.mark.parametrize("args", [
-    ["train", "gan-ring", "--device", "cuda", "--steps", "1", "--out", "{tmp}/r"],
-    ["sample", "{tmp}/r", "--device", "cuda", "--out", "{tmp}/x.npy"],
-    ["eval", "{tmp}/r", "--device", "cuda"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["train", "gan-ring", "--device", "cuda", "--steps", "1", "--out", "{tmp}/r"],
+        ["sample", "{tmp}/r", "--device", "cuda", "--out", "{tmp}/x.npy"],
+        ["eval", "{tmp}/r", "--device", "cuda"],
+    ],
+)
 def test_device_cuda_without_cuda_is_a_one_line_error(args, tmp_path, capsys):
     assert main([a.replace("{tmp}", str(tmp_path)) for a in args]) == 2
     err = capsys.readouterr().err.strip()

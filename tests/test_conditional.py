@@ -23,28 +23,45 @@ from advnets.sampling import (
 from advnets.training import build_run, run_loop, train
 
 # The preset's branched nets, narrowed: for tests of the mechanics.
-SMALL = ["model.generator.branches=[64,64]", "model.generator.hidden=[256]",
-         "model.discriminator.branches=[64,16]", "model.discriminator.hidden=[64]"]
+SMALL = [
+    "model.generator.branches=[64,64]",
+    "model.generator.hidden=[256]",
+    "model.discriminator.branches=[64,16]",
+    "model.discriminator.hidden=[64]",
+]
 # Concatenation nets with learned label embeddings: y steers G within a few hundred steps.
-FAST = [*[f"model.{net}.{key}" for net in ("generator", "discriminator") for key in (
-    "branches=[]", "hidden=[256]", "init=default", "label_embedding=64")],
-    "model.discriminator.activation=leaky_relu", "model.discriminator.input_dropout=0",
-    "model.discriminator.hidden_dropout=0", "train.ema_decay=0.99"]
-TINY_DCGAN = ["model.generator.arch=dcgan", "model.discriminator.arch=dcgan",
-              "model.generator.branches=[]", "model.discriminator.branches=[]",
-              "model.generator.channels=4", "model.discriminator.channels=4",
-              "model.generator.output_bias_from_data=false", "model.generator.init=normal",
-              "model.generator.init_scale=0.02"]
+FAST = [
+    *[
+        f"model.{net}.{key}"
+        for net in ("generator", "discriminator")
+        for key in ("branches=[]", "hidden=[256]", "init=default", "label_embedding=64")
+    ],
+    "model.discriminator.activation=leaky_relu",
+    "model.discriminator.input_dropout=0",
+    "model.discriminator.hidden_dropout=0",
+    "train.ema_decay=0.99",
+]
+TINY_DCGAN = [
+    "model.generator.arch=dcgan",
+    "model.discriminator.arch=dcgan",
+    "model.generator.branches=[]",
+    "model.discriminator.branches=[]",
+    "model.generator.channels=4",
+    "model.discriminator.channels=4",
+    "model.generator.output_bias_from_data=false",
+    "model.generator.init=normal",
+    "model.generator.init_scale=0.02",
+]
 
 
 def _mnist(data_root, *overrides):
-    return [f"data.root={data_root}", "data.download=false", "train.progress=false",
-            *overrides]
+    return [f"data.root={data_root}", "data.download=false", "train.progress=false", *overrides]
 
 
 def _params(module):
-    return torch.cat([p.detach().flatten() for p in module.state_dict().values()
-                      if p.is_floating_point()])
+    return torch.cat(
+        [p.detach().flatten() for p in module.state_dict().values() if p.is_floating_point()]
+    )
 
 
 def test_paper_conditional_mlps_match_mirza_osindero():
@@ -55,8 +72,9 @@ def test_paper_conditional_mlps_match_mirza_osindero():
     D = build_discriminator(cfg.model, (1, 28, 28))
     linears = [(m.in_features, m.out_features) for m in G.modules() if isinstance(m, nn.Linear)]
     assert linears == [(100, 200), (10, 1000), (1200, 1200), (1200, 784)]
-    maxouts = [(m.linear.in_features, m.units, m.pieces) for m in D.modules()
-               if isinstance(m, Maxout)]
+    maxouts = [
+        (m.linear.in_features, m.units, m.pieces) for m in D.modules() if isinstance(m, Maxout)
+    ]
     assert maxouts == [(784, 240, 5), (10, 50, 5), (290, 240, 4)]
     z, y = torch.rand(6, 100), torch.arange(6)
     x = G(z, y)
@@ -67,16 +85,25 @@ def test_paper_conditional_mlps_match_mirza_osindero():
     assert not torch.allclose(G(z, y), G(z, (y + 1) % 10))  # so does G
 
 
-@pytest.mark.parametrize("arch, embedding", [("mlp", 0), ("mlp", 8), ("dcgan", 0),
-                                             ("dcgan", 5)])
+@pytest.mark.parametrize("arch, embedding", [("mlp", 0), ("mlp", 8), ("dcgan", 0), ("dcgan", 5)])
 def test_concatenated_labels(arch, embedding):
     """y concatenated to z (G), to x's features (MLP D) or channels (DCGAN D), one-hot or
     as a learned embedding."""
-    nets = [f"model.{w}.{k}" for w in ("generator", "discriminator") for k in (
-        f"arch={arch}", "branches=[]", "hidden=[32]", "channels=4",
-        f"label_embedding={embedding}")]
-    cfg = load_preset("cgan-mnist", [*nets, "model.generator.output_bias_from_data=false",
-                                     "model.generator.init=default"])
+    nets = [
+        f"model.{w}.{k}"
+        for w in ("generator", "discriminator")
+        for k in (
+            f"arch={arch}",
+            "branches=[]",
+            "hidden=[32]",
+            "channels=4",
+            f"label_embedding={embedding}",
+        )
+    ]
+    cfg = load_preset(
+        "cgan-mnist",
+        [*nets, "model.generator.output_bias_from_data=false", "model.generator.init=default"],
+    )
     G = build_generator(cfg.model, (1, 28, 28)).eval()
     D = build_discriminator(cfg.model, (1, 28, 28)).eval()
     z, y = torch.rand(4, 100), torch.tensor([0, 3, 7, 9])
@@ -167,8 +194,15 @@ def test_generator_produces_the_requested_digits(data_root):
 
 
 def test_preset_trains_samples_and_resumes_exactly(tmp_path, data_root, capsys):
-    base = _mnist(data_root, *SMALL, "train.samples_per_epoch=false", "data.split=valid",
-                  "train.batch_size=1000", "train.log_every=3", "train.checkpoint_every=0")
+    base = _mnist(
+        data_root,
+        *SMALL,
+        "train.samples_per_epoch=false",
+        "data.split=valid",
+        "train.batch_size=1000",
+        "train.log_every=3",
+        "train.checkpoint_every=0",
+    )
     # 10,000 images in batches of 1,000: the resumed run crosses a reshuffle
     full = train(load_preset("cgan-mnist", base + ["train.steps=14"]), tmp_path / "full")
     train(load_preset("cgan-mnist", base + ["train.steps=6"]), tmp_path / "half")
@@ -179,10 +213,24 @@ def test_preset_trains_samples_and_resumes_exactly(tmp_path, data_root, capsys):
     run_dir = tmp_path / "full"
     G, cfg = load_generator(run_dir)
     z = torch.rand(5, 100)
-    torch.testing.assert_close(generate(G, z, torch.arange(5)),
-                               generate(full.G, z, torch.arange(5)), rtol=0, atol=0)
-    assert main(["sample", str(run_dir), "--label", "7", "--n", "12",
-                 "--out", str(tmp_path / "seven.npy")]) == 0
+    torch.testing.assert_close(
+        generate(G, z, torch.arange(5)), generate(full.G, z, torch.arange(5)), rtol=0, atol=0
+    )
+    assert (
+        main(
+            [
+                "sample",
+                str(run_dir),
+                "--label",
+                "7",
+                "--n",
+                "12",
+                "--out",
+                str(tmp_path / "seven.npy"),
+            ]
+        )
+        == 0
+    )
     import numpy as np
 
     assert np.load(tmp_path / "seven.npy").shape == (12, 1, 28, 28)
@@ -199,8 +247,9 @@ def test_preset_trains_samples_and_resumes_exactly(tmp_path, data_root, capsys):
 
 def test_label_on_an_unconditional_run_is_refused(tmp_path, capsys):
     train(load_preset("gan-ring", ["train.progress=false", "train.steps=2"]), tmp_path / "r")
-    assert main(["sample", str(tmp_path / "r"), "--label", "3", "--out",
-                 str(tmp_path / "x.npy")]) == 2
+    assert (
+        main(["sample", str(tmp_path / "r"), "--label", "3", "--out", str(tmp_path / "x.npy")]) == 2
+    )
     err = capsys.readouterr().err.strip()
     assert "needs a conditional run" in err and len(err.splitlines()) == 1
 
@@ -213,8 +262,9 @@ def test_seeded_sampling_draws_uniform_labels_and_class_rows(data_root):
     assert counts.min() > 400 and counts.max() < 600  # 500 expected each
     assert draw_labels(cfg, 3, label=2).tolist() == [2, 2, 2]
     G = build_generator(cfg.model, (1, 28, 28), torch.full((784,), 0.3))
-    torch.testing.assert_close(draw_samples(G, cfg, 20, seed=1),
-                               draw_samples(G, cfg, 20, seed=1), rtol=0, atol=0)
+    torch.testing.assert_close(
+        draw_samples(G, cfg, 20, seed=1), draw_samples(G, cfg, 20, seed=1), rtol=0, atol=0
+    )
     grid = class_grid(G, cfg, 3, seed=1)
     assert grid.shape == (30, 1, 28, 28)
     # columns share z: row c, column j is G(z_j, c)
@@ -222,10 +272,18 @@ def test_seeded_sampling_draws_uniform_labels_and_class_rows(data_root):
 
 
 def test_sample_pictures_and_periodic_eval_on_a_conditional_run(tmp_path, data_root):
-    cfg = load_preset("cgan-mnist", _mnist(data_root, *SMALL, "train.steps=4",
-                                           "train.eval_every=4", "train.eval_samples=200",
-                                           "train.eval_metric=parzen",
-                                           "train.checkpoint_every=0"))
+    cfg = load_preset(
+        "cgan-mnist",
+        _mnist(
+            data_root,
+            *SMALL,
+            "train.steps=4",
+            "train.eval_every=4",
+            "train.eval_samples=200",
+            "train.eval_metric=parzen",
+            "train.checkpoint_every=0",
+        ),
+    )
     run = train(cfg, tmp_path / "run")
     picture = Image.open(next((tmp_path / "run" / "samples").glob("epoch_*.png")))
     assert picture.size == (10 * 30 + 2, 10 * 30 + 2)  # one row of 10 per class
@@ -234,8 +292,11 @@ def test_sample_pictures_and_periodic_eval_on_a_conditional_run(tmp_path, data_r
 
 
 def test_tiny_conditional_dcgan_trains(data_root):
-    run = build_run(load_preset("cgan-mnist", _mnist(
-        data_root, *TINY_DCGAN, "train.batch_size=8", "train.steps=2")))
+    run = build_run(
+        load_preset(
+            "cgan-mnist", _mnist(data_root, *TINY_DCGAN, "train.batch_size=8", "train.steps=2")
+        )
+    )
     run_loop(run, [], 2)
     x = generate(run.G, torch.rand(3, 100), torch.tensor([1, 2, 3]))
     assert x.shape == (3, 1, 28, 28) and torch.isfinite(x).all()
@@ -243,8 +304,11 @@ def test_tiny_conditional_dcgan_trains(data_root):
 
 @pytest.mark.parametrize("update", ["simultaneous", "reuse_fakes"])
 def test_other_update_rules_pass_the_labels(data_root, update):
-    run = build_run(load_preset("cgan-mnist", _mnist(
-        data_root, *SMALL, f"train.update={update}", "train.steps=0")))
+    run = build_run(
+        load_preset(
+            "cgan-mnist", _mnist(data_root, *SMALL, f"train.update={update}", "train.steps=0")
+        )
+    )
     labels = []
     run.D.register_forward_hook(lambda m, inputs, out: labels.append(inputs[1]))
     g0 = _params(run.G)

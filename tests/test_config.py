@@ -1,6 +1,7 @@
 import pytest
 
-from advnets.config import apply_overrides, config_from_dict, load_preset, preset_names, validate
+from advnets.config import apply_overrides, config_from_dict, load_preset, preset_names
+from advnets.validation import validate
 from advnets.errors import ConfigError
 
 REQUIRED = {"gan-mnist", "gan-mnist-fast", "pytorch-gan-mnist", "gan-ring", "gan-grid", "gan-1d"}
@@ -24,24 +25,34 @@ def test_paper_preset_values():
 
 
 def test_dotted_overrides_parse_types():
-    cfg = apply_overrides(load_preset("gan-mnist"),
-                          ["train.k=5", "optim.G.lr=1e-3", "model.generator.hidden=[10, 20]",
-                           "train.steps=null", "train.precision=bf16"])
+    cfg = apply_overrides(
+        load_preset("gan-mnist"),
+        [
+            "train.k=5",
+            "optim.G.lr=1e-3",
+            "model.generator.hidden=[10, 20]",
+            "train.steps=null",
+            "train.precision=bf16",
+        ],
+    )
     assert cfg.train.k == 5 and cfg.optim["G"].lr == 1e-3
     assert cfg.model.generator.hidden == [10, 20] and cfg.train.steps is None
     assert cfg.train.precision == "bf16"
     assert isinstance(apply_overrides(cfg, ["optim.G.lr=1"]).optim["G"].lr, float)
 
 
-@pytest.mark.parametrize("override, message", [
-    ("train.kk=5", "unknown config key 'train.kk'"),
-    ("nope.k=5", "unknown config key 'nope.k'"),
-    ("train.k=five", "'train.k' must be int"),
-    ("train.k=1.5", "'train.k' must be int"),
-    ("model.generator.hidden=3", "'model.generator.hidden' must be a list"),
-    ("train.progress=maybe", "'train.progress' must be bool"),
-    ("train.k", "must look like section.key=value"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("train.kk=5", "unknown config key 'train.kk'"),
+        ("nope.k=5", "unknown config key 'nope.k'"),
+        ("train.k=five", "'train.k' must be int"),
+        ("train.k=1.5", "'train.k' must be int"),
+        ("model.generator.hidden=3", "'model.generator.hidden' must be a list"),
+        ("train.progress=maybe", "'train.progress' must be bool"),
+        ("train.k", "must look like section.key=value"),
+    ],
+)
 def test_bad_overrides_name_the_key(override, message):
     with pytest.raises(ConfigError, match=message) as err:
         apply_overrides(load_preset("gan-mnist"), [override])
@@ -60,19 +71,22 @@ def test_round_trip_through_dict():
     assert config_from_dict(cfg.to_dict()) == cfg
 
 
-@pytest.mark.parametrize("override, message", [
-    ("model.generator.init=unifrom", "choose one of: default, uniform"),
-    ("model.discriminator.input_dropout=1.0", "drop probability"),
-    ("optim.D.lr=-1", "optim.D.lr must be > 0"),
-    ("optim.G.lr_decay=0", "lr_decay"),
-    ("optim.G.lr_milestones=[500,100]", "increasing update counts"),
-    ("optim.D.lr_gamma=0", "lr_gamma must be in"),
-    ("optim.G.lr=.nan", "must be finite"),
-    ("train.precision=fp16", "choose one of: fp32, bf16"),
-    ("model.z_dim=0", "z_dim"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("model.generator.init=unifrom", "choose one of: default, normal, uniform"),
+        ("model.discriminator.input_dropout=1.0", "drop probability"),
+        ("optim.D.lr=-1", "optim.D.lr must be > 0"),
+        ("optim.G.lr_decay=0", "lr_decay"),
+        ("optim.G.lr_milestones=[500,100]", "increasing update counts"),
+        ("optim.D.lr_gamma=0", "lr_gamma must be in"),
+        ("optim.G.lr=.nan", "must be finite"),
+        ("train.precision=fp16", "choose one of: fp32, bf16"),
+        ("model.z_dim=0", "z_dim"),
+    ],
+)
 def test_validation_catches_out_of_range_values(override, message):
-    from advnets.config import validate
+    from advnets.validation import validate
 
     with pytest.raises(ConfigError, match=message):
         validate(apply_overrides(load_preset("gan-mnist"), [override]))
@@ -87,10 +101,13 @@ def test_non_string_keys_and_unreadable_files(tmp_path):
         load_preset(str(binary))
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (["loss.unroll_steps=3", "loss.clip=0.01"], "unroll_steps"),
-    (["train.eval_every=100", "data.split=full"], "data.split=full"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["loss.unroll_steps=3", "loss.clip=0.01"], "unroll_steps"),
+        (["train.eval_every=100", "data.split=full"], "data.split=full"),
+    ],
+)
 def test_combinations_that_would_mislead_are_refused(overrides, message):
     with pytest.raises(ConfigError, match=message):
         validate(load_preset("gan-mnist", overrides))

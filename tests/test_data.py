@@ -15,8 +15,9 @@ from advnets.errors import DataError
 
 def write_idx(path, array, magic_dtype=0x08, ndim=None, gz=True, truncate=0):
     ndim = array.ndim if ndim is None else ndim
-    header = struct.pack(">HBB", 0, magic_dtype, ndim) + struct.pack(f">{array.ndim}I",
-                                                                     *array.shape)
+    header = struct.pack(">HBB", 0, magic_dtype, ndim) + struct.pack(
+        f">{array.ndim}I", *array.shape
+    )
     body = array.astype(np.uint8).tobytes()
     blob = header + body[: len(body) - truncate]
     if gz:
@@ -34,11 +35,14 @@ def test_read_idx_raw_and_gz(tmp_path):
         np.testing.assert_array_equal(out, images)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"magic_dtype": 0x0D}, "bad magic number"),
-    ({"ndim": 2}, "has 2 dimensions, expected 3"),
-    ({"truncate": 5}, "truncated"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"magic_dtype": 0x0D}, "bad magic number"),
+        ({"ndim": 2}, "has 2 dimensions, expected 3"),
+        ({"truncate": 5}, "truncated"),
+    ],
+)
 def test_corrupt_idx_files(tmp_path, kwargs, message):
     path = write_idx(tmp_path / "x.gz", np.zeros((2, 28, 28)), **kwargs)
     with pytest.raises(DataError, match=message) as err:
@@ -77,8 +81,9 @@ def test_paper_splits(data_root):
 
 
 def test_build_data_respects_value_range(data_root):
-    data = build_data(DataConfig(name="mnist", root=str(data_root), download=False,
-                                 value_range=[-1.0, 1.0]))
+    data = build_data(
+        DataConfig(name="mnist", root=str(data_root), download=False, value_range=[-1.0, 1.0])
+    )
     batch = data.sampler.next(500)
     assert batch.shape == (500, 1, 28, 28) and data.shape == (1, 28, 28)
     assert batch.min().item() == -1.0 and batch.max().item() == 1.0
@@ -134,8 +139,9 @@ def test_download_checks_sha256(tmp_path, monkeypatch):
     bad_mirror = tmp_path / "bad"
     bad_mirror.mkdir()
     (bad_mirror / name).write_bytes(b"tampered")
-    spec = mnist.IdxDataset("mnist", (bad_mirror.as_uri() + "/", mirror.as_uri() + "/"),
-                            {name: digest})
+    spec = mnist.IdxDataset(
+        "mnist", (bad_mirror.as_uri() + "/", mirror.as_uri() + "/"), {name: digest}
+    )
     monkeypatch.setitem(mnist.DATASETS, "mnist", spec)
     root = tmp_path / "cache"
     path = mnist.find_file("mnist", name, str(root), download=True)

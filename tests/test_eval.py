@@ -10,16 +10,19 @@ from advnets.errors import DataError
 from advnets.metrics.evaluate import EvalSettings, check_samples, modes, parzen
 
 
-@pytest.mark.parametrize("array, dataset, message", [
-    (np.zeros((5, 28, 28), np.float32), "mnist", r"shape \(N, 1, 28, 28\)"),
-    (np.zeros((5, 1, 28, 28), np.uint8), "mnist", "floating point"),
-    (np.full((5, 1, 28, 28), np.nan, np.float32), "mnist", "NaN"),
-    (np.full((5, 1, 28, 28), -1.0, np.float32), "mnist", r"\(x \+ 1\) / 2"),
-    (np.zeros((5, 3), np.float32), "ring", r"shape \(N, 2\)"),
-    (np.zeros((5, 2), np.float32), "cifar", "unknown dataset 'cifar'"),
-    (np.zeros((0, 1, 28, 28), np.float32), "mnist", "empty"),
-    (np.array(["a", "b"]), "ring", "floating point"),
-])
+@pytest.mark.parametrize(
+    "array, dataset, message",
+    [
+        (np.zeros((5, 28, 28), np.float32), "mnist", r"shape \(N, 1, 28, 28\)"),
+        (np.zeros((5, 1, 28, 28), np.uint8), "mnist", "floating point"),
+        (np.full((5, 1, 28, 28), np.nan, np.float32), "mnist", "NaN"),
+        (np.full((5, 1, 28, 28), -1.0, np.float32), "mnist", r"\(x \+ 1\) / 2"),
+        (np.zeros((5, 3), np.float32), "ring", r"shape \(N, 2\)"),
+        (np.zeros((5, 2), np.float32), "cifar", "unknown dataset 'cifar'"),
+        (np.zeros((0, 1, 28, 28), np.float32), "mnist", "empty"),
+        (np.array(["a", "b"]), "ring", "floating point"),
+    ],
+)
 def test_bad_samples_are_rejected(array, dataset, message):
     with pytest.raises(DataError, match=message) as err:
         check_samples(array, dataset)
@@ -40,8 +43,24 @@ def test_eval_of_real_images_as_samples(data_root, capsys, tmp_path):
     images, _ = load_images("mnist", "train", str(data_root), download=False)
     path = tmp_path / "real.npy"
     np.save(path, (images[:2000, None] / 255.0).astype(np.float32))
-    assert main(["eval", "--samples", str(path), "--dataset", "mnist", "--metric", "parzen",
-                 "--n", "2000", "--data", str(data_root)]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--samples",
+                str(path),
+                "--dataset",
+                "mnist",
+                "--metric",
+                "parzen",
+                "--n",
+                "2000",
+                "--data",
+                str(data_root),
+            ]
+        )
+        == 0
+    )
     last = capsys.readouterr().out.strip().splitlines()[-1]
     name, mean, pm, se = last.split()
     assert name == "parzen" and pm == "+-" and float(se) > 0
@@ -50,8 +69,21 @@ def test_eval_of_real_images_as_samples(data_root, capsys, tmp_path):
 
 def test_eval_run_end_to_end_appends_metrics(tmp_path, capsys):
     run_dir = tmp_path / "ring"
-    assert main(["train", "gan-ring", "--steps", "20", "--out", str(run_dir),
-                 "--set", "train.progress=false"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "gan-ring",
+                "--steps",
+                "20",
+                "--out",
+                str(run_dir),
+                "--set",
+                "train.progress=false",
+            ]
+        )
+        == 0
+    )
     assert main(["eval", str(run_dir), "--metric", "modes"]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith("modes ") and "high_quality" in last
@@ -62,20 +94,31 @@ def test_eval_run_end_to_end_appends_metrics(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("metric, better", [("fid", min), ("parzen", max)])
-def test_training_runs_periodic_evaluation_and_keeps_the_best(tmp_path, data_root, metric,
-                                                              better):
+def test_training_runs_periodic_evaluation_and_keeps_the_best(tmp_path, data_root, metric, better):
     from advnets.checkpoint import load_checkpoint
     from advnets.config import load_preset
     from advnets.training import train
 
-    cfg = load_preset("gan-mnist-fast", [
-        "train.progress=false", "train.samples_per_epoch=false", "train.steps=40",
-        "train.eval_every=20", f"train.eval_metric={metric}", "train.eval_samples=500",
-        f"data.root={data_root}",
-        "model.generator.hidden=[64]", "model.discriminator.hidden=[32]"])
+    cfg = load_preset(
+        "gan-mnist-fast",
+        [
+            "train.progress=false",
+            "train.samples_per_epoch=false",
+            "train.steps=40",
+            "train.eval_every=20",
+            f"train.eval_metric={metric}",
+            "train.eval_samples=500",
+            f"data.root={data_root}",
+            "model.generator.hidden=[64]",
+            "model.discriminator.hidden=[32]",
+        ],
+    )
     train(cfg, tmp_path / "run")
-    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text()
-            .splitlines() if "eval" in line]
+    rows = [
+        json.loads(line)
+        for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+        if "eval" in line
+    ]
     assert [r["step"] for r in rows] == [20, 40]
     scores = [r["eval"][metric] for r in rows]
     assert len(set(scores)) == 2
@@ -95,8 +138,10 @@ def test_cli_eval_input_errors(tmp_path, capsys):
     cases = [
         (["eval", "--samples", str(tmp_path / "two.npz"), "--dataset", "ring"], ".npz"),
         (["eval", "--samples", str(tmp_path / "ring.npy"), "--dataset", "mnist"], "shape"),
-        (["eval", "--samples", str(tmp_path / "ring.npy"), "--dataset", "ring", "--n", "1"],
-         "at least 2"),
+        (
+            ["eval", "--samples", str(tmp_path / "ring.npy"), "--dataset", "ring", "--n", "1"],
+            "at least 2",
+        ),
         (["eval", "--samples", str(tmp_path / "ring.npy")], "needs --dataset"),
         (["classifier", "mnist"], "--out FILE"),
     ]
@@ -108,8 +153,21 @@ def test_cli_eval_input_errors(tmp_path, capsys):
 
 def test_eval_accepts_a_checkpoint_file(tmp_path, capsys):
     run_dir = tmp_path / "ring"
-    assert main(["train", "gan-ring", "--steps", "5", "--out", str(run_dir),
-                 "--set", "train.progress=false"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "gan-ring",
+                "--steps",
+                "5",
+                "--out",
+                str(run_dir),
+                "--set",
+                "train.progress=false",
+            ]
+        )
+        == 0
+    )
     assert main(["eval", str(run_dir / "checkpoint.pt")]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("modes ")
     row = json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])
@@ -122,8 +180,10 @@ def test_periodic_eval_rejects_a_metric_that_does_not_fit(tmp_path):
     from advnets.training import train
 
     with pytest.raises(ConfigError, match="cannot score gaussian1d"):
-        train(load_preset("gan-1d", ["train.progress=false", "train.steps=2",
-                                     "train.eval_every=1"]), tmp_path / "r")
+        train(
+            load_preset("gan-1d", ["train.progress=false", "train.steps=2", "train.eval_every=1"]),
+            tmp_path / "r",
+        )
 
 
 def test_best_checkpoint_survives_resume(tmp_path):
@@ -131,16 +191,25 @@ def test_best_checkpoint_survives_resume(tmp_path):
     from advnets.config import load_preset
     from advnets.training import train
 
-    cfg = load_preset("gan-ring", ["train.progress=false", "train.samples_per_epoch=false",
-                                   "train.steps=400", "train.eval_every=200",
-                                   "train.eval_samples=2500"])
+    cfg = load_preset(
+        "gan-ring",
+        [
+            "train.progress=false",
+            "train.samples_per_epoch=false",
+            "train.steps=400",
+            "train.eval_every=200",
+            "train.eval_samples=2500",
+        ],
+    )
     train(cfg, tmp_path / "r")
     best = load_checkpoint(tmp_path / "r" / "best.pt")
-    train(None, tmp_path / "r", resume=True, overrides=["train.steps=401",
-                                                         "train.eval_every=401"])
+    train(None, tmp_path / "r", resume=True, overrides=["train.steps=401", "train.eval_every=401"])
     after = load_checkpoint(tmp_path / "r" / "best.pt")
-    rows = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()
-            if '"eval"' in x]
+    rows = [
+        json.loads(x)
+        for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()
+        if '"eval"' in x
+    ]
     ranks = [r["eval"]["modes"] + r["eval"]["high_quality"] for r in rows]
     assert after["eval_rank"] == pytest.approx(max(ranks))
     if ranks[-1] <= best["eval_rank"]:  # the resumed evaluation did not beat the old best
@@ -165,8 +234,9 @@ def test_training_time_scores_use_the_validation_split(data_root):
 
     valid = load_images01("mnist", "valid", data_root)[0]
     held_out = valid[1000:3000]
-    settings = dict(parzen_samples=2000, parzen_valid=1000, parzen_test=2000,
-                    data_root=str(data_root))
+    settings = dict(
+        parzen_samples=2000, parzen_valid=1000, parzen_test=2000, data_root=str(data_root)
+    )
     on_valid = parzen(held_out, "mnist", EvalSettings(reference="valid", **settings))
     on_test = parzen(held_out, "mnist", EvalSettings(**settings))
     # every scored image is a kernel centre, whose own term dominates the sum

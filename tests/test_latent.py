@@ -20,18 +20,52 @@ CELL = 28 + 2  # an MNIST image and the grid's padding
 def mnist_run(tmp_path_factory, data_root):
     """A tiny MNIST run (20 steps, one sample picture), trained once for the module."""
     run_dir = tmp_path_factory.mktemp("latent") / "run"
-    assert main(["train", "gan-mnist", "--out", str(run_dir), "--steps", "20", "--data",
-                 str(data_root), "--set", "train.progress=false", "--set",
-                 "train.log_every=5", "--set", "model.generator.hidden=[32]",
-                 "--set", "model.discriminator.hidden=[16]"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "gan-mnist",
+                "--out",
+                str(run_dir),
+                "--steps",
+                "20",
+                "--data",
+                str(data_root),
+                "--set",
+                "train.progress=false",
+                "--set",
+                "train.log_every=5",
+                "--set",
+                "model.generator.hidden=[32]",
+                "--set",
+                "model.discriminator.hidden=[16]",
+            ]
+        )
+        == 0
+    )
     return run_dir
 
 
 @pytest.fixture(scope="module")
 def toy_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("latent") / "toy"
-    assert main(["train", "gan-ring", "--out", str(run_dir), "--steps", "4",
-                 "--set", "train.progress=false", "--set", "train.log_every=2"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "gan-ring",
+                "--out",
+                str(run_dir),
+                "--steps",
+                "4",
+                "--set",
+                "train.progress=false",
+                "--set",
+                "train.log_every=2",
+            ]
+        )
+        == 0
+    )
     return run_dir
 
 
@@ -49,8 +83,9 @@ def test_lerp_and_slerp_endpoints_and_norms():
     assert (lerp(a, b, t).norm(dim=2)[:, 4] < 0.9 * norms[:, 4]).all()  # the chord dips
     # orthogonal unit vectors: the midpoint of the arc is (a + b) / sqrt(2)
     e = torch.eye(2)
-    assert_close(slerp(e[:1], e[1:], torch.tensor([0.5]))[0, 0],
-                 torch.tensor([1.0, 1.0]) / math.sqrt(2))
+    assert_close(
+        slerp(e[:1], e[1:], torch.tensor([0.5]))[0, 0], torch.tensor([1.0, 1.0]) / math.sqrt(2)
+    )
 
 
 def test_slerp_near_parallel_and_antiparallel_fall_back_safely():
@@ -101,20 +136,53 @@ def _size(path):
 
 def test_interpolate_and_arithmetic_commands_write_pictures(mnist_run, tmp_path, capsys):
     out = tmp_path / "interp.png"
-    assert main(["interpolate", str(mnist_run), "--steps", "6", "--pairs", "3",
-                 "--out", str(out)]) == 0
+    assert (
+        main(["interpolate", str(mnist_run), "--steps", "6", "--pairs", "3", "--out", str(out)])
+        == 0
+    )
     assert _size(out) == (6 * CELL + 2, 3 * CELL + 2)
-    assert main(["interpolate", str(mnist_run), "--mode", "slerp", "--between", "3:17,5:9",
-                 "--zoom", "2", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "interpolate",
+                str(mnist_run),
+                "--mode",
+                "slerp",
+                "--between",
+                "3:17,5:9",
+                "--zoom",
+                "2",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert _size(out) == (10 * (2 * 28 + 2) + 2, 2 * (2 * 28 + 2) + 2)
 
     grid = tmp_path / "grid.png"
-    assert main(["arithmetic", str(mnist_run), "--show-grid", "--grid", "30",
-                 "--out", str(grid)]) == 0
+    assert (
+        main(["arithmetic", str(mnist_run), "--show-grid", "--grid", "30", "--out", str(grid)]) == 0
+    )
     assert _size(grid) == (6 * CELL + 2, 5 * (CELL + LABEL_HEIGHT) + 2)  # ceil(sqrt 30) = 6
     arith = tmp_path / "arith.png"
-    assert main(["arithmetic", str(mnist_run), "--a", "3,17,22", "--b", "5,9", "--c", "11,40",
-                 "--out", str(arith)]) == 0
+    assert (
+        main(
+            [
+                "arithmetic",
+                str(mnist_run),
+                "--a",
+                "3,17,22",
+                "--b",
+                "5,9",
+                "--c",
+                "11,40",
+                "--out",
+                str(arith),
+            ]
+        )
+        == 0
+    )
     # label, mean, gap, then max(3 picks, 8 neighbours) cells; rows A, B, C, result
     assert _size(arith) == ((3 + 8) * CELL + 2, 4 * CELL + 2)
     out_text = capsys.readouterr().out
@@ -132,8 +200,20 @@ def test_plot_writes_curves_and_gif(mnist_run, tmp_path, capsys):
     shutil.copytree(mnist_run, run)
     with (run / "metrics.jsonl").open("a") as f:
         for step, score in ((10, 50.0), (20, 80.0)):
-            f.write(json.dumps({"eval": {"parzen": score, "parzen_se": 2.0, "fid": 90 - score,
-                                         "classes": 7}, "step": step}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "eval": {
+                            "parzen": score,
+                            "parzen_se": 2.0,
+                            "fid": 90 - score,
+                            "classes": 7,
+                        },
+                        "step": step,
+                    }
+                )
+                + "\n"
+            )
         f.write('{"loss_d": 1.3, "ste')  # a row cut short by a run still writing
     assert main(["plot", str(run)]) == 0
     assert _size(run / "curves.png") == (width, 4 * height)
@@ -146,32 +226,54 @@ def test_plot_on_a_toy_run(toy_run, tmp_path):
         assert _size(tmp_path / "toy.gif") == (frame.width, frame.height + LABEL_HEIGHT)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["arithmetic", "{run}", "--a", "3,100", "--b", "5", "--c", "1", "--out", "{tmp}/x.png"],
-     "--a index 100 is out of range"),
-    (["arithmetic", "{run}", "--a", "3", "--b", "-1", "--c", "1", "--out", "{tmp}/x.png"],
-     "--b index -1 is out of range"),
-    (["arithmetic", "{run}", "--a", "3", "--b", "5", "--c", ",", "--out", "{tmp}/x.png"],
-     "--c is empty"),
-    (["arithmetic", "{run}", "--a", "3", "--b", "x", "--c", "1", "--out", "{tmp}/x.png"],
-     "--b takes comma-separated sample indices"),
-    (["arithmetic", "{run}", "--a", "3", "--out", "{tmp}/x.png"], "name the picks with --b, --c"),
-    (["arithmetic", "{run}", "--show-grid", "--a", "3", "--out", "{tmp}/x.png"],
-     "pass it without --a/--b/--c"),
-    (["arithmetic", "{run}", "--show-grid", "--grid", "0", "--out", "{tmp}/x.png"],
-     "--grid must be between 1 and 1000"),
-    (["interpolate", "{run}", "--between", "3:17,5", "--out", "{tmp}/x.png"],
-     "--between takes index pairs"),
-    (["interpolate", "{run}", "--between", "3:170", "--out", "{tmp}/x.png"],
-     "--between index 170 is out of range"),
-    (["interpolate", "{run}", "--steps", "1", "--out", "{tmp}/x.png"], "--steps must be"),
-    (["interpolate", "{run}", "--out", "{tmp}/x.jpg"], "--out must end in .png"),
-    (["interpolate", "{toy}", "--out", "{tmp}/x.png"], "need an image run"),
-    (["arithmetic", "{toy}", "--show-grid", "--out", "{tmp}/x.png"], "need an image run"),
-    (["plot", "{tmp}"], "no metrics.jsonl"),
-    (["plot", "{tmp}/nowhere"], "no run folder"),
-    (["plot", "{toy}", "--gif", "{tmp}/x.png"], "--gif must end in .gif"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["arithmetic", "{run}", "--a", "3,100", "--b", "5", "--c", "1", "--out", "{tmp}/x.png"],
+            "--a index 100 is out of range",
+        ),
+        (
+            ["arithmetic", "{run}", "--a", "3", "--b", "-1", "--c", "1", "--out", "{tmp}/x.png"],
+            "--b index -1 is out of range",
+        ),
+        (
+            ["arithmetic", "{run}", "--a", "3", "--b", "5", "--c", ",", "--out", "{tmp}/x.png"],
+            "--c is empty",
+        ),
+        (
+            ["arithmetic", "{run}", "--a", "3", "--b", "x", "--c", "1", "--out", "{tmp}/x.png"],
+            "--b takes comma-separated sample indices",
+        ),
+        (
+            ["arithmetic", "{run}", "--a", "3", "--out", "{tmp}/x.png"],
+            "name the picks with --b, --c",
+        ),
+        (
+            ["arithmetic", "{run}", "--show-grid", "--a", "3", "--out", "{tmp}/x.png"],
+            "pass it without --a/--b/--c",
+        ),
+        (
+            ["arithmetic", "{run}", "--show-grid", "--grid", "0", "--out", "{tmp}/x.png"],
+            "--grid must be between 1 and 1000",
+        ),
+        (
+            ["interpolate", "{run}", "--between", "3:17,5", "--out", "{tmp}/x.png"],
+            "--between takes index pairs",
+        ),
+        (
+            ["interpolate", "{run}", "--between", "3:170", "--out", "{tmp}/x.png"],
+            "--between index 170 is out of range",
+        ),
+        (["interpolate", "{run}", "--steps", "1", "--out", "{tmp}/x.png"], "--steps must be"),
+        (["interpolate", "{run}", "--out", "{tmp}/x.jpg"], "--out must end in .png"),
+        (["interpolate", "{toy}", "--out", "{tmp}/x.png"], "need an image run"),
+        (["arithmetic", "{toy}", "--show-grid", "--out", "{tmp}/x.png"], "need an image run"),
+        (["plot", "{tmp}"], "no metrics.jsonl"),
+        (["plot", "{tmp}/nowhere"], "no run folder"),
+        (["plot", "{toy}", "--gif", "{tmp}/x.png"], "--gif must end in .gif"),
+    ],
+)
 def test_bad_input_one_line_errors(args, message, mnist_run, toy_run, tmp_path, capsys):
     args = [a.format(run=mnist_run, toy=toy_run, tmp=tmp_path) for a in args]
     assert main(args) == 2
@@ -188,7 +290,6 @@ def test_plot_without_samples_or_metrics(mnist_run, tmp_path, capsys):
     shutil.copy(mnist_run / "metrics.jsonl", run / "metrics.jsonl")
     assert main(["plot", str(run), "--gif", str(tmp_path / "s.gif")]) == 2
     assert "no sample pictures" in capsys.readouterr().err
-
 
 
 def test_labelled_rows_puts_one_row_per_label_and_writes_the_labels():

@@ -125,10 +125,12 @@ def test_maximum_likelihood_normalised_weights():
     w = torch.exp(logits.detach()) / torch.exp(logits.detach()).sum()
     torch.testing.assert_close(grad, -w, rtol=1e-12, atol=0)
     (plain,) = torch.autograd.grad(g_maximum_likelihood(logits), logits)
-    torch.testing.assert_close(grad / plain, torch.full((3,), 6 / torch.exp(logits).sum().item(),
-                                                        dtype=torch.float64))
+    torch.testing.assert_close(
+        grad / plain, torch.full((3,), 6 / torch.exp(logits).sum().item(), dtype=torch.float64)
+    )
     assert bind_options(g_maximum_likelihood, LossConfig(ml_normalize=True)).keywords == {
-        "normalize": True}
+        "normalize": True
+    }
 
 
 def test_maximum_likelihood_is_stable_where_d_over_one_minus_d_is_not():
@@ -158,8 +160,13 @@ def test_gradient_penalty_matches_finite_differences():
     alpha = torch.rand(4, dtype=torch.float64)
     x_hat = alpha[:, None] * real + (1 - alpha[:, None]) * fake
     h = 1e-6
-    grads = torch.stack([(D(x_hat + h * e) - D(x_hat - h * e)).squeeze(1) / (2 * h)
-                         for e in torch.eye(3, dtype=torch.float64)], 1)
+    grads = torch.stack(
+        [
+            (D(x_hat + h * e) - D(x_hat - h * e)).squeeze(1) / (2 * h)
+            for e in torch.eye(3, dtype=torch.float64)
+        ],
+        1,
+    )
     expected = ((grads.norm(dim=1) - 1) ** 2).mean()
     penalty = gradient_penalty(D, real, fake, alpha)
     torch.testing.assert_close(penalty, expected, rtol=1e-7, atol=1e-10)

@@ -8,8 +8,9 @@ from advnets.metrics.fid import class_histogram, frechet_distance, inception_sco
 
 def test_fid_of_a_set_with_itself_is_zero_and_a_shift_adds_its_square():
     g = torch.Generator().manual_seed(0)
-    a = torch.randn(5000, 8, generator=g, dtype=torch.float64) @ torch.randn(8, 8, generator=g,
-                                                                              dtype=torch.float64)
+    a = torch.randn(5000, 8, generator=g, dtype=torch.float64) @ torch.randn(
+        8, 8, generator=g, dtype=torch.float64
+    )
     assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
     shift = torch.tensor([0.5, -1.0, 0, 0, 0, 0, 0, 2.0], dtype=torch.float64)
     assert frechet_distance(a, a + shift) == pytest.approx(0.25 + 1 + 4, rel=1e-6)

@@ -24,8 +24,9 @@ def test_matches_brute_force_exactly():
     samples = torch.rand(300, 20, generator=g, dtype=torch.float64)
     test = torch.rand(50, 20, generator=g, dtype=torch.float64)
     ours = parzen_log_likelihood(samples, test, 0.3, chunk=17, dtype=torch.float64)
-    np.testing.assert_allclose(ours.numpy(), brute_force(samples.numpy(), test.numpy(), 0.3),
-                               rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(
+        ours.numpy(), brute_force(samples.numpy(), test.numpy(), 0.3), rtol=1e-10, atol=1e-10
+    )
     fast = parzen_log_likelihood(samples.float(), test.float(), 0.3)  # the float32 path
     np.testing.assert_allclose(fast.numpy(), ours.numpy(), rtol=0, atol=1e-3)
 

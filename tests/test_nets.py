@@ -13,8 +13,9 @@ def fixed_maxout() -> Maxout:
     """2 units of 3 pieces: unit 0 reads x_0 with weights 1, 2, -1; unit 1 x_1 with 1, -1, 3."""
     layer = Maxout(2, units=2, pieces=3)
     with torch.no_grad():
-        layer.linear.weight.copy_(torch.tensor(
-            [[1.0, 0], [2, 0], [-1, 0], [0, 1], [0, -1], [0, 3]]))
+        layer.linear.weight.copy_(
+            torch.tensor([[1.0, 0], [2, 0], [-1, 0], [0, 1], [0, -1], [0, 3]])
+        )
         layer.linear.bias.zero_()
     return layer
 
@@ -42,14 +43,19 @@ def test_paper_models_match_mnist_yaml():
     G = build_generator(cfg.model, (1, 28, 28), mean01)
     D = build_discriminator(cfg.model, (1, 28, 28))
     g_linear = [m for m in G.modules() if isinstance(m, nn.Linear)]
-    assert [(m.in_features, m.out_features) for m in g_linear] == [(100, 1200), (1200, 1200),
-                                                                  (1200, 784)]
+    assert [(m.in_features, m.out_features) for m in g_linear] == [
+        (100, 1200),
+        (1200, 1200),
+        (1200, 784),
+    ]
     for m in g_linear:
         assert m.weight.abs().max() <= 0.05 and m.weight.abs().max() > 0.04
     torch.testing.assert_close(torch.sigmoid(G.out.bias), mean01, rtol=1e-4, atol=1e-6)
     maxouts = [m for m in D.modules() if isinstance(m, Maxout)]
-    assert [(m.units, m.pieces, m.linear.in_features) for m in maxouts] == [(240, 5, 784),
-                                                                           (240, 5, 240)]
+    assert [(m.units, m.pieces, m.linear.in_features) for m in maxouts] == [
+        (240, 5, 784),
+        (240, 5, 240),
+    ]
     for m in D.modules():
         if isinstance(m, nn.Linear):
             assert 0.004 < m.weight.abs().max() <= 0.005
@@ -68,7 +74,6 @@ def test_dropout_only_in_train_mode():
     torch.testing.assert_close(D(x), D(x))
     D.train()
     assert not torch.equal(D(x), D(x))
-
 
 
 @pytest.mark.parametrize("p", [0.2, 0.5])
@@ -132,8 +137,9 @@ def test_dcgan_shapes_for_each_resolution(size, stages, colours):
     from advnets.nets.dcgan import stages as dcgan_stages
 
     assert dcgan_stages(size) == stages
-    cfg = load_preset("dcgan-mnist", ["model.generator.channels=8",
-                                      "model.discriminator.channels=8"]).model
+    cfg = load_preset(
+        "dcgan-mnist", ["model.generator.channels=8", "model.discriminator.channels=8"]
+    ).model
     G = build_generator(cfg, (colours, size, size))
     D = build_discriminator(cfg, (colours, size, size))
     x = G(torch.rand(5, 100) * 2 - 1)
@@ -159,12 +165,19 @@ def test_dcgan_follows_the_guidelines():
     assert isinstance(d_layers[0], nn.Conv2d) and isinstance(d_layers[1], nn.LeakyReLU)
     assert sum(isinstance(m, nn.BatchNorm2d) for m in G.modules()) == 2
     assert sum(isinstance(m, nn.BatchNorm2d) for m in D.modules()) == 1
-    assert {type(m) for m in G.net if not isinstance(m, nn.ConvTranspose2d | nn.BatchNorm2d)} \
-        == {nn.ReLU, nn.Tanh}
+    assert {type(m) for m in G.net if not isinstance(m, nn.ConvTranspose2d | nn.BatchNorm2d)} == {
+        nn.ReLU,
+        nn.Tanh,
+    }
     assert all(m.negative_slope == 0.2 for m in D.modules() if isinstance(m, nn.LeakyReLU))
     assert not any(isinstance(m, nn.Linear) for m in [*G.modules(), *D.modules()])
-    weights = torch.cat([m.weight.flatten() for m in [*G.modules(), *D.modules()]
-                         if isinstance(m, nn.Conv2d | nn.ConvTranspose2d)])
+    weights = torch.cat(
+        [
+            m.weight.flatten()
+            for m in [*G.modules(), *D.modules()]
+            if isinstance(m, nn.Conv2d | nn.ConvTranspose2d)
+        ]
+    )
     assert weights.mean().item() == pytest.approx(0.0, abs=1e-3)
     assert weights.std().item() == pytest.approx(0.02, rel=0.02)
 

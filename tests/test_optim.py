@@ -37,8 +37,16 @@ def test_paper_momentum_ramp():
 
 
 def test_schedule_is_applied_to_the_optimizer():
-    cfg = OptimConfig(name="sgd", lr=0.1, momentum=0.5, lr_decay=2.0, lr_min=0.01,
-                      momentum_final=0.7, momentum_start=0, momentum_saturate=10)
+    cfg = OptimConfig(
+        name="sgd",
+        lr=0.1,
+        momentum=0.5,
+        lr_decay=2.0,
+        lr_min=0.01,
+        momentum_final=0.7,
+        momentum_start=0,
+        momentum_saturate=10,
+    )
     opt = build_optimizer(cfg, [torch.nn.Parameter(torch.zeros(3))], torch.device("cpu"))
     apply_schedule(opt, cfg, updates=2, epochs_done=5)
     assert opt.param_groups[0]["lr"] == pytest.approx(0.025, rel=1e-12)

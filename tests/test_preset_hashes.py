@@ -22,8 +22,14 @@ from advnets.training import build_run, run_loop
 
 RECORD = Path(__file__).parent / "data" / "preset_hashes.json"
 STEPS = 3
-QUIET = ["train.progress=false", "train.samples_per_epoch=false", "train.checkpoint_every=0",
-         "train.eval_every=0", "train.threads=1", f"train.steps={STEPS}"]
+QUIET = [
+    "train.progress=false",
+    "train.samples_per_epoch=false",
+    "train.checkpoint_every=0",
+    "train.eval_every=0",
+    "train.threads=1",
+    f"train.steps={STEPS}",
+]
 
 # update rules and variants that no preset turns on, on the cheap presets
 VARIANTS = {
@@ -32,23 +38,32 @@ VARIANTS = {
     "gan-ring+k3": ("gan-ring", ["train.k=3"]),
     "gan-ring+minimax": ("gan-ring", ["loss.generator=minimax"]),
     "gan-ring+unrolled": ("gan-ring", ["loss.unroll_steps=2"]),
-    "gan-ring+unrolled-nobackprop": ("gan-ring",
-                                     ["loss.unroll_steps=2", "loss.unroll_backprop=false"]),
+    "gan-ring+unrolled-nobackprop": (
+        "gan-ring",
+        ["loss.unroll_steps=2", "loss.unroll_backprop=false"],
+    ),
     "gan-ring+feature-matching": ("gan-ring", ["loss.generator=feature_matching"]),
-    "gan-ring+fm+unrolled+reuse": ("gan-ring", ["loss.generator=feature_matching",
-                                                "loss.unroll_steps=1",
-                                                "train.update=reuse_fakes"]),
+    "gan-ring+fm+unrolled+reuse": (
+        "gan-ring",
+        ["loss.generator=feature_matching", "loss.unroll_steps=1", "train.update=reuse_fakes"],
+    ),
     "gan-ring+minibatch": ("gan-ring", ["model.discriminator.minibatch_kernels=4"]),
     "gan-ring+pack2": ("pacgan-ring", ["model.discriminator.pack=2", "train.batch_size=32"]),
     "gan-ring+gp": ("gan-ring", ["loss.gradient_penalty=1.0"]),
-    "gan-ring+gp+simultaneous": ("gan-ring", ["loss.gradient_penalty=1.0",
-                                              "train.update=simultaneous"]),
+    "gan-ring+gp+simultaneous": (
+        "gan-ring",
+        ["loss.gradient_penalty=1.0", "train.update=simultaneous"],
+    ),
     "gan-ring+clip": ("gan-ring", ["loss.clip=0.05"]),
     "gan-ring+ema": ("gan-ring", ["train.ema_decay=0.9", "train.ema_start=1"]),
-    "gan-ring+lsgan": ("gan-ring", ["loss.discriminator=least_squares",
-                                    "loss.generator=least_squares"]),
-    "gan-ring+ml-normalized": ("gan-ring", ["loss.generator=maximum_likelihood",
-                                            "loss.ml_normalize=true"]),
+    "gan-ring+lsgan": (
+        "gan-ring",
+        ["loss.discriminator=least_squares", "loss.generator=least_squares"],
+    ),
+    "gan-ring+ml-normalized": (
+        "gan-ring",
+        ["loss.generator=maximum_likelihood", "loss.ml_normalize=true"],
+    ),
     "gan-ring+bf16": ("gan-ring", ["train.precision=bf16"]),
     "cgan-mnist+simultaneous": ("cgan-mnist", ["train.update=simultaneous"]),
     "cgan-mnist+gp": ("cgan-mnist", ["loss.gradient_penalty=1.0"]),
@@ -62,8 +77,10 @@ def cases() -> dict[str, tuple[str, list[str]]]:
     out = {name: (name, [SMALL_BATCH]) for name in preset_names()}
     out["dcgan-stacked-mnist"] = ("dcgan-stacked-mnist", [SMALL_BATCH, "data.epoch_size=512"])
     for key, (preset, extra) in VARIANTS.items():
-        out[key] = (preset, extra if any("batch_size" in e for e in extra)
-                    else [SMALL_BATCH, *extra])
+        out[key] = (
+            preset,
+            extra if any("batch_size" in e for e in extra) else [SMALL_BATCH, *extra],
+        )
     return out
 
 
@@ -118,8 +135,12 @@ def test_training_is_unchanged(case, recorded, data_root, one_thread):
     if recorded["environment"] == environment():
         assert digest(tensors) == want["sha256"]
     else:  # other kernels: the same numbers up to rounding
-        torch.testing.assert_close(torch.tensor(fingerprint(tensors)),
-                                   torch.tensor(want["fingerprint"]), rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(
+            torch.tensor(fingerprint(tensors)),
+            torch.tensor(want["fingerprint"]),
+            rtol=1e-4,
+            atol=1e-4,
+        )
 
 
 def record(root: Path) -> None:

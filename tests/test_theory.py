@@ -42,8 +42,9 @@ def test_jsd_against_scipy_quad_and_known_cases():
         def f(x, p=p, q=q):
             a, b = p.pdf(x), q.pdf(x)
             m = (a + b) / 2
-            return 0.5 * ((a * math.log(a / m) if a > 0 else 0.0)
-                          + (b * math.log(b / m) if b > 0 else 0.0))
+            return 0.5 * (
+                (a * math.log(a / m) if a > 0 else 0.0) + (b * math.log(b / m) if b > 0 else 0.0)
+            )
 
         lo, hi = min(m1 - 12 * s1, m2 - 12 * s2), max(m1 + 12 * s1, m2 + 12 * s2)
         expected, _ = integrate.quad(f, lo, hi, points=[m1, m2], limit=200, epsabs=1e-12)
@@ -57,8 +58,7 @@ def test_optimal_discriminator_is_stable_and_estimates_criterion():
     lp = torch.tensor([-1000.0, -1001.0, 0.0, -math.inf], dtype=torch.float64)
     lq = torch.tensor([-1001.0, -1000.0, -math.inf, -5.0], dtype=torch.float64)
     d = theory.optimal_discriminator(lp, lq)
-    expected = torch.tensor([1 / (1 + math.e**-1), 1 / (1 + math.e), 1.0, 0.0],
-                            dtype=torch.float64)
+    expected = torch.tensor([1 / (1 + math.e**-1), 1 / (1 + math.e), 1.0, 0.0], dtype=torch.float64)
     torch.testing.assert_close(d, expected)
     # value_estimate with the exact D* on 2 10^5 samples estimates C(G): its standard error
     # here is 1.0e-3 (measured over seeds 0-9), so 5e-3 is a 5-sigma band
@@ -73,8 +73,9 @@ def test_log_density_and_binned_kde_match_direct_formulas():
         torch.testing.assert_close(theory.log_density(dist, x), dist.log_prob(x[:, None]))
     samples = torch.randn(5000, generator=torch.Generator().manual_seed(0)) * 0.8 + 1.0
     h = theory.silverman_bandwidth(samples)
-    exact = (torch.exp(-0.5 * ((x[:, None] - samples.double()[None]) / h) ** 2).sum(1)
-             / (len(samples) * h * math.sqrt(2 * math.pi)))
+    exact = torch.exp(-0.5 * ((x[:, None] - samples.double()[None]) / h) ** 2).sum(1) / (
+        len(samples) * h * math.sqrt(2 * math.pi)
+    )
     binned = theory.kde_on_grid(samples, x).exp()
     torch.testing.assert_close(binned, exact, rtol=0, atol=1e-4)  # peak density ~0.5
     assert torch.trapezoid(binned, x).item() == pytest.approx(1.0, abs=1e-6)
@@ -104,8 +105,9 @@ def test_saturation_gradients_match_closed_forms():
     torch.testing.assert_close(sat.grad_logit_minimax, sat.closed_minimax, rtol=1e-5, atol=1e-7)
     torch.testing.assert_close(sat.grad_logit_nonsat, sat.closed_nonsat, rtol=1e-5, atol=1e-7)
     d = sat.d_fake.double()
-    torch.testing.assert_close(sat.grad_x_nonsat.double() / sat.grad_x_minimax.double(),
-                               (1 - d) / d, rtol=1e-4, atol=0)
+    torch.testing.assert_close(
+        sat.grad_x_nonsat.double() / sat.grad_x_minimax.double(), (1 - d) / d, rtol=1e-4, atol=0
+    )
     late = sat.d_updates == 60
     assert late.sum() == 200 and (sat.d_fake[late] < 0.3).all()  # D rejects the fakes
     assert (sat.grad_x_nonsat[late] > 2 * sat.grad_x_minimax[late]).all()
@@ -119,8 +121,12 @@ def test_figure1_panels_branch_off_without_touching_the_run():
     from advnets.training import build_run, run_loop
 
     panels = figure1_panels(steps=8, seed=1)
-    assert [p.label for p in panels] == ["(a) step 1", "(b) + 16 D updates",
-                                         "(c) + 8 G updates", "(d) step 8"]
+    assert [p.label for p in panels] == [
+        "(a) step 1",
+        "(b) + 16 D updates",
+        "(c) + 8 G updates",
+        "(d) step 8",
+    ]
     plain = run_loop(build_run(load_preset("gan-1d", figure1_overrides(8, 1))), [], 8)
     torch.testing.assert_close(snapshot(plain, "", panels[3].x).d, panels[3].d)
     a, b, c = panels[:3]
@@ -153,14 +159,17 @@ def test_theory_command_prints_checks_and_writes_plots(tmp_path, capsys, monkeyp
     assert Image.open(f"{prefix}_saturation.png").size == (1000, 400)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["figure1", "--steps", "2"], "--steps must be at least 4"),
-    (["figure1", "--out", "f.jpg", "--steps", "8"], "--out must end in .png"),
-    (["figure1", "--steps", "4", "--set", "train.kk=1"], "unknown config key 'train.kk'"),
-    (["figure1", "--steps", "4", "--set", "model.z_dim=2"], "figure1 draws a 1-D GAN"),
-    (["theory", "--steps", "0"], "--steps must be at least 1"),
-    (["theory", "--out", "t.png"], "--out is a prefix"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["figure1", "--steps", "2"], "--steps must be at least 4"),
+        (["figure1", "--out", "f.jpg", "--steps", "8"], "--out must end in .png"),
+        (["figure1", "--steps", "4", "--set", "train.kk=1"], "unknown config key 'train.kk'"),
+        (["figure1", "--steps", "4", "--set", "model.z_dim=2"], "figure1 draws a 1-D GAN"),
+        (["theory", "--steps", "0"], "--steps must be at least 1"),
+        (["theory", "--out", "t.png"], "--out is a prefix"),
+    ],
+)
 def test_bad_arguments_one_line_errors(args, message, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err.strip()

@@ -81,8 +81,9 @@ def test_untrained_ring_generator_misses_every_mode():
 def test_mnist_losses_move_the_expected_way(data_root):
     """A few hundred paper-model steps: D learns to tell real from fake, so its loss falls
     from log 4 and D(x) > 1/2 > D(G(z)), and G's loss rises above log 2."""
-    run = train_preset("gan-mnist", f"data.root={data_root}", "data.download=false",
-                       "train.steps=0")
+    run = train_preset(
+        "gan-mnist", f"data.root={data_root}", "data.download=false", "train.steps=0"
+    )
     z = torch.rand(500, 100) * 2 * math.sqrt(3) - math.sqrt(3)
     stats0 = run.update("D")
     assert stats0["loss_d"].item() == pytest.approx(math.log(4), abs=0.01)
@@ -142,8 +143,11 @@ def test_every_preset_trains_and_samples(name, tmp_path, quiet, request):
     overrides = [*quiet, "train.steps=3"]
     cfg = load_preset(name, overrides)
     if cfg.model.discriminator.arch == "dcgan":  # narrow nets, small batches: a smoke test
-        overrides += ["model.generator.channels=4", "model.discriminator.channels=4",
-                      "train.batch_size=8"]
+        overrides += [
+            "model.generator.channels=4",
+            "model.discriminator.channels=4",
+            "train.batch_size=8",
+        ]
     if cfg.data.name in ("mnist", "fashion", "stacked-mnist"):
         root = request.getfixturevalue("data_root")
         overrides += [f"data.root={root}", "data.download=false"]
@@ -162,8 +166,13 @@ def test_batch_larger_than_data_is_a_config_error(data_root):
     from advnets.errors import ConfigError
 
     with pytest.raises(ConfigError, match="larger than the data set"):
-        train_preset("gan-mnist", f"data.root={data_root}", "data.split=valid",
-                     "train.batch_size=20000", "train.steps=1")
+        train_preset(
+            "gan-mnist",
+            f"data.root={data_root}",
+            "data.split=valid",
+            "train.batch_size=20000",
+            "train.steps=1",
+        )
 
 
 def test_wgan_critic_schedule():
@@ -172,7 +181,14 @@ def test_wgan_critic_schedule():
     from advnets.methods.gan import critic_steps
 
     assert [critic_steps(5, g, "wgan") for g in (0, 24, 25, 499, 500, 501, 1000)] == [
-        100, 100, 5, 5, 100, 5, 100]
+        100,
+        100,
+        5,
+        5,
+        100,
+        5,
+        100,
+    ]
     assert {critic_steps(5, g, "constant") for g in (0, 24, 500)} == {5}
     run = train_preset("gan-ring", "train.k=5", "train.k_schedule=wgan", "train.steps=0")
     calls, run_phase, G = [], run.step.run, run.players["G"]
@@ -188,9 +204,15 @@ def test_wgan_critic_schedule():
 
 
 def test_weight_clipping_keeps_critic_weights_in_range():
-    run = train_preset("gan-ring", "loss.discriminator=wasserstein",
-                       "loss.generator=wasserstein", "loss.clip=0.01", "optim.D.name=rmsprop",
-                       "optim.D.lr=0.05", "train.steps=0")
+    run = train_preset(
+        "gan-ring",
+        "loss.discriminator=wasserstein",
+        "loss.generator=wasserstein",
+        "loss.clip=0.01",
+        "optim.D.name=rmsprop",
+        "optim.D.lr=0.05",
+        "train.steps=0",
+    )
     before = torch.cat([p.detach().flatten() for p in run.D.parameters()])
     assert before.abs().max() > 0.01  # PyTorch's init is wider than the clip
     run.update("D")
@@ -200,9 +222,13 @@ def test_weight_clipping_keeps_critic_weights_in_range():
 
 
 def test_gradient_penalty_objective_reports_and_trains():
-    run = train_preset("gan-ring", "loss.discriminator=wasserstein",
-                       "loss.generator=wasserstein", "loss.gradient_penalty=10",
-                       "train.steps=0")
+    run = train_preset(
+        "gan-ring",
+        "loss.discriminator=wasserstein",
+        "loss.generator=wasserstein",
+        "loss.gradient_penalty=10",
+        "train.steps=0",
+    )
     d0 = [p.clone() for p in run.D.parameters()]
     stats = run.step()
     assert stats["gradient_penalty"].item() >= 0 and torch.isfinite(stats["loss_d"])
@@ -214,9 +240,13 @@ def test_gradient_penalty_objective_adds_lambda_times_the_penalty():
 
     from advnets.losses import d_wasserstein, gradient_penalty
 
-    gan = train_preset("gan-ring", "loss.discriminator=wasserstein",
-                       "loss.generator=wasserstein", "loss.gradient_penalty=10",
-                       "train.steps=0").method
+    gan = train_preset(
+        "gan-ring",
+        "loss.discriminator=wasserstein",
+        "loss.generator=wasserstein",
+        "loss.gradient_penalty=10",
+        "train.steps=0",
+    ).method
     D = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1), nn.Flatten(0))
     real, fake = torch.randn(16, 2), torch.randn(16, 2) + 1
     torch.manual_seed(5)  # the same interpolation weights in both computations
@@ -229,9 +259,14 @@ def test_gradient_penalty_objective_adds_lambda_times_the_penalty():
 
 
 def test_simultaneous_update_keeps_the_gradient_penalty():
-    run = train_preset("gan-ring", "loss.discriminator=wasserstein",
-                       "loss.generator=wasserstein", "loss.gradient_penalty=10",
-                       "train.update=simultaneous", "train.steps=0")
+    run = train_preset(
+        "gan-ring",
+        "loss.discriminator=wasserstein",
+        "loss.generator=wasserstein",
+        "loss.gradient_penalty=10",
+        "train.update=simultaneous",
+        "train.steps=0",
+    )
     assert "gradient_penalty" in run.step()
 
 

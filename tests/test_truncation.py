@@ -41,8 +41,9 @@ def test_jacobian_norms_match_autograd(preset):
     cfg = load_preset(preset)
     G = build_generator(cfg.model, (2,), torch.zeros(2)).eval()
     z = draw_noise(cfg, 5, seed=3)
-    expected = torch.stack([torch.autograd.functional.jacobian(lambda v: G(v[None])[0], zi)
-                            .norm() for zi in z])
+    expected = torch.stack(
+        [torch.autograd.functional.jacobian(lambda v: G(v[None])[0], zi).norm() for zi in z]
+    )
     assert_close(jacobian_norms(G, z, chunk=2), expected)
     assert G.training is False
 
@@ -69,14 +70,17 @@ def test_reused_calibration_draws_the_same_samples(ring_cfg):
     G = TwoModes()
     calibration = calibration_norms(G, ring_cfg, seed=2)
     for keep in (0.95, 0.8):
-        assert torch.equal(draw_truncated(G, ring_cfg, 300, keep, seed=2, calibration=calibration),
-                           draw_truncated(G, ring_cfg, 300, keep, seed=2))
+        assert torch.equal(
+            draw_truncated(G, ring_cfg, 300, keep, seed=2, calibration=calibration),
+            draw_truncated(G, ring_cfg, 300, keep, seed=2),
+        )
 
 
 def test_keep_one_is_plain_sampling_and_bad_keeps_are_refused(ring_cfg):
     G = build_generator(ring_cfg.model, (2,), torch.zeros(2))
-    assert torch.equal(draw_truncated(G, ring_cfg, 50, 1.0, seed=4),
-                       draw_samples(G, ring_cfg, 50, seed=4))
+    assert torch.equal(
+        draw_truncated(G, ring_cfg, 50, 1.0, seed=4), draw_samples(G, ring_cfg, 50, seed=4)
+    )
     for keep in (0.0, 1.5, -0.1):
         with pytest.raises(ConfigError, match="kept fraction"):
             draw_truncated(G, ring_cfg, 10, keep)
@@ -94,15 +98,31 @@ def test_conditional_generator_of_one_class(monkeypatch):
 
 def test_cli_sample_with_jacobian_truncation(tmp_path, capsys):
     run_dir = tmp_path / "ring"
-    assert main(["train", "gan-ring", "--out", str(run_dir), "--steps", "3",
-                 "--set", "train.progress=false"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "gan-ring",
+                "--out",
+                str(run_dir),
+                "--steps",
+                "3",
+                "--set",
+                "train.progress=false",
+            ]
+        )
+        == 0
+    )
     out = tmp_path / "kept.npy"
-    assert main(["sample", str(run_dir), "--n", "40", "--out", str(out),
-                 "--jacobian-keep", "0.9"]) == 0
+    assert (
+        main(["sample", str(run_dir), "--n", "40", "--out", str(out), "--jacobian-keep", "0.9"])
+        == 0
+    )
     assert np.load(out).shape == (40, 2)
     assert "Jacobian truncation keeping 90%" in capsys.readouterr().out
-    assert main(["sample", str(run_dir), "--n", "4", "--out", str(out),
-                 "--jacobian-keep", "2"]) != 0
+    assert (
+        main(["sample", str(run_dir), "--n", "4", "--out", str(out), "--jacobian-keep", "2"]) != 0
+    )
     assert "kept fraction of draws must be in (0, 1]" in capsys.readouterr().err
 
 

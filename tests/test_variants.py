@@ -21,8 +21,7 @@ from advnets.training import build_run, run_loop
 
 
 def ring_run(*overrides: str):
-    return build_run(load_preset("gan-ring", ["train.progress=false", "train.steps=0",
-                                              *overrides]))
+    return build_run(load_preset("gan-ring", ["train.progress=false", "train.steps=0", *overrides]))
 
 
 def params_of(*modules: nn.Module) -> list[torch.Tensor]:
@@ -31,8 +30,11 @@ def params_of(*modules: nn.Module) -> list[torch.Tensor]:
 
 # --- Unrolled GAN ---
 
-@pytest.mark.parametrize("extra", [[], ["model.discriminator.batch_norm=true",
-                                        "model.discriminator.batch_norm_first=true"]])
+
+@pytest.mark.parametrize(
+    "extra",
+    [[], ["model.discriminator.batch_norm=true", "model.discriminator.batch_norm_first=true"]],
+)
 def test_unrolled_with_zero_steps_is_the_plain_gan_exactly(extra):
     """K = 0: f_0(theta_G, theta_D) = f(theta_G, theta_D), through the unrolled code path
     (functional_call at D's own parameters), bit for bit over several Algorithm-1 steps."""
@@ -40,7 +42,8 @@ def test_unrolled_with_zero_steps_is_the_plain_gan_exactly(extra):
     stats_plain = [plain.step() for _ in range(3)][-1]
     unrolled = ring_run(*extra)
     unrolled.method.unroller = Unroller(
-        0, FunctionalOptimizer(unrolled.players["D"].optimizer, unrolled.D))
+        0, FunctionalOptimizer(unrolled.players["D"].optimizer, unrolled.D)
+    )
     stats_unrolled = [unrolled.step() for _ in range(3)][-1]
     for a, b in zip(params_of(plain.G, plain.D), params_of(unrolled.G, unrolled.D), strict=True):
         assert torch.equal(a, b)
@@ -108,8 +111,9 @@ def test_unrolled_gradient_matches_finite_differences(optimizer):
         torch.testing.assert_close(grad, numeric, rtol=1e-5, atol=1e-8)
     # looking ahead changes the gradient: it is not that of the plain loss
     plain = torch.autograd.grad(g_non_saturating(D(G(z))), list(G.parameters()))
-    assert not torch.allclose(torch.cat([g.flatten() for g in grads]),
-                              torch.cat([g.flatten() for g in plain]), rtol=1e-3)
+    assert not torch.allclose(
+        torch.cat([g.flatten() for g in grads]), torch.cat([g.flatten() for g in plain]), rtol=1e-3
+    )
 
 
 def test_cheap_unrolled_variant_holds_the_unrolled_discriminator_fixed():
@@ -130,12 +134,16 @@ def test_cheap_unrolled_variant_holds_the_unrolled_discriminator_fixed():
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("make", [
-    lambda ps: torch.optim.Adam(ps, lr=0.01, betas=(0.8, 0.99), weight_decay=0.1),
-    lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.7, weight_decay=0.01),
-    lambda ps: torch.optim.SGD(ps, lr=0.1),
-    lambda ps: torch.optim.RMSprop(ps, lr=0.01),
-], ids=["adam", "sgd-momentum", "sgd", "rmsprop"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda ps: torch.optim.Adam(ps, lr=0.01, betas=(0.8, 0.99), weight_decay=0.1),
+        lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.7, weight_decay=0.01),
+        lambda ps: torch.optim.SGD(ps, lr=0.1),
+        lambda ps: torch.optim.RMSprop(ps, lr=0.01),
+    ],
+    ids=["adam", "sgd-momentum", "sgd", "rmsprop"],
+)
 def test_functional_optimizer_step_equals_torch_step(make):
     """The differentiable update rule is PyTorch's: from the same state, one step gives the
     same parameters (three steps: the first from an empty state, then with moments)."""
@@ -157,8 +165,12 @@ def test_functional_optimizer_step_equals_torch_step(make):
 def test_unrolled_training_composes_with_other_variants():
     """Unrolled (through Adam) with feature matching, packing and minibatch discrimination:
     D still takes one ordinary step per update, and everything stays finite."""
-    run = ring_run("loss.unroll_steps=2", "loss.generator=feature_matching",
-                   "model.discriminator.pack=2", "model.discriminator.minibatch_kernels=3")
+    run = ring_run(
+        "loss.unroll_steps=2",
+        "loss.generator=feature_matching",
+        "model.discriminator.pack=2",
+        "model.discriminator.minibatch_kernels=3",
+    )
     assert isinstance(run.method.unroller, Unroller) and run.method.feature_matching
     g0, d0 = params_of(run.G), params_of(run.D)
     stats = run.step()
@@ -169,6 +181,7 @@ def test_unrolled_training_composes_with_other_variants():
 
 
 # --- PacGAN ---
+
 
 def test_pack_concatenates_consecutive_samples():
     x = torch.arange(12.0).view(6, 2)
@@ -223,6 +236,7 @@ def test_packed_training_step_splits_real_and_fake_packs():
 
 # --- minibatch discrimination ---
 
+
 def test_minibatch_features_match_hand_computation():
     """A = 2 features, B = 2 kernels of C = 2 rows, 3 samples."""
     layer = MinibatchDiscrimination(2, 2, 2)
@@ -233,8 +247,9 @@ def test_minibatch_features_match_hand_computation():
     expected = torch.zeros(3, 2)
     for i in range(3):
         for b in range(2):
-            expected[i, b] = sum(math.exp(-sum(abs(M[i][b][c] - M[j][b][c]) for c in range(2)))
-                                 for j in range(3))
+            expected[i, b] = sum(
+                math.exp(-sum(abs(M[i][b][c] - M[j][b][c]) for c in range(2))) for j in range(3)
+            )
     # e.g. o(x_0)_0 = e^0 + e^-(1 + 2) + e^-(0 + 2)
     assert expected[0, 0].item() == pytest.approx(1 + math.exp(-3) + math.exp(-2))
     out = layer(f)
@@ -272,8 +287,9 @@ def test_minibatch_features_train_under_bf16_autocast():
 
 
 def test_minibatch_discrimination_sees_real_and_fake_batches_separately():
-    run = ring_run("model.discriminator.minibatch_kernels=4",
-                   "model.discriminator.minibatch_kernel_dim=3")
+    run = ring_run(
+        "model.discriminator.minibatch_kernels=4", "model.discriminator.minibatch_kernel_dim=3"
+    )
     assert any(isinstance(m, MinibatchDiscrimination) for m in run.D.modules())
     assert run.method.joint_forward is False
     real = torch.randn(10, 2)
@@ -293,6 +309,7 @@ def test_dcgan_minibatch_discrimination_and_features():
 
 
 # --- feature matching ---
+
 
 def test_feature_matching_loss_hand_values():
     real = torch.tensor([[1.0, 2.0], [3.0, 4.0]])  # mean (2, 3)
@@ -332,16 +349,24 @@ def test_feature_matching_generator_loss_matches_hand_value():
     assert not all(torch.equal(a, b) for a, b in zip(g0, params_of(run.G), strict=True))
 
 
-
-
 # --- behaviour on the grid ---
+
 
 def grid_modes(*overrides: str) -> dict:
     """A short seeded run on the 5x5 grid (std 0.05) in a set-up where the plain GAN
     collapses fast (G's lr ten times D's), scored on 2,500 samples."""
-    cfg = load_preset("gan-grid", ["train.progress=false", "train.seed=0", "train.steps=500",
-                                   "train.batch_size=100", "optim.G.lr=0.003",
-                                   "optim.D.lr=0.0003", *overrides])
+    cfg = load_preset(
+        "gan-grid",
+        [
+            "train.progress=false",
+            "train.seed=0",
+            "train.steps=500",
+            "train.batch_size=100",
+            "optim.G.lr=0.003",
+            "optim.D.lr=0.0003",
+            *overrides,
+        ],
+    )
     run = run_loop(build_run(cfg), [], cfg.train.steps)
     samples = draw_samples(run.G, cfg, 2500)
     return mode_metrics(samples, run.data.distribution.means, cfg.data.std)

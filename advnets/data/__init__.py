@@ -6,20 +6,26 @@ import torch
 from torch import Tensor
 
 from advnets.config import DataConfig
-from advnets.data.mnist import DATASETS, load_images
+from advnets.data.mnist import load_images
 from advnets.data.noise import sample_labels, sample_noise
+from advnets.data.registry import DATASETS, STACKED
 from advnets.data.sampler import DistributionSampler, Sampler, TensorSampler
-from advnets.data.stacked import MODES, stack_digits
-from advnets.data.toy import GaussianMixture, gaussian_1d, grid, ring
-from advnets.errors import ConfigError
+from advnets.data.stacked import stack_digits
+from advnets.data.toy import GaussianMixture
 
-TOY = ("gaussian1d", "ring", "grid")
-STACKED = "stacked-mnist"  # three MNIST digits as the channels of one image: 1,000 modes
-
-__all__ = ["TrainingData", "build_data", "load_images", "load_images01", "sample_labels",
-           "sample_noise", "stack_digits",
-           "toy_distribution",
-           "to_range", "GaussianMixture", "Sampler"]
+__all__ = [
+    "TrainingData",
+    "build_data",
+    "load_images",
+    "load_images01",
+    "sample_labels",
+    "sample_noise",
+    "stack_digits",
+    "toy_distribution",
+    "to_range",
+    "GaussianMixture",
+    "Sampler",
+]
 
 
 @dataclass
@@ -35,8 +41,9 @@ class TrainingData:
     num_classes: int = 0  # labelled data (images): classes of the labels the sampler holds
 
 
-def load_images01(dataset: str, split: str, root: str | None = None, n: int | None = None,
-                  download: bool = False) -> tuple[Tensor, Tensor]:
+def load_images01(
+    dataset: str, split: str, root: str | None = None, n: int | None = None, download: bool = False
+) -> tuple[Tensor, Tensor]:
     """The first `n` images of a split as float32 (N, 1, 28, 28) on [0, 1], and int64 labels."""
     images, labels = load_images(dataset, split, root, download)
     x01 = torch.from_numpy(images[:n].copy()).float().div_(255).unsqueeze(1)
@@ -50,33 +57,36 @@ def to_range(images01: Tensor, value_range: tuple[float, float]) -> Tensor:
 
 
 def toy_distribution(cfg: DataConfig) -> GaussianMixture:
-    if cfg.name == "gaussian1d":
-        return gaussian_1d(cfg.mean, cfg.std)
-    if cfg.name == "ring":
-        return ring(cfg.modes, cfg.radius, cfg.std)
-    if cfg.name == "grid":
-        return grid(cfg.std)
-    raise ConfigError(f"{cfg.name!r} is not a toy dataset; choose one of: {', '.join(TOY)}")
+    """The known distribution of a toy data set (its registry entry's mixture)."""
+    return DATASETS.get(cfg.name).mixture(cfg)
 
 
-def build_data(cfg: DataConfig, device: torch.device | str = "cpu") -> TrainingData:
-    """Load or generate the training data described by `cfg`, held in memory on `device`."""
-    if len(cfg.value_range) != 2 or cfg.value_range[0] >= cfg.value_range[1]:
-        raise ConfigError(f"data.value_range must be [low, high], got {cfg.value_range}")
-    value_range = (cfg.value_range[0], cfg.value_range[1])
-    if cfg.name in TOY:
-        dist = toy_distribution(cfg)
-        return TrainingData(DistributionSampler(dist, device), (dist.dim,), value_range,
-                            cfg.epoch_size, distribution=dist)
-    if cfg.name not in DATASETS and cfg.name != STACKED:
-        raise ConfigError(f"unknown dataset {cfg.name!r}; choose one of: "
-                          f"{', '.join([*DATASETS, STACKED, *TOY])}")
+def _toy_data(cfg: DataConfig, value_range: tuple[float, float], device) -> TrainingData:
+    dist = toy_distribution(cfg)
+    sampler = DistributionSampler(dist, device)
+    return TrainingData(sampler, (dist.dim,), value_range, cfg.epoch_size, distribution=dist)
+
+
+def _image_data(cfg: DataConfig, value_range: tuple[float, float], device) -> TrainingData:
     if cfg.name == STACKED:
         digits, digit_labels = load_images01("mnist", cfg.split, cfg.root, download=cfg.download)
         x01, labels = stack_digits(digits, digit_labels, cfg.epoch_size, cfg.stack_seed)
     else:
         x01, labels = load_images01(cfg.name, cfg.split, cfg.root, download=cfg.download)
     data = to_range(x01, value_range).to(device)
-    return TrainingData(TensorSampler(data, labels.to(device)), tuple(data.shape[1:]),
-                        value_range, len(data), mean01=x01.mean(0).flatten(),
-                        num_classes=MODES if cfg.name == STACKED else int(labels.max()) + 1)
+    return TrainingData(
+        TensorSampler(data, labels.to(device)),
+        tuple(data.shape[1:]),
+        value_range,
+        len(data),
+        mean01=x01.mean(0).flatten(),
+        num_classes=DATASETS.get(cfg.name).classes,
+    )
+
+
+def build_data(cfg: DataConfig, device: torch.device | str = "cpu") -> TrainingData:
+    """Load or generate the training data described by `cfg`, held in memory on `device`."""
+    value_range = (cfg.value_range[0], cfg.value_range[1])
+    if DATASETS.get(cfg.name).mixture is not None:
+        return _toy_data(cfg, value_range, device)
+    return _image_data(cfg, value_range, device)

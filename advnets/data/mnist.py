@@ -52,8 +52,12 @@ DATASETS = {
 }
 
 # The paper's split of the 60,000 official training images (goodfeli/adversarial mnist.yaml).
-SPLITS = {"train": ("train", 0, 50_000), "valid": ("train", 50_000, 60_000),
-          "test": ("t10k", 0, 10_000), "full": ("train", 0, 60_000)}
+SPLITS = {
+    "train": ("train", 0, 50_000),
+    "valid": ("train", 50_000, 60_000),
+    "test": ("t10k", 0, 10_000),
+    "full": ("train", 0, 60_000),
+}
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:
@@ -68,8 +72,11 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
 def _candidates(root: Path, spec: IdxDataset, name: str) -> list[Path]:
     # Never the bare root: MNIST and Fashion-MNIST share their file names.
     raw = name.removesuffix(".gz")
-    folders = [root / spec.folder, root / spec.folder / "raw",
-               root / spec.torchvision_folder / "raw"]
+    folders = [
+        root / spec.folder,
+        root / spec.folder / "raw",
+        root / spec.torchvision_folder / "raw",
+    ]
     return [folder / n for folder in folders for n in (name, raw)]
 
 
@@ -111,8 +118,9 @@ def find_file(dataset: str, name: str, root: str | None = None, download: bool =
     )
 
 
-def load_images(dataset: str, split: str = "train", root: str | None = None,
-                download: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def load_images(
+    dataset: str, split: str = "train", root: str | None = None, download: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """uint8 images (N, 28, 28) and labels (N,) of one of the paper's splits."""
     if dataset not in DATASETS:
         raise DataError(f"unknown image dataset {dataset!r}; choose one of: {', '.join(DATASETS)}")

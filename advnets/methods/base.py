@@ -66,6 +66,11 @@ class Method(ABC):
     def build_nets(cfg: Config, data: TrainingData) -> dict[str, nn.Module]:
         """The players' networks, built in a fixed order (it fixes the initialisation)."""
 
+    @staticmethod
+    def check(cfg: Config) -> None:
+        """The method's own config rules (raise ConfigError), run with the config's checks."""
+        return None
+
     @abstractmethod
     def phases(self, counters: Counters, updates: dict[str, int]) -> list[Phase]:
         """The phases of the next iteration, given the counters and each player's updates."""

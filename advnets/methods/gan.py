@@ -35,23 +35,32 @@ from advnets.registry import Registry
 
 FEATURE_MATCHING = "feature_matching"  # its name as loss.generator
 
+# what loss.generator may name: a loss of D's logits, or feature matching
+GENERATOR_LOSSES = (*G_LOSSES, FEATURE_MATCHING)
+
 UPDATES: Registry[Callable[["GAN", int], list[Phase]]] = Registry("train.update")
+
+# train.k_schedule: (k, generator updates so far) -> D updates before the next G update
+K_SCHEDULES: Registry[Callable[[int, int], int]] = Registry("train.k_schedule")
+K_SCHEDULES.add("constant", lambda k, g_updates: k)
+
+
+@K_SCHEDULES.register("wgan")
+def wgan_schedule(k: int, g_updates: int) -> int:
+    """Arjovsky et al. 2017's reference code: 100 for the first 25 generator updates and
+    every 500th, so the critic starts (and regularly returns) near its optimum; k otherwise."""
+    return 100 if g_updates < 25 or g_updates % 500 == 0 else k
 
 
 def critic_steps(k: int, g_updates: int, schedule: str) -> int:
-    """D updates before generator update number `g_updates` (0-based). constant: k; wgan
-    (Arjovsky et al. 2017's reference code): 100 for the first 25 generator updates and
-    every 500th, so the critic starts (and regularly returns) near its optimum; k otherwise."""
-    if schedule == "wgan" and (g_updates < 25 or g_updates % 500 == 0):
-        return 100
-    return k
+    """D updates before generator update number `g_updates` (0-based)."""
+    return K_SCHEDULES.get(schedule)(k, g_updates)
 
 
 def bind_options(loss: Callable[..., Tensor], cfg: LossConfig) -> Callable[..., Tensor]:
     """`loss` with the keyword arguments it declares (LSGAN's a, b, c; the ML cost's
     normalize) taken from the config."""
-    options = {"a": cfg.lsgan_a, "b": cfg.lsgan_b, "c": cfg.lsgan_c,
-               "normalize": cfg.ml_normalize}
+    options = {"a": cfg.lsgan_a, "b": cfg.lsgan_b, "c": cfg.lsgan_c, "normalize": cfg.ml_normalize}
     wanted = inspect.signature(loss).parameters
     return partial(loss, **{k: v for k, v in options.items() if k in wanted})
 
@@ -68,15 +77,19 @@ def features(D: nn.Module, x: Tensor, cond: Tensor | None = None) -> Tensor:
 
 def d_outputs(real_logits: Tensor, fake_logits: Tensor) -> Stats:
     """Mean D(x) and D(G(z)): the numbers to watch while training."""
-    return {"d_real": torch.sigmoid(real_logits.detach().float()).mean(),
-            "d_fake": torch.sigmoid(fake_logits.detach().float()).mean()}
+    return {
+        "d_real": torch.sigmoid(real_logits.detach().float()).mean(),
+        "d_fake": torch.sigmoid(fake_logits.detach().float()).mean(),
+    }
 
 
 def sees_batches_apart(D: nn.Module) -> bool:
     """Batch norm and minibatch discrimination mix the samples of one forward, so such a D
     must see the real and fake batches in separate forwards."""
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm | MinibatchDiscrimination)
-               for m in D.modules())
+    return any(
+        isinstance(m, nn.modules.batchnorm._BatchNorm | MinibatchDiscrimination)
+        for m in D.modules()
+    )
 
 
 class GAN(Method):
@@ -84,8 +97,13 @@ class GAN(Method):
 
     players = ("G", "D")
 
-    def __init__(self, cfg: Config, nets: dict[str, nn.Module],
-                 optimizers: dict[str, torch.optim.Optimizer]) -> None:
+    @staticmethod
+    def check(cfg: Config) -> None:
+        check(cfg)
+
+    def __init__(
+        self, cfg: Config, nets: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer]
+    ) -> None:
         loss, t = cfg.loss, cfg.train
         self.G, self.D = nets["G"], nets["D"]
         self.k, self.k_schedule, self.update = t.k, t.k_schedule, UPDATES.get(t.update)
@@ -98,12 +116,16 @@ class GAN(Method):
         self.joint_forward = not sees_batches_apart(self.D)  # one D forward over [real; fake]
         self.unroller = None
         if loss.unroll_steps > 0:
-            self.unroller = Unroller(loss.unroll_steps,
-                                     FunctionalOptimizer(optimizers["D"], self.D),
-                                     loss.unroll_backprop)
+            self.unroller = Unroller(
+                loss.unroll_steps,
+                FunctionalOptimizer(optimizers["D"], self.D),
+                loss.unroll_backprop,
+            )
         if self.feature_matching and not callable(getattr(self.D, "features", None)):
-            raise ConfigError(f"loss.generator={FEATURE_MATCHING} needs a discriminator with "
-                              f"features() (the mlp and dcgan ones, unconditional)")
+            raise ConfigError(
+                f"loss.generator={FEATURE_MATCHING} needs a discriminator with "
+                f"features() (the mlp and dcgan ones, unconditional)"
+            )
 
     @staticmethod
     def build_nets(cfg: Config, data: TrainingData) -> dict[str, nn.Module]:
@@ -137,8 +159,14 @@ class GAN(Method):
         """G(z), or G(z, y) for the labels y of a conditional run."""
         return self.G(z) if y is None else self.G(z, y)
 
-    def d_logits(self, D: nn.Module, real: Tensor, fake: Tensor, real_y: Tensor | None = None,
-                 fake_y: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def d_logits(
+        self,
+        D: nn.Module,
+        real: Tensor,
+        fake: Tensor,
+        real_y: Tensor | None = None,
+        fake_y: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor]:
         """D's outputs on the real and the fake batch (a packed D: one per pack)."""
         if not self.joint_forward:
             return critic(D, real, real_y), critic(D, fake, fake_y)
@@ -149,17 +177,29 @@ class GAN(Method):
 
     # --- the players' losses ---
 
-    def discriminator_loss(self, D: nn.Module, real: Tensor, fake: Tensor,
-                           real_y: Tensor | None = None,
-                           fake_y: Tensor | None = None) -> tuple[Tensor, Stats]:
+    def discriminator_loss(
+        self,
+        D: nn.Module,
+        real: Tensor,
+        fake: Tensor,
+        real_y: Tensor | None = None,
+        fake_y: Tensor | None = None,
+    ) -> tuple[Tensor, Stats]:
         """D's loss on a real and a fake batch, with its gradient penalty if configured."""
         real_logits, fake_logits = self.d_logits(D, real, fake, real_y, fake_y)
         loss = self.d_loss(real_logits.float(), fake_logits.float())
         stats = {"loss_d": loss.detach(), **d_outputs(real_logits, fake_logits)}
         return self.with_penalty(D, loss, stats, real, fake, real_y)
 
-    def with_penalty(self, D: nn.Module, loss: Tensor, stats: Stats, real: Tensor,
-                     fake: Tensor, real_y: Tensor | None) -> tuple[Tensor, Stats]:
+    def with_penalty(
+        self,
+        D: nn.Module,
+        loss: Tensor,
+        stats: Stats,
+        real: Tensor,
+        fake: Tensor,
+        real_y: Tensor | None,
+    ) -> tuple[Tensor, Stats]:
         """WGAN-GP: lambda times the gradient penalty on interpolates (each seen with its
         real sample's condition) added to D's loss."""
         if not self.penalty:
@@ -167,17 +207,23 @@ class GAN(Method):
         penalty = gradient_penalty(partial(critic, D, cond=real_y), real, fake)
         return loss + self.penalty * penalty, {**stats, "gradient_penalty": penalty.detach()}
 
-    def generator_loss(self, D: nn.Module, fake: Tensor, real: Tensor | None = None,
-                       real_y: Tensor | None = None,
-                       fake_y: Tensor | None = None) -> tuple[Tensor, Stats]:
+    def generator_loss(
+        self,
+        D: nn.Module,
+        fake: Tensor,
+        real: Tensor | None = None,
+        real_y: Tensor | None = None,
+        fake_y: Tensor | None = None,
+    ) -> tuple[Tensor, Stats]:
         """G's loss of D(G(z)) or feature matching, at D unrolled if configured."""
         if self.unroller is not None:
             D = self.unroller(self.discriminator_loss, D, real, fake, real_y, fake_y)
         if self.feature_matching:
             if real is None:
                 raise ValueError("feature matching needs a real batch in the generator step")
-            loss = feature_matching(features(D, real, real_y).float(),
-                                    features(D, fake, fake_y).float())
+            loss = feature_matching(
+                features(D, real, real_y).float(), features(D, fake, fake_y).float()
+            )
         else:
             loss = self.g_loss(critic(D, fake, fake_y).float())
         return loss, {"loss_g": loss.detach()}
@@ -208,22 +254,27 @@ class GAN(Method):
         real_logits, fake_logits = self.d_logits(self.D, b.real, fake, b.real_y, b.fake_y)
         d_loss = self.d_loss(real_logits.float(), fake_logits.float())
         g_loss = self.g_loss(fake_logits.float())
-        stats = {"loss_d": d_loss.detach(), "loss_g": g_loss.detach(),
-                 **d_outputs(real_logits, fake_logits)}
+        stats = {
+            "loss_d": d_loss.detach(),
+            "loss_g": g_loss.detach(),
+            **d_outputs(real_logits, fake_logits),
+        }
         d_loss, stats = self.with_penalty(self.D, d_loss, stats, b.real, fake, b.real_y)
         return {"D": d_loss, "G": g_loss}, stats
 
     def shared_d_phase(self, shared: dict, b: Batch) -> tuple[Losses, Stats]:
         """The D update of reuse_fakes: makes the iteration's fakes (keeping G's graph)."""
         shared["fake"], shared["fake_y"] = self.generate(b.z, b.fake_y), b.fake_y
-        loss, stats = self.discriminator_loss(self.D, b.real, shared["fake"].detach(),
-                                              b.real_y, b.fake_y)
+        loss, stats = self.discriminator_loss(
+            self.D, b.real, shared["fake"].detach(), b.real_y, b.fake_y
+        )
         return {"D": loss}, stats
 
     def shared_g_phase(self, shared: dict, b: Batch) -> tuple[Losses, Stats]:
         """The G update of reuse_fakes, on the fakes the D update saw."""
-        loss, stats = self.generator_loss(self.D, shared["fake"], b.real, b.real_y,
-                                          shared["fake_y"])
+        loss, stats = self.generator_loss(
+            self.D, shared["fake"], b.real, b.real_y, shared["fake_y"]
+        )
         return {"G": loss}, stats
 
 
@@ -245,9 +296,10 @@ def reuse_fakes(gan: GAN, g_updates: int) -> list[Phase]:
     detached fakes, then G on the same fakes."""
     shared: dict = {}
     g_needs = ("real",) if gan.needs_real_for_g else ()
-    return [Phase(("D",), ("noise", "real"), partial(gan.shared_d_phase, shared),
-                  keeps_graph=("G",)),
-            Phase(("G",), g_needs, partial(gan.shared_g_phase, shared))]
+    return [
+        Phase(("D",), ("noise", "real"), partial(gan.shared_d_phase, shared), keeps_graph=("G",)),
+        Phase(("G",), g_needs, partial(gan.shared_g_phase, shared)),
+    ]
 
 
 def check(cfg: Config) -> None:
@@ -256,5 +308,7 @@ def check(cfg: Config) -> None:
     if t.update != "alternating" and t.k_schedule != "constant":
         raise ConfigError(f"train.k_schedule={t.k_schedule} needs train.update=alternating")
     if t.update != "alternating" and t.k != 1:
-        raise ConfigError(f"train.update={t.update} makes one D update per G update; "
-                          f"set train.k=1 or use train.update=alternating")
+        raise ConfigError(
+            f"train.update={t.update} makes one D update per G update; "
+            f"set train.k=1 or use train.update=alternating"
+        )

@@ -53,6 +53,7 @@ class AtParams:
 
 # --- optimizer update rules as functions of (parameter, gradient, state), PyTorch's formulas ---
 
+
 def _tiny_sqrt(x: Tensor) -> Tensor:
     """sqrt(x) with a finite derivative where x = 0 (an unused weight's second moment); the
     floor, ~1e-19 in float32, is far below the eps that is added next."""
@@ -77,8 +78,11 @@ def adam_step(p: Tensor, g: Tensor, state: State, group: dict) -> tuple[Tensor, 
         g = g + group["weight_decay"] * p
     t = float(state.get("step", 0)) + 1
     m = (1 - b1) * g if "exp_avg" not in state else b1 * state["exp_avg"] + (1 - b1) * g
-    v = (1 - b2) * g * g if "exp_avg_sq" not in state else (
-        b2 * state["exp_avg_sq"] + (1 - b2) * g * g)
+    v = (
+        (1 - b2) * g * g
+        if "exp_avg_sq" not in state
+        else (b2 * state["exp_avg_sq"] + (1 - b2) * g * g)
+    )
     denom = _tiny_sqrt(v) / math.sqrt(1 - b2**t) + group["eps"]
     return p - group["lr"] / (1 - b1**t) * m / denom, {"step": t, "exp_avg": m, "exp_avg_sq": v}
 
@@ -87,13 +91,19 @@ def rmsprop_step(p: Tensor, g: Tensor, state: State, group: dict) -> tuple[Tenso
     alpha = group["alpha"]
     if group["weight_decay"]:
         g = g + group["weight_decay"] * p
-    sq = (1 - alpha) * g * g if "square_avg" not in state else (
-        alpha * state["square_avg"] + (1 - alpha) * g * g)
+    sq = (
+        (1 - alpha) * g * g
+        if "square_avg" not in state
+        else (alpha * state["square_avg"] + (1 - alpha) * g * g)
+    )
     return p - group["lr"] * g / (_tiny_sqrt(sq) + group["eps"]), {"square_avg": sq}
 
 
 UPDATE_RULES: dict[type, Callable[..., tuple[Tensor, State]]] = {
-    torch.optim.SGD: sgd_step, torch.optim.Adam: adam_step, torch.optim.RMSprop: rmsprop_step}
+    torch.optim.SGD: sgd_step,
+    torch.optim.Adam: adam_step,
+    torch.optim.RMSprop: rmsprop_step,
+}
 _UNSUPPORTED = ("amsgrad", "maximize", "centered", "decoupled_weight_decay")
 
 
@@ -104,25 +114,37 @@ class FunctionalOptimizer:
 
     def __init__(self, opt: torch.optim.Optimizer, D: nn.Module) -> None:
         if type(opt) not in UPDATE_RULES:
-            raise ConfigError(f"loss.unroll_steps: cannot unroll {type(opt).__name__}; "
-                              f"use optim.D.name=adam, sgd or rmsprop")
+            raise ConfigError(
+                f"loss.unroll_steps: cannot unroll {type(opt).__name__}; "
+                f"use optim.D.name=adam, sgd or rmsprop"
+            )
         group = opt.param_groups[0]
-        if len(opt.param_groups) != 1 or any(group.get(k) for k in _UNSUPPORTED) or (
-                type(opt) is torch.optim.RMSprop and group["momentum"]):
-            raise ConfigError("loss.unroll_steps: D's optimizer must have one parameter group "
-                              f"and none of: {', '.join(_UNSUPPORTED)}, RMSprop momentum")
+        if (
+            len(opt.param_groups) != 1
+            or any(group.get(k) for k in _UNSUPPORTED)
+            or (type(opt) is torch.optim.RMSprop and group["momentum"])
+        ):
+            raise ConfigError(
+                "loss.unroll_steps: D's optimizer must have one parameter group "
+                f"and none of: {', '.join(_UNSUPPORTED)}, RMSprop momentum"
+            )
         self.opt, self.rule = opt, UPDATE_RULES[type(opt)]
         self.params = dict(D.named_parameters())
 
     def initial_state(self) -> dict[str, State]:
         """The optimizer's state for each named parameter, detached (empty before its first
         step)."""
-        return {name: {k: v.detach() if torch.is_tensor(v) else v
-                       for k, v in self.opt.state.get(p, {}).items()}
-                for name, p in self.params.items()}
+        return {
+            name: {
+                k: v.detach() if torch.is_tensor(v) else v
+                for k, v in self.opt.state.get(p, {}).items()
+            }
+            for name, p in self.params.items()
+        }
 
-    def step(self, params: Params, grads: list[Tensor],
-             state: dict[str, State]) -> tuple[Params, dict[str, State]]:
+    def step(
+        self, params: Params, grads: list[Tensor], state: dict[str, State]
+    ) -> tuple[Params, dict[str, State]]:
         group = self.opt.param_groups[0]
         new_params, new_state = {}, {}
         for (name, p), g in zip(params.items(), grads, strict=True):
@@ -137,8 +159,15 @@ class Unroller:
     def __init__(self, steps: int, optimizer: FunctionalOptimizer, backprop: bool = True) -> None:
         self.steps, self.optimizer, self.backprop = steps, optimizer, backprop
 
-    def __call__(self, d_loss: DLossOf, D: nn.Module, real: Tensor | None, fake: Tensor,
-                 real_y: Tensor | None = None, fake_y: Tensor | None = None) -> AtParams:
+    def __call__(
+        self,
+        d_loss: DLossOf,
+        D: nn.Module,
+        real: Tensor | None,
+        fake: Tensor,
+        real_y: Tensor | None = None,
+        fake_y: Tensor | None = None,
+    ) -> AtParams:
         """`d_loss(D, real, fake, real_y, fake_y) -> (loss, stats)` is D's own loss. The
         updates use copies of D's buffers (its batch-norm statistics stay as they are); the
         returned D uses D's own."""
@@ -148,8 +177,9 @@ class Unroller:
         fake = fake if self.backprop else fake.detach()
         for _ in range(self.steps):
             loss, _ = d_loss(AtParams(D, params, copies), real, fake, real_y, fake_y)
-            grads = torch.autograd.grad(loss, list(params.values()),
-                                        create_graph=self.backprop, materialize_grads=True)
+            grads = torch.autograd.grad(
+                loss, list(params.values()), create_graph=self.backprop, materialize_grads=True
+            )
             with torch.set_grad_enabled(self.backprop):
                 params, state = self.optimizer.step(params, list(grads), state)
             if not self.backprop:

@@ -24,8 +24,13 @@ class DigitClassifier(nn.Module):
     def __init__(self, classes: int = 10) -> None:
         super().__init__()
         self.conv = nn.Sequential(
-            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+            nn.Conv2d(1, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        )
         self.features = nn.Sequential(nn.Flatten(), nn.Linear(64 * 7 * 7, FEATURES), nn.ReLU())
         self.head = nn.Linear(FEATURES, classes)
 
@@ -44,14 +49,18 @@ def load_classifier(dataset: str) -> DigitClassifier:
     """The shipped classifier for `dataset`, in eval mode."""
     path = weights_path(dataset)
     if not path.is_file():
-        raise CheckpointError(f"no classifier weights for {dataset!r} at {path}; "
-                              f"train them with `advnets classifier {dataset}`")
+        raise CheckpointError(
+            f"no classifier weights for {dataset!r} at {path}; "
+            f"train them with `advnets classifier {dataset}`"
+        )
     model = DigitClassifier()
     try:
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     except Exception as err:
-        raise CheckpointError(f"{path}: not usable classifier weights ({type(err).__name__}); "
-                              f"retrain them with `advnets classifier {dataset}`") from None
+        raise CheckpointError(
+            f"{path}: not usable classifier weights ({type(err).__name__}); "
+            f"retrain them with `advnets classifier {dataset}`"
+        ) from None
     return model.eval()
 
 
@@ -66,8 +75,14 @@ def predict(model: DigitClassifier, images01: Tensor, chunk: int = 1000) -> tupl
     return torch.cat(feats), torch.cat(probs)
 
 
-def train_classifier(dataset: str, root: str | None = None, epochs: int = 4, seed: int = 0,
-                     out: Path | None = None, log=print) -> float:
+def train_classifier(
+    dataset: str,
+    root: str | None = None,
+    epochs: int = 4,
+    seed: int = 0,
+    out: Path | None = None,
+    log=print,
+) -> float:
     """Train on the 60,000 training images (seeded), save the weights, return test accuracy."""
     if epochs < 1:
         raise ConfigError(f"the classifier needs at least one epoch, got {epochs}")

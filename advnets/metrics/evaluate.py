@@ -13,17 +13,31 @@ from torch import Tensor
 
 from advnets.config import DataConfig
 from advnets.data import load_images01, toy_distribution
+from advnets.data.registry import DATASETS, Dataset
 from advnets.errors import DataError
 from advnets.metrics.classifier import load_classifier, predict
 from advnets.metrics.fid import class_histogram, frechet_distance, inception_score, kernel_distance
 from advnets.metrics.modes import mode_metrics, stacked_mode_metrics
 from advnets.metrics.parzen import parzen_protocol
 
-IMAGE_DATASETS = ("mnist", "fashion")
-POINT_DATASETS = ("ring", "grid")
-STACKED_DATASETS = ("stacked-mnist",)  # modes counted with the MNIST classifier per channel
-MODE_DATASETS = POINT_DATASETS + STACKED_DATASETS
-ALL_DATASETS = IMAGE_DATASETS + MODE_DATASETS
+
+def scorable() -> list[str]:
+    """The data sets some metric can score."""
+    return [name for name in DATASETS if DATASETS.get(name).metrics]
+
+
+def info(dataset: str, metric: str | None = None) -> Dataset:
+    """The registry entry of a data set that can be scored (by `metric`, if given)."""
+    if dataset not in DATASETS or not DATASETS.get(dataset).metrics:
+        raise DataError(
+            f"unknown dataset {dataset!r} for evaluation; choose one of: {', '.join(scorable())}"
+        )
+    entry = DATASETS.get(dataset)
+    if metric is not None and metric not in entry.metrics:
+        raise DataError(
+            f"{metric} cannot score {dataset} samples; it scores: {', '.join(entry.metrics)}"
+        )
+    return entry
 
 
 @dataclass
@@ -47,9 +61,7 @@ class EvalSettings:
 
 def check_samples(samples: np.ndarray | Tensor, dataset: str) -> Tensor:
     """Validate a sample set for `dataset`; returns float32 (N, ...) on the CPU."""
-    if dataset not in ALL_DATASETS:
-        raise DataError(f"unknown dataset {dataset!r} for evaluation; choose one of: "
-                        f"{', '.join(ALL_DATASETS)}")
+    expected = info(dataset).shape
     if not isinstance(samples, Tensor):
         array = np.asarray(samples)
         if array.dtype.kind != "f":
@@ -60,54 +72,62 @@ def check_samples(samples: np.ndarray | Tensor, dataset: str) -> Tensor:
         raise DataError(f"samples must be floating point, got {x.dtype}")
     if len(x) == 0:
         raise DataError("the sample set is empty")
-    expected = {"stacked-mnist": (3, 28, 28)}.get(
-        dataset, (1, 28, 28) if dataset in IMAGE_DATASETS else (2,))
     if tuple(x.shape[1:]) != expected:
         shape = ", ".join(map(str, expected))
-        raise DataError(f"samples for {dataset} must have shape (N, {shape}), "
-                        f"got {tuple(x.shape)}")
+        raise DataError(f"samples for {dataset} must have shape (N, {shape}), got {tuple(x.shape)}")
     if not torch.isfinite(x).all():
         raise DataError("samples contain NaN or infinite values")
     if len(expected) == 3:
         lo, hi = x.min().item(), x.max().item()
         if lo < -1e-6 or hi > 1 + 1e-6:
             hint = "; map [-1, 1] to [0, 1] with (x + 1) / 2" if lo < -0.5 else ""
-            raise DataError(f"samples lie in [{lo:.3f}, {hi:.3f}] but {dataset} pixels are in "
-                            f"[0, 1]{hint}")
+            raise DataError(
+                f"samples lie in [{lo:.3f}, {hi:.3f}] but {dataset} pixels are in [0, 1]{hint}"
+            )
     return x.float().cpu()
 
 
 def parzen(samples: Tensor, dataset: str, s: EvalSettings) -> dict[str, float]:
-    if dataset not in IMAGE_DATASETS:
+    if "parzen" not in info(dataset).metrics:
         raise DataError(f"the Parzen protocol is for image data, not {dataset!r}")
     if len(samples) < s.parzen_samples:
-        raise DataError(f"parzen needs {s.parzen_samples} samples, got {len(samples)} "
-                        f"(pass --n {s.parzen_samples}, or lower the protocol's sample count)")
+        raise DataError(
+            f"parzen needs {s.parzen_samples} samples, got {len(samples)} "
+            f"(pass --n {s.parzen_samples}, or lower the protocol's sample count)"
+        )
     if s.reference == "valid":
         images = load_images01(dataset, "valid", s.data_root, s.parzen_valid + s.parzen_test)[0]
         valid, test = images[: s.parzen_valid], images[s.parzen_valid :]
     else:
         valid = load_images01(dataset, "valid", s.data_root, s.parzen_valid)[0]
         test = load_images01(dataset, "test", s.data_root, s.parzen_test)[0]
-    result = parzen_protocol(samples[: s.parzen_samples].flatten(1), valid.flatten(1),
-                             test.flatten(1))
-    return {**result.as_dict(), "parzen_centres": s.parzen_samples,
-            "parzen_valid": len(valid), "parzen_test": len(test)}
+    result = parzen_protocol(
+        samples[: s.parzen_samples].flatten(1), valid.flatten(1), test.flatten(1)
+    )
+    return {
+        **result.as_dict(),
+        "parzen_centres": s.parzen_samples,
+        "parzen_valid": len(valid),
+        "parzen_test": len(test),
+    }
 
 
 def sample_count(dataset: str, s: EvalSettings) -> int:
     """How many samples the default metrics of `dataset` need."""
-    if dataset in IMAGE_DATASETS:
+    entry = info(dataset)
+    if "parzen" in entry.metrics:
         return max(s.parzen_samples, s.fid_samples)
-    return s.stacked_samples if dataset in STACKED_DATASETS else s.mode_samples
+    return s.stacked_samples if entry.images else s.mode_samples
 
 
 def modes(samples: Tensor, dataset: str, s: EvalSettings) -> dict[str, float]:
-    if dataset in STACKED_DATASETS:
+    entry = info(dataset)
+    if "modes" in entry.metrics and entry.images:  # stacked MNIST
         return stacked_modes(samples, s)
-    if dataset not in POINT_DATASETS:
-        raise DataError(f"mode metrics are for the ring and grid mixtures and stacked MNIST, "
-                        f"not {dataset!r}")
+    if "modes" not in entry.metrics:
+        raise DataError(
+            f"mode metrics are for the ring and grid mixtures and stacked MNIST, not {dataset!r}"
+        )
     if len(samples) < s.mode_samples:
         raise DataError(f"modes needs {s.mode_samples} samples, got {len(samples)}")
     toy = s.toy or DataConfig(name=dataset, std=0.01 if dataset == "ring" else 0.05)
@@ -119,8 +139,9 @@ def modes(samples: Tensor, dataset: str, s: EvalSettings) -> dict[str, float]:
 def stacked_modes(samples: Tensor, s: EvalSettings) -> dict[str, float]:
     """Stacked MNIST: the MNIST classifier reads each channel's digit; modes over 1,000."""
     if len(samples) < s.stacked_samples:
-        raise DataError(f"modes on stacked MNIST needs {s.stacked_samples} samples, got "
-                        f"{len(samples)}")
+        raise DataError(
+            f"modes on stacked MNIST needs {s.stacked_samples} samples, got {len(samples)}"
+        )
     x = samples[: s.stacked_samples]
     model = load_classifier("mnist")
     probs = predict(model, x.reshape(-1, 1, *x.shape[2:]))[1]
@@ -131,11 +152,12 @@ def stacked_modes(samples: Tensor, s: EvalSettings) -> dict[str, float]:
 def _classifier_outputs(samples: Tensor, dataset: str, s: EvalSettings):
     """Classifier features and probabilities of the samples and of the reference set
     (`s.reference`: the test set, or the validation set during training; cached)."""
-    if dataset not in IMAGE_DATASETS:
+    if "fid" not in info(dataset).metrics:
         raise DataError(f"FID and KID use a digit/clothing classifier: not for {dataset!r}")
     if s.fid_samples < 2 or len(samples) < s.fid_samples:
-        raise DataError(f"FID/KID need at least 2 and here {s.fid_samples} samples, got "
-                        f"{len(samples)}")
+        raise DataError(
+            f"FID/KID need at least 2 and here {s.fid_samples} samples, got {len(samples)}"
+        )
     reference_key = ("reference", dataset, s.data_root, s.reference)
     if reference_key not in s.cache:  # the reference features: computed once per settings
         model = load_classifier(dataset)
@@ -153,8 +175,12 @@ def fid(samples: Tensor, dataset: str, s: EvalSettings) -> dict[str, float]:
     """FID on classifier features against the reference set (the test set unless
     `s.reference` says otherwise), plus the samples' class histogram."""
     feats, probs, test_feats = _classifier_outputs(samples, dataset, s)
-    return {"fid": frechet_distance(feats, test_feats), "inception_score": inception_score(probs),
-            **class_histogram(probs), "fid_samples": s.fid_samples}
+    return {
+        "fid": frechet_distance(feats, test_feats),
+        "inception_score": inception_score(probs),
+        **class_histogram(probs),
+        "fid_samples": s.fid_samples,
+    }
 
 
 def kid(samples: Tensor, dataset: str, s: EvalSettings) -> dict[str, float]:
@@ -164,24 +190,28 @@ def kid(samples: Tensor, dataset: str, s: EvalSettings) -> dict[str, float]:
 
 
 METRICS: dict[str, Callable[[Tensor, str, EvalSettings], dict[str, float]]] = {
-    "parzen": parzen, "fid": fid, "kid": kid, "modes": modes}
+    "parzen": parzen,
+    "fid": fid,
+    "kid": kid,
+    "modes": modes,
+}
 
 
 def applies(metric: str, dataset: str) -> bool:
     """Whether `metric` can score samples of `dataset`."""
-    if metric == "modes":
-        return dataset in MODE_DATASETS
-    return dataset in IMAGE_DATASETS
+    return dataset in DATASETS and metric in DATASETS.get(dataset).metrics
 
 
 def jsonable(scores: dict[str, float]) -> dict[str, float | None]:
     """Non-finite floats (e.g. an infinite reverse KL) as null, so the JSON stays standard."""
-    return {k: None if isinstance(v, float) and not np.isfinite(v) else v
-            for k, v in scores.items()}
+    return {
+        k: None if isinstance(v, float) and not np.isfinite(v) else v for k, v in scores.items()
+    }
 
 
 def metrics_for(dataset: str) -> list[str]:
-    return ["parzen", "fid", "kid"] if dataset in IMAGE_DATASETS else ["modes"]
+    """Every metric that scores `dataset` (what `--metric all` runs), in METRICS' order."""
+    return [name for name in METRICS if name in info(dataset).metrics]
 
 
 def summary_line(name: str, scores: dict[str, float]) -> str:

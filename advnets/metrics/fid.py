@@ -22,8 +22,9 @@ def frechet_distance(a: Tensor, b: Tensor) -> float:
     return float(((mu_a - mu_b) ** 2).sum() + cov_a.trace() + cov_b.trace() - 2 * cross)
 
 
-def kernel_distance(a: Tensor, b: Tensor, subsets: int = 10, subset_size: int = 1000,
-                    seed: int = 0) -> tuple[float, float]:
+def kernel_distance(
+    a: Tensor, b: Tensor, subsets: int = 10, subset_size: int = 1000, seed: int = 0
+) -> tuple[float, float]:
     """Unbiased MMD^2 with the cubic polynomial kernel (x.y / d + 1)^3: mean and std over
     random subsets, as in Bińkowski et al. 2018."""
     a, b = a.double(), b.double()
@@ -34,11 +35,11 @@ def kernel_distance(a: Tensor, b: Tensor, subsets: int = 10, subset_size: int = 
     for _ in range(subsets):
         x = a[torch.randperm(len(a), generator=gen)[:n]]
         y = b[torch.randperm(len(b), generator=gen)[:n]]
-        kxx, kyy, kxy = ((x @ x.T / d + 1) ** 3, (y @ y.T / d + 1) ** 3,
-                         (x @ y.T / d + 1) ** 3)
+        kxx, kyy, kxy = ((x @ x.T / d + 1) ** 3, (y @ y.T / d + 1) ** 3, (x @ y.T / d + 1) ** 3)
         off = n * (n - 1)
-        values.append((kxx.sum() - kxx.trace()) / off + (kyy.sum() - kyy.trace()) / off
-                      - 2 * kxy.mean())
+        values.append(
+            (kxx.sum() - kxx.trace()) / off + (kyy.sum() - kyy.trace()) / off - 2 * kxy.mean()
+        )
     v = torch.stack(values)
     return float(v.mean()), float(v.std()) if len(v) > 1 else 0.0
 
@@ -49,8 +50,11 @@ def class_histogram(probs: Tensor) -> dict[str, float]:
     counts = torch.bincount(probs.argmax(1), minlength=k).double()
     p = counts / counts.sum()
     nz = p > 0
-    return {"classes": int(nz.sum()), "class_kl": float((p[nz] * torch.log(p[nz] * k)).sum()),
-            **{f"class_{i}": float(p[i]) for i in range(k)}}
+    return {
+        "classes": int(nz.sum()),
+        "class_kl": float((p[nz] * torch.log(p[nz] * k)).sum()),
+        **{f"class_{i}": float(p[i]) for i in range(k)},
+    }
 
 
 def inception_score(probs: Tensor) -> float:

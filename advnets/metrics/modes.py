@@ -43,5 +43,8 @@ def stacked_mode_metrics(digits: Tensor, modes_total: int = 1000) -> dict[str, f
     counts = torch.bincount(ids, minlength=modes_total).double()
     p = counts / counts.sum()
     nz = p > 0
-    return {"modes": int(nz.sum()), "modes_total": modes_total,
-            "reverse_kl": float((p[nz] * torch.log(p[nz] * modes_total)).sum())}
+    return {
+        "modes": int(nz.sum()),
+        "modes_total": modes_total,
+        "reverse_kl": float((p[nz] * torch.log(p[nz] * modes_total)).sum()),
+    }

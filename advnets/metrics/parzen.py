@@ -23,8 +23,9 @@ class ParzenResult:
         return {"parzen": self.mean, "parzen_se": self.stderr, "parzen_sigma": self.sigma}
 
 
-def _log_density_terms(x: Tensor, centres: Tensor, sigmas: Tensor, chunk: int,
-                       dtype: torch.dtype) -> Tensor:
+def _log_density_terms(
+    x: Tensor, centres: Tensor, sigmas: Tensor, chunk: int, dtype: torch.dtype
+) -> Tensor:
     """log p_sigma(x) for every row of x and every sigma: (len(sigmas), len(x)), float64.
 
     ||x - c||^2 = ||x||^2 + (||c||^2 - 2 x.c): the bracket comes from one matrix product per
@@ -46,21 +47,36 @@ def _log_density_terms(x: Tensor, centres: Tensor, sigmas: Tensor, chunk: int,
     return out
 
 
-def parzen_log_likelihood(samples: Tensor, test: Tensor, sigma: float, chunk: int = 1000,
-                          dtype: torch.dtype = torch.float32) -> Tensor:
+def parzen_log_likelihood(
+    samples: Tensor,
+    test: Tensor,
+    sigma: float,
+    chunk: int = 1000,
+    dtype: torch.dtype = torch.float32,
+) -> Tensor:
     """Per-example log-likelihood of `test` under the Parzen window on `samples`."""
     sigmas = torch.tensor([float(sigma)], dtype=torch.float64)
     return _log_density_terms(test.flatten(1), samples.flatten(1), sigmas, chunk, dtype)[0]
 
 
-def parzen_protocol(samples: Tensor, valid: Tensor, test: Tensor,
-                    sigmas: np.ndarray | None = None, chunk: int = 1000,
-                    dtype: torch.dtype = torch.float32) -> ParzenResult:
+def parzen_protocol(
+    samples: Tensor,
+    valid: Tensor,
+    test: Tensor,
+    sigmas: np.ndarray | None = None,
+    chunk: int = 1000,
+    dtype: torch.dtype = torch.float32,
+) -> ParzenResult:
     """Choose sigma by mean log-likelihood on `valid`, then score `test` with it."""
     grid = torch.as_tensor(np.logspace(-1, 0, 10) if sigmas is None else sigmas).double()
     centres = samples.flatten(1)
     valid_ll = _log_density_terms(valid.flatten(1), centres, grid, chunk, dtype).mean(1)
     best = int(valid_ll.argmax())
     ll = parzen_log_likelihood(centres, test, float(grid[best]), chunk, dtype)
-    return ParzenResult(float(ll.mean()), float(ll.std(correction=0) / math.sqrt(len(ll))),
-                        float(grid[best]), grid.tolist(), valid_ll.tolist())
+    return ParzenResult(
+        float(ll.mean()),
+        float(ll.std(correction=0) / math.sqrt(len(ll))),
+        float(grid[best]),
+        grid.tolist(),
+        valid_ll.tolist(),
+    )

@@ -20,13 +20,15 @@ DISCRIMINATORS.register("dcgan")(DCGANDiscriminator)
 __all__ = ["GENERATORS", "DISCRIMINATORS", "Maxout", "build_generator", "build_discriminator"]
 
 
-def build_generator(cfg: ModelConfig, out_shape: tuple[int, ...],
-                    mean01: Tensor | None = None) -> nn.Module:
+def build_generator(
+    cfg: ModelConfig, out_shape: tuple[int, ...], mean01: Tensor | None = None
+) -> nn.Module:
     """G(z), or G(z, y) when `cfg.num_classes` > 0 (conditional GAN)."""
     net = GENERATORS.get(cfg.generator.arch)
     if cfg.num_classes:
-        return conditional_generator(net, cfg.generator, cfg.z_dim, out_shape, mean01,
-                                     cfg.num_classes)
+        return conditional_generator(
+            net, cfg.generator, cfg.z_dim, out_shape, mean01, cfg.num_classes
+        )
     return net(cfg.generator, cfg.z_dim, out_shape, mean01)
 
 

@@ -19,8 +19,8 @@ import torch
 from torch import Tensor, nn
 
 from advnets.config import NetConfig
-from advnets.nets.layers import Dropout, init_weights_, minibatch_features
-from advnets.nets.mlp import OUTPUTS, _hidden_layer, _trunk, init_output_bias_
+from advnets.nets.layers import OUTPUTS, Dropout, init_weights_, minibatch_features
+from advnets.nets.mlp import _hidden_layer, _trunk, init_output_bias_
 
 
 class LabelVector(nn.Module):
@@ -41,8 +41,15 @@ class LabelVector(nn.Module):
 class ConcatGenerator(nn.Module):
     """G(z, y) = G'([z, label(y)]) for an unconditional generator G' with a wider z."""
 
-    def __init__(self, net: type[nn.Module], cfg: NetConfig, z_dim: int,
-                 out_shape: tuple[int, ...], mean01: Tensor | None, classes: int) -> None:
+    def __init__(
+        self,
+        net: type[nn.Module],
+        cfg: NetConfig,
+        z_dim: int,
+        out_shape: tuple[int, ...],
+        mean01: Tensor | None,
+        classes: int,
+    ) -> None:
         super().__init__()
         self.label = LabelVector(classes, cfg.label_embedding)
         self.net = net(cfg, z_dim + self.label.dim, out_shape, mean01)
@@ -55,8 +62,14 @@ class ConcatDiscriminator(nn.Module):
     """D(x, y) = D'([x, label(y)]): y joins x's features (MLP; input dropout then drops
     label units too) or its channels as constant maps (conv nets, `maps=True`)."""
 
-    def __init__(self, net: type[nn.Module], cfg: NetConfig, in_shape: tuple[int, ...],
-                 classes: int, maps: bool) -> None:
+    def __init__(
+        self,
+        net: type[nn.Module],
+        cfg: NetConfig,
+        in_shape: tuple[int, ...],
+        classes: int,
+        maps: bool,
+    ) -> None:
         super().__init__()
         self.label = LabelVector(classes, cfg.label_embedding)
         self.maps = maps
@@ -80,8 +93,9 @@ class ConcatDiscriminator(nn.Module):
         return self.net(self.joined(x, y))
 
 
-def _branch(cfg: NetConfig, n_in: int, width: int, input_dropout: float = 0.0,
-            hidden_dropout: float = 0.0) -> nn.Sequential:
+def _branch(
+    cfg: NetConfig, n_in: int, width: int, input_dropout: float = 0.0, hidden_dropout: float = 0.0
+) -> nn.Sequential:
     """[dropout] -> one hidden layer (maxout with `branch_pieces`) -> [dropout]."""
     pieces = cfg.branch_pieces or cfg.pieces
     layers: list[nn.Module] = [Dropout(input_dropout)] if input_dropout > 0 else []
@@ -97,8 +111,14 @@ class BranchedMLPGenerator(nn.Module):
     hidden [1200]). No dropout: the paper applies 0.5 to G as well; here G has none, as in
     the unconditional models."""
 
-    def __init__(self, cfg: NetConfig, z_dim: int, out_shape: tuple[int, ...],
-                 mean01: Tensor | None, classes: int) -> None:
+    def __init__(
+        self,
+        cfg: NetConfig,
+        z_dim: int,
+        out_shape: tuple[int, ...],
+        mean01: Tensor | None,
+        classes: int,
+    ) -> None:
         super().__init__()
         self.out_shape = tuple(out_shape)
         self.label = LabelVector(classes, cfg.label_embedding)
@@ -107,7 +127,7 @@ class BranchedMLPGenerator(nn.Module):
         layers, width = _trunk(cfg, sum(cfg.branches), dropout=False)
         self.body = nn.Sequential(*layers)
         self.out = nn.Linear(width, math.prod(out_shape))
-        self.act = OUTPUTS[cfg.output]()
+        self.act = OUTPUTS.get(cfg.output)()
         init_weights_(self, cfg.init, cfg.init_scale)
         init_output_bias_(self.out, cfg, mean01)
 
@@ -143,9 +163,14 @@ class BranchedMLPDiscriminator(nn.Module):
         return self.out(self.minibatch(self.features(x, y))).squeeze(1)
 
 
-def conditional_generator(net: type[nn.Module], cfg: NetConfig, z_dim: int,
-                          out_shape: tuple[int, ...], mean01: Tensor | None,
-                          classes: int) -> nn.Module:
+def conditional_generator(
+    net: type[nn.Module],
+    cfg: NetConfig,
+    z_dim: int,
+    out_shape: tuple[int, ...],
+    mean01: Tensor | None,
+    classes: int,
+) -> nn.Module:
     """G(z, y) around the registered generator class `net`: the paper's branches for an MLP
     with `cfg.branches`, else concatenation."""
     if cfg.branches:
@@ -153,8 +178,9 @@ def conditional_generator(net: type[nn.Module], cfg: NetConfig, z_dim: int,
     return ConcatGenerator(net, cfg, z_dim, out_shape, mean01, classes)
 
 
-def conditional_discriminator(net: type[nn.Module], cfg: NetConfig, in_shape: tuple[int, ...],
-                              classes: int) -> nn.Module:
+def conditional_discriminator(
+    net: type[nn.Module], cfg: NetConfig, in_shape: tuple[int, ...], classes: int
+) -> nn.Module:
     """D(x, y) around the registered discriminator class `net`: the paper's branches for an
     MLP with `cfg.branches`; else y concatenated to x's features (mlp) or channels."""
     if cfg.branches:

@@ -7,12 +7,14 @@ pytorch/examples' dcgan/main.py, with the number of 2x stages derived from the r
 28 px = 7 -> 14 -> 28, 32 px = 4 -> 8 -> 16 -> 32, 64 px = 4 -> 8 -> 16 -> 32 -> 64.
 """
 
+from collections.abc import Callable
+
 from torch import Tensor, nn
 
 from advnets.config import NetConfig
 from advnets.errors import ConfigError
-from advnets.nets.layers import init_weights_, minibatch_features
-from advnets.nets.mlp import OUTPUTS
+from advnets.nets.layers import OUTPUTS, init_weights_, minibatch_features
+from advnets.registry import Registry
 
 
 def stages(size: int) -> tuple[int, int]:
@@ -21,35 +23,43 @@ def stages(size: int) -> tuple[int, int]:
     while base % 2 == 0 and base // 2 >= 4:
         base, n = base // 2, n + 1
     if n == 0:
-        raise ConfigError(f"DCGAN nets need a resolution of 8 px or more that halves at "
-                          f"least once to >= 4 px (e.g. 28, 32, 64), got {size}")
+        raise ConfigError(
+            f"DCGAN nets need a resolution of 8 px or more that halves at "
+            f"least once to >= 4 px (e.g. 28, 32, 64), got {size}"
+        )
     return base, n
 
 
 def _image_shape(shape: tuple[int, ...]) -> tuple[int, int]:
     """(channels, size) of a square (C, H, W) image shape."""
     if len(shape) != 3 or shape[1] != shape[2]:
-        raise ConfigError(f"DCGAN nets need square (C, H, W) images, got data of shape "
-                          f"{tuple(shape)}; use model.*.arch=mlp for other data")
+        raise ConfigError(
+            f"DCGAN nets need square (C, H, W) images, got data of shape "
+            f"{tuple(shape)}; use model.*.arch=mlp for other data"
+        )
     return shape[0], shape[1]
 
 
+# conv nets' normalisation: batch | layer (over C, H, W with a per-channel affine map, as
+# WGAN-GP's tflib layernorm) | none
+NORMS: Registry[Callable[[int], list[nn.Module]]] = Registry("norm")
+NORMS.add("batch", lambda channels: [nn.BatchNorm2d(channels)])
+NORMS.add("layer", lambda channels: [nn.GroupNorm(1, channels)])
+NORMS.add("none", lambda channels: [])
+
+
 def norm_layer(kind: str, channels: int) -> list[nn.Module]:
-    """batch: BatchNorm2d | layer: normalise over (C, H, W) with a per-channel affine map,
-    as WGAN-GP's tflib layernorm | none."""
-    if kind == "batch":
-        return [nn.BatchNorm2d(channels)]
-    if kind == "layer":
-        return [nn.GroupNorm(1, channels)]
-    return []
+    """The normalisation layers named `kind` for `channels` channels."""
+    return NORMS.get(kind)(channels)
 
 
 class DCGANGenerator(nn.Module):
     """z (N, z_dim) -> images (N, C, H, W): z projected to base x base (a transposed conv of
     a 1x1 input), then 2x transposed-conv stages halving the channels, the last one to C."""
 
-    def __init__(self, cfg: NetConfig, z_dim: int, out_shape: tuple[int, ...],
-                 mean01: Tensor | None = None) -> None:
+    def __init__(
+        self, cfg: NetConfig, z_dim: int, out_shape: tuple[int, ...], mean01: Tensor | None = None
+    ) -> None:
         super().__init__()
         if cfg.output_bias_from_data:
             raise ConfigError("model.generator.output_bias_from_data is for MLP generators")
@@ -57,12 +67,18 @@ class DCGANGenerator(nn.Module):
         base, n = stages(size)
         widths = [cfg.channels * 2 ** (n - 1 - i) for i in range(n)]  # 28 px: [128, 64]
         bias = cfg.norm == "none"  # a norm layer's shift makes a bias redundant
-        layers: list[nn.Module] = [nn.ConvTranspose2d(z_dim, widths[0], base, 1, 0, bias=bias),
-                                   *norm_layer(cfg.norm, widths[0]), nn.ReLU(inplace=True)]
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(z_dim, widths[0], base, 1, 0, bias=bias),
+            *norm_layer(cfg.norm, widths[0]),
+            nn.ReLU(inplace=True),
+        ]
         for c_in, c_out in zip(widths, widths[1:], strict=False):
-            layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=bias),
-                       *norm_layer(cfg.norm, c_out), nn.ReLU(inplace=True)]
-        layers += [nn.ConvTranspose2d(widths[-1], colours, 4, 2, 1), OUTPUTS[cfg.output]()]
+            layers += [
+                nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=bias),
+                *norm_layer(cfg.norm, c_out),
+                nn.ReLU(inplace=True),
+            ]
+        layers += [nn.ConvTranspose2d(widths[-1], colours, 4, 2, 1), OUTPUTS.get(cfg.output)()]
         self.net = nn.Sequential(*layers)
         init_weights_(self, cfg.init, cfg.init_scale)
 
@@ -80,17 +96,25 @@ class DCGANDiscriminator(nn.Module):
         base, n = stages(size)
         widths = [cfg.channels * 2**i for i in range(n)]  # 28 px: [64, 128]
         bias = cfg.norm == "none"
-        layers: list[nn.Module] = [nn.Conv2d(colours, widths[0], 4, 2, 1),
-                                   nn.LeakyReLU(cfg.leaky_slope, inplace=True)]
+        layers: list[nn.Module] = [
+            nn.Conv2d(colours, widths[0], 4, 2, 1),
+            nn.LeakyReLU(cfg.leaky_slope, inplace=True),
+        ]
         for c_in, c_out in zip(widths, widths[1:], strict=False):
-            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=bias), *norm_layer(cfg.norm, c_out),
-                       nn.LeakyReLU(cfg.leaky_slope, inplace=True)]
+            layers += [
+                nn.Conv2d(c_in, c_out, 4, 2, 1, bias=bias),
+                *norm_layer(cfg.norm, c_out),
+                nn.LeakyReLU(cfg.leaky_slope, inplace=True),
+            ]
         if cfg.minibatch_kernels:  # on the flattened last feature map, then a linear map
             width = widths[-1] * base * base
-            layers.append(nn.Sequential(
-                nn.Flatten(), minibatch_features(width, cfg.minibatch_kernels,
-                                                 cfg.minibatch_kernel_dim),
-                nn.Linear(width + cfg.minibatch_kernels, 1)))
+            layers.append(
+                nn.Sequential(
+                    nn.Flatten(),
+                    minibatch_features(width, cfg.minibatch_kernels, cfg.minibatch_kernel_dim),
+                    nn.Linear(width + cfg.minibatch_kernels, 1),
+                )
+            )
         else:
             layers.append(nn.Conv2d(widths[-1], 1, base, 1, 0))
         self.net = nn.Sequential(*layers)

@@ -1,10 +1,13 @@
 """Layers the published GAN models use that PyTorch lacks."""
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from advnets.registry import Registry
 
 
 class Maxout(nn.Module):
@@ -46,13 +49,21 @@ def init_normal_(module: nn.Module, std: float) -> None:
             nn.init.zeros_(m.bias)
 
 
-INITS = {"uniform": init_uniform_, "normal": init_normal_}
+INITS: Registry[Callable[[nn.Module, float], None]] = Registry("init")
+INITS.add("default", lambda module, scale: None)  # PyTorch's own
+INITS.add("uniform", init_uniform_)
+INITS.add("normal", init_normal_)
+
+# a generator's output nonlinearity
+OUTPUTS: Registry[Callable[[], nn.Module]] = Registry("generator output")
+OUTPUTS.add("sigmoid", nn.Sigmoid)
+OUTPUTS.add("tanh", nn.Tanh)
+OUTPUTS.add("linear", nn.Identity)
 
 
 def init_weights_(module: nn.Module, init: str, scale: float) -> None:
-    """Apply the init named by a `NetConfig` (`default` keeps PyTorch's)."""
-    if init != "default":
-        INITS[init](module, scale)
+    """Apply the init named by a `NetConfig`."""
+    INITS.get(init)(module, scale)
 
 
 def logit(p: Tensor, eps: float = 1e-7) -> Tensor:

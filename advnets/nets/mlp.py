@@ -2,32 +2,35 @@
 PyTorch-GAN's gan.py models, and small nets for toy data — all from one `NetConfig`."""
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
 
 from advnets.config import NetConfig
 from advnets.errors import ConfigError
-from advnets.nets.layers import Dropout, Maxout, init_weights_, logit, minibatch_features
+from advnets.nets.layers import (
+    OUTPUTS,
+    Dropout,
+    Maxout,
+    init_weights_,
+    logit,
+    minibatch_features,
+)
+from advnets.registry import Registry
 
-ACTIVATIONS = ("relu", "leaky_relu", "tanh", "maxout")
-OUTPUTS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "linear": nn.Identity}
+# hidden-layer nonlinearities: name -> (cfg -> module); maxout is a layer of its own
+ACTIVATIONS: Registry[Callable[[NetConfig], nn.Module] | None] = Registry("activation")
+ACTIVATIONS.add("relu", lambda cfg: nn.ReLU())
+ACTIVATIONS.add("leaky_relu", lambda cfg: nn.LeakyReLU(cfg.leaky_slope))
+ACTIVATIONS.add("tanh", lambda cfg: nn.Tanh())
+ACTIVATIONS.add("maxout", None)
 
 
 def _hidden_layer(cfg: NetConfig, n_in: int, n_out: int) -> list[nn.Module]:
     if cfg.activation == "maxout":
         return [Maxout(n_in, n_out, cfg.pieces)]
-    layers: list[nn.Module] = [nn.Linear(n_in, n_out)]
-    if cfg.activation == "relu":
-        layers.append(nn.ReLU())
-    elif cfg.activation == "leaky_relu":
-        layers.append(nn.LeakyReLU(cfg.leaky_slope))
-    elif cfg.activation == "tanh":
-        layers.append(nn.Tanh())
-    else:
-        raise ConfigError(f"unknown activation {cfg.activation!r}; "
-                          f"choose one of: {', '.join(ACTIVATIONS)}")
-    return layers
+    return [nn.Linear(n_in, n_out), ACTIVATIONS.get(cfg.activation)(cfg)]
 
 
 def _trunk(cfg: NetConfig, n_in: int, dropout: bool) -> tuple[list[nn.Module], int]:
@@ -52,8 +55,9 @@ def init_output_bias_(out: nn.Linear, cfg: NetConfig, mean01: Tensor | None) -> 
     if not cfg.output_bias_from_data:
         return
     if mean01 is None or cfg.output != "sigmoid":
-        raise ConfigError("model.generator.output_bias_from_data needs image data and "
-                          "a sigmoid output")
+        raise ConfigError(
+            "model.generator.output_bias_from_data needs image data and a sigmoid output"
+        )
     with torch.no_grad():
         out.bias.copy_(logit(mean01.to(out.bias)))
 
@@ -61,17 +65,15 @@ def init_output_bias_(out: nn.Linear, cfg: NetConfig, mean01: Tensor | None) -> 
 class MLPGenerator(nn.Module):
     """z (N, z_dim) -> samples (N, *out_shape)."""
 
-    def __init__(self, cfg: NetConfig, z_dim: int, out_shape: tuple[int, ...],
-                 mean01: Tensor | None = None) -> None:
+    def __init__(
+        self, cfg: NetConfig, z_dim: int, out_shape: tuple[int, ...], mean01: Tensor | None = None
+    ) -> None:
         super().__init__()
-        if cfg.output not in OUTPUTS:
-            raise ConfigError(f"unknown generator output {cfg.output!r}; "
-                              f"choose one of: {', '.join(OUTPUTS)}")
         self.out_shape = tuple(out_shape)
         layers, width = _trunk(cfg, z_dim, dropout=False)
         self.body = nn.Sequential(*layers)
         self.out = nn.Linear(width, math.prod(out_shape))
-        self.act = OUTPUTS[cfg.output]()
+        self.act = OUTPUTS.get(cfg.output)()
         init_weights_(self, cfg.init, cfg.init_scale)
         init_output_bias_(self.out, cfg, mean01)
 

@@ -42,8 +42,7 @@ class GeneratorEMA:
         self.updates += 1
 
     def state_dict(self) -> dict:
-        return {"weights": self.module.state_dict(), "updates": self.updates,
-                "seen": self.seen}
+        return {"weights": self.module.state_dict(), "updates": self.updates, "seen": self.seen}
 
     def load_state_dict(self, state: dict) -> None:
         self.module.load_state_dict(state["weights"])

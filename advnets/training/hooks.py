@@ -12,6 +12,8 @@ from PIL import Image
 from torch import Tensor
 
 from advnets.checkpoint import CHECKPOINT, load_checkpoint, save_atomic
+from advnets.config import Config
+from advnets.data.registry import DATASETS
 from advnets.errors import ConfigError
 from advnets.methods.base import Stats
 from advnets.sampling import SAMPLES_PER_CLASS, draw_samples, generate
@@ -34,8 +36,15 @@ class MetricsLog(Hook):
     """Averages the step statistics over `every` steps; writes metrics.jsonl, TensorBoard and
     the tqdm bar's postfix."""
 
-    def __init__(self, run_dir: Path, every: int, total: int, start: int,
-                 progress: bool = True, tensorboard: bool = True) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        every: int,
+        total: int,
+        start: int,
+        progress: bool = True,
+        tensorboard: bool = True,
+    ) -> None:
         self.every = max(1, every)
         self.path = Path(run_dir) / "metrics.jsonl"
         self.sums: dict[str, Tensor] = {}
@@ -75,8 +84,9 @@ class MetricsLog(Hook):
                 if key not in ("step", "seconds"):
                     self.writer.add_scalar(f"train/{key}", v, c.step)
         if self.bar is not None:
-            self.bar.set_postfix({k: f"{row[k]:.3f}" for k in ("loss_d", "loss_g", "d_real",
-                                                                 "d_fake") if k in row})
+            self.bar.set_postfix(
+                {k: f"{row[k]:.3f}" for k in ("loss_d", "loss_g", "d_real", "d_fake") if k in row}
+            )
         self.sums, self.count = {}, 0
 
     def close(self, run: Run) -> None:
@@ -115,8 +125,9 @@ class SamplePictures(Hook):
             path.parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(grid).save(path)
             if self.writer is not None:
-                self.writer.add_image("samples", grid, epoch,
-                                      dataformats="HW" if grid.ndim == 2 else "HWC")
+                self.writer.add_image(
+                    "samples", grid, epoch, dataformats="HW" if grid.ndim == 2 else "HWC"
+                )
             return path
         samples = draw_samples(run.G_sample, run.cfg, 2000, run.cfg.train.seed + 2)
         reference = run.data.distribution.means if run.data.distribution else None
@@ -143,6 +154,20 @@ class Checkpointer(Hook):
         save_atomic(run.state_dict(), self.path)
 
 
+def eval_metric(cfg: Config) -> str:
+    """The periodic evaluation's metric: train.eval_metric, or for auto the data set's
+    default (its registry entry's first metric)."""
+    metrics = DATASETS.get(cfg.data.name).metrics
+    default = metrics[0] if metrics else "none"
+    metric = cfg.train.eval_metric if cfg.train.eval_metric != "auto" else default
+    if metric not in metrics:
+        raise ConfigError(
+            f"train.eval_metric={cfg.train.eval_metric} cannot score {cfg.data.name} samples; "
+            f"set train.eval_every=0 or choose one of: {', '.join(metrics) or 'none'}"
+        )
+    return metric
+
+
 class PeriodicEval(Hook):
     """Every `every` steps, a cheap evaluation of G (e.g. FID on 2,000 samples), logged to
     metrics.jsonl and TensorBoard; the checkpoint with the best score is kept as best.pt
@@ -150,25 +175,27 @@ class PeriodicEval(Hook):
     scored against the validation split: choosing best.pt never looks at the test set."""
 
     def __init__(self, run_dir: Path, run: Run, metrics: MetricsLog | None = None) -> None:
-        from advnets.metrics.evaluate import IMAGE_DATASETS, EvalSettings, applies
+        from advnets.metrics.evaluate import EvalSettings
 
         t, data = run.cfg.train, run.cfg.data
         self.every, self.n = t.eval_every, t.eval_samples
         self.dataset = data.name
-        self.metric = t.eval_metric if t.eval_metric != "auto" else (
-            "fid" if data.name in IMAGE_DATASETS else "modes")
-        if not applies(self.metric, self.dataset):
-            raise ConfigError(f"train.eval_metric={self.metric} cannot score {self.dataset} "
-                              f"samples; set train.eval_every=0 or choose another metric")
-        self.settings = EvalSettings(parzen_samples=self.n, parzen_test=2000,
-                                     mode_samples=self.n, stacked_samples=self.n,
-                                     fid_samples=self.n,
-                                     data_root=data.root, reference="valid",
-                                     toy=data if data.name in ("ring", "grid") else None)
+        self.metric = eval_metric(run.cfg)
+        self.settings = EvalSettings(
+            parzen_samples=self.n,
+            parzen_test=2000,
+            mode_samples=self.n,
+            stacked_samples=self.n,
+            fid_samples=self.n,
+            data_root=data.root,
+            reference="valid",
+            toy=data if DATASETS.get(data.name).mixture is not None else None,
+        )
         self.path, self.best_path = Path(run_dir) / "metrics.jsonl", Path(run_dir) / "best.pt"
         self.writer = metrics.writer if metrics is not None else None
-        self.best = (load_checkpoint(self.best_path).get("eval_rank")
-                     if self.best_path.is_file() else None)
+        self.best = (
+            load_checkpoint(self.best_path).get("eval_rank") if self.best_path.is_file() else None
+        )
 
     def after_step(self, run: Run, stats: Stats) -> None:
         if self.every and run.counters.step % self.every == 0:
@@ -196,10 +223,8 @@ class PeriodicEval(Hook):
         with self.path.open("a") as f:
             f.write(json.dumps({"eval": jsonable(scores), "step": run.counters.step}) + "\n")
         if self.writer is not None:
-            self.writer.add_scalar(f"eval/{self.metric}", scores[self.metric],
-                                   run.counters.step)
+            self.writer.add_scalar(f"eval/{self.metric}", scores[self.metric], run.counters.step)
         if rank is not None and (self.best is None or rank > self.best):
             self.best = rank
-            save_atomic({**run.state_dict(), "eval": scores, "eval_rank": rank},
-                        self.best_path)
+            save_atomic({**run.state_dict(), "eval": scores, "eval_rank": rank}, self.best_path)
         return scores

@@ -69,8 +69,9 @@ def run_loop(run: Run, hooks: list[Hook], total: int) -> Run:
     return run
 
 
-def train(cfg: Config | None, run_dir: Path, resume: bool = False,
-          overrides: list[str] | None = None) -> Run:
+def train(
+    cfg: Config | None, run_dir: Path, resume: bool = False, overrides: list[str] | None = None
+) -> Run:
     """Train `cfg` into `run_dir`, or with `resume` continue the run saved there."""
     run_dir = checkpoint_path(run_dir).parent if resume else Path(run_dir)
     run = resume_run(run_dir, overrides) if resume else build_run(cfg)

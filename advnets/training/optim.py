@@ -1,33 +1,49 @@
 """Optimizers and the paper's schedules (pylearn2's ExponentialDecay and MomentumAdjustor)."""
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import nn
 
 from advnets.config import OptimConfig
-from advnets.errors import ConfigError
+from advnets.registry import Registry
 
-OPTIMIZERS = ("sgd", "adam", "rmsprop")
+Params = Iterable[nn.Parameter]
+
+OPTIMIZERS: Registry[Callable[[OptimConfig, Params, bool], torch.optim.Optimizer]] = Registry(
+    "optimizer"
+)
 
 
-def build_optimizer(cfg: OptimConfig, params: Iterable[nn.Parameter],
-                    device: torch.device) -> torch.optim.Optimizer:
-    """SGD with momentum or Adam, with fused kernels (fewer launches per step), or RMSProp
-    with PyTorch's defaults (alpha 0.99, eps 1e-8, no momentum), as WGAN's reference code."""
-    fused = device.type in ("cpu", "cuda")
-    if cfg.name == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
-                               weight_decay=cfg.weight_decay, fused=fused)
-    if cfg.name == "adam":
-        if len(cfg.betas) != 2:
-            raise ConfigError(f"optimizer betas must be two numbers, got {cfg.betas}")
-        return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas),
-                                weight_decay=cfg.weight_decay, fused=fused)
-    if cfg.name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    raise ConfigError(f"unknown optimizer {cfg.name!r}; choose one of: {', '.join(OPTIMIZERS)}")
+@OPTIMIZERS.register("sgd")
+def sgd(cfg: OptimConfig, params: Params, fused: bool) -> torch.optim.Optimizer:
+    """SGD with (the schedule's) momentum, fused kernels."""
+    return torch.optim.SGD(
+        params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, fused=fused
+    )
+
+
+@OPTIMIZERS.register("adam")
+def adam(cfg: OptimConfig, params: Params, fused: bool) -> torch.optim.Optimizer:
+    """Adam with fused kernels (fewer launches per step)."""
+    return torch.optim.Adam(
+        params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay, fused=fused
+    )
+
+
+@OPTIMIZERS.register("rmsprop")
+def rmsprop(cfg: OptimConfig, params: Params, fused: bool) -> torch.optim.Optimizer:
+    """RMSProp with PyTorch's defaults (alpha 0.99, eps 1e-8, no momentum), as WGAN's
+    reference code."""
+    return torch.optim.RMSprop(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def build_optimizer(
+    cfg: OptimConfig, params: Params, device: torch.device
+) -> torch.optim.Optimizer:
+    """The optimizer `cfg.name` over `params`."""
+    return OPTIMIZERS.get(cfg.name)(cfg, params, device.type in ("cpu", "cuda"))
 
 
 def scheduled_lr(cfg: OptimConfig, updates: int) -> float:
@@ -50,8 +66,9 @@ def scheduled_momentum(cfg: OptimConfig, epochs_done: int) -> float:
     return (1 - alpha) * cfg.momentum + alpha * cfg.momentum_final
 
 
-def apply_schedule(opt: torch.optim.Optimizer, cfg: OptimConfig, updates: int,
-                   epochs_done: int) -> None:
+def apply_schedule(
+    opt: torch.optim.Optimizer, cfg: OptimConfig, updates: int, epochs_done: int
+) -> None:
     """Set this update's lr (and SGD momentum) on every parameter group."""
     lr = scheduled_lr(cfg, updates)
     momentum = scheduled_momentum(cfg, epochs_done)

@@ -1,6 +1,5 @@
 """A training run: everything built from a `Config`, and its state as a checkpoint."""
 
-import contextlib
 import dataclasses
 import math
 from dataclasses import dataclass
@@ -12,37 +11,17 @@ import torch
 from torch import Tensor, nn
 
 from advnets.checkpoint import FORMAT, load_checkpoint, rng_state, set_rng_state
-from advnets.config import Config, apply_overrides, config_from_dict, validate
+from advnets.config import Config, apply_overrides, config_from_dict
 from advnets.data import TrainingData, build_data, sample_labels, sample_noise
 from advnets.data.batches import Batches
 from advnets.errors import CheckpointError, ConfigError
-from advnets.methods import CHECKS, METHODS, Counters, Method, Stats
+from advnets.methods import METHODS, Counters, Method, Stats
 from advnets.sampling import SAMPLES_PER_CLASS, class_rows
 from advnets.training.ema import GeneratorEMA
 from advnets.training.optim import build_optimizer
+from advnets.training.precision import autocast_factory, resolve_device
 from advnets.training.step import Player, Step
-
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("train.device=cuda but no CUDA device is available; use cpu or auto")
-    if name not in ("cpu", "cuda"):
-        raise ConfigError(f"unknown device {name!r}; choose one of: cpu, cuda, auto")
-    return torch.device(name)
-
-
-def autocast_factory(precision: str, device: torch.device):
-    """A no-argument context-manager factory for the configured precision."""
-    if precision not in PRECISIONS:
-        raise ConfigError(f"unknown precision {precision!r}; choose one of: fp32, bf16")
-    dtype = PRECISIONS[precision]
-    if dtype is None:
-        return contextlib.nullcontext
-    return partial(torch.autocast, device_type=device.type, dtype=dtype)
+from advnets.validation import validate
 
 
 @dataclass
@@ -92,10 +71,15 @@ class Run:
     def with_net(self, name: str, net: nn.Module) -> "Run":
         """This run with player `name` playing `net` instead (e.g. a fixed generator of known
         density); everything else, the other players' weights included, is shared."""
-        players = {**self.players,
-                   name: dataclasses.replace(self.players[name], net=net, average=None)}
-        method = type(self.method)(self.cfg, {n: p.net for n, p in players.items()},
-                                   {n: p.optimizer for n, p in players.items()})
+        players = {
+            **self.players,
+            name: dataclasses.replace(self.players[name], net=net, average=None),
+        }
+        method = type(self.method)(
+            self.cfg,
+            {n: p.net for n, p in players.items()},
+            {n: p.optimizer for n, p in players.items()},
+        )
         step = dataclasses.replace(self.step, players=players, method=method)
         return dataclasses.replace(self, players=players, method=method, step=step)
 
@@ -113,8 +97,10 @@ class Run:
             "format": FORMAT,
             "config": self.cfg.to_dict(),
             "data_shape": list(self.data.shape),
-            "counters": {"step": self.counters.step,
-                         "updates": {p.name: p.updates for p in players}},
+            "counters": {
+                "step": self.counters.step,
+                "updates": {p.name: p.updates for p in players},
+            },
             "nets": {p.name: p.net.state_dict() for p in players},
             "optimizers": {p.name: p.optimizer.state_dict() for p in players},
             "averages": {p.name: p.average.state_dict() for p in players if p.average},
@@ -145,20 +131,26 @@ class Run:
             player.average.seen = player.updates
 
 
-def build_players(cfg: Config, method: type[Method], nets: dict[str, nn.Module],
-                  device: torch.device) -> dict[str, Player]:
+def build_players(
+    cfg: Config, method: type[Method], nets: dict[str, nn.Module], device: torch.device
+) -> dict[str, Player]:
     """Each of the method's players with its optimizer (and weight average, for the player
     samples come from when train.ema_decay > 0)."""
     missing = [name for name in method.players if name not in cfg.optim]
     if missing:
-        raise ConfigError(f"method {cfg.method} has players {', '.join(method.players)} but "
-                          f"no optim.{missing[0]} section; add one to the preset")
+        raise ConfigError(
+            f"method {cfg.method} has players {', '.join(method.players)} but "
+            f"no optim.{missing[0]} section; add one to the preset"
+        )
     t, players = cfg.train, {}
     for name in method.players:
         net = nets[name].to(device)
         optimizer = build_optimizer(cfg.optim[name], net.parameters(), device)
-        average = (GeneratorEMA(net, t.ema_decay, t.ema_start)
-                   if t.ema_decay > 0 and name == method.sample_player else None)
+        average = (
+            GeneratorEMA(net, t.ema_decay, t.ema_start)
+            if t.ema_decay > 0 and name == method.sample_player
+            else None
+        )
         players[name] = Player(name, net, optimizer, cfg.optim[name], average=average)
     return players
 
@@ -167,10 +159,7 @@ def build_run(cfg: Config) -> Run:
     """Seed, then build data, players, the method and its step from `cfg`."""
     validate(cfg)
     t = cfg.train
-    if t.k < 1 or t.batch_size < 1:
-        raise ConfigError("train.k and train.batch_size must be at least 1")
     method_cls = METHODS.get(cfg.method)
-    CHECKS[cfg.method](cfg)
     device = resolve_device(t.device)
     autocast = autocast_factory(t.precision, device)
     if t.threads:
@@ -178,11 +167,13 @@ def build_run(cfg: Config) -> Run:
     torch.manual_seed(t.seed)
     data = build_data(cfg.data, device)
     if t.batch_size > data.size:
-        raise ConfigError(f"train.batch_size={t.batch_size} is larger than the data set "
-                          f"({data.size} samples)")
+        raise ConfigError(
+            f"train.batch_size={t.batch_size} is larger than the data set ({data.size} samples)"
+        )
     players = build_players(cfg, method_cls, method_cls.build_nets(cfg, data), device)
-    method = method_cls(cfg, {n: p.net for n, p in players.items()},
-                        {n: p.optimizer for n, p in players.items()})
+    method = method_cls(
+        cfg, {n: p.net for n, p in players.items()}, {n: p.optimizer for n, p in players.items()}
+    )
     fixed_noise, fixed_labels, labels = fixed_and_labels(cfg, data, device)
     m = cfg.model
     noise = partial(sample_noise, dim=m.z_dim, prior=m.noise, scale=m.noise_scale, device=device)
@@ -190,8 +181,16 @@ def build_run(cfg: Config) -> Run:
     size = method.data_batches_per_step() * t.batch_size
     counters = Counters(steps_per_epoch=max(1, math.ceil(data.size / size)))
     step = Step(players, method, batches, autocast, counters)
-    return Run(cfg, device, data, players, method, step, fixed_noise.to(device),
-               None if fixed_labels is None else fixed_labels.to(device))
+    return Run(
+        cfg,
+        device,
+        data,
+        players,
+        method,
+        step,
+        fixed_noise.to(device),
+        None if fixed_labels is None else fixed_labels.to(device),
+    )
 
 
 def fixed_and_labels(cfg: Config, data: TrainingData, device: torch.device):
@@ -204,19 +203,26 @@ def fixed_and_labels(cfg: Config, data: TrainingData, device: torch.device):
         return fixed_noise, None, None
     check_labels(cfg, data)
     fixed_noise, fixed_labels = class_rows(fixed_noise[:SAMPLES_PER_CLASS], m.num_classes)
-    return fixed_noise, fixed_labels, partial(sample_labels, num_classes=m.num_classes,
-                                              device=device)
+    return (
+        fixed_noise,
+        fixed_labels,
+        partial(sample_labels, num_classes=m.num_classes, device=device),
+    )
 
 
 def check_labels(cfg: Config, data: TrainingData) -> None:
     """A conditional run needs labelled data with exactly model.num_classes classes."""
     if not data.num_classes:
-        raise ConfigError(f"model.num_classes={cfg.model.num_classes} needs labelled data "
-                          f"(mnist, fashion); {cfg.data.name} has no labels")
+        raise ConfigError(
+            f"model.num_classes={cfg.model.num_classes} needs labelled data "
+            f"(mnist, fashion); {cfg.data.name} has no labels"
+        )
     if data.num_classes != cfg.model.num_classes:
-        raise ConfigError(f"model.num_classes={cfg.model.num_classes} but {cfg.data.name} "
-                          f"has {data.num_classes} classes; set model.num_classes="
-                          f"{data.num_classes}")
+        raise ConfigError(
+            f"model.num_classes={cfg.model.num_classes} but {cfg.data.name} "
+            f"has {data.num_classes} classes; set model.num_classes="
+            f"{data.num_classes}"
+        )
 
 
 def resume_run(run_dir: Path, overrides: list[str] | None = None) -> Run:
@@ -228,6 +234,8 @@ def resume_run(run_dir: Path, overrides: list[str] | None = None) -> Run:
         run.load_state_dict(ckpt)
     except (RuntimeError, KeyError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"{run_dir}: the checkpoint does not fit the (overridden) "
-                              f"config ({first}); on resume override only train.* keys") from None
+        raise CheckpointError(
+            f"{run_dir}: the checkpoint does not fit the (overridden) "
+            f"config ({first}); on resume override only train.* keys"
+        ) from None
     return run

@@ -92,8 +92,9 @@ class Step:
         grads: list[tuple[Tensor, ...]] = []
         for i, name in enumerate(trains):
             params = list(self.players[name].net.parameters())
-            grads.append(torch.autograd.grad(losses[name], params,
-                                             retain_graph=i < len(trains) - 1))
+            grads.append(
+                torch.autograd.grad(losses[name], params, retain_graph=i < len(trains) - 1)
+            )
         for name, player_grads in zip(trains, grads, strict=True):
             opt = self.players[name].scheduled(epoch)
             for p, g in zip(self.players[name].net.parameters(), player_grads, strict=True):

@@ -1,0 +1,189 @@
+"""Every check a config gets before anything is built, in one place: each choice against
+the registry that defines it (the one list of valid names), then ranges and combinations
+that types alone cannot express. Code downstream trusts a validated config."""
+
+import math
+from typing import Any
+
+from advnets.config import Config, NetConfig, OptimConfig
+from advnets.data.mnist import SPLITS
+from advnets.data.noise import PRIORS
+from advnets.data.registry import DATASETS
+from advnets.errors import ConfigError
+from advnets.losses import D_LOSSES
+from advnets.methods import METHODS
+from advnets.methods.gan import GENERATOR_LOSSES, K_SCHEDULES, UPDATES
+from advnets.metrics.evaluate import METRICS
+from advnets.nets import DISCRIMINATORS, GENERATORS
+from advnets.nets.dcgan import NORMS
+from advnets.nets.layers import INITS, OUTPUTS
+from advnets.nets.mlp import ACTIVATIONS
+from advnets.training.optim import OPTIMIZERS
+from advnets.training.precision import DEVICES, PRECISIONS
+
+MAX_SEED = 2**63 - 1  # torch.manual_seed's range
+
+
+def choices(cfg: Config) -> dict[str, tuple[Any, Any]]:
+    """Config key -> (its value, the registry or table of the valid values)."""
+    t, m = cfg.train, cfg.model
+    out = {
+        "method": (cfg.method, METHODS),
+        "data.name": (cfg.data.name, DATASETS),
+        "data.split": (cfg.data.split, SPLITS),
+        "model.noise": (m.noise, PRIORS),
+        "loss.discriminator": (cfg.loss.discriminator, D_LOSSES),
+        "loss.generator": (cfg.loss.generator, GENERATOR_LOSSES),
+        "train.update": (t.update, UPDATES),
+        "train.k_schedule": (t.k_schedule, K_SCHEDULES),
+        "train.precision": (t.precision, PRECISIONS),
+        "train.device": (t.device, DEVICES),
+        "train.eval_metric": (t.eval_metric, ["auto", *METRICS]),
+    }
+    for which, archs in (("generator", GENERATORS), ("discriminator", DISCRIMINATORS)):
+        net = getattr(m, which)
+        tables = {"arch": archs, "activation": ACTIVATIONS, "init": INITS}
+        tables.update(output=OUTPUTS, norm=NORMS)
+        for key, table in tables.items():
+            out[f"model.{which}.{key}"] = (getattr(net, key), table)
+    for player, optim in cfg.optim.items():
+        out[f"optim.{player}.name"] = (optim.name, OPTIMIZERS)
+    return out
+
+
+def check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def check_choices(cfg: Config) -> None:
+    for key, (value, table) in choices(cfg).items():
+        check(value in table, f"{key}={value!r}; choose one of: {', '.join(table)}")
+
+
+def check_finite(node: dict[str, Any], prefix: str = "") -> None:
+    for key, value in node.items():
+        if isinstance(value, dict):
+            check_finite(value, f"{prefix}{key}.")
+        for v in value if isinstance(value, list) else [value]:
+            check(
+                not (isinstance(v, float) and not math.isfinite(v)),
+                f"config key {prefix + key!r} must be finite, got {v!r}",
+            )
+
+
+def check_optim(o: OptimConfig, which: str) -> None:
+    check(o.lr > 0, f"{which}.lr must be > 0, got {o.lr}")
+    check(o.lr_decay >= 1, f"{which}.lr_decay divides the lr each update: must be >= 1")
+    check(o.lr_min >= 0 and o.weight_decay >= 0, f"{which}.lr_min and .weight_decay must be >= 0")
+    check(0 < o.lr_gamma <= 1, f"{which}.lr_gamma must be in (0, 1], got {o.lr_gamma}")
+    check(
+        all(m > 0 for m in o.lr_milestones) and o.lr_milestones == sorted(o.lr_milestones),
+        f"{which}.lr_milestones must be increasing update counts > 0, got {o.lr_milestones}",
+    )
+    check(
+        len(o.betas) == 2 and all(0 <= b < 1 for b in o.betas),
+        f"{which}.betas must be two numbers in [0, 1), got {o.betas}",
+    )
+    momenta = [o.momentum] + ([] if o.momentum_final is None else [o.momentum_final])
+    check(all(mu >= 0 for mu in momenta), f"{which}.momentum and momentum_final must be >= 0")
+
+
+def check_net(net: NetConfig, prefix: str, num_classes: int) -> None:
+    check(all(w >= 1 for w in net.hidden), f"{prefix}hidden widths must be >= 1")
+    check(net.pieces >= 1, f"{prefix}pieces must be >= 1")
+    check(net.channels >= 1 and net.init_scale > 0, f"{prefix}channels, init_scale must be > 0")
+    for name in ("input_dropout", "hidden_dropout"):
+        p = getattr(net, name)
+        check(0 <= p <= 0.99, f"{prefix}{name}={p} must be a drop probability in [0, 0.99]")
+    check(
+        net.pack >= 1 and net.minibatch_kernels >= 0 and net.minibatch_kernel_dim >= 1,
+        f"{prefix}pack and {prefix}minibatch_kernel_dim must be >= 1, "
+        f"{prefix}minibatch_kernels >= 0",
+    )
+    check(net.label_embedding >= 0, f"{prefix}label_embedding must be >= 0 (0: one-hot)")
+    check(
+        net.branch_pieces is None or net.branch_pieces >= 1,
+        f"{prefix}branch_pieces must be >= 1 (null: {prefix}pieces)",
+    )
+    check(
+        not net.branches or (len(net.branches) == 2 and min(net.branches) >= 1),
+        f"{prefix}branches must be [] or two widths >= 1 (input, label), got {net.branches}",
+    )
+    check(
+        not net.branches or (num_classes > 0 and net.arch == "mlp"),
+        f"{prefix}branches is for conditional MLPs (model.num_classes > 0, arch mlp)",
+    )
+
+
+def check_data_and_model(cfg: Config) -> None:
+    d, m = cfg.data, cfg.model
+    lo_hi = d.value_range
+    check(
+        len(lo_hi) == 2 and lo_hi[0] < lo_hi[1],
+        f"data.value_range must be [low, high], got {lo_hi}",
+    )
+    check(d.std > 0, f"data.std must be > 0, got {d.std}")
+    check(d.modes >= 1 and d.epoch_size >= 1, "data.modes and data.epoch_size must be >= 1")
+    check(m.num_classes >= 0, "model.num_classes must be >= 0 (0: unconditional)")
+    check(m.z_dim >= 1, "model.z_dim must be >= 1")
+    check(m.noise_scale > 0, "model.noise_scale must be > 0")
+    for which in ("generator", "discriminator"):
+        check_net(getattr(m, which), f"model.{which}.", m.num_classes)
+    pack = m.discriminator.pack
+    check(
+        cfg.train.batch_size % pack == 0,
+        f"train.batch_size={cfg.train.batch_size} must be a multiple of "
+        f"model.discriminator.pack={pack} (PacGAN feeds D 100 packs: batch_size={100 * pack})",
+    )
+    check(pack == 1 or m.num_classes == 0, "model.discriminator.pack is for unconditional GANs")
+
+
+def check_loss(cfg: Config) -> None:
+    loss = cfg.loss
+    check(
+        loss.gradient_penalty >= 0 and loss.clip >= 0,
+        "loss.gradient_penalty and loss.clip must be >= 0 (0 turns them off)",
+    )
+    check(
+        not (loss.gradient_penalty and loss.clip),
+        "loss.clip (WGAN) and loss.gradient_penalty (WGAN-GP) are alternatives; set one to 0",
+    )
+    check(loss.unroll_steps >= 0, "loss.unroll_steps must be >= 0 (0 turns unrolling off)")
+    check(
+        not (loss.unroll_steps and loss.clip),
+        "loss.unroll_steps does not clip the unrolled critic's weights; use "
+        "loss.gradient_penalty, or set loss.clip=0",
+    )
+
+
+def check_train(cfg: Config) -> None:
+    t = cfg.train
+    check(t.k >= 1 and t.batch_size >= 1, "train.k and train.batch_size must be at least 1")
+    check(t.steps is None or t.steps >= 0, "train.steps must be >= 0")
+    check(t.epochs is None or t.epochs >= 0, "train.epochs must be >= 0")
+    check(t.threads is None or t.threads >= 1, f"train.threads must be >= 1, got {t.threads}")
+    check(0 <= t.seed <= MAX_SEED, f"train.seed must be in [0, 2**63 - 1], got {t.seed}")
+    check(t.eval_every >= 0 and t.eval_samples >= 2, "train.eval_every >= 0, eval_samples >= 2")
+    check(
+        not (t.eval_every and cfg.data.split == "full"),
+        "train.eval_every chooses best.pt on the validation images, which data.split=full "
+        "trains on; use data.split=train or train.eval_every=0",
+    )
+    check(0.0 <= t.ema_decay < 1.0, f"train.ema_decay must be in [0, 1), got {t.ema_decay}")
+    check(t.ema_start >= 0, f"train.ema_start must be >= 0, got {t.ema_start}")
+    check(
+        t.log_every >= 1 and t.checkpoint_every >= 0, "train.log_every >= 1, checkpoint_every >= 0"
+    )
+
+
+def validate(cfg: Config) -> None:
+    """All of a config's checks; raises a one-line ConfigError naming the key."""
+    check_finite(cfg.to_dict())
+    check_choices(cfg)
+    check_data_and_model(cfg)
+    check_loss(cfg)
+    for player, optim in cfg.optim.items():
+        check_optim(optim, f"optim.{player}")
+    check_train(cfg)
+    METHODS.get(cfg.method).check(cfg)
