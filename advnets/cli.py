@@ -19,6 +19,7 @@ from advnets.config import (
     preset_names,
 )
 from advnets.errors import AdvnetsError, ConfigError
+from advnets.metrics.evaluate import METRICS, scorable
 
 
 def cmd_presets(args: argparse.Namespace) -> None:
@@ -63,7 +64,10 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     overrides = _train_overrides(args)
     if args.print_config:
+        from advnets.validation import validate
+
         cfg = _train_config(args, overrides)
+        validate(cfg)  # the same checks as a run gets, before printing
         print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
         return
     if args.device is not None:
@@ -134,9 +138,7 @@ def _eval_samples(args: argparse.Namespace):
     settings = eval_settings(args.n, args.data)
     if args.samples:
         if not args.dataset:
-            raise ConfigError(
-                "--samples needs --dataset (mnist, fashion, stacked-mnist, ring or grid)"
-            )
+            raise ConfigError(f"--samples needs --dataset ({', '.join(scorable())})")
         if args.run_dir:
             raise ConfigError("pass either a run folder or --samples, not both")
         try:
@@ -441,9 +443,10 @@ def _add_eval_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir", nargs="?", help="run folder (samples are drawn from its G)")
     p.add_argument("--samples", metavar="FILE.npy", help="score these samples instead")
     p.add_argument(
-        "--dataset", help="what --samples are samples of: mnist, fashion, stacked-mnist, ring, grid"
+        "--dataset",
+        help=f"what --samples are samples of: {', '.join(scorable())} (a run knows its own)",
     )
-    p.add_argument("--metric", default="all", choices=["parzen", "fid", "kid", "modes", "all"])
+    p.add_argument("--metric", default="all", choices=[*METRICS, "all"])
     p.add_argument(
         "--n",
         type=int,

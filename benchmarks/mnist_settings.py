@@ -7,7 +7,7 @@ samples that `train.eval_every` draws: the numbers a run's periodic evaluation l
 settings can be chosen without looking at the test set.
 
     python benchmarks/mnist_settings.py gan-mnist-fast --epochs 20 --every 4 \
-        [--test 3000 | --valid] [--set optim_g.lr=1e-3 ...]
+        [--test 3000 | --valid] [--set optim.G.lr=1e-3 ...]
 """
 
 import argparse

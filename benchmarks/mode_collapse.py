@@ -15,7 +15,7 @@ With --results FILE.jsonl every finished run is appended to FILE, and a run alre
 (same data, set-up, method, seed, steps and --set) is reused instead of trained: a stopped
 benchmark resumes where it was, and the same command prints the tables again without training.
 `--set KEY=VALUE` changes a config key in every run, e.g. a step decay of both learning rates
-(`optim_g.lr_milestones=[20000]`); with `train.ema_decay` the runs are scored by the average.
+(`optim.G.lr_milestones=[20000]`); with `train.ema_decay` the runs are scored by the average.
 
 Every run is also scored after Jacobian-based truncation (advnets.truncation: the draws whose
 ||dG/dz|| is above the KEEP quantile are rejected, which removes the samples G strews on the

@@ -86,7 +86,7 @@ def test_train_and_sample_mnist_end_to_end(tmp_path, data_root, capsys):
         (["train", "gan-1d", "--out", "{tmp}", "--set", "train.k=two"], "'train.k' must be int"),
         (
             ["train", "gan-1d", "--out", "{tmp}", "--set", "loss.generator=nonsat"],
-            "unknown generator loss 'nonsat'",
+            "loss.generator='nonsat'; choose one of",
         ),
         (
             [

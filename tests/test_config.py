@@ -1,8 +1,8 @@
 import pytest
 
 from advnets.config import apply_overrides, config_from_dict, load_preset, preset_names
-from advnets.validation import validate
 from advnets.errors import ConfigError
+from advnets.validation import validate
 
 REQUIRED = {"gan-mnist", "gan-mnist-fast", "pytorch-gan-mnist", "gan-ring", "gan-grid", "gan-1d"}
 
@@ -81,7 +81,7 @@ def test_round_trip_through_dict():
         ("optim.G.lr_milestones=[500,100]", "increasing update counts"),
         ("optim.D.lr_gamma=0", "lr_gamma must be in"),
         ("optim.G.lr=.nan", "must be finite"),
-        ("train.precision=fp16", "choose one of: fp32, bf16"),
+        ("train.precision=fp16", "choose one of: bf16, fp32"),
         ("model.z_dim=0", "z_dim"),
     ],
 )
