@@ -1,6 +1,7 @@
 """The developer guide's example method (docs/methods.md) runs as written: a third player
 needs no change to the step, the loop, checkpoints or resume, and the method learns."""
 
+import math
 import re
 from pathlib import Path
 
@@ -41,7 +42,8 @@ def test_three_players_train_and_count_their_updates(preset):
     assert {"loss_D", "loss_D2", "loss_g"} <= set(stats)
     assert {n: p.updates for n, p in run.players.items()} == {"G": 4, "D": 4, "D2": 4}
     assert not all(torch.equal(a, b) for a, b in zip(d2, run.nets["D2"].parameters(), strict=True))
-    assert run.counters.steps_per_epoch == 50_000 // 200  # two real batches per iteration
+    # an epoch: one pass over the data, two real batches per iteration
+    assert run.counters.steps_per_epoch == math.ceil(run.data.size / (2 * run.cfg.train.batch_size))
 
 
 def test_three_player_run_resumes_exactly(preset, tmp_path):
