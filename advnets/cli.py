@@ -131,6 +131,61 @@ def cmd_sample(args: argparse.Namespace) -> None:
     print(f"wrote {len(samples)} samples {tuple(samples.shape[1:])}{what} -> {out}")
 
 
+def read_npy(path: str) -> np.ndarray:
+    """One array from a .npy file, never unpickling; a one-line error otherwise."""
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"{path}: not a readable .npy file ({err})") from None
+    if not isinstance(array, np.ndarray):
+        raise ConfigError(f"{path}: holds several arrays (.npz); save one with numpy.save")
+    return array
+
+
+def cmd_classify(args: argparse.Namespace) -> None:
+    """D/C's predicted labels for images in the run's data layout and value range."""
+    import torch
+
+    from advnets.data.registry import DATASETS
+    from advnets.metrics.accuracy import predict_classes
+    from advnets.sampling import load_classifier
+
+    D, cfg = load_classifier(Path(args.run_dir), resolve_device(args.device, "--device"))
+    entry = DATASETS.get(cfg.data.name)
+    x = read_npy(args.samples)
+    if x.ndim != 1 + len(entry.shape) or tuple(x.shape[1:]) != entry.shape:
+        shape = ", ".join(map(str, entry.shape))
+        raise ConfigError(
+            f"{args.samples}: images for this {cfg.data.name} run must have shape "
+            f"(N, {shape}), got {x.shape}"
+        )
+    if x.dtype.kind != "f" or not np.isfinite(x).all():
+        raise ConfigError(f"{args.samples}: images must be finite floats, got {x.dtype}")
+    labels = predict_classes(D, torch.from_numpy(x.astype(np.float32)), entry.classes)
+    np.save(args.out, labels.numpy().astype(np.int64))
+    print(f"wrote {len(labels)} labels (int64) -> {args.out}")
+
+
+def _eval_accuracy(args: argparse.Namespace) -> None:
+    """`advnets eval RUN --metric accuracy`: the classifier on the test split."""
+    import json
+
+    from advnets.metrics.accuracy import accuracy
+    from advnets.sampling import load_classifier
+
+    if args.samples or not args.run_dir:
+        raise ConfigError("--metric accuracy scores a run's classifier: pass a run folder")
+    D, cfg = load_classifier(Path(args.run_dir), resolve_device(args.device, "--device"))
+    scores = accuracy(D, cfg, "test", args.n, args.data)
+    for key, value in scores.items():
+        print(f"{key:<16} {value}")
+    run_dir = checkpoint_path(Path(args.run_dir)).parent
+    step = load_checkpoint(args.run_dir)["counters"]["step"]
+    with (run_dir / "metrics.jsonl").open("a") as f:
+        f.write(json.dumps({"eval": scores, "step": step}) + "\n")
+    print(f"accuracy {scores['accuracy']:.4f} errors {scores['errors']}")
+
+
 def _eval_samples(args: argparse.Namespace):
     """(samples, dataset, settings, (run_dir, step) or None) for `advnets eval`."""
     from advnets.metrics.evaluate import check_samples
@@ -141,15 +196,7 @@ def _eval_samples(args: argparse.Namespace):
             raise ConfigError(f"--samples needs --dataset ({', '.join(scorable())})")
         if args.run_dir:
             raise ConfigError("pass either a run folder or --samples, not both")
-        try:
-            array = np.load(args.samples, allow_pickle=False)
-        except (OSError, ValueError) as err:
-            raise ConfigError(f"{args.samples}: not a readable .npy file ({err})") from None
-        if not isinstance(array, np.ndarray):
-            raise ConfigError(
-                f"{args.samples}: holds several arrays (.npz); save one with numpy.save"
-            )
-        return check_samples(array, args.dataset), args.dataset, settings, None
+        return check_samples(read_npy(args.samples), args.dataset), args.dataset, settings, None
     if not args.run_dir:
         raise ConfigError("pass a run folder, or --samples FILE.npy --dataset NAME")
     if args.dataset:
@@ -165,6 +212,8 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
     from advnets.metrics.evaluate import jsonable, summary_line
 
+    if args.metric == "accuracy":
+        return _eval_accuracy(args)
     samples, dataset, settings, run = _eval_samples(args)
     rows = score_samples(samples, dataset, args.metric, settings)
     for scores in rows.values():
@@ -446,7 +495,12 @@ def _add_eval_command(sub: argparse._SubParsersAction) -> None:
         "--dataset",
         help=f"what --samples are samples of: {', '.join(scorable())} (a run knows its own)",
     )
-    p.add_argument("--metric", default="all", choices=[*METRICS, "all"])
+    p.add_argument(
+        "--metric",
+        default="all",
+        choices=[*METRICS, "accuracy", "all"],
+        help="accuracy: a semi-supervised run's classifier on the test split",
+    )
     p.add_argument(
         "--n",
         type=int,
@@ -481,12 +535,34 @@ def _add_classifier_command(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_classifier)
 
 
+def _add_classify_command(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("classify", help="a semi-supervised run's predicted labels for images")
+    p.add_argument(
+        "run_dir", help="run folder (or checkpoint file) of an sgan, improved-gan or supervised run"
+    )
+    p.add_argument(
+        "--samples",
+        required=True,
+        metavar="X.npy",
+        help="float images (N, C, H, W) in the run's data range",
+    )
+    p.add_argument("--out", required=True, metavar="Y.npy", help="int64 labels (N,)")
+    p.add_argument(
+        "--device",
+        choices=DEVICES,
+        default="auto",
+        help="where D runs: " + DEVICE_HELP + " (default: auto)",
+    )
+    p.set_defaults(func=cmd_classify)
+
+
 def _add_run_commands(sub: argparse._SubParsersAction) -> None:
-    """presets, train, sample, eval, classifier: training runs and their scores."""
+    """presets, train, sample, eval, classify, classifier: training runs and their scores."""
     _add_presets_command(sub)
     _add_train_command(sub)
     _add_sample_command(sub)
     _add_eval_command(sub)
+    _add_classify_command(sub)
     _add_classifier_command(sub)
 
 

@@ -36,6 +36,9 @@ class DataConfig:
     epoch_size: int = 50_000  # toy data: samples that make one nominal epoch; stacked-mnist:
     # images stacked from the split's digits
     stack_seed: int = 0  # stacked-mnist: which digits are stacked together
+    # semi-supervised methods: labelled examples, balanced over the classes and drawn by
+    # train.seed from the split; every image of the split is also seen unlabelled (0: none)
+    labels: int = 0
 
 
 @dataclass
@@ -44,7 +47,7 @@ class NetConfig:
 
     arch: str = "mlp"  # registry name; see advnets.nets
     hidden: list[int] = field(default_factory=lambda: [1200, 1200])
-    activation: str = "relu"  # relu | leaky_relu | tanh | maxout
+    activation: str = "relu"  # relu | leaky_relu | tanh | softplus | maxout
     pieces: int = 5  # maxout: linear pieces per unit
     leaky_slope: float = 0.2
     batch_norm: bool = False  # after each hidden linear layer but the first (PyTorch-GAN style)
@@ -52,6 +55,11 @@ class NetConfig:
     bn_eps: float = 1e-5  # PyTorch-GAN passes 0.8 here by accident; its preset keeps that
     input_dropout: float = 0.0  # probability of dropping an input unit (D only)
     hidden_dropout: float = 0.0  # probability of dropping a hidden unit (D only)
+    # D only, MLPs: std of Gaussian noise added to the input and to each hidden layer's output
+    # in training (Salimans et al. 2016's MNIST D: 0.3 and 0.5)
+    input_noise: float = 0.0
+    hidden_noise: float = 0.0
+    weight_norm: bool = False  # MLPs: weight normalisation of every linear layer
     # D only: PacGAN (Lin et al. 2018): D sees m samples concatenated, all real or all
     # generated, one logit per pack (1: off); train.batch_size counts samples, a multiple of m
     pack: int = 1
@@ -108,6 +116,9 @@ class LossConfig:
     lsgan_a: float = 0.0  # least_squares: D's target for fakes (Mao et al. 2017: a)
     lsgan_b: float = 1.0  # least_squares: D's target for data (b)
     lsgan_c: float = 1.0  # least_squares: the value G wants D to give its samples (c)
+    # semi-supervised methods: weight of the unsupervised (real vs fake) terms in D's loss,
+    # beside the supervised cross-entropy on labelled data (Salimans et al.: 0.5)
+    unsupervised_weight: float = 1.0
     # maximum_likelihood: normalise the importance weights exp(logit) over each batch
     ml_normalize: bool = False
     # WGAN-GP: lambda of the gradient penalty on interpolates, added to D's loss (0: off)

@@ -7,8 +7,9 @@ from torch import Tensor, nn
 
 from advnets.checkpoint import load_checkpoint
 from advnets.config import Config, config_from_dict
-from advnets.data import sample_labels, sample_noise
+from advnets.data import TrainingData, sample_labels, sample_noise
 from advnets.errors import ConfigError
+from advnets.methods import METHODS
 from advnets.nets import build_generator
 
 
@@ -40,6 +41,8 @@ def generator_from_checkpoint(
     """Rebuild G from a loaded checkpoint (its state dict, data shape and config); with
     `average`, the moving average of G's weights where the run kept one."""
     cfg = config_from_dict(ckpt["config"])
+    if "G" not in ckpt["nets"]:
+        raise ConfigError(f"this run (method {cfg.method}) has no generator to sample from")
     shape = tuple(ckpt["data_shape"])
     placeholder_mean = torch.full((int(torch.tensor(shape).prod()),), 0.5)
     G = build_generator(cfg.model, shape, placeholder_mean).to(device)
@@ -128,3 +131,26 @@ def class_grid(G: nn.Module, cfg: Config, per_class: int, seed: int = 0) -> Tens
         )
     z, y = class_rows(draw_noise(cfg, per_class, seed), cfg.model.num_classes)
     return generate(G, z.to(next(G.parameters()).device), y)
+
+
+def classifier_from_checkpoint(
+    ckpt: dict, device: str | torch.device = "cpu"
+) -> tuple[nn.Module, Config]:
+    """The classifier D of a semi-supervised (or supervised baseline) run's checkpoint."""
+    cfg = config_from_dict(ckpt["config"])
+    method = METHODS.get(cfg.method)
+    if not method.classifies:
+        raise ConfigError(
+            f"this run (method {cfg.method}) has no classifier; accuracy and classify need a "
+            f"semi-supervised run (method sgan, improved-gan or supervised)"
+        )
+    shape = tuple(ckpt["data_shape"])
+    info = TrainingData(None, shape, tuple(cfg.data.value_range), 0, torch.full(shape, 0.5))
+    D = method.build_nets(cfg, info)["D"].to(device)
+    D.load_state_dict(ckpt["nets"]["D"])
+    return D.eval(), cfg
+
+
+def load_classifier(run_dir: Path, device: str | torch.device = "cpu") -> tuple[nn.Module, Config]:
+    """The classifier of a run folder (or checkpoint file) and the config it trained with."""
+    return classifier_from_checkpoint(load_checkpoint(run_dir, map_location=device), device)

@@ -38,7 +38,7 @@ def choices(cfg: Config) -> dict[str, tuple[Any, Any]]:
         "train.k_schedule": (t.k_schedule, K_SCHEDULES),
         "train.precision": (t.precision, PRECISIONS),
         "train.device": (t.device, DEVICES),
-        "train.eval_metric": (t.eval_metric, ["auto", *METRICS]),
+        "train.eval_metric": (t.eval_metric, ["auto", "accuracy", *METRICS]),
     }
     for which, archs in (("generator", GENERATORS), ("discriminator", DISCRIMINATORS)):
         net = getattr(m, which)

@@ -9,9 +9,10 @@ from advnets.config import DataConfig
 from advnets.data.mnist import load_images
 from advnets.data.noise import sample_labels, sample_noise
 from advnets.data.registry import DATASETS, STACKED
-from advnets.data.sampler import DistributionSampler, Sampler, TensorSampler
+from advnets.data.sampler import CyclingSampler, DistributionSampler, Sampler, TensorSampler
 from advnets.data.stacked import stack_digits
 from advnets.data.toy import GaussianMixture
+from advnets.errors import DataError
 
 __all__ = [
     "TrainingData",
@@ -39,6 +40,7 @@ class TrainingData:
     mean01: Tensor | None = None  # per-feature mean on [0, 1] (images), for output-bias init
     distribution: GaussianMixture | None = None  # toy data: the true distribution
     num_classes: int = 0  # labelled data (images): classes of the labels the sampler holds
+    labelled: CyclingSampler | None = None  # semi-supervised runs: the labelled subset
 
 
 def load_images01(
@@ -67,13 +69,34 @@ def _toy_data(cfg: DataConfig, value_range: tuple[float, float], device) -> Trai
     return TrainingData(sampler, (dist.dim,), value_range, cfg.epoch_size, distribution=dist)
 
 
-def _image_data(cfg: DataConfig, value_range: tuple[float, float], device) -> TrainingData:
+def labelled_subset(labels: Tensor, n: int, classes: int, seed: int) -> Tensor:
+    """Indices of n examples, n / classes of each class, drawn with `seed` (sorted)."""
+    gen = torch.Generator().manual_seed(seed)
+    picks = []
+    for c in range(classes):
+        members = (labels == c).nonzero().flatten()
+        if len(members) < n // classes:
+            raise DataError(
+                f"data.labels={n} needs {n // classes} examples of class {c}; "
+                f"the split has {len(members)}"
+            )
+        picks.append(members[torch.randperm(len(members), generator=gen)[: n // classes]])
+    return torch.cat(picks).sort().values
+
+
+def _image_data(
+    cfg: DataConfig, value_range: tuple[float, float], device, seed: int = 0
+) -> TrainingData:
     if cfg.name == STACKED:
         digits, digit_labels = load_images01("mnist", cfg.split, cfg.root, download=cfg.download)
         x01, labels = stack_digits(digits, digit_labels, cfg.epoch_size, cfg.stack_seed)
     else:
         x01, labels = load_images01(cfg.name, cfg.split, cfg.root, download=cfg.download)
     data = to_range(x01, value_range).to(device)
+    labelled = None
+    if cfg.labels:
+        idx = labelled_subset(labels, cfg.labels, DATASETS.get(cfg.name).classes, seed)
+        labelled = CyclingSampler(data[idx.to(device)], labels[idx].to(device))
     return TrainingData(
         TensorSampler(data, labels.to(device)),
         tuple(data.shape[1:]),
@@ -81,12 +104,14 @@ def _image_data(cfg: DataConfig, value_range: tuple[float, float], device) -> Tr
         len(data),
         mean01=x01.mean(0).flatten(),
         num_classes=DATASETS.get(cfg.name).classes,
+        labelled=labelled,
     )
 
 
-def build_data(cfg: DataConfig, device: torch.device | str = "cpu") -> TrainingData:
-    """Load or generate the training data described by `cfg`, held in memory on `device`."""
+def build_data(cfg: DataConfig, device: torch.device | str = "cpu", seed: int = 0) -> TrainingData:
+    """Load or generate the training data described by `cfg`, held in memory on `device`;
+    `seed` draws the labelled subset of a semi-supervised run."""
     value_range = (cfg.value_range[0], cfg.value_range[1])
     if DATASETS.get(cfg.name).mixture is not None:
         return _toy_data(cfg, value_range, device)
-    return _image_data(cfg, value_range, device)
+    return _image_data(cfg, value_range, device, seed)

@@ -5,9 +5,9 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
-from advnets.data.sampler import Sampler
+from advnets.data.sampler import CyclingSampler, Sampler
 
-PARTS = ("real", "noise")
+PARTS = ("real", "noise", "labelled")
 
 
 @dataclass
@@ -18,6 +18,8 @@ class Batch:
     real_y: Tensor | None = None  # their labels (conditional runs)
     z: Tensor | None = None  # m draws of the noise prior
     fake_y: Tensor | None = None  # the labels G is asked for (conditional runs)
+    labelled: Tensor | None = None  # m labelled examples (semi-supervised runs)
+    labelled_y: Tensor | None = None  # and their labels
 
 
 @dataclass
@@ -28,6 +30,7 @@ class Batches:
     noise: Callable[[int], Tensor]
     batch_size: int
     labels: Callable[[int], Tensor] | None = None  # conditional runs: labels of the fakes
+    labelled: CyclingSampler | None = None  # semi-supervised runs: the labelled examples
 
     def draw(self, needs: tuple[str, ...]) -> Batch:
         batch, m = Batch(), self.batch_size
@@ -36,6 +39,8 @@ class Batches:
                 batch.real = self.data.next(m)
             elif part == "real":
                 batch.real, batch.real_y = self.data.next_labelled(m)
+            elif part == "labelled" and self.labelled is not None:
+                batch.labelled, batch.labelled_y = self.labelled.next_labelled(m)
             elif part == "noise":
                 batch.z = self.noise(m)
                 batch.fake_y = None if self.labels is None else self.labels(m)

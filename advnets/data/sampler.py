@@ -51,6 +51,37 @@ class TensorSampler:
         self.pos = int(state["pos"])
 
 
+class CyclingSampler:
+    """Labelled minibatches from a small set (a semi-supervised run's labelled examples),
+    cycled through fresh permutations as often as needed: a batch may be larger than the
+    set, and every example appears equally often."""
+
+    def __init__(self, data: Tensor, labels: Tensor) -> None:
+        self.data, self.labels = data, labels
+        self.perm = torch.randperm(len(data), device=data.device)
+        self.pos = 0
+
+    def next_labelled(self, m: int) -> tuple[Tensor, Tensor]:
+        parts = []
+        while m > 0:
+            if self.pos == len(self.data):
+                self.perm = torch.randperm(len(self.data), device=self.data.device)
+                self.pos = 0
+            take = self.perm[self.pos : self.pos + m]
+            parts.append(take)
+            self.pos += len(take)
+            m -= len(take)
+        idx = torch.cat(parts)
+        return self.data.index_select(0, idx), self.labels.index_select(0, idx)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"perm": self.perm.cpu(), "pos": self.pos}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.perm = state["perm"].to(self.data.device)
+        self.pos = int(state["pos"])
+
+
 class DistributionSampler:
     """Fresh samples from a known distribution on every call (infinite data)."""
 

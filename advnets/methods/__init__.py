@@ -4,9 +4,14 @@ A new method is one file here plus its presets, registered in METHODS."""
 
 from advnets.methods.base import Counters, Method, Phase, Stats
 from advnets.methods.gan import GAN, UPDATES
+from advnets.methods.ssgan import ImprovedGAN, SemiSupervisedGAN
+from advnets.methods.supervised import Supervised
 from advnets.registry import Registry
 
 METHODS: Registry[type[Method]] = Registry("method")
 METHODS.add("gan", GAN)
+METHODS.add("sgan", SemiSupervisedGAN)  # Odena 2016: D with C + 1 outputs
+METHODS.add("improved-gan", ImprovedGAN)  # Salimans et al. 2016: C logits, fake logit 0
+METHODS.add("supervised", Supervised)  # the semi-supervised methods' baseline
 
 __all__ = ["Counters", "GAN", "METHODS", "Method", "Phase", "Stats", "UPDATES"]

@@ -59,7 +59,9 @@ class Method(ABC):
     phases of each iteration."""
 
     players: tuple[str, ...] = ()
-    sample_player: str = "G"  # the network samples come from (its weight average if kept)
+    # the network samples come from (its weight average if kept); None: a method without one
+    sample_player: str | None = "G"
+    classifies: bool = False  # whether D's outputs include class logits (scored by accuracy)
 
     @staticmethod
     @abstractmethod

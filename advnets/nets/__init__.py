@@ -32,12 +32,15 @@ def build_generator(
     return net(cfg.generator, cfg.z_dim, out_shape, mean01)
 
 
-def build_discriminator(cfg: ModelConfig, in_shape: tuple[int, ...]) -> nn.Module:
-    """D(x), or D(x, y) when `cfg.num_classes` > 0 (conditional GAN)."""
+def build_discriminator(cfg: ModelConfig, in_shape: tuple[int, ...], outputs: int = 1) -> nn.Module:
+    """D(x), or D(x, y) when `cfg.num_classes` > 0 (conditional GAN); with `outputs` > 1 a
+    classifier's logits (unconditional, unpacked D only)."""
     net = DISCRIMINATORS.get(cfg.discriminator.arch)
     if cfg.num_classes:
         return conditional_discriminator(net, cfg.discriminator, in_shape, cfg.num_classes)
     m = cfg.discriminator.pack
     if m > 1:  # PacGAN: D of m samples, concatenated along their first feature axis
         return Packed(net(cfg.discriminator, (m * in_shape[0], *in_shape[1:])), m)
+    if outputs > 1:
+        return net(cfg.discriminator, in_shape, outputs)
     return net(cfg.discriminator, in_shape)

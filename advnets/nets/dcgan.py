@@ -90,10 +90,11 @@ class DCGANDiscriminator(nn.Module):
     """images (N, C, H, W) -> logits (N,): 2x strided-conv stages doubling the channels
     (no norm on the first), then a base x base convolution to one output."""
 
-    def __init__(self, cfg: NetConfig, in_shape: tuple[int, ...]) -> None:
+    def __init__(self, cfg: NetConfig, in_shape: tuple[int, ...], outputs: int = 1) -> None:
         super().__init__()
         colours, size = _image_shape(in_shape)
         base, n = stages(size)
+        self.outputs = outputs
         widths = [cfg.channels * 2**i for i in range(n)]  # 28 px: [64, 128]
         bias = cfg.norm == "none"
         layers: list[nn.Module] = [
@@ -112,11 +113,11 @@ class DCGANDiscriminator(nn.Module):
                 nn.Sequential(
                     nn.Flatten(),
                     minibatch_features(width, cfg.minibatch_kernels, cfg.minibatch_kernel_dim),
-                    nn.Linear(width + cfg.minibatch_kernels, 1),
+                    nn.Linear(width + cfg.minibatch_kernels, outputs),
                 )
             )
         else:
-            layers.append(nn.Conv2d(widths[-1], 1, base, 1, 0))
+            layers.append(nn.Conv2d(widths[-1], outputs, base, 1, 0))
         self.net = nn.Sequential(*layers)
         init_weights_(self, cfg.init, cfg.init_scale)
 
@@ -125,4 +126,5 @@ class DCGANDiscriminator(nn.Module):
         return self.net[:-1](x).flatten(1)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.net(x).flatten()
+        """Logits (N,), or (N, outputs) for a classifier's several."""
+        return self.net(x).flatten() if self.outputs == 1 else self.net(x).flatten(1)

@@ -71,6 +71,51 @@ def logit(p: Tensor, eps: float = 1e-7) -> Tensor:
     return torch.log(p) - torch.log1p(-p)
 
 
+class GaussianNoise(nn.Module):
+    """x + N(0, std^2) noise in training mode, x in eval mode (Salimans et al. 2016's D)."""
+
+    def __init__(self, std: float) -> None:
+        super().__init__()
+        self.std = std
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.std * torch.randn_like(x) if self.training else x
+
+
+def weight_norm_(module: nn.Module) -> nn.Module:
+    """Weight normalisation (Salimans & Kingma 2016) of every linear layer of `module`,
+    w = g v / ||v||, starting from the current weights."""
+    for m in list(module.modules()):
+        if isinstance(m, nn.Linear):
+            nn.utils.parametrizations.weight_norm(m)
+    return module
+
+
+@torch.no_grad()
+def init_weight_norm_from_data_(net: nn.Module, x: Tensor, out_scale: float = 0.1) -> None:
+    """Salimans & Kingma 2016's data-dependent init of a weight-normalised net: on the batch
+    x, each linear layer's scale g and bias are set, in order, so that its outputs have mean 0
+    and std 1 over the batch (`out_scale` for the last layer)."""
+    linears = [
+        m for m in net.modules() if isinstance(m, nn.Linear) and hasattr(m, "parametrizations")
+    ]
+
+    def normalise(layer: nn.Module, inputs, out: Tensor) -> Tensor:
+        scale = out_scale if layer is linears[-1] else 1.0
+        mean, std = out.mean(0), out.std(0).clamp_min(1e-6)
+        g = layer.parametrizations.weight.original0
+        g.mul_((scale / std).view_as(g))
+        layer.bias.sub_(mean).mul_(scale / std)
+        return (out - mean) * (scale / std)
+
+    handles = [m.register_forward_hook(normalise) for m in linears]
+    try:
+        net(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 class Dropout(nn.Module):
     """Inverted dropout (drop probability `p`) that is ~3x cheaper than nn.Dropout on a CPU.
 

@@ -12,10 +12,12 @@ from advnets.errors import ConfigError
 from advnets.nets.layers import (
     OUTPUTS,
     Dropout,
+    GaussianNoise,
     Maxout,
     init_weights_,
     logit,
     minibatch_features,
+    weight_norm_,
 )
 from advnets.registry import Registry
 
@@ -24,6 +26,7 @@ ACTIVATIONS: Registry[Callable[[NetConfig], nn.Module] | None] = Registry("activ
 ACTIVATIONS.add("relu", lambda cfg: nn.ReLU())
 ACTIVATIONS.add("leaky_relu", lambda cfg: nn.LeakyReLU(cfg.leaky_slope))
 ACTIVATIONS.add("tanh", lambda cfg: nn.Tanh())
+ACTIVATIONS.add("softplus", lambda cfg: nn.Softplus())
 ACTIVATIONS.add("maxout", None)
 
 
@@ -36,6 +39,8 @@ def _hidden_layer(cfg: NetConfig, n_in: int, n_out: int) -> list[nn.Module]:
 def _trunk(cfg: NetConfig, n_in: int, dropout: bool) -> tuple[list[nn.Module], int]:
     """Hidden layers; batch norm goes between the linear map and the nonlinearity."""
     layers: list[nn.Module] = []
+    if dropout and cfg.input_noise > 0:
+        layers.append(GaussianNoise(cfg.input_noise))
     if dropout and cfg.input_dropout > 0:
         layers.append(Dropout(cfg.input_dropout))
     for i, width in enumerate(cfg.hidden):
@@ -43,6 +48,8 @@ def _trunk(cfg: NetConfig, n_in: int, dropout: bool) -> tuple[list[nn.Module], i
         if cfg.batch_norm and (i > 0 or cfg.batch_norm_first) and cfg.activation != "maxout":
             block.insert(1, nn.BatchNorm1d(width, eps=cfg.bn_eps))
         layers += block
+        if dropout and cfg.hidden_noise > 0:
+            layers.append(GaussianNoise(cfg.hidden_noise))
         if dropout and cfg.hidden_dropout > 0:
             layers.append(Dropout(cfg.hidden_dropout))
         n_in = width
@@ -76,6 +83,8 @@ class MLPGenerator(nn.Module):
         self.act = OUTPUTS.get(cfg.output)()
         init_weights_(self, cfg.init, cfg.init_scale)
         init_output_bias_(self.out, cfg, mean01)
+        if cfg.weight_norm:
+            weight_norm_(self)
 
     def forward(self, z: Tensor) -> Tensor:
         x = self.act(self.out(self.body(z)))
@@ -83,19 +92,24 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    """samples (N, *in_shape) -> logits (N,). Dropout is active only in train mode."""
+    """samples (N, *in_shape) -> logits (N,), or (N, outputs) for a classifier's several.
+    Dropout and Gaussian noise are active only in train mode."""
 
-    def __init__(self, cfg: NetConfig, in_shape: tuple[int, ...]) -> None:
+    def __init__(self, cfg: NetConfig, in_shape: tuple[int, ...], outputs: int = 1) -> None:
         super().__init__()
         layers, width = _trunk(cfg, math.prod(in_shape), dropout=True)
         self.body = nn.Sequential(*layers)
         self.minibatch = minibatch_features(width, cfg.minibatch_kernels, cfg.minibatch_kernel_dim)
-        self.out = nn.Linear(width + cfg.minibatch_kernels, 1)
+        self.out = nn.Linear(width + cfg.minibatch_kernels, outputs)
+        self.outputs = outputs
         init_weights_(self, cfg.init, cfg.init_scale)
+        if cfg.weight_norm:
+            weight_norm_(self)
 
     def features(self, x: Tensor) -> Tensor:
         """The last hidden layer's output (N, width): what feature matching compares."""
         return self.body(x.flatten(1))
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.out(self.minibatch(self.features(x))).squeeze(1)
+        logits = self.out(self.minibatch(self.features(x)))
+        return logits.squeeze(1) if self.outputs == 1 else logits

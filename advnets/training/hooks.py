@@ -15,6 +15,7 @@ from advnets.checkpoint import CHECKPOINT, load_checkpoint, save_atomic
 from advnets.config import Config
 from advnets.data.registry import DATASETS
 from advnets.errors import ConfigError
+from advnets.methods import METHODS
 from advnets.methods.base import Stats
 from advnets.sampling import SAMPLES_PER_CLASS, draw_samples, generate
 from advnets.training.run import Run
@@ -155,8 +156,11 @@ class Checkpointer(Hook):
 
 
 def eval_metric(cfg: Config) -> str:
-    """The periodic evaluation's metric: train.eval_metric, or for auto the data set's
-    default (its registry entry's first metric)."""
+    """The periodic evaluation's metric: train.eval_metric, or for auto the accuracy of a
+    classifying method, else the data set's default (its registry entry's first metric)."""
+    classifies = METHODS.get(cfg.method).classifies
+    if cfg.train.eval_metric in ("auto", "accuracy") and classifies:
+        return "accuracy"
     metrics = DATASETS.get(cfg.data.name).metrics
     default = metrics[0] if metrics else "none"
     metric = cfg.train.eval_metric if cfg.train.eval_metric != "auto" else default
@@ -209,8 +213,26 @@ class PeriodicEval(Hook):
         return -value if self.metric in ("fid", "kid") else value
 
     def evaluate(self, run: Run) -> dict:
-        from advnets.metrics.evaluate import METRICS, jsonable
+        from advnets.metrics.evaluate import jsonable
 
+        scores, rank = self.score(run)
+        with self.path.open("a") as f:
+            f.write(json.dumps({"eval": jsonable(scores), "step": run.counters.step}) + "\n")
+        if self.writer is not None:
+            self.writer.add_scalar(f"eval/{self.metric}", scores[self.metric], run.counters.step)
+        if rank is not None and (self.best is None or rank > self.best):
+            self.best = rank
+            save_atomic({**run.state_dict(), "eval": scores, "eval_rank": rank}, self.best_path)
+        return scores
+
+    def score(self, run: Run) -> tuple[dict, float | None]:
+        """The scores now, and their rank (None for non-finite samples)."""
+        from advnets.metrics.accuracy import accuracy
+        from advnets.metrics.evaluate import METRICS
+
+        if self.metric == "accuracy":  # the classifier on the first validation images
+            scores = accuracy(run.D, run.cfg, "valid", self.n)
+            return scores, scores["accuracy"]
         samples = draw_samples(run.G_sample, run.cfg, self.n, run.cfg.train.seed + 3)
         if not torch.isfinite(samples).all():
             scores, rank = {self.metric: float("nan")}, None
@@ -220,11 +242,4 @@ class PeriodicEval(Hook):
                 samples = ((samples - lo) / (hi - lo)).clamp_(0, 1)
             scores = METRICS[self.metric](samples, self.dataset, self.settings)
             rank = self._rank(scores)
-        with self.path.open("a") as f:
-            f.write(json.dumps({"eval": jsonable(scores), "step": run.counters.step}) + "\n")
-        if self.writer is not None:
-            self.writer.add_scalar(f"eval/{self.metric}", scores[self.metric], run.counters.step)
-        if rank is not None and (self.best is None or rank > self.best):
-            self.best = rank
-            save_atomic({**run.state_dict(), "eval": scores, "eval_rank": rank}, self.best_path)
-        return scores
+        return scores, rank

@@ -16,7 +16,7 @@ def default_hooks(run: Run, run_dir: Path, total: int) -> list[Hook]:
     t = run.cfg.train
     metrics = MetricsLog(run_dir, t.log_every, total, run.counters.step, progress=t.progress)
     hooks: list[Hook] = [metrics]
-    if t.samples_per_epoch:
+    if t.samples_per_epoch and run.method.sample_player is not None:
         hooks.append(SamplePictures(run_dir, metrics))
     if t.eval_every:
         hooks.append(PeriodicEval(run_dir, run, metrics))

@@ -48,7 +48,12 @@ class Run:
     @property
     def G(self) -> nn.Module:
         """The generator (the method's sampling player), as trained."""
-        return self.players[self.method.sample_player].net
+        return self.players[self._sample_player()].net
+
+    def _sample_player(self) -> str:
+        if self.method.sample_player is None:
+            raise ConfigError(f"this run (method {self.cfg.method}) has no generator")
+        return self.method.sample_player
 
     @property
     def D(self) -> nn.Module:
@@ -57,7 +62,7 @@ class Run:
     @property
     def G_sample(self) -> nn.Module:
         """The generator to sample from: the weight average if the run keeps one, else G."""
-        player = self.players[self.method.sample_player]
+        player = self.players[self._sample_player()]
         return player.average.module if player.average is not None else player.net
 
     def update(self, player: str) -> Stats:
@@ -105,6 +110,7 @@ class Run:
             "optimizers": {p.name: p.optimizer.state_dict() for p in players},
             "averages": {p.name: p.average.state_dict() for p in players if p.average},
             "sampler": self.data.sampler.state_dict(),
+            **({"labelled": self.data.labelled.state_dict()} if self.data.labelled else {}),
             "fixed_noise": self.fixed_noise.cpu(),
             "rng": rng_state(),
         }
@@ -116,6 +122,8 @@ class Run:
             player.updates = int(ckpt["counters"]["updates"][name])
             self._load_average(player, ckpt["averages"].get(name))
         self.data.sampler.load_state_dict(ckpt["sampler"])
+        if self.data.labelled is not None:
+            self.data.labelled.load_state_dict(ckpt["labelled"])
         self.counters.step = int(ckpt["counters"]["step"])
         self.fixed_noise = ckpt["fixed_noise"].to(self.device)
         set_rng_state(ckpt["rng"])
@@ -165,7 +173,7 @@ def build_run(cfg: Config) -> Run:
     if t.threads:
         torch.set_num_threads(t.threads)
     torch.manual_seed(t.seed)
-    data = build_data(cfg.data, device)
+    data = build_data(cfg.data, device, t.seed)
     if t.batch_size > data.size:
         raise ConfigError(
             f"train.batch_size={t.batch_size} is larger than the data set ({data.size} samples)"
@@ -177,7 +185,7 @@ def build_run(cfg: Config) -> Run:
     fixed_noise, fixed_labels, labels = fixed_and_labels(cfg, data, device)
     m = cfg.model
     noise = partial(sample_noise, dim=m.z_dim, prior=m.noise, scale=m.noise_scale, device=device)
-    batches = Batches(data.sampler, noise, t.batch_size, labels)
+    batches = Batches(data.sampler, noise, t.batch_size, labels, data.labelled)
     size = method.data_batches_per_step() * t.batch_size
     counters = Counters(steps_per_epoch=max(1, math.ceil(data.size / size)))
     step = Step(players, method, batches, autocast, counters)

@@ -1,0 +1,185 @@
+"""Semi-supervised GANs: D is also the classifier, and learns from unlabelled data.
+
+SGAN (Odena 2016): D has C + 1 outputs [p(y=1|x), ..., p(y=C|x), p(x was generated)];
+it descends the negative log-likelihood of its outputs on a labelled batch (the class), an
+unlabelled real batch (not generated) and a batch of G's samples (generated); G descends
+the NLL of "not generated" on its samples.
+
+Improved GAN (Salimans et al. 2016): D has K = C outputs, the logits of the classes, with
+the generated class's logit fixed at 0, so D(x) = Z(x) / (Z(x) + 1), Z = sum_k exp(l_k);
+the supervised loss is the cross-entropy over the K classes, the unsupervised one the GAN
+loss on unlabelled real and fake batches (weight `loss.unsupervised_weight`, 0.5 in the
+paper's code); G matches D's last hidden features on data (`loss.generator=
+feature_matching`) or descends the GAN loss (`non_saturating`).
+
+The supervised baseline (advnets.methods.supervised) is the same classifier without G.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from advnets.config import Config
+from advnets.data import TrainingData
+from advnets.data.batches import Batch
+from advnets.data.registry import DATASETS
+from advnets.data.sampler import TensorSampler
+from advnets.errors import ConfigError
+from advnets.losses import feature_matching
+from advnets.methods.base import Counters, Losses, Method, Phase, Stats
+from advnets.methods.gan import sees_batches_apart
+from advnets.nets import build_discriminator, build_generator
+from advnets.nets.layers import init_weight_norm_from_data_
+
+SSL_G_LOSSES = ("feature_matching", "non_saturating")
+
+
+def real_fake_log_probs(logits: Tensor, classes: int) -> tuple[Tensor, Tensor]:
+    """(log p(not generated | x), log p(generated | x)) per sample, from logits (N, C + 1)
+    whose last column is the generated class, or (N, C) whose generated logit is 0."""
+    class_lse = torch.logsumexp(logits[:, :classes], dim=1)
+    fake = logits[:, classes] if logits.shape[1] > classes else torch.zeros_like(class_lse)
+    total = torch.logaddexp(class_lse, fake)
+    return class_lse - total, fake - total
+
+
+def ssl_discriminator_loss(
+    labelled: Tensor,
+    y: Tensor,
+    real: Tensor,
+    fake: Tensor,
+    classes: int,
+    weight: float,
+    supervised_over: int,
+) -> tuple[Tensor, Stats]:
+    """Cross-entropy of the labelled batch's classes (softmax over the first
+    `supervised_over` outputs) plus `weight` times the NLL of "real" on unlabelled data
+    and of "generated" on G's samples."""
+    supervised = F.cross_entropy(labelled[:, :supervised_over], y)
+    log_real, _ = real_fake_log_probs(real, classes)
+    fake_looks_real, log_fake = real_fake_log_probs(fake, classes)
+    unsupervised = -log_real.mean() - log_fake.mean()
+    loss = supervised + weight * unsupervised
+    stats = {
+        "loss_d": loss.detach(),
+        "loss_supervised": supervised.detach(),
+        "loss_unsupervised": unsupervised.detach(),
+        "train_accuracy": (labelled[:, :classes].argmax(1) == y).float().mean(),
+        "d_real": log_real.detach().exp().mean(),  # p(not generated) on data
+        "d_fake": fake_looks_real.detach().exp().mean(),  # and on G's samples
+    }
+    return loss, stats
+
+
+def classifier(cfg: Config, data: TrainingData, outputs: int) -> nn.Module:
+    """D/C with `outputs` logits; a weight-normalised one gets the data-dependent init on
+    the split's first 500 images (Salimans & Kingma 2016)."""
+    D = build_discriminator(cfg.model, data.shape, outputs)
+    if cfg.model.discriminator.weight_norm and isinstance(data.sampler, TensorSampler):
+        init_weight_norm_from_data_(D, data.sampler.data[:500])
+    return D
+
+
+class SemiSupervisedGAN(Method):
+    """SGAN: D with C + 1 outputs, G on the GAN loss (see the module docstring)."""
+
+    players = ("G", "D")
+    classifies = True
+    extra_output = True  # D has the generated class as an output of its own
+
+    @staticmethod
+    def check(cfg: Config) -> None:
+        check_ssl(cfg)
+
+    @classmethod
+    def build_nets(cls, cfg: Config, data: TrainingData) -> dict[str, nn.Module]:
+        classes = DATASETS.get(cfg.data.name).classes
+        G = build_generator(cfg.model, data.shape, data.mean01)
+        outputs = classes + 1 if cls.extra_output else classes
+        return {"G": G, "D": classifier(cfg, data, outputs)}
+
+    def __init__(self, cfg: Config, nets: dict[str, nn.Module], optimizers: dict) -> None:
+        self.G, self.D = nets["G"], nets["D"]
+        self.classes = DATASETS.get(cfg.data.name).classes
+        self.weight = cfg.loss.unsupervised_weight
+        self.feature_matching = cfg.loss.generator == "feature_matching"
+        self.joint_forward = not sees_batches_apart(self.D)
+
+    def phases(self, counters: Counters, updates: dict[str, int]) -> list[Phase]:
+        return [self.solo("D"), self.solo("G")]
+
+    def solo(self, player: str) -> Phase:
+        if player == "D":
+            return Phase(("D",), ("labelled", "real", "noise"), self.d_phase)
+        return Phase(
+            ("G",), ("real", "noise") if self.feature_matching else ("noise",), self.g_phase
+        )
+
+    def logits(self, *batches: Tensor) -> list[Tensor]:
+        """D's logits on each batch: one forward over all of them unless D must see batches
+        apart (batch norm, minibatch discrimination)."""
+        if not self.joint_forward:
+            return [self.D(x) for x in batches]
+        return list(self.D(torch.cat(batches)).float().split([len(x) for x in batches]))
+
+    def d_phase(self, b: Batch) -> tuple[Losses, Stats]:
+        with torch.no_grad():
+            fake = self.G(b.z)
+        labelled, real, fake_logits = self.logits(b.labelled, b.real, fake)
+        supervised_over = self.classes + 1 if self.extra_output else self.classes
+        loss, stats = ssl_discriminator_loss(
+            labelled.float(),
+            b.labelled_y,
+            real.float(),
+            fake_logits.float(),
+            self.classes,
+            self.weight,
+            supervised_over,
+        )
+        return {"D": loss}, stats
+
+    def g_phase(self, b: Batch) -> tuple[Losses, Stats]:
+        fake = self.G(b.z)
+        if self.feature_matching:
+            loss = feature_matching(self.D.features(b.real).float(), self.D.features(fake).float())
+        else:
+            log_real, _ = real_fake_log_probs(self.D(fake).float(), self.classes)
+            loss = -log_real.mean()
+        return {"G": loss}, {"loss_g": loss.detach()}
+
+
+class ImprovedGAN(SemiSupervisedGAN):
+    """Improved GAN: K class logits, the generated class's logit fixed at 0."""
+
+    extra_output = False
+
+
+def check_ssl(cfg: Config) -> None:
+    """What a semi-supervised run needs: labelled image data, an unconditional, unpacked D."""
+    entry = DATASETS.get(cfg.data.name)
+    if not entry.classes or not entry.images:
+        raise ConfigError(
+            f"method {cfg.method} needs labelled images (mnist, fashion); "
+            f"{cfg.data.name} has no labels"
+        )
+    n = cfg.data.labels
+    if n < entry.classes or n % entry.classes:
+        raise ConfigError(
+            f"method {cfg.method}: data.labels={n} must be a positive multiple "
+            f"of the {entry.classes} classes (e.g. data.labels=100)"
+        )
+    if cfg.model.num_classes or cfg.model.discriminator.pack > 1:
+        raise ConfigError(
+            f"method {cfg.method} needs model.num_classes=0 and "
+            f"model.discriminator.pack=1: D is the classifier"
+        )
+    if cfg.loss.generator not in SSL_G_LOSSES:
+        raise ConfigError(
+            f"method {cfg.method}: loss.generator must be one of "
+            f"{', '.join(SSL_G_LOSSES)}, got {cfg.loss.generator!r}"
+        )
+    if cfg.train.update != "alternating" or cfg.train.k != 1:
+        raise ConfigError(
+            f"method {cfg.method} makes one D and one G update per step; "
+            f"keep train.update=alternating and train.k=1"
+        )

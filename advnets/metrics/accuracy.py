@@ -1,0 +1,39 @@
+"""Test accuracy of a semi-supervised run's classifier (D's class outputs)."""
+
+import torch
+from torch import Tensor, nn
+
+from advnets.config import Config
+from advnets.data import load_images01, to_range
+from advnets.data.registry import DATASETS
+
+
+@torch.no_grad()
+def predict_classes(D: nn.Module, images: Tensor, classes: int, chunk: int = 1000) -> Tensor:
+    """argmax over D's first `classes` outputs (an SGAN D's last one is "generated"), in
+    eval mode (no noise, no dropout), int64 on the CPU."""
+    was_training = D.training
+    D.eval()
+    try:
+        device = next(D.parameters()).device
+        parts = [D(x.to(device))[:, :classes].argmax(1).cpu() for x in images.split(chunk)]
+        return torch.cat(parts)
+    finally:
+        D.train(was_training)
+
+
+def accuracy(
+    D: nn.Module, cfg: Config, split: str = "test", n: int | None = None, root: str | None = None
+) -> dict[str, float]:
+    """Accuracy and error count of D on the first `n` images of `split` (all by default),
+    fed in the run's value range."""
+    images01, labels = load_images01(cfg.data.name, split, root or cfg.data.root, n)
+    x = to_range(images01, tuple(cfg.data.value_range))
+    predicted = predict_classes(D, x, DATASETS.get(cfg.data.name).classes)
+    wrong = int((predicted != labels).sum())
+    return {
+        "accuracy": (len(labels) - wrong) / len(labels),
+        "errors": wrong,
+        "accuracy_images": len(labels),
+        "accuracy_split": split,
+    }

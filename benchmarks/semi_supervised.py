@@ -1,0 +1,137 @@
+"""Semi-supervised MNIST / Fashion-MNIST: test accuracy of SGAN, improved GAN and their
+supervised baseline (the same classifier without G) at several label counts and seeds,
+beside the published rows.
+
+    python benchmarks/semi_supervised.py --labels 100 --methods improved-gan supervised \\
+        --seeds 5 --epochs 100 --results runs/ssl/results.jsonl
+
+Each run trains one preset (`--preset`; `method` and `data.labels` set per row), keeps the
+checkpoint with the best validation accuracy (every epoch on the 10,000 validation images)
+and scores it once on the 10,000 test images. A seed draws the labelled subset and the
+initialisation. Finished runs are appended to `--results` and never trained again; the
+same command reprints the table. `--curve` adds each run's validation accuracy per epoch.
+"""
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from results import Results, add_run_options, check_overrides  # noqa: E402
+
+from advnets.config import load_preset  # noqa: E402
+from advnets.metrics.accuracy import accuracy  # noqa: E402
+from advnets.sampling import load_classifier  # noqa: E402
+from advnets.training import train  # noqa: E402
+
+# published test accuracies (MNIST): Odena 2016 Table 1 (CNN, SGAN) and Salimans et al.
+# 2016 Table 1 (improved GAN, from test errors of 10,000)
+PUBLISHED = {
+    ("supervised", 1000): 0.965,
+    ("supervised", 100): 0.895,
+    ("supervised", 50): 0.859,
+    ("supervised", 25): 0.750,
+    ("sgan", 1000): 0.964,
+    ("sgan", 100): 0.928,
+    ("sgan", 50): 0.883,
+    ("sgan", 25): 0.802,
+    ("improved-gan", 100): 0.9907,
+    ("improved-gan", 50): 0.9779,
+    ("improved-gan", 20): 0.8323,
+}
+
+
+def train_and_score(preset: str, method: str, labels: int, seed: int, args) -> dict:
+    """One run: train, choose best.pt on validation, score it on the test set."""
+    overrides = [
+        f"method={method}",
+        f"data.labels={labels}",
+        f"train.seed={seed}",
+        f"train.epochs={args.epochs}",
+        "train.steps=null",
+        "train.progress=false",
+        "train.samples_per_epoch=false",
+        *args.set,
+    ]
+    if args.data:
+        overrides.append(f"data.root={args.data}")
+    run_dir = Path(args.out) / f"{preset}-{method}-{labels}-s{seed}"
+    t0 = time.perf_counter()
+    train(load_preset(preset, overrides), run_dir)
+    minutes = (time.perf_counter() - t0) / 60
+    D, cfg = load_classifier(run_dir / "best.pt")
+    test = accuracy(D, cfg, "test")
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    curve = [row["eval"]["accuracy"] for row in rows if "eval" in row]
+    return {
+        "test_accuracy": test["accuracy"],
+        "test_errors": test["errors"],
+        "best_valid": max(curve),
+        "valid_curve": curve,
+        "minutes": round(minutes, 1),
+        "epochs": args.epochs,
+    }
+
+
+def table(rows: list[dict], curve: bool) -> None:
+    print("| method | labels | seeds | test accuracy | errors of 10,000 | published | min/run |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["method"], row["labels"], row["preset"]), []).append(row)
+    for (method, labels, preset), runs in sorted(groups.items()):
+        acc = [r["test_accuracy"] for r in runs]
+        spread = statistics.stdev(acc) if len(acc) > 1 else 0.0
+        errors = [r["test_errors"] for r in runs]
+        paper = PUBLISHED.get((method, labels)) if "mnist" in preset.split("-") else None
+        print(
+            f"| {method} ({preset}) | {labels} | {len(runs)} | {statistics.mean(acc):.4f} ± "
+            f"{spread:.4f} | {statistics.mean(errors):.0f} | "
+            f"{'-' if paper is None else f'{paper:.4f}'} | "
+            f"{statistics.mean(r['minutes'] for r in runs):.1f} |"
+        )
+        if curve:
+            for r in runs:
+                print(f"    seed {r['seed']}: " + " ".join(f"{a:.3f}" for a in r["valid_curve"]))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="improved-gan-mnist")
+    parser.add_argument("--methods", nargs="+", default=["improved-gan", "supervised"])
+    parser.add_argument("--labels", nargs="+", type=int, default=[100])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--epochs", type=float, default=100)
+    parser.add_argument("--out", default="runs/ssl", help="parent of the run folders")
+    parser.add_argument("--data", help="data folder (else $ADVNETS_DATA)")
+    parser.add_argument("--curve", action="store_true", help="print validation curves")
+    add_run_options(parser)
+    args = parser.parse_args(argv)
+    check_overrides(parser, [args.preset], args.set)
+    results = Results(args.results, ("preset", "method", "labels", "seed", "epochs", "set"))
+    rows = []
+    for labels in args.labels:
+        for method in args.methods:
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
+                key = {
+                    "preset": args.preset,
+                    "method": method,
+                    "labels": labels,
+                    "seed": seed,
+                    "epochs": args.epochs,
+                    "set": " ".join(args.set),
+                }
+                row, _ = results.get_or_run(
+                    key,
+                    lambda m=method, n=labels, s=seed: train_and_score(args.preset, m, n, s, args),
+                )
+                rows.append(row)
+    table(rows, args.curve)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,207 @@
+"""Semi-supervised GANs (SGAN, improved GAN) and their supervised baseline: losses against
+hand computations, the labelled subset, learning from unlabelled data, classify / accuracy,
+exact resume."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from advnets import load_preset
+from advnets.cli import main
+from advnets.data import build_data, labelled_subset, load_images01
+from advnets.methods.ssgan import real_fake_log_probs, ssl_discriminator_loss
+from advnets.metrics.accuracy import accuracy
+from advnets.training import build_run, run_loop, train
+
+SMALL = [
+    "model.discriminator.hidden=[64,32]",
+    "model.generator.hidden=[32]",
+    "train.progress=false",
+    "train.samples_per_epoch=false",
+    "train.eval_every=0",
+    "train.checkpoint_every=0",
+]
+
+
+def test_c_plus_1_log_probs_match_hand_values():
+    """SGAN: logits (1, 2 | 0.5) over two classes and 'generated'."""
+    log_real, log_fake = real_fake_log_probs(torch.tensor([[1.0, 2.0, 0.5]]), classes=2)
+    z = math.e + math.e**2 + math.exp(0.5)
+    assert log_real.item() == pytest.approx(math.log((math.e + math.e**2) / z), rel=1e-6)
+    assert log_fake.item() == pytest.approx(math.log(math.exp(0.5) / z), rel=1e-6)
+
+
+def test_k_logit_log_probs_fix_the_generated_logit_at_zero():
+    """Improved GAN: D(x) = Z / (Z + 1), Z = sum exp(l_k)."""
+    log_real, log_fake = real_fake_log_probs(torch.tensor([[1.0, 2.0], [-30.0, -30.0]]), 2)
+    Z = math.e + math.e**2
+    torch.testing.assert_close(log_real[0], torch.tensor(math.log(Z / (Z + 1))))
+    torch.testing.assert_close(log_fake[0], torch.tensor(-math.log(Z + 1)))
+    assert log_fake[1].item() == pytest.approx(0.0, abs=1e-12)  # tiny Z: surely generated
+    assert log_real[1].item() == pytest.approx(-30 + math.log(2), rel=1e-5)
+
+
+@pytest.mark.parametrize("extra_output", [True, False])
+def test_ssl_discriminator_loss_matches_hand_value(extra_output):
+    labelled = torch.tensor([[2.0, 0.0, -1.0], [0.0, 1.0, 0.0]])[:, : 3 if extra_output else 2]
+    y = torch.tensor([0, 1])
+    real = torch.tensor([[1.0, 1.0, 0.0]])[:, : 3 if extra_output else 2]
+    fake = torch.tensor([[0.0, 0.0, 2.0]])[:, : 3 if extra_output else 2]
+    over = 3 if extra_output else 2
+    loss, stats = ssl_discriminator_loss(labelled, y, real, fake, 2, 0.5, over)
+
+    def ce(row, k):
+        return -row[k] + math.log(sum(math.exp(v) for v in row))
+
+    rows = labelled.tolist()
+    supervised = (ce(rows[0], 0) + ce(rows[1], 1)) / 2
+    fake_logit_real = real[0, 2].item() if extra_output else 0.0
+    fake_logit_fake = fake[0, 2].item() if extra_output else 0.0
+    p_real = 2 * math.e / (2 * math.e + math.exp(fake_logit_real))
+    p_fake = math.exp(fake_logit_fake) / (2 + math.exp(fake_logit_fake))
+    expected = supervised + 0.5 * (-math.log(p_real) - math.log(p_fake))
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+    assert stats["loss_supervised"].item() == pytest.approx(supervised, rel=1e-6)
+    assert stats["train_accuracy"].item() == 1.0
+
+
+def test_labelled_subset_is_balanced_seeded_and_not_validation(data_root):
+    _, labels = load_images01("mnist", "train", str(data_root))
+    a = labelled_subset(labels, 100, 10, seed=0)
+    assert len(a) == 100 and torch.bincount(labels[a], minlength=10).tolist() == [10] * 10
+    assert torch.equal(a, labelled_subset(labels, 100, 10, seed=0))
+    assert not torch.equal(a, labelled_subset(labels, 100, 10, seed=1))
+    cfg = load_preset("improved-gan-mnist", [f"data.root={data_root}"])
+    data = build_data(cfg.data, seed=0)
+    x, y = data.labelled.next_labelled(250)  # cycled: more than the 100 there are
+    assert x.shape == (250, 1, 28, 28) and torch.bincount(y, minlength=10).min() >= 20
+    valid = load_images01("mnist", "valid", str(data_root))[0].flatten(1)
+    overlap = (torch.cdist(x.flatten(1).unique(dim=0), valid) < 1e-6).any()
+    assert not overlap
+
+
+def test_ssl_config_errors_are_one_line():
+    from advnets.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="data.labels=0 must be a positive multiple"):
+        build_run(load_preset("improved-gan-mnist", ["data.labels=0"]))
+    with pytest.raises(ConfigError, match="needs labelled images"):
+        build_run(load_preset("gan-ring", ["method=sgan", "data.labels=100"]))
+
+
+@pytest.mark.slow
+def test_improved_gan_beats_its_supervised_baseline_on_100_labels(data_root):
+    """Same classifier, same 2,500 steps (5 epochs), seed, labelled subset and one thread;
+    the unlabelled data and G are what differ. Measured: 0.82 against 0.74 on these 2,000
+    validation images (the baseline has flattened at 0.74-0.76 from step 500 on)."""
+    scores, threads = {}, torch.get_num_threads()
+    try:
+        for method in ("improved-gan", "supervised"):
+            overrides = [
+                f"data.root={data_root}",
+                f"method={method}",
+                "train.progress=false",
+                "train.seed=0",
+                "train.threads=1",
+            ]
+            cfg = load_preset("improved-gan-mnist", overrides)
+            run = run_loop(build_run(cfg), [], 2500)
+            scores[method] = accuracy(run.D, cfg, "valid", 2000)["accuracy"]
+    finally:
+        torch.set_num_threads(threads)
+    assert scores["improved-gan"] > scores["supervised"] + 0.04, scores
+
+
+def test_ssl_run_resumes_exactly(data_root, tmp_path):
+    common = ["improved-gan-mnist", [*SMALL, f"data.root={data_root}"]]
+    whole = train(load_preset(common[0], [*common[1], "train.steps=6"]), tmp_path / "whole")
+    train(load_preset(common[0], [*common[1], "train.steps=3"]), tmp_path / "cut")
+    resumed = train(None, tmp_path / "cut", resume=True, overrides=["train.steps=6"])
+    for name in ("G", "D"):
+        for a, b in zip(
+            whole.nets[name].state_dict().values(),
+            resumed.nets[name].state_dict().values(),
+            strict=True,
+        ):
+            assert torch.equal(a, b)
+
+
+def test_classify_and_accuracy_commands(data_root, tmp_path, capsys):
+    run_dir = tmp_path / "ssl"
+    train(
+        load_preset("improved-gan-mnist", [*SMALL, f"data.root={data_root}", "train.steps=3"]),
+        run_dir,
+    )
+    x = load_images01("mnist", "test", str(data_root), 20)[0].numpy()
+    np.save(tmp_path / "x.npy", x)
+    assert (
+        main(
+            [
+                "classify",
+                str(run_dir),
+                "--samples",
+                str(tmp_path / "x.npy"),
+                "--out",
+                str(tmp_path / "y.npy"),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
+    y = np.load(tmp_path / "y.npy")
+    assert y.dtype == np.int64 and y.shape == (20,) and y.min() >= 0 and y.max() <= 9
+    assert (
+        main(
+            [
+                "eval",
+                str(run_dir),
+                "--metric",
+                "accuracy",
+                "--n",
+                "500",
+                "--data",
+                str(data_root),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
+    last = capsys.readouterr().out.strip().splitlines()[-1].split()
+    assert last[0] == "accuracy" and 0.0 <= float(last[1]) <= 1.0 and last[2] == "errors"
+
+
+def test_classify_bad_input_is_one_line(data_root, tmp_path, capsys):
+    ssl, ring = tmp_path / "ssl", tmp_path / "ring"
+    train(
+        load_preset("improved-gan-mnist", [*SMALL, f"data.root={data_root}", "train.steps=1"]), ssl
+    )
+    train(load_preset("gan-ring", [*SMALL[2:], "train.steps=1"]), ring)
+    np.save(tmp_path / "points.npy", np.zeros((3, 2), np.float32))
+    np.save(tmp_path / "ints.npy", np.zeros((3, 1, 28, 28), np.int64))
+    cases = [
+        (ssl, "points.npy", "must have shape (N, 1, 28, 28)"),
+        (ssl, "ints.npy", "must be finite floats"),
+        (ssl, "missing.npy", "not a readable .npy file"),
+        (ring, "points.npy", "has no classifier"),
+    ]
+    for run_dir, name, message in cases:
+        code = main(
+            [
+                "classify",
+                str(run_dir),
+                "--samples",
+                str(tmp_path / name),
+                "--out",
+                str(tmp_path / "y.npy"),
+                "--device",
+                "cpu",
+            ]
+        )
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and message in err and "\n" not in err, err
+    code = main(["sample", str(tmp_path / "ssl"), "--n", "2", "--out", str(tmp_path / "s.npy")])
+    assert code == 0  # the semi-supervised GAN has a G
