@@ -455,6 +455,12 @@ def _add_presets_command(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_presets)
 
 
+def _add_device_argument(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--device", choices=DEVICES, default="auto", help=f"{what}: {DEVICE_HELP} (default: auto)"
+    )
+
+
 def _add_sample_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sample", help="draw samples from a trained run")
     p.add_argument("run_dir", help="run folder (or checkpoint file)")
@@ -478,12 +484,7 @@ def _add_sample_command(sub: argparse._SubParsersAction) -> None:
         help="Jacobian truncation: keep only the draws whose ||dG/dz|| is below "
         "the KEEP quantile (e.g. 0.95), which drops the samples between modes",
     )
-    p.add_argument(
-        "--device",
-        choices=DEVICES,
-        default="auto",
-        help="where G runs: " + DEVICE_HELP + " (default: auto)",
-    )
+    _add_device_argument(p, "where G runs")
     p.set_defaults(func=cmd_sample)
 
 
@@ -547,12 +548,7 @@ def _add_classify_command(sub: argparse._SubParsersAction) -> None:
         help="float images (N, C, H, W) in the run's data range",
     )
     p.add_argument("--out", required=True, metavar="Y.npy", help="int64 labels (N,)")
-    p.add_argument(
-        "--device",
-        choices=DEVICES,
-        default="auto",
-        help="where D runs: " + DEVICE_HELP + " (default: auto)",
-    )
+    _add_device_argument(p, "where D runs")
     p.set_defaults(func=cmd_classify)
 
 

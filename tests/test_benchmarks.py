@@ -183,3 +183,25 @@ def test_stacked_mnist_shares_seeds_out_and_keys_runs_by_set(tmp_path, monkeypat
     )
     assert typo.returncode != 0
     assert "unknown config key 'optim.G.lr_milestonez'" in typo.stderr.strip().splitlines()[-1]
+
+
+def test_semi_supervised_benchmark_resumes_from_its_results_file(tmp_path, data_root):
+    """Two methods x one seed of a tiny budget: trained once, scored on the test set, and
+    printed again from the results file without training."""
+    results = tmp_path / "ssl.jsonl"
+    args = [
+        sys.executable, str(REPO / "benchmarks" / "semi_supervised.py"),
+        "--methods", "improved-gan", "supervised", "--labels", "20", "--seeds", "1",
+        "--epochs", "0.02", "--data", str(data_root), "--out", str(tmp_path / "runs"),
+        "--set", "model.discriminator.hidden=[32]", "--set", "model.generator.hidden=[32]",
+        "--set", "train.eval_every=5", "--set", "train.eval_samples=200",
+        "--results", str(results),
+    ]  # fmt: skip
+    first = run(args)
+    assert first.returncode == 0, first.stderr
+    rows = [json.loads(line) for line in results.read_text().splitlines()]
+    assert [(r["method"], r["labels"]) for r in rows] == [("improved-gan", 20), ("supervised", 20)]
+    assert all(0.0 <= r["test_accuracy"] <= 1.0 and r["valid_curve"] for r in rows)
+    again = run(args)
+    assert again.returncode == 0 and results.read_text().count("\n") == 2
+    assert "| improved-gan (improved-gan-mnist) | 20 | 1 |" in again.stdout

@@ -15,7 +15,22 @@ class Sampler(Protocol):
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
-class TensorSampler:
+class _Permuted:
+    """A permutation of the data and a position in it: the state a resume restores."""
+
+    data: Tensor
+    perm: Tensor
+    pos: int
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"perm": self.perm.cpu(), "pos": self.pos}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.perm = state["perm"].to(self.data.device)
+        self.pos = int(state["pos"])
+
+
+class TensorSampler(_Permuted):
     """Minibatches without replacement from one in-memory tensor, reshuffled every epoch;
     with `labels`, `next_labelled` gives each batch's labels too (same stream of batches)."""
 
@@ -43,15 +58,8 @@ class TensorSampler:
         idx = self._indices(m)
         return self.data.index_select(0, idx), self.labels.index_select(0, idx)
 
-    def state_dict(self) -> dict[str, Any]:
-        return {"perm": self.perm.cpu(), "pos": self.pos}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.perm = state["perm"].to(self.data.device)
-        self.pos = int(state["pos"])
-
-
-class CyclingSampler:
+class CyclingSampler(_Permuted):
     """Labelled minibatches from a small set (a semi-supervised run's labelled examples),
     cycled through fresh permutations as often as needed: a batch may be larger than the
     set, and every example appears equally often."""
@@ -73,13 +81,6 @@ class CyclingSampler:
             m -= len(take)
         idx = torch.cat(parts)
         return self.data.index_select(0, idx), self.labels.index_select(0, idx)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"perm": self.perm.cpu(), "pos": self.pos}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.perm = state["perm"].to(self.data.device)
-        self.pos = int(state["pos"])
 
 
 class DistributionSampler:
