@@ -166,6 +166,68 @@ def cmd_classify(args: argparse.Namespace) -> None:
     print(f"wrote {len(labels)} labels (int64) -> {args.out}")
 
 
+def _autoencoder_input(args: argparse.Namespace):
+    """(E, G, cfg, images) of `advnets reconstruct` / `encode`, images checked."""
+    import torch
+
+    from advnets.reconstruction import check_images, load_autoencoder
+
+    E, G, cfg = load_autoencoder(Path(args.run_dir), resolve_device(args.device, "--device"))
+    x = torch.from_numpy(read_npy(args.samples))
+    check_images(x, cfg, args.samples)
+    return E, G, cfg, x.float()
+
+
+def cmd_reconstruct(args: argparse.Namespace) -> None:
+    """Encode then decode images; .npy of reconstructions, or a picture of rows of
+    originals and their reconstructions (Larsen et al.'s Fig. 4 layout)."""
+    import torch
+
+    from advnets.reconstruction import reconstruct
+    from advnets.viz import save_image_grid
+
+    E, G, cfg, x = _autoencoder_input(args)
+    r = reconstruct(E, G, x, mean=not args.draw, seed=args.seed)
+    out = Path(args.out)
+    if out.suffix == ".png":
+        rows = torch.stack([x[:64], r[:64]], 1).flatten(0, 1)  # original, reconstruction, ...
+        save_image_grid(rows, out, tuple(cfg.data.value_range), 16)
+    else:
+        np.save(out, r.numpy())
+    print(f"wrote {len(r)} reconstructions -> {out}")
+
+
+def cmd_encode(args: argparse.Namespace) -> None:
+    from advnets.reconstruction import encode_images
+
+    E, _, _, x = _autoencoder_input(args)
+    z = encode_images(E, x, mean=not args.draw, seed=args.seed)
+    np.save(args.out, z.numpy())
+    print(f"wrote {len(z)} codes {tuple(z.shape[1:])} -> {args.out}")
+
+
+def _eval_reconstruction(args: argparse.Namespace) -> None:
+    """`advnets eval RUN --metric reconstruction`: a vae / vaegan run on the test split."""
+    import json
+
+    from advnets.reconstruction import load_autoencoder, reconstruction_scores
+
+    if args.samples or not args.run_dir:
+        raise ConfigError("--metric reconstruction scores a run's encoder: pass a run folder")
+    E, G, cfg = load_autoencoder(Path(args.run_dir), resolve_device(args.device, "--device"))
+    scores = reconstruction_scores(E, G, cfg, args.n, args.data)
+    for key, value in scores.items():
+        print(f"{key:<16} {value:.4f}" if isinstance(value, float) else f"{key:<16} {value}")
+    run_dir = checkpoint_path(Path(args.run_dir)).parent
+    step = load_checkpoint(args.run_dir)["counters"]["step"]
+    with (run_dir / "metrics.jsonl").open("a") as f:
+        f.write(json.dumps({"eval": scores, "step": step}) + "\n")
+    print(
+        f"recon_psnr {scores['recon_psnr']:.2f} recon_sharpness {scores['recon_sharpness']:.3f}"
+        f" sample_sharpness {scores['sample_sharpness']:.3f}"
+    )
+
+
 def _eval_accuracy(args: argparse.Namespace) -> None:
     """`advnets eval RUN --metric accuracy`: the classifier on the test split."""
     import json
@@ -214,6 +276,8 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
     if args.metric == "accuracy":
         return _eval_accuracy(args)
+    if args.metric == "reconstruction":
+        return _eval_reconstruction(args)
     samples, dataset, settings, run = _eval_samples(args)
     rows = score_samples(samples, dataset, args.metric, settings)
     for scores in rows.values():
@@ -499,8 +563,9 @@ def _add_eval_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--metric",
         default="all",
-        choices=[*METRICS, "accuracy", "all"],
-        help="accuracy: a semi-supervised run's classifier on the test split",
+        choices=[*METRICS, "accuracy", "reconstruction", "all"],
+        help="accuracy: a semi-supervised run's classifier on the test split; "
+        "reconstruction: a vae / vaegan run's PSNR and sharpness on the test split",
     )
     p.add_argument(
         "--n",
@@ -552,6 +617,34 @@ def _add_classify_command(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_classify)
 
 
+def _add_autoencoder_commands(sub: argparse._SubParsersAction) -> None:
+    for name, out, func in (
+        (
+            "reconstruct",
+            "R.npy of reconstructions, or a .png of originals and reconstructions",
+            cmd_reconstruct,
+        ),
+        ("encode", "Z.npy of codes (N, z_dim)", cmd_encode),
+    ):
+        p = sub.add_parser(name, help=f"{name} images with a vae / vaegan run")
+        p.add_argument("run_dir", help="run folder (or checkpoint file) of a vae or vaegan run")
+        p.add_argument(
+            "--samples",
+            required=True,
+            metavar="X.npy",
+            help="float images (N, C, H, W) in the run's data range",
+        )
+        p.add_argument("--out", required=True, help=out)
+        p.add_argument(
+            "--draw",
+            action="store_true",
+            help="a draw of q(z|x) (seeded by --seed) instead of its mean",
+        )
+        p.add_argument("--seed", type=int, default=0)
+        _add_device_argument(p, "where the nets run")
+        p.set_defaults(func=func)
+
+
 def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     """presets, train, sample, eval, classify, classifier: training runs and their scores."""
     _add_presets_command(sub)
@@ -559,6 +652,7 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     _add_sample_command(sub)
     _add_eval_command(sub)
     _add_classify_command(sub)
+    _add_autoencoder_commands(sub)
     _add_classifier_command(sub)
 
 

@@ -100,6 +100,9 @@ class ModelConfig:
     num_classes: int = 0
     generator: NetConfig = field(default_factory=NetConfig)
     discriminator: NetConfig = field(default_factory=NetConfig)
+    # VAE and VAE/GAN: the encoder q(z|x), a discriminator-shaped net (arch mlp | dcgan)
+    # with 2 * z_dim outputs, the mean and log-variance of z
+    encoder: NetConfig = field(default_factory=NetConfig)
 
 
 @dataclass
@@ -119,6 +122,10 @@ class LossConfig:
     # semi-supervised methods: weight of the unsupervised (real vs fake) terms in D's loss,
     # beside the supervised cross-entropy on labelled data (Salimans et al.: 0.5)
     unsupervised_weight: float = 1.0
+    # VAE/GAN (Larsen et al. 2016): gamma, the weight of the feature reconstruction loss in
+    # the decoder's update; vae: the pixel likelihood, bernoulli (images on [0, 1]) | gaussian
+    vaegan_gamma: float = 1.0
+    vae_likelihood: str = "bernoulli"
     # maximum_likelihood: normalise the importance weights exp(logit) over each batch
     ml_normalize: bool = False
     # WGAN-GP: lambda of the gradient penalty on interpolates, added to D's loss (0: off)

@@ -125,6 +125,18 @@ def clip_weights_(D: nn.Module, clip: float) -> None:
         p.clamp_(-clip, clip)
 
 
+def gaussian_kl(mean: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(mean, exp(logvar)) || N(0, I)) per sample (summed over z's dimensions):
+    -1/2 sum(1 + logvar - mean^2 - exp(logvar)), the VAE's prior term."""
+    return -0.5 * (1 + logvar - mean.square() - logvar.exp()).sum(1)
+
+
+def feature_reconstruction(real_features: Tensor, fake_features: Tensor) -> Tensor:
+    """VAE/GAN's L_llike (Larsen et al. 2016): -log N(Dis_l(x) | Dis_l(x~), I) up to its
+    constant, 1/2 ||Dis_l(x) - Dis_l(x~)||^2 per sample."""
+    return 0.5 * (real_features.flatten(1) - fake_features.flatten(1)).square().sum(1)
+
+
 def feature_matching(real_features: Tensor, fake_features: Tensor) -> Tensor:
     """Feature matching (Salimans et al. 2016, Sec. 3.1): ||E_x f(x) - E_z f(G(z))||_2^2, the
     squared L2 distance between the batch means of D's features (N, ...) on data and on

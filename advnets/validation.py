@@ -13,6 +13,7 @@ from advnets.errors import ConfigError
 from advnets.losses import D_LOSSES
 from advnets.methods import METHODS
 from advnets.methods.gan import GENERATOR_LOSSES, K_SCHEDULES, UPDATES
+from advnets.methods.vae import LIKELIHOODS
 from advnets.metrics.evaluate import METRICS
 from advnets.nets import DISCRIMINATORS, GENERATORS
 from advnets.nets.dcgan import NORMS
@@ -34,13 +35,15 @@ def choices(cfg: Config) -> dict[str, tuple[Any, Any]]:
         "model.noise": (m.noise, PRIORS),
         "loss.discriminator": (cfg.loss.discriminator, D_LOSSES),
         "loss.generator": (cfg.loss.generator, GENERATOR_LOSSES),
+        "loss.vae_likelihood": (cfg.loss.vae_likelihood, LIKELIHOODS),
         "train.update": (t.update, UPDATES),
         "train.k_schedule": (t.k_schedule, K_SCHEDULES),
         "train.precision": (t.precision, PRECISIONS),
         "train.device": (t.device, DEVICES),
         "train.eval_metric": (t.eval_metric, ["auto", "accuracy", *METRICS]),
     }
-    for which, archs in (("generator", GENERATORS), ("discriminator", DISCRIMINATORS)):
+    nets = (("generator", GENERATORS), ("discriminator", DISCRIMINATORS))
+    for which, archs in (*nets, ("encoder", DISCRIMINATORS)):
         net = getattr(m, which)
         tables = {"arch": archs, "activation": ACTIVATIONS, "init": INITS}
         tables.update(output=OUTPUTS, norm=NORMS)
@@ -128,7 +131,7 @@ def check_data_and_model(cfg: Config) -> None:
     check(m.num_classes >= 0, "model.num_classes must be >= 0 (0: unconditional)")
     check(m.z_dim >= 1, "model.z_dim must be >= 1")
     check(m.noise_scale > 0, "model.noise_scale must be > 0")
-    for which in ("generator", "discriminator"):
+    for which in ("generator", "discriminator", "encoder"):
         check_net(getattr(m, which), f"model.{which}.", m.num_classes)
     pack = m.discriminator.pack
     check(

@@ -88,8 +88,13 @@ def weights_after_steps(preset: str, overrides: list[str], root: Path) -> list[t
     cfg = load_preset(preset, [*QUIET, f"data.root={root}", *overrides])
     run = run_loop(build_run(cfg), [], STEPS)
     tensors = []
-    nets = [run.G, run.D] + ([run.G_sample] if run.G_sample is not run.G else [])
-    for net in nets:  # and the weight average of G where the run keeps one
+    # G and D first (the order the hashes of the GAN presets were recorded in), then any
+    # other players (methods with an encoder, or without G), then G's weight average
+    names = [n for n in ("G", "D") if n in run.nets] + [n for n in run.nets if n not in "GD"]
+    nets = [run.nets[n] for n in names]
+    if "G" in run.nets and run.G_sample is not run.G:
+        nets.append(run.G_sample)
+    for net in nets:
         tensors += [t.detach().cpu().contiguous() for t in net.state_dict().values()]
     return tensors
 

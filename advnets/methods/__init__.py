@@ -6,6 +6,8 @@ from advnets.methods.base import Counters, Method, Phase, Stats
 from advnets.methods.gan import GAN, UPDATES
 from advnets.methods.ssgan import ImprovedGAN, SemiSupervisedGAN
 from advnets.methods.supervised import Supervised
+from advnets.methods.vae import VAE
+from advnets.methods.vaegan import VAEGAN
 from advnets.registry import Registry
 
 METHODS: Registry[type[Method]] = Registry("method")
@@ -13,5 +15,7 @@ METHODS.add("gan", GAN)
 METHODS.add("sgan", SemiSupervisedGAN)  # Odena 2016: D with C + 1 outputs
 METHODS.add("improved-gan", ImprovedGAN)  # Salimans et al. 2016: C logits, fake logit 0
 METHODS.add("supervised", Supervised)  # the semi-supervised methods' baseline
+METHODS.add("vaegan", VAEGAN)  # Larsen et al. 2016: encoder, decoder = G, discriminator
+METHODS.add("vae", VAE)  # Kingma & Welling 2014, on the VAE/GAN networks
 
 __all__ = ["Counters", "GAN", "METHODS", "Method", "Phase", "Stats", "UPDATES"]

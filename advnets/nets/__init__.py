@@ -17,7 +17,14 @@ DISCRIMINATORS.register("mlp")(MLPDiscriminator)
 GENERATORS.register("dcgan")(DCGANGenerator)
 DISCRIMINATORS.register("dcgan")(DCGANDiscriminator)
 
-__all__ = ["GENERATORS", "DISCRIMINATORS", "Maxout", "build_generator", "build_discriminator"]
+__all__ = [
+    "GENERATORS",
+    "DISCRIMINATORS",
+    "Maxout",
+    "build_generator",
+    "build_discriminator",
+    "build_encoder",
+]
 
 
 def build_generator(
@@ -30,6 +37,12 @@ def build_generator(
             net, cfg.generator, cfg.z_dim, out_shape, mean01, cfg.num_classes
         )
     return net(cfg.generator, cfg.z_dim, out_shape, mean01)
+
+
+def build_encoder(cfg: ModelConfig, in_shape: tuple[int, ...]) -> nn.Module:
+    """q(z|x) for a VAE: a discriminator-shaped net (`cfg.encoder`) with 2 * z_dim outputs,
+    the mean and the log-variance of z."""
+    return DISCRIMINATORS.get(cfg.encoder.arch)(cfg.encoder, in_shape, 2 * cfg.z_dim)
 
 
 def build_discriminator(cfg: ModelConfig, in_shape: tuple[int, ...], outputs: int = 1) -> nn.Module:
