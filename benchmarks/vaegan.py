@@ -1,0 +1,144 @@
+"""VAE, GAN and VAE/GAN on the same networks and budget (Larsen et al. 2016's comparison):
+reconstruction PSNR, sample FID and classes covered on the shipped classifier, and the
+sharpness of samples and reconstructions relative to the test images' (1 = as sharp).
+
+    python benchmarks/vaegan.py --dataset mnist --epochs 1 --seeds 1 \\
+        --results runs/vaegan/results.jsonl --grid docs/vaegan_mnist.png
+
+Each method trains the `vaegan-<dataset>` preset with `method` set (vae: encoder and
+decoder on the ELBO; gan: decoder and discriminator; vaegan: all three), so every network
+and the optimiser are the same. Finished runs are kept in --results and not trained
+again. `--grid` draws Larsen et al.'s Fig. 4 layout: test images, VAE and VAE/GAN
+reconstructions, then samples of each method.
+"""
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from results import Results, add_run_options, check_overrides  # noqa: E402
+
+import advnets  # noqa: E402
+from advnets.config import load_preset  # noqa: E402
+from advnets.data import load_images01  # noqa: E402
+from advnets.reconstruction import (  # noqa: E402
+    laplacian_variance,
+    load_autoencoder,
+    reconstruct,
+    reconstruction_scores,
+)
+from advnets.training import train  # noqa: E402
+from advnets.viz import save_image_grid  # noqa: E402
+
+METHODS = ("vae", "gan", "vaegan")
+
+
+def run_dir(args, method: str, seed: int) -> Path:
+    return Path(args.out) / f"{args.dataset}-{method}-s{seed}-e{args.epochs:g}"
+
+
+def train_and_score(args, method: str, seed: int) -> dict:
+    """Train one method, then score its samples (and reconstructions, if it has an encoder)."""
+    overrides = [
+        f"method={method}",
+        f"train.seed={seed}",
+        f"train.epochs={args.epochs}",
+        "train.steps=null",
+        "train.progress=false",
+        *args.set,
+    ]
+    overrides += [f"data.root={args.data}"] if args.data else []
+    folder, t0 = run_dir(args, method, seed), time.perf_counter()
+    cfg = load_preset(f"vaegan-{args.dataset}", overrides)
+    train(cfg, folder)
+    minutes = (time.perf_counter() - t0) / 60
+    scores = advnets.evaluate(folder, metric="fid", data_root=args.data)
+    real01 = load_images01(args.dataset, "test", args.data, 2000)[0]
+    samples = advnets.sample(folder, 2000, seed=0)  # a sigmoid decoder: images on [0, 1]
+    row = {
+        "fid": scores["fid"],
+        "classes": scores["classes"],
+        "minutes": round(minutes, 1),
+        "sample_sharpness": (
+            laplacian_variance(samples).mean() / laplacian_variance(real01).mean()
+        ).item(),
+    }
+    if method != "gan":
+        E, G, cfg = load_autoencoder(folder)
+        recon = reconstruction_scores(E, G, cfg, 2000, args.data)
+        row.update({k: recon[k] for k in ("recon_psnr", "recon_sharpness", "mean_image_psnr")})
+    return row
+
+
+def table(rows: list[dict]) -> None:
+    keys = ("recon_psnr", "fid", "classes", "sample_sharpness", "recon_sharpness", "minutes")
+    print("| method | seeds | " + " | ".join(keys) + " |")
+    print("|---|---:|" + "---:|" * len(keys))
+    for method in METHODS:
+        runs = [r for r in rows if r["method"] == method]
+        if not runs:
+            continue
+        cells = []
+        for key in keys:
+            values = [r[key] for r in runs if key in r]
+            if not values:
+                cells.append("-")
+                continue
+            spread = f" ± {statistics.stdev(values):.2f}" if len(values) > 1 else ""
+            cells.append(f"{statistics.mean(values):.2f}{spread}")
+        print(f"| {method} | {len(runs)} | " + " | ".join(cells) + " |")
+
+
+def figure(args, path: Path) -> None:
+    """Rows: 8 test images; their VAE and VAE/GAN reconstructions; 8 samples of each method."""
+    x = load_images01(args.dataset, "test", args.data, 8)[0]
+    rows = [x]
+    for method in ("vae", "vaegan"):
+        E, G, _ = load_autoencoder(run_dir(args, method, args.first_seed))
+        rows.append(reconstruct(E, G, x))
+    for method in METHODS:
+        rows.append(advnets.sample(run_dir(args, method, args.first_seed), 8, seed=1))
+    save_image_grid(torch.cat(rows), path, (0.0, 1.0), 8)
+    print(
+        f"rows: test images, VAE and VAE/GAN reconstructions, VAE / GAN / VAE/GAN samples -> {path}"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="mnist", choices=["mnist", "fashion"])
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--epochs", type=float, default=5)
+    parser.add_argument("--out", default="runs/vaegan", help="parent of the run folders")
+    parser.add_argument("--data", help="data folder (else $ADVNETS_DATA)")
+    parser.add_argument("--grid", type=Path, help="write the Fig. 4-style picture here")
+    add_run_options(parser)
+    args = parser.parse_args(argv)
+    check_overrides(parser, [f"vaegan-{args.dataset}"], args.set)
+    results = Results(args.results, ("dataset", "method", "seed", "epochs", "set"))
+    rows = []
+    for method in args.methods:
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            key = {
+                "dataset": args.dataset,
+                "method": method,
+                "seed": seed,
+                "epochs": args.epochs,
+                "set": " ".join(args.set),
+            }
+            row, _ = results.get_or_run(key, lambda m=method, s=seed: train_and_score(args, m, s))
+            rows.append(row)
+    table(rows)
+    if args.grid and set(METHODS) <= set(args.methods):
+        figure(args, args.grid)
+
+
+if __name__ == "__main__":
+    main()
