@@ -58,7 +58,7 @@ def train_and_score(args, method: str, seed: int) -> dict:
     cfg = load_preset(f"vaegan-{args.dataset}", overrides)
     train(cfg, folder)
     minutes = (time.perf_counter() - t0) / 60
-    scores = advnets.evaluate(folder, metric="fid", data_root=args.data)
+    scores = advnets.evaluate(folder, metric="fid", n=args.n, data_root=args.data)
     real01 = load_images01(args.dataset, "test", args.data, 2000)[0]
     samples = advnets.sample(folder, 2000, seed=0)  # a sigmoid decoder: images on [0, 1]
     row = {
@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="runs/vaegan", help="parent of the run folders")
     parser.add_argument("--data", help="data folder (else $ADVNETS_DATA)")
     parser.add_argument("--grid", type=Path, help="write the Fig. 4-style picture here")
+    parser.add_argument("--n", type=int, help="samples for FID (default: the protocol's 10,000)")
     add_run_options(parser)
     args = parser.parse_args(argv)
     check_overrides(parser, [f"vaegan-{args.dataset}"], args.set)

@@ -205,3 +205,23 @@ def test_semi_supervised_benchmark_resumes_from_its_results_file(tmp_path, data_
     again = run(args)
     assert again.returncode == 0 and results.read_text().count("\n") == 2
     assert "| improved-gan (improved-gan-mnist) | 20 | 1 |" in again.stdout
+
+
+def test_vaegan_benchmark_scores_all_three_methods(tmp_path, data_root):
+    """A tiny budget of VAE, GAN and VAE/GAN on the same narrow networks: one row each
+    (reconstruction PSNR only where there is an encoder) and the Fig. 4-style picture."""
+    results, grid = tmp_path / "vg.jsonl", tmp_path / "grid.png"
+    args = [
+        sys.executable, str(REPO / "benchmarks" / "vaegan.py"), "--epochs", "0.01",
+        "--seeds", "1", "--data", str(data_root), "--out", str(tmp_path / "runs"),
+        "--set", "model.encoder.channels=8", "--set", "model.generator.channels=8",
+        "--set", "model.discriminator.channels=8", "--results", str(results),
+        "--grid", str(grid), "--n", "500",
+    ]  # fmt: skip
+    done = run(args)
+    assert done.returncode == 0, done.stderr
+    rows = {r["method"]: r for r in map(json.loads, results.read_text().splitlines())}
+    assert set(rows) == {"vae", "gan", "vaegan"}
+    assert "recon_psnr" in rows["vae"] and "recon_psnr" not in rows["gan"]
+    assert all(r["fid"] > 0 and 1 <= r["classes"] <= 10 for r in rows.values())
+    assert grid.is_file()
