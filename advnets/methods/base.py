@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from torch import Tensor, nn
 
 from advnets.data.batches import Batch
+from advnets.errors import ConfigError
 
 if TYPE_CHECKING:
     from advnets.config import Config
@@ -88,3 +89,20 @@ class Method(ABC):
     def after_update(self, player: str) -> None:
         """Called after each optimizer step of `player` (e.g. WGAN's weight clipping)."""
         return None
+
+
+def check_plain_d(cfg: Config, why: str) -> None:
+    """Methods whose D is not a conditional or packed GAN discriminator."""
+    if cfg.model.num_classes or cfg.model.discriminator.pack > 1:
+        raise ConfigError(
+            f"method {cfg.method} needs model.num_classes=0 and model.discriminator.pack=1: {why}"
+        )
+
+
+def check_one_update_per_step(cfg: Config) -> None:
+    """Methods that update each player once per step, in their own phases."""
+    if cfg.train.update != "alternating" or cfg.train.k != 1:
+        raise ConfigError(
+            f"method {cfg.method} updates each player once per step; keep "
+            f"train.update=alternating and train.k=1"
+        )

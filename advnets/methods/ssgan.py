@@ -26,7 +26,15 @@ from advnets.data.registry import DATASETS
 from advnets.data.sampler import TensorSampler
 from advnets.errors import ConfigError
 from advnets.losses import feature_matching
-from advnets.methods.base import Counters, Losses, Method, Phase, Stats
+from advnets.methods.base import (
+    Counters,
+    Losses,
+    Method,
+    Phase,
+    Stats,
+    check_one_update_per_step,
+    check_plain_d,
+)
 from advnets.methods.gan import sees_batches_apart
 from advnets.nets import build_discriminator, build_generator
 from advnets.nets.layers import init_weight_norm_from_data_
@@ -168,18 +176,10 @@ def check_ssl(cfg: Config) -> None:
             f"method {cfg.method}: data.labels={n} must be a positive multiple "
             f"of the {entry.classes} classes (e.g. data.labels=100)"
         )
-    if cfg.model.num_classes or cfg.model.discriminator.pack > 1:
-        raise ConfigError(
-            f"method {cfg.method} needs model.num_classes=0 and "
-            f"model.discriminator.pack=1: D is the classifier"
-        )
+    check_plain_d(cfg, "D is the classifier")
     if cfg.loss.generator not in SSL_G_LOSSES:
         raise ConfigError(
             f"method {cfg.method}: loss.generator must be one of "
             f"{', '.join(SSL_G_LOSSES)}, got {cfg.loss.generator!r}"
         )
-    if cfg.train.update != "alternating" or cfg.train.k != 1:
-        raise ConfigError(
-            f"method {cfg.method} makes one D and one G update per step; "
-            f"keep train.update=alternating and train.k=1"
-        )
+    check_one_update_per_step(cfg)

@@ -25,7 +25,15 @@ from advnets.data import TrainingData
 from advnets.data.batches import Batch
 from advnets.errors import ConfigError
 from advnets.losses import feature_reconstruction, gaussian_kl
-from advnets.methods.base import Counters, Losses, Method, Phase, Stats
+from advnets.methods.base import (
+    Counters,
+    Losses,
+    Method,
+    Phase,
+    Stats,
+    check_one_update_per_step,
+    check_plain_d,
+)
 from advnets.nets import build_discriminator, build_encoder, build_generator
 
 
@@ -47,16 +55,8 @@ def check_vae(cfg: Config) -> None:
             f"method {cfg.method} samples z from its prior N(0, I): set "
             f"model.noise=normal and model.noise_scale=1.0"
         )
-    if cfg.model.num_classes or cfg.model.discriminator.pack > 1:
-        raise ConfigError(
-            f"method {cfg.method} is unconditional and unpacked: set "
-            f"model.num_classes=0 and model.discriminator.pack=1"
-        )
-    if cfg.train.update != "alternating" or cfg.train.k != 1:
-        raise ConfigError(
-            f"method {cfg.method} updates its players together once per step; "
-            f"keep train.update=alternating and train.k=1"
-        )
+    check_plain_d(cfg, "it is unconditional and unpacked")
+    check_one_update_per_step(cfg)
 
 
 class VAEGAN(Method):
