@@ -125,6 +125,9 @@ class LossConfig:
     # VAE/GAN (Larsen et al. 2016): gamma, the weight of the feature reconstruction loss in
     # the decoder's update; vae: the pixel likelihood, bernoulli (images on [0, 1]) | gaussian
     vaegan_gamma: float = 1.0
+    # VAE/GAN: weight of L_llike in the discriminator's own loss (0: the seed's update, Dis
+    # gets no gradient from L_llike; Larsen et al. keep it out to stabilise training)
+    vaegan_dis_llike: float = 0.0
     vae_likelihood: str = "bernoulli"
     # maximum_likelihood: normalise the importance weights exp(logit) over each batch
     ml_normalize: bool = False

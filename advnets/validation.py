@@ -152,6 +152,10 @@ def check_loss(cfg: Config) -> None:
         not (loss.gradient_penalty and loss.clip),
         "loss.clip (WGAN) and loss.gradient_penalty (WGAN-GP) are alternatives; set one to 0",
     )
+    check(
+        loss.vaegan_gamma >= 0 and loss.vaegan_dis_llike >= 0,
+        "loss.vaegan_gamma and loss.vaegan_dis_llike must be >= 0",
+    )
     check(loss.unroll_steps >= 0, "loss.unroll_steps must be >= 0 (0 turns unrolling off)")
     check(
         not (loss.unroll_steps and loss.clip),

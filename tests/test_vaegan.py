@@ -104,6 +104,21 @@ def test_each_player_gets_only_its_own_losses_gradient(data_root):
     torch.testing.assert_close(got_D, want_D, rtol=1e-4, atol=1e-6)
 
 
+def test_dis_llike_option_adds_the_feature_loss_to_d(data_root):
+    """loss.vaegan_dis_llike = w: D's loss is -L_GAN + w L_llike (0 by default)."""
+    losses = {}
+    for w in (0.0, 0.5):
+        run = build_run(
+            load_preset(
+                "vaegan-mnist", [*SMALL, f"data.root={data_root}", f"loss.vaegan_dis_llike={w}"]
+            )
+        )
+        batch = run.step.batches.draw(("real", "noise"))
+        torch.manual_seed(3)
+        losses[w], stats = run.method.losses(batch)
+    torch.testing.assert_close(losses[0.5]["D"] - losses[0.0]["D"], 0.5 * stats["loss_llike"])
+
+
 @pytest.mark.parametrize("preset", ["vaegan-mnist", "vae-mnist"])
 def test_autoencoder_runs_resume_exactly(preset, data_root, tmp_path):
     overrides = [*SMALL, f"data.root={data_root}"]

@@ -11,7 +11,8 @@ i.e. Dec works against L_GAN; Dis: -L_GAN, i.e. Dis ascends the log-likelihood o
 data from reconstructions and samples. (The seed writes the updates as theta_Dec <-
 -grad(gamma L_llike - L_GAN), theta_Dis <- -grad(L_GAN) with L_GAN as a loss; read with
 L_GAN as the log-likelihood above, the signs are these.) Dis gets no gradient from L_llike
-(its loss does not contain it) and Enc none from L_GAN. Dis_l is D's last hidden layer
+(its loss does not contain it; `loss.vaegan_dis_llike` > 0 adds that weight of it, the
+option Larsen et al. leave off) and Enc none from L_GAN. Dis_l is D's last hidden layer
 (`D.features`). With `loss.generator=non_saturating` the decoder's adversarial term is
 -log Dis(x~) - log Dis(Dec(z_p)) instead of the minimax one.
 """
@@ -83,6 +84,7 @@ class VAEGAN(Method):
         self.E, self.G, self.D = nets["E"], nets["G"], nets["D"]
         self.gamma = cfg.loss.vaegan_gamma
         self.minimax = cfg.loss.generator == "minimax"
+        self.dis_llike = cfg.loss.vaegan_dis_llike
 
     def phases(self, counters: Counters, updates: dict[str, int]) -> list[Phase]:
         return [self.solo("all")]
@@ -103,7 +105,8 @@ class VAEGAN(Method):
             adversarial = fake_terms  # G descends log(1 - D(x~)) + log(1 - D(Dec(z_p)))
         else:
             adversarial = -(F.logsigmoid(tilde_l).mean() + F.logsigmoid(p_l).mean())
-        losses = {"E": prior + llike, "G": self.gamma * llike + adversarial, "D": -l_gan}
+        d_loss = -l_gan + self.dis_llike * llike if self.dis_llike else -l_gan
+        losses = {"E": prior + llike, "G": self.gamma * llike + adversarial, "D": d_loss}
         stats = {
             "loss_prior": prior.detach(),
             "loss_llike": llike.detach(),
