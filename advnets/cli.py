@@ -361,6 +361,13 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
 def _arithmetic_picks(args: argparse.Namespace) -> dict[str, str | None]:
     """--a/--b/--c as given: all three without --show-grid, none with it."""
     picks = {"a": args.a, "b": args.b, "c": args.c}
+    if args.a_images or args.b_images or args.c_images:
+        if any(v is not None for v in picks.values()) or args.show_grid:
+            raise ConfigError(
+                "--a-images/--b-images/--c-images replace --a/--b/--c and "
+                "--show-grid; pass one kind of concept"
+            )
+        return picks
     if args.show_grid and any(v is not None for v in picks.values()):
         raise ConfigError(
             "--show-grid draws the numbered candidates to pick from; pass it without --a/--b/--c"
@@ -374,8 +381,26 @@ def _arithmetic_picks(args: argparse.Namespace) -> dict[str, str | None]:
     return picks
 
 
+def _encoded_concepts(args: argparse.Namespace) -> list:
+    """The codes of the --a/--b/--c-images sets, from the run's encoder (means of q(z|x))."""
+    import torch
+
+    from advnets.reconstruction import check_images, encode_images, load_autoencoder
+
+    E, _, cfg = load_autoencoder(Path(args.run_dir))
+    codes = []
+    for name in ("a_images", "b_images", "c_images"):
+        path = getattr(args, name)
+        if not path:
+            raise ConfigError("--a-images needs --b-images and --c-images as well")
+        x = torch.from_numpy(read_npy(path))
+        check_images(x, cfg, path)
+        codes.append(encode_images(E, x.float()))
+    return codes
+
+
 def cmd_arithmetic(args: argparse.Namespace) -> None:
-    from advnets.latent import candidates, vector_arithmetic
+    from advnets.latent import arithmetic_of_codes, candidates, vector_arithmetic
     from advnets.viz import arithmetic_grid, numbered_grid, save_picture, zoom
 
     out = _png_out(args.out)
@@ -390,14 +415,17 @@ def cmd_arithmetic(args: argparse.Namespace) -> None:
             f"pick with --a/--b/--c and the same --seed {args.seed} --grid {args.grid}"
         )
         return
-    r = vector_arithmetic(
-        G,
-        cfg,
-        *(_indices(picks[k], k) for k in "abc"),
-        grid=args.grid,
-        seed=args.seed,
-        radius=args.radius,
-    )
+    if args.a_images:
+        r = arithmetic_of_codes(G, cfg, _encoded_concepts(args), args.seed, args.radius)
+    else:
+        r = vector_arithmetic(
+            G,
+            cfg,
+            *(_indices(picks[k], k) for k in "abc"),
+            grid=args.grid,
+            seed=args.seed,
+            radius=args.radius,
+        )
     grid = arithmetic_grid(
         [zoom(p, args.zoom) for p in r.picks],
         zoom(r.means, args.zoom),
@@ -687,6 +715,12 @@ def _add_arithmetic_command(sub: argparse._SubParsersAction) -> None:
             f"--{name}",
             metavar="I,J,...",
             help=f"indices of concept {name.upper()} in the candidate grid",
+        )
+    for name in "abc":
+        p.add_argument(
+            f"--{name}-images",
+            metavar="X.npy",
+            help=f"vae / vaegan runs: concept {name.upper()} as the mean code of these images",
         )
     p.add_argument("--grid", type=int, default=100, help="size of the candidate grid")
     p.add_argument("--seed", type=int, default=0, help="seed of the candidate grid's noise")

@@ -165,6 +165,19 @@ def vector_arithmetic(
     """
     z = candidate_noise(cfg, grid, seed)
     picked = [z[check_indices(name, idx, grid)] for name, idx in zip("abc", (a, b, c), strict=True)]
+    return arithmetic_of_codes(G, cfg, picked, seed, radius, neighbours)
+
+
+def arithmetic_of_codes(
+    G: nn.Module,
+    cfg: Config,
+    picked: list[Tensor],
+    seed: int = 0,
+    radius: float = 0.25,
+    neighbours: int = 8,
+) -> Arithmetic:
+    """`vector_arithmetic` on given codes: `picked` holds the z's (k, d) of concepts A, B and
+    C, e.g. a VAE/GAN's encodings of real images (Larsen et al.'s attribute vectors)."""
     mean_a, mean_b, mean_c = (p.mean(0) for p in picked)
     y = mean_a - mean_b + mean_c
     jitter = (

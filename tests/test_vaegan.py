@@ -177,3 +177,21 @@ def test_reconstruct_and_encode_commands(data_root, tmp_path, capsys):
         )
         err = capsys.readouterr().err.strip()
         assert code == 2 and message in err and "\n" not in err, err
+
+
+def test_arithmetic_from_encoded_real_images(data_root, tmp_path, capsys):
+    """Concept vectors from the encoder's codes of real images (Larsen et al.), for the
+    picture of `advnets arithmetic`; the picks and --show-grid stay exclusive of them."""
+    run_dir = tmp_path / "vg"
+    train(load_preset("vaegan-mnist", [*SMALL, f"data.root={data_root}", "train.steps=2"]), run_dir)
+    x, y = load_images01("mnist", "test", str(data_root), 300)
+    sets = {}
+    for name, digit in (("a", 1), ("b", 7), ("c", 4)):
+        sets[name] = tmp_path / f"{name}.npy"
+        np.save(sets[name], x[y == digit][:5].numpy())
+    args = ["arithmetic", str(run_dir), "--out", str(tmp_path / "ar.png")]
+    images = [f for n in "abc" for f in (f"--{n}-images", str(sets[n]))]
+    assert main([*args, *images]) == 0 and (tmp_path / "ar.png").is_file()
+    capsys.readouterr()
+    assert main([*args, *images, "--a", "0"]) == 2
+    assert "replace --a/--b/--c" in capsys.readouterr().err
