@@ -206,22 +206,38 @@ def cmd_encode(args: argparse.Namespace) -> None:
     print(f"wrote {len(z)} codes {tuple(z.shape[1:])} -> {args.out}")
 
 
-def _eval_reconstruction(args: argparse.Namespace) -> None:
-    """`advnets eval RUN --metric reconstruction`: a vae / vaegan run on the test split."""
-    import json
-
-    from advnets.reconstruction import load_autoencoder, reconstruction_scores
-
-    if args.samples or not args.run_dir:
-        raise ConfigError("--metric reconstruction scores a run's encoder: pass a run folder")
-    E, G, cfg = load_autoencoder(Path(args.run_dir), resolve_device(args.device, "--device"))
-    scores = reconstruction_scores(E, G, cfg, args.n, args.data)
+def _print_scores(scores: dict) -> None:
     for key, value in scores.items():
         print(f"{key:<16} {value:.4f}" if isinstance(value, float) else f"{key:<16} {value}")
-    run_dir = checkpoint_path(Path(args.run_dir)).parent
-    step = load_checkpoint(args.run_dir)["counters"]["step"]
+
+
+def _append_eval(run_dir: Path, step: int, scores: dict) -> None:
+    """One `{"eval": ..., "step": ...}` row in the run's metrics.jsonl."""
+    import json
+
     with (run_dir / "metrics.jsonl").open("a") as f:
         f.write(json.dumps({"eval": scores, "step": step}) + "\n")
+
+
+def _eval_run_checkpoint(args: argparse.Namespace, what: str) -> tuple[dict, Path]:
+    """The checkpoint (loaded once) and folder of the run a run-only metric scores."""
+    if args.samples or not args.run_dir:
+        raise ConfigError(f"--metric {what}: pass a run folder")
+    device = resolve_device(args.device, "--device")
+    return load_checkpoint(args.run_dir, map_location=device), checkpoint_path(
+        Path(args.run_dir)
+    ).parent
+
+
+def _eval_reconstruction(args: argparse.Namespace) -> None:
+    """`advnets eval RUN --metric reconstruction`: a vae / vaegan run on the test split."""
+    from advnets.reconstruction import autoencoder_from_checkpoint, reconstruction_scores
+
+    ckpt, run_dir = _eval_run_checkpoint(args, "reconstruction scores a run's encoder")
+    E, G, cfg = autoencoder_from_checkpoint(ckpt, resolve_device(args.device, "--device"))
+    scores = reconstruction_scores(E, G, cfg, args.n, args.data)
+    _print_scores(scores)
+    _append_eval(run_dir, ckpt["counters"]["step"], scores)
     print(
         f"recon_psnr {scores['recon_psnr']:.2f} recon_sharpness {scores['recon_sharpness']:.3f}"
         f" sample_sharpness {scores['sample_sharpness']:.3f}"
@@ -230,21 +246,14 @@ def _eval_reconstruction(args: argparse.Namespace) -> None:
 
 def _eval_accuracy(args: argparse.Namespace) -> None:
     """`advnets eval RUN --metric accuracy`: the classifier on the test split."""
-    import json
-
     from advnets.metrics.accuracy import accuracy
-    from advnets.sampling import load_classifier
+    from advnets.sampling import classifier_from_checkpoint
 
-    if args.samples or not args.run_dir:
-        raise ConfigError("--metric accuracy scores a run's classifier: pass a run folder")
-    D, cfg = load_classifier(Path(args.run_dir), resolve_device(args.device, "--device"))
+    ckpt, run_dir = _eval_run_checkpoint(args, "accuracy scores a run's classifier")
+    D, cfg = classifier_from_checkpoint(ckpt, resolve_device(args.device, "--device"))
     scores = accuracy(D, cfg, "test", args.n, args.data)
-    for key, value in scores.items():
-        print(f"{key:<16} {value}")
-    run_dir = checkpoint_path(Path(args.run_dir)).parent
-    step = load_checkpoint(args.run_dir)["counters"]["step"]
-    with (run_dir / "metrics.jsonl").open("a") as f:
-        f.write(json.dumps({"eval": scores, "step": step}) + "\n")
+    _print_scores(scores)
+    _append_eval(run_dir, ckpt["counters"]["step"], scores)
     print(f"accuracy {scores['accuracy']:.4f} errors {scores['errors']}")
 
 
@@ -270,7 +279,6 @@ def _eval_samples(args: argparse.Namespace):
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
-    import json
 
     from advnets.metrics.evaluate import jsonable, summary_line
 
@@ -281,13 +289,10 @@ def cmd_eval(args: argparse.Namespace) -> None:
     samples, dataset, settings, run = _eval_samples(args)
     rows = score_samples(samples, dataset, args.metric, settings)
     for scores in rows.values():
-        for key, value in scores.items():
-            print(f"{key:<16} {value:.4f}" if isinstance(value, float) else f"{key:<16} {value}")
+        _print_scores(scores)
     if run is not None:
         run_dir, step = run
-        with (run_dir / "metrics.jsonl").open("a") as f:
-            scores = jsonable({k: v for r in rows.values() for k, v in r.items()})
-            f.write(json.dumps({"eval": scores, "step": step}) + "\n")
+        _append_eval(run_dir, step, jsonable({k: v for r in rows.values() for k, v in r.items()}))
     for name, scores in rows.items():
         print(summary_line(name, scores))
 

@@ -8,10 +8,10 @@ from torch import Tensor, nn
 
 from advnets.checkpoint import load_checkpoint
 from advnets.config import Config, config_from_dict
-from advnets.data import TrainingData, load_images01, to_range
+from advnets.data import load_images01, to_range
 from advnets.errors import ConfigError
-from advnets.methods import METHODS
 from advnets.methods.vaegan import encode
+from advnets.sampling import nets_from_checkpoint
 
 
 def autoencoder_from_checkpoint(
@@ -24,12 +24,8 @@ def autoencoder_from_checkpoint(
             f"this run (method {cfg.method}) has no encoder; reconstruct and encode need a "
             f"vae or vaegan run"
         )
-    shape = tuple(ckpt["data_shape"])
-    info = TrainingData(None, shape, tuple(cfg.data.value_range), 0, torch.full(shape, 0.5))
-    nets = METHODS.get(cfg.method).build_nets(cfg, info)
-    for name in ("E", "G"):
-        nets[name].load_state_dict(ckpt["nets"][name])
-    return nets["E"].to(device).eval(), nets["G"].to(device).eval(), cfg
+    nets = nets_from_checkpoint(ckpt, cfg, ("E", "G"), device)
+    return nets["E"], nets["G"], cfg
 
 
 def load_autoencoder(run_dir: Path, device: str | torch.device = "cpu"):

@@ -144,11 +144,20 @@ def classifier_from_checkpoint(
             f"this run (method {cfg.method}) has no classifier; accuracy and classify need a "
             f"semi-supervised run (method sgan, improved-gan or supervised)"
         )
+    return nets_from_checkpoint(ckpt, cfg, ("D",), device)["D"], cfg
+
+
+def nets_from_checkpoint(
+    ckpt: dict, cfg: Config, names: tuple[str, ...], device: str | torch.device = "cpu"
+) -> dict[str, nn.Module]:
+    """The players `names` of a checkpoint's method, rebuilt from its config and data shape
+    with their trained weights, on `device`, in eval mode."""
     shape = tuple(ckpt["data_shape"])
     info = TrainingData(None, shape, tuple(cfg.data.value_range), 0, torch.full(shape, 0.5))
-    D = method.build_nets(cfg, info)["D"].to(device)
-    D.load_state_dict(ckpt["nets"]["D"])
-    return D.eval(), cfg
+    nets = METHODS.get(cfg.method).build_nets(cfg, info)
+    for name in names:
+        nets[name].load_state_dict(ckpt["nets"][name])
+    return {name: nets[name].to(device).eval() for name in names}
 
 
 def load_classifier(run_dir: Path, device: str | torch.device = "cpu") -> tuple[nn.Module, Config]:
