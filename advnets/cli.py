@@ -10,6 +10,7 @@ import yaml
 from advnets import __version__
 from advnets.api import eval_settings, resolve_device, run_samples, score_samples
 from advnets.checkpoint import checkpoint_path, load_checkpoint
+from advnets.cli_restore import add_restore_commands, eval_psnr
 from advnets.config import (
     Config,
     apply_overrides,
@@ -286,6 +287,8 @@ def cmd_eval(args: argparse.Namespace) -> None:
         return _eval_accuracy(args)
     if args.metric == "reconstruction":
         return _eval_reconstruction(args)
+    if args.metric == "psnr":
+        return eval_psnr(args)
     samples, dataset, settings, run = _eval_samples(args)
     rows = score_samples(samples, dataset, args.metric, settings)
     for scores in rows.values():
@@ -596,9 +599,16 @@ def _add_eval_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--metric",
         default="all",
-        choices=[*METRICS, "accuracy", "reconstruction", "all"],
+        choices=[*METRICS, "accuracy", "reconstruction", "psnr", "all"],
         help="accuracy: a semi-supervised run's classifier on the test split; "
-        "reconstruction: a vae / vaegan run's PSNR and sharpness on the test split",
+        "reconstruction: a vae / vaegan run's PSNR and sharpness on the test split; "
+        "psnr: a restoration run against every classical restorer of its task",
+    )
+    p.add_argument(
+        "--compare",
+        action="append",
+        metavar="RUN",
+        help="psnr: other restoration runs of the same task and data for the table",
     )
     p.add_argument(
         "--n",
@@ -794,6 +804,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run_commands(sub)
     _add_picture_commands(sub)
+    add_restore_commands(sub)
     return parser
 
 

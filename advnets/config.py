@@ -72,6 +72,7 @@ class NetConfig:
     init: str = "default"
     init_scale: float = 0.05
     channels: int = 64  # conv nets: channels at the full-resolution end (doubled per halving)
+    blocks: int = 4  # restorer G (arch resnet): residual blocks at full resolution
     # conv nets: batch | layer (over C, H, W, as WGAN-GP's critic) | none; never on G's
     # output or D's input
     norm: str = "batch"
@@ -141,6 +142,10 @@ class LossConfig:
     # true: backpropagate through the unrolled updates (Metz et al.); false: the cheap
     # variant, G's loss at the unrolled D held fixed
     unroll_backprop: bool = True
+    # restoration (the EE367 report): G descends content_weight * ||I - G(corrupted)||_1 (the
+    # L1 norm of each image, summed over pixels and channels) + adversarial_weight * G's loss
+    content_weight: float = 0.9
+    adversarial_weight: float = 0.1
 
 
 @dataclass
@@ -193,6 +198,20 @@ class TrainConfig:
 
 
 @dataclass
+class RestoreConfig:
+    """Image restoration: the corruption a restorer undoes (advnets.data.corruptions)."""
+
+    task: str = "denoise"  # sr2 | sr4 | denoise | deblur | inpaint
+    noise: float = 25 / 255  # denoise: std of the additive Gaussian noise on [0, 1] pixels
+    blur: float = 1.0  # deblur: std of the Gaussian blur kernel, in pixels
+    blur_noise: float = 0.01  # deblur: std of the small Gaussian noise added after blurring
+    mask: str = "centre"  # inpaint: centre (a square in the middle) | holes (random squares)
+    mask_size: float = 0.25  # inpaint: side of the centre square / of each hole, per image side
+    holes: int = 4  # inpaint, mask=holes: squares per image
+    crop: int = 0  # training: random square crops of this side (0: whole images)
+
+
+@dataclass
 class Config:
     """A whole experiment: what a preset describes and a checkpoint carries."""
 
@@ -207,6 +226,7 @@ class Config:
         default_factory=lambda: {"D": OptimConfig(), "G": OptimConfig()}
     )
     train: TrainConfig = field(default_factory=TrainConfig)
+    restore: RestoreConfig = field(default_factory=RestoreConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

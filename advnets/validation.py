@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from advnets.config import Config, NetConfig, OptimConfig
+from advnets.data.corruptions import MASKS, TASKS
 from advnets.data.mnist import SPLITS
 from advnets.data.noise import PRIORS
 from advnets.data.registry import DATASETS
@@ -41,6 +42,8 @@ def choices(cfg: Config) -> dict[str, tuple[Any, Any]]:
         "train.precision": (t.precision, PRECISIONS),
         "train.device": (t.device, DEVICES),
         "train.eval_metric": (t.eval_metric, ["auto", "accuracy", *METRICS]),
+        "restore.task": (cfg.restore.task, TASKS),
+        "restore.mask": (cfg.restore.mask, MASKS),
     }
     nets = (("generator", GENERATORS), ("discriminator", DISCRIMINATORS))
     for which, archs in (*nets, ("encoder", DISCRIMINATORS)):

@@ -46,9 +46,12 @@ class TrainingData:
 def load_images01(
     dataset: str, split: str, root: str | None = None, n: int | None = None, download: bool = False
 ) -> tuple[Tensor, Tensor]:
-    """The first `n` images of a split as float32 (N, 1, 28, 28) on [0, 1], and int64 labels."""
-    images, labels = load_images(dataset, split, root, download)
-    x01 = torch.from_numpy(images[:n].copy()).float().div_(255).unsqueeze(1)
+    """The first `n` images of a split as float32 (N, C, H, W) on [0, 1], and int64 labels."""
+    loader = DATASETS.get(dataset).loader
+    if loader is None:
+        raise DataError(f"{dataset} is not a data set of images")
+    images, labels = loader(split, root, download)
+    x01 = torch.from_numpy(images[:n].copy()).float().div_(255)
     return x01, torch.from_numpy(labels[:n].astype("int64"))
 
 

@@ -4,6 +4,7 @@ A new method is one file here plus its presets, registered in METHODS."""
 
 from advnets.methods.base import Counters, Method, Phase, Stats
 from advnets.methods.gan import GAN, UPDATES
+from advnets.methods.restoration import ContentOnly, Restoration
 from advnets.methods.ssgan import ImprovedGAN, SemiSupervisedGAN
 from advnets.methods.supervised import Supervised
 from advnets.methods.vae import VAE
@@ -17,5 +18,7 @@ METHODS.add("improved-gan", ImprovedGAN)  # Salimans et al. 2016: C logits, fake
 METHODS.add("supervised", Supervised)  # the semi-supervised methods' baseline
 METHODS.add("vaegan", VAEGAN)  # Larsen et al. 2016: encoder, decoder = G, discriminator
 METHODS.add("vae", VAE)  # Kingma & Welling 2014, on the VAE/GAN networks
+METHODS.add("restoration", Restoration)  # G restores corrupted images, D judges them
+METHODS.add("restoration-content", ContentOnly)  # the same G on the L1 loss alone
 
 __all__ = ["Counters", "GAN", "METHODS", "Method", "Phase", "Stats", "UPDATES"]

@@ -1,0 +1,72 @@
+"""Networks for image restoration: a fully convolutional residual generator (He et al.
+2016's blocks: each learns a small correction to the identity) that maps a corrupted image to
+its restoration at any image size, and a patch discriminator whose logits score overlapping
+patches, so neither net depends on the image size."""
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from advnets.config import NetConfig
+
+
+class ResidualBlock(nn.Module):
+    """x + conv(relu(conv(x))): the identity plus a learned correction."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(width, width, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(width, width, 3, padding=1),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.body(x)
+
+
+class ResidualRestorer(nn.Module):
+    """G(corrupted[, mask]): upsample by `scale` (bicubic), then add the residual network's
+    correction; for inpainting the mask is an input channel and known pixels are kept.
+    The last layer starts at zero, so an untrained G is the bicubic / identity baseline."""
+
+    def __init__(self, cfg: NetConfig, channels: int, scale: int = 1, masked: bool = False):
+        super().__init__()
+        self.scale, self.masked = scale, masked
+        width = cfg.channels
+        self.head = nn.Conv2d(channels + int(masked), width, 3, padding=1)
+        self.blocks = nn.Sequential(*(ResidualBlock(width) for _ in range(cfg.blocks)))
+        self.tail = nn.Conv2d(width, channels, 3, padding=1)
+        nn.init.zeros_(self.tail.weight)
+        nn.init.zeros_(self.tail.bias)
+
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        if self.scale > 1:
+            size = (x.shape[-2] * self.scale, x.shape[-1] * self.scale)
+            x = F.interpolate(x, size=size, mode="bicubic", align_corners=False)
+        if self.masked and mask is None:
+            raise ValueError("an inpainting restorer needs the mask of missing pixels")
+        inputs = torch.cat([x, mask.to(x)], 1) if self.masked else x
+        h = F.relu(self.head(inputs))
+        out = x + self.tail(self.blocks(h))
+        if self.masked:
+            out = mask * out + (1 - mask) * x
+        return out
+
+
+class PatchDiscriminator(nn.Module):
+    """D(x): strided convolutions to one logit per patch (N, P) of the image."""
+
+    def __init__(self, cfg: NetConfig, channels: int) -> None:
+        super().__init__()
+        width, slope = cfg.channels, cfg.leaky_slope
+        layers: list[nn.Module] = []
+        for i in range(3):
+            out = width * 2**i
+            layers += [nn.Conv2d(channels if i == 0 else out // 2, out, 4, 2, 1)]
+            layers += [nn.LeakyReLU(slope, inplace=True)]
+        layers.append(nn.Conv2d(width * 4, 1, 3, padding=1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x).flatten(1)

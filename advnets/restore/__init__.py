@@ -1,0 +1,109 @@
+"""Image restoration behind one interface: a restorer maps a corrupted batch (a `Degraded`,
+float (N, C, H, W) on [0, 1]) to its restoration. Restorers are the classical baselines
+(advnets.restore.baselines), the generator of a trained restoration run, or the generators
+shipped with the package (trained on CIFAR-10, colour; see docs/restoration.md)."""
+
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from advnets.checkpoint import load_checkpoint
+from advnets.config import Config, RestoreConfig, config_from_dict
+from advnets.data.corruptions import TASKS, Degraded
+from advnets.errors import CheckpointError, ConfigError
+from advnets.methods.restoration import build_restorer, restore_with
+from advnets.restore.baselines import BASELINES, baselines_for
+from advnets.sampling import nets_from_checkpoint
+
+Restorer = Callable[[Degraded], Tensor]
+
+__all__ = [
+    "BASELINES",
+    "Restorer",
+    "baselines_for",
+    "classical",
+    "from_generator",
+    "load_run",
+    "load_shipped",
+    "shipped_path",
+]
+
+
+def classical(name: str, settings: RestoreConfig, param: float | None = None) -> Restorer:
+    """The baseline `name` for `settings.task`, with its parameter (default: its default)."""
+    baseline = BASELINES.get(name)
+    if settings.task not in baseline.tasks:
+        raise ConfigError(
+            f"--method {name} does not do {settings.task}; for {settings.task} use one of: "
+            f"{', '.join(baselines_for(settings.task))}"
+        )
+    value = baseline.default if param is None else param
+    return lambda d: baseline.fn(d, settings, value)
+
+
+def _match_channels(x: Tensor, channels: int) -> Tensor:
+    """Grey images for a colour G (repeated), or colour images for a grey G (one by one)."""
+    if x.shape[1] == channels:
+        return x
+    if channels == 3 and x.shape[1] == 1:
+        return x.expand(-1, 3, -1, -1)
+    return x.flatten(0, 1).unsqueeze(1)  # each channel an image for a grey G
+
+
+def from_generator(G: nn.Module, channels: int, chunk: int = 64) -> Restorer:
+    """A restorer from a restoration G trained on images of `channels` channels; it takes
+    images of either one or three channels, of any size."""
+
+    @torch.no_grad()
+    def run(d: Degraded) -> Tensor:
+        n, c = d.image.shape[:2]
+        device = next(G.parameters()).device
+        outputs = []
+        for i in range(0, n, chunk):
+            image = _match_channels(d.image[i : i + chunk], channels).to(device)
+            mask = None if d.mask is None else d.mask[i : i + chunk].to(device)
+            if mask is not None and len(mask) != len(image):
+                mask = mask.repeat_interleave(len(image) // len(mask), 0)
+            out = restore_with(G, Degraded(image, mask)).float().clamp(0, 1)
+            out = out.mean(1, keepdim=True) if c == 1 and channels == 3 else out
+            outputs.append(out.reshape(-1, c, *out.shape[-2:]).to(d.image.device))
+        return torch.cat(outputs)
+
+    return run
+
+
+def load_run(run: Path, device: str | torch.device = "cpu") -> tuple[Restorer, Config]:
+    """The restorer G of a restoration run folder (or checkpoint) and its config."""
+    ckpt = load_checkpoint(run, map_location=device)
+    cfg = config_from_dict(ckpt["config"])
+    if not cfg.method.startswith("restoration"):
+        raise ConfigError(
+            f"{run} is a {cfg.method} run, not a restoration run; give a run of a restore-* "
+            f"preset, or --method NAME for a classical restorer"
+        )
+    G = nets_from_checkpoint(ckpt, cfg, ("G",), device)["G"]
+    return from_generator(G, int(ckpt["data_shape"][0])), cfg
+
+
+def shipped_path(task: str) -> Path:
+    """Where the package keeps the CIFAR-10-trained restorer of `task`."""
+    return Path(str(resources.files("advnets") / "restore" / "weights" / f"{task}.pt"))
+
+
+def load_shipped(task: str, device: str | torch.device = "cpu") -> tuple[Restorer, Config]:
+    """The restorer of `task` shipped with the package, and the config it was trained with."""
+    TASKS.get(task)
+    path = shipped_path(task)
+    if not path.is_file():
+        raise CheckpointError(
+            f"no shipped restorer for {task} at {path}; train one (advnets train "
+            f"restore-{task}-cifar10) and pass its run folder"
+        )
+    saved = torch.load(path, map_location=device, weights_only=True)
+    cfg = config_from_dict(saved["config"])
+    G = build_restorer(cfg, int(saved["channels"]))
+    G.load_state_dict(saved["G"])
+    return from_generator(G.to(device).eval(), int(saved["channels"])), cfg

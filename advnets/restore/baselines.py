@@ -1,0 +1,120 @@
+"""The classical restorers the EE367 report compares with, behind one signature:
+`fn(degraded, settings, param) -> restored` on float (N, C, H, W) batches on [0, 1].
+Each names the tasks it applies to and a small grid of its free parameter (chosen on
+validation images by `advnets.restore.evaluate`); `default` is used where no validation
+images exist (the CLI on a user's photo). scikit-image and SciPy do the work wherever they
+implement the method; ADMM-TV is advnets.restore.admm."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.ndimage import median_filter
+from skimage.restoration import denoise_nl_means, inpaint_biharmonic, wiener
+from torch import Tensor
+
+from advnets.config import RestoreConfig
+from advnets.data.corruptions import TASKS, Degraded, gaussian_kernel
+from advnets.registry import Registry
+from advnets.restore.admm import admm_tv_deconvolve
+
+BaselineFn = Callable[[Degraded, RestoreConfig, float], Tensor]
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A classical restorer: the tasks it applies to, its function and parameter grid."""
+
+    tasks: tuple[str, ...]
+    fn: BaselineFn
+    grid: tuple[float, ...] = (0.0,)  # values of its free parameter tried on validation images
+    default: float = 0.0
+
+
+BASELINES: Registry[Baseline] = Registry("restoration baseline")
+
+
+def _per_channel(x: Tensor, fn: Callable[[np.ndarray], np.ndarray]) -> Tensor:
+    """Apply a 2-D numpy function to every channel of every image."""
+    planes = x.detach().cpu().double().numpy()
+    out = np.stack([[fn(plane) for plane in image] for image in planes])
+    return torch.from_numpy(out).to(x).clamp(0, 1)
+
+
+def upscale(x: Tensor, scale: int, mode: str) -> Tensor:
+    size = (x.shape[-2] * scale, x.shape[-1] * scale)
+    kwargs = {} if mode == "nearest" else {"align_corners": False}
+    return F.interpolate(x, size=size, mode=mode, **kwargs).clamp(0, 1)
+
+
+def _nearest(d: Degraded, s: RestoreConfig, p: float) -> Tensor:
+    return upscale(d.image, TASKS.get(s.task).scale, "nearest")
+
+
+def _bicubic(d: Degraded, s: RestoreConfig, p: float) -> Tensor:
+    return upscale(d.image, TASKS.get(s.task).scale, "bicubic")
+
+
+def _median(d: Degraded, s: RestoreConfig, size: float) -> Tensor:
+    return _per_channel(d.image, lambda p: median_filter(p, size=int(size), mode="reflect"))
+
+
+def _nlm(d: Degraded, s: RestoreConfig, h: float) -> Tensor:
+    """Non-local means (the seed's formula: weights exp(-|B(q) - B(p)|^2 / h^2) of patch
+    distances), h as a multiple of the noise std."""
+
+    def fn(p: np.ndarray) -> np.ndarray:
+        return denoise_nl_means(p, patch_size=5, patch_distance=6, h=h * s.noise, sigma=s.noise)
+
+    return _per_channel(d.image, fn)
+
+
+def _deconvolve(d: Degraded, s: RestoreConfig, fn: Callable) -> Tensor:
+    """`fn(padded plane, psf)` on each plane mirrored by the kernel's side (so FFT methods'
+    circular boundaries fall outside the image), then cropped back."""
+    psf = gaussian_kernel(s.blur).double().numpy()
+    r = psf.shape[0]
+
+    def plane(p: np.ndarray) -> np.ndarray:
+        return fn(np.pad(p, r, mode="symmetric"), psf)[r:-r, r:-r]
+
+    return _per_channel(d.image, plane)
+
+
+def _wiener(d: Degraded, s: RestoreConfig, balance: float) -> Tensor:
+    return _deconvolve(d, s, lambda p, psf: wiener(p, psf, balance, clip=False))
+
+
+def _admm_tv(d: Degraded, s: RestoreConfig, lam: float) -> Tensor:
+    return _deconvolve(d, s, lambda p, psf: admm_tv_deconvolve(p, psf, lam, iters=60))
+
+
+def _biharmonic(d: Degraded, s: RestoreConfig, p: float) -> Tensor:
+    images = d.image.detach().cpu().double().numpy()
+    masks = d.mask.detach().cpu().numpy()[:, 0] > 0.5
+    out = [inpaint_biharmonic(x, m, channel_axis=0) for x, m in zip(images, masks, strict=True)]
+    return torch.from_numpy(np.stack(out)).to(d.image).clamp(0, 1)
+
+
+def _identity(d: Degraded, s: RestoreConfig, p: float) -> Tensor:
+    return d.image
+
+
+for _name, _baseline in {
+    "input": Baseline(("denoise", "deblur", "inpaint"), _identity),  # the corrupted image
+    "nearest": Baseline(("sr2", "sr4"), _nearest),  # the report's "LRes"
+    "bicubic": Baseline(("sr2", "sr4"), _bicubic),
+    "median": Baseline(("denoise",), _median, (3.0, 5.0), 3.0),
+    "nlm": Baseline(("denoise",), _nlm, (0.4, 0.5, 0.6, 0.8, 1.0), 0.6),
+    "wiener": Baseline(("deblur",), _wiener, (0.0003, 0.001, 0.003, 0.01, 0.03), 0.003),
+    "admm-tv": Baseline(("deblur",), _admm_tv, (0.0001, 0.0003, 0.001, 0.003), 0.001),
+    "biharmonic": Baseline(("inpaint",), _biharmonic),
+}.items():
+    BASELINES.add(_name, _baseline)
+
+
+def baselines_for(task: str) -> list[str]:
+    """The classical restorers that apply to `task`, in the table's order."""
+    return [name for name in BASELINES if task in BASELINES.get(name).tasks]

@@ -1,0 +1,149 @@
+"""GAN image restoration against the classical baselines (the EE367 report in seed 001):
+for each task and data set, the GAN restorer (residual G, 0.9 L1 + 0.1 adversarial), the
+same G on the L1 loss alone, and every classical restorer of the task, on the same
+corrupted test images: PSNR and SSIM +- standard error, sharpness relative to the
+originals', ms per image, and the GAN's PSNR gap to the best baseline (paired SE).
+
+    python benchmarks/restoration.py --datasets cifar10 faces --tasks sr2 sr4 denoise \\
+        deblur inpaint --results runs/restoration/results.jsonl --pictures docs/restoration
+
+Each run trains the `restore-<task>-<dataset>` preset (method restoration, or
+restoration-content for the ablation). Finished rows are kept in --results and not trained
+or scored again. --pictures writes the report's layout per task: rows original,
+corrupted (LRes for super-resolution), each baseline, content-only G, GAN G.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from results import Results, add_run_options, check_overrides  # noqa: E402
+
+from advnets.config import load_preset  # noqa: E402
+from advnets.data import load_images01  # noqa: E402
+from advnets.data.corruptions import TASKS, degrade  # noqa: E402
+from advnets.restore import classical, load_run  # noqa: E402
+from advnets.restore.baselines import baselines_for  # noqa: E402
+from advnets.restore.evaluate import gap, restoration_table  # noqa: E402
+from advnets.training import train  # noqa: E402
+from advnets.viz import save_image_grid  # noqa: E402
+
+METHODS = {"restoration": "GAN", "restoration-content": "content-only"}
+
+
+def run_dir(args, dataset: str, task: str, method: str, seed: int) -> Path:
+    return Path(args.out) / f"{task}-{dataset}-{method}-s{seed}"
+
+
+def train_runs(args, dataset: str, task: str, seed: int) -> dict:
+    """Train the GAN and the content-only G (or reuse finished folders); minutes each."""
+    minutes = {}
+    for method in METHODS:
+        folder, t0 = run_dir(args, dataset, task, method, seed), time.perf_counter()
+        overrides = [f"method={method}", f"train.seed={seed}", "train.progress=false"]
+        overrides += [f"data.root={args.data}"] if args.data else []
+        overrides += [f"train.steps={args.steps}"] if args.steps else []
+        if (folder / "checkpoint.pt").is_file():  # finished, or stopped: continue it
+            train(None, folder, resume=True, overrides=overrides[2:] + args.set)
+        else:
+            train(load_preset(f"restore-{task}-{dataset}", [*overrides, *args.set]), folder)
+        minutes[method] = round((time.perf_counter() - t0) / 60, 1)
+    return minutes
+
+
+def evaluate(args, dataset: str, task: str, seed: int) -> dict:
+    """Train (if needed) and score one (data set, task, seed): every restorer's row."""
+    minutes = train_runs(args, dataset, task, seed)
+    restorers, cfg = {}, None
+    for method, label in METHODS.items():
+        restorers[label], cfg = load_run(run_dir(args, dataset, task, method, seed))
+    rows = restoration_table(cfg.restore, dataset, restorers, args.data, args.n, seed)
+    by_name = {r.name: r for r in rows}
+    best = max(
+        (r for r in rows if r.name not in restorers and r.name != "input"), key=lambda r: r.psnr
+    )
+    gan_gap = gap(by_name["GAN"], best)
+    sharp_gap = abs(by_name["GAN"].sharpness - 1) - abs(by_name["content-only"].sharpness - 1)
+    return {
+        "rows": [{k: v for k, v in vars(r).items() if k != "per_image"} for r in rows],
+        "best_baseline": best.name,
+        "gap_db": gan_gap[0],
+        "gap_se": gan_gap[1],
+        "gan_sharper_than_content": sharp_gap < 0,
+        "minutes": minutes,
+    }
+
+
+def print_table(row: dict) -> None:
+    print(f"\n### {row['task']} on {row['dataset']} (seed {row['seed']}, {row['n']} test images)")
+    print("| restorer | PSNR (dB) | SSIM | sharpness / originals' | ms / image |")
+    print("|---|---:|---:|---:|---:|")
+    for r in row["rows"]:
+        name = r["name"] + ("" if r["param"] is None else f" ({r['param']:g})")
+        print(
+            f"| {name} | {r['psnr']:.2f} ± {r['psnr_se']:.2f} | {r['ssim']:.4f} ± "
+            f"{r['ssim_se']:.4f} | {r['sharpness']:.2f} | {r['ms']:.2f} |"
+        )
+    print(
+        f"GAN - {row['best_baseline']}: {row['gap_db']:+.2f} ± {row['gap_se']:.2f} dB; "
+        f"GAN sharpness closer to the originals' than content-only: "
+        f"{row['gan_sharper_than_content']}; minutes {row['minutes']}"
+    )
+
+
+def picture(args, dataset: str, task: str, seed: int, path: Path) -> None:
+    """Rows: originals, corrupted (nearest-upscaled for SR), baselines, content-only, GAN."""
+    clean = load_images01(dataset, "test", args.data, 8)[0]
+    cfg = load_preset(f"restore-{task}-{dataset}", args.set).restore
+    d = degrade(clean, cfg, torch.Generator().manual_seed(seed))
+    shown = classical("nearest", cfg)(d) if TASKS.get(task).scale > 1 else d.image
+    rows = [clean, shown]
+    rows += [classical(n, cfg)(d) for n in baselines_for(task) if n not in ("input", "nearest")]
+    rows += [load_run(run_dir(args, dataset, task, m, seed))[0](d) for m in METHODS]
+    path.mkdir(parents=True, exist_ok=True)
+    out = path / f"{task}-{dataset}.png"
+    save_image_grid(torch.cat(rows), out, (0.0, 1.0), 8)
+    print(f"picture -> {out}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="+", default=["cifar10"], choices=["cifar10", "faces"])
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--steps", type=int, help="training steps (default: the preset's)")
+    parser.add_argument("--n", type=int, default=500, help="test images scored")
+    parser.add_argument("--out", default="runs/restoration", help="parent of the run folders")
+    parser.add_argument("--data", help="data folder (else $ADVNETS_DATA)")
+    parser.add_argument("--pictures", type=Path, help="write the report's picture layout here")
+    add_run_options(parser)
+    args = parser.parse_args(argv)
+    presets = [f"restore-{t}-{d}" for t in args.tasks for d in args.datasets]
+    check_overrides(parser, presets, args.set)
+    results = Results(args.results, ("dataset", "task", "seed", "steps", "n", "set"))
+    for dataset in args.datasets:
+        for task in args.tasks:
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
+                key = {
+                    "dataset": dataset,
+                    "task": task,
+                    "seed": seed,
+                    "steps": args.steps,
+                    "n": args.n,
+                    "set": " ".join(args.set),
+                }
+                row, _ = results.get_or_run(
+                    key, lambda d=dataset, t=task, s=seed: evaluate(args, d, t, s)
+                )
+                print_table(row)
+                if args.pictures:
+                    picture(args, dataset, task, seed, args.pictures)
+
+
+if __name__ == "__main__":
+    main()
