@@ -27,7 +27,7 @@ from results import Results, add_run_options, check_overrides  # noqa: E402
 from advnets.config import load_preset  # noqa: E402
 from advnets.data import load_images01  # noqa: E402
 from advnets.data.corruptions import TASKS, degrade  # noqa: E402
-from advnets.restore import classical, load_run  # noqa: E402
+from advnets.restore import classical, load_run, ship  # noqa: E402
 from advnets.restore.baselines import baselines_for  # noqa: E402
 from advnets.restore.evaluate import gap, restoration_table  # noqa: E402
 from advnets.training import train  # noqa: E402
@@ -121,6 +121,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="runs/restoration", help="parent of the run folders")
     parser.add_argument("--data", help="data folder (else $ADVNETS_DATA)")
     parser.add_argument("--pictures", type=Path, help="write the report's picture layout here")
+    parser.add_argument(
+        "--ship",
+        action="store_true",
+        help="copy each CIFAR-10 GAN G (first seed) into the package's shipped restorers",
+    )
     add_run_options(parser)
     args = parser.parse_args(argv)
     presets = [f"restore-{t}-{d}" for t in args.tasks for d in args.datasets]
@@ -143,6 +148,9 @@ def main(argv: list[str] | None = None) -> None:
                 print_table(row)
                 if args.pictures:
                     picture(args, dataset, task, seed, args.pictures)
+            if args.ship and dataset == "cifar10":
+                folder = run_dir(args, dataset, task, "restoration", args.first_seed)
+                print(f"shipped {folder} -> {ship(folder)}")
 
 
 if __name__ == "__main__":

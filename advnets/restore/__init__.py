@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from advnets.checkpoint import load_checkpoint
+from advnets.checkpoint import load_checkpoint, save_atomic
 from advnets.config import Config, RestoreConfig, config_from_dict
 from advnets.data.corruptions import TASKS, Degraded
 from advnets.errors import CheckpointError, ConfigError
@@ -28,6 +28,7 @@ __all__ = [
     "from_generator",
     "load_run",
     "load_shipped",
+    "ship",
     "shipped_path",
 ]
 
@@ -107,3 +108,18 @@ def load_shipped(task: str, device: str | torch.device = "cpu") -> tuple[Restore
     G = build_restorer(cfg, int(saved["channels"]))
     G.load_state_dict(saved["G"])
     return from_generator(G.to(device).eval(), int(saved["channels"])), cfg
+
+
+def ship(run: Path, path: Path | None = None) -> Path:
+    """Write a restoration run's G (with its config) where `load_shipped` finds it for its
+    task, or to `path`: the file the package carries for `advnets restore` out of the box."""
+    ckpt = load_checkpoint(run)
+    cfg = config_from_dict(ckpt["config"])
+    if cfg.method != "restoration":
+        raise ConfigError(f"{run}: ship the G of a restoration (GAN) run, not a {cfg.method} run")
+    out = path or shipped_path(cfg.restore.task)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    weights = {k: v.cpu() for k, v in ckpt["nets"]["G"].items()}
+    saved = {"config": ckpt["config"], "channels": int(ckpt["data_shape"][0]), "G": weights}
+    save_atomic({**saved, "step": int(ckpt["counters"]["step"])}, out)
+    return out
