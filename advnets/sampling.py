@@ -41,8 +41,11 @@ def generator_from_checkpoint(
     """Rebuild G from a loaded checkpoint (its state dict, data shape and config); with
     `average`, the moving average of G's weights where the run kept one."""
     cfg = config_from_dict(ckpt["config"])
-    if "G" not in ckpt["nets"]:
-        raise ConfigError(f"this run (method {cfg.method}) has no generator to sample from")
+    if METHODS.get(cfg.method).sample_player is None:
+        raise ConfigError(
+            f"this run (method {cfg.method}) has no generator that samples from noise; score "
+            f"it with its own metric (eval --metric accuracy: semi-supervised, psnr: restoration)"
+        )
     shape = tuple(ckpt["data_shape"])
     placeholder_mean = torch.full((int(torch.tensor(shape).prod()),), 0.5)
     G = build_generator(cfg.model, shape, placeholder_mean).to(device)

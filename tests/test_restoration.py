@@ -247,6 +247,8 @@ def test_restore_errors_are_one_line(tmp_path, capsys, data_root):
         == 2
     )
     assert "restores denoise, not sr2" in capsys.readouterr().err
+    assert main(["sample", str(run), "--n", "2", "--out", str(tmp_path / "s.npy")]) == 2
+    assert "psnr: restoration" in capsys.readouterr().err
     gan = tmp_path / "gan"
     train(load_preset("gan-ring", ["train.steps=1", "train.progress=false"]), gan)
     assert main(["restore", str(gan), str(good), "--out", str(tmp_path / "o.png")]) == 2
