@@ -10,6 +10,29 @@ from torch import Tensor, nn
 from advnets.config import NetConfig
 
 
+@torch.no_grad()
+def smooth_fill(x: Tensor, mask: Tensor, iters: int = 10) -> Tensor:
+    """x with its missing pixels (mask 1) filled smoothly from the known ones, coarse to
+    fine: normalised 2x averages down to one pixel, then at each finer level the coarse
+    estimate upsampled and `iters` Jacobi sweeps of Laplace's equation in the hole. A cheap
+    harmonic-like start that the inpainting G corrects, as bicubic is for super-resolution."""
+    known = 1 - mask
+    levels = [(x * known, known)]
+    while min(levels[-1][0].shape[-2:]) >= 2:
+        xs, ks = levels[-1]
+        levels.append((F.avg_pool2d(xs, 2, ceil_mode=True), F.avg_pool2d(ks, 2, ceil_mode=True)))
+    xs, ks = levels.pop()
+    estimate = xs / ks.clamp_min(1e-6)
+    for xs, ks in reversed(levels):
+        estimate = F.interpolate(estimate, size=xs.shape[-2:], mode="bilinear", align_corners=False)
+        whole = ks > 0.999
+        estimate = torch.where(whole, xs / ks.clamp_min(1e-6), estimate)
+        for _ in range(iters):
+            neighbours = F.avg_pool2d(F.pad(estimate, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+            estimate = torch.where(whole, estimate, neighbours)
+    return torch.where(mask > 0, estimate, x)
+
+
 class ResidualBlock(nn.Module):
     """x + conv(relu(conv(x))): the identity plus a learned correction."""
 
@@ -26,9 +49,10 @@ class ResidualBlock(nn.Module):
 
 
 class ResidualRestorer(nn.Module):
-    """G(corrupted[, mask]): upsample by `scale` (bicubic), then add the residual network's
-    correction; for inpainting the mask is an input channel and known pixels are kept.
-    The last layer starts at zero, so an untrained G is the bicubic / identity baseline."""
+    """G(corrupted[, mask]): upsample by `scale` (bicubic), or fill the missing pixels
+    smoothly (inpainting), then add the residual network's correction; for inpainting the
+    mask is an input channel and known pixels are kept. The last layer starts at zero, so an
+    untrained G is the bicubic / identity / smooth-fill baseline."""
 
     def __init__(self, cfg: NetConfig, channels: int, scale: int = 1, masked: bool = False):
         super().__init__()
@@ -46,12 +70,13 @@ class ResidualRestorer(nn.Module):
             x = F.interpolate(x, size=size, mode="bicubic", align_corners=False)
         if self.masked and mask is None:
             raise ValueError("an inpainting restorer needs the mask of missing pixels")
-        inputs = torch.cat([x, mask.to(x)], 1) if self.masked else x
-        h = F.relu(self.head(inputs))
-        out = x + self.tail(self.blocks(h))
+        known = x
         if self.masked:
-            out = mask * out + (1 - mask) * x
-        return out
+            mask = mask.to(x)
+            x = smooth_fill(x, mask)
+        inputs = torch.cat([x, mask], 1) if self.masked else x
+        out = x + self.tail(self.blocks(F.relu(self.head(inputs))))
+        return mask * out + (1 - mask) * known if self.masked else out
 
 
 class PatchDiscriminator(nn.Module):
