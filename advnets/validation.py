@@ -180,6 +180,10 @@ def check_train(cfg: Config) -> None:
     check(0.0 <= t.ema_decay < 1.0, f"train.ema_decay must be in [0, 1), got {t.ema_decay}")
     check(t.ema_start >= 0, f"train.ema_start must be >= 0, got {t.ema_start}")
     check(
+        t.max_loss is None or t.max_loss > 0,
+        f"train.max_loss must be > 0 (null: stop on NaN / Inf only), got {t.max_loss}",
+    )
+    check(
         t.log_every >= 1 and t.checkpoint_every >= 0, "train.log_every >= 1, checkpoint_every >= 0"
     )
 
