@@ -25,5 +25,5 @@ class WriteError(AdvnetsError):
     """A file could not be written (disk full, no permission); the previous one is intact."""
 
 
-class RunFolderError(AdvnetsError):
+class RunFolderError(ConfigError):
     """A run folder in use by another process, or holding another run's files."""

@@ -73,6 +73,10 @@ def check_finite(node: dict[str, Any], prefix: str = "") -> None:
                 not (isinstance(v, float) and not math.isfinite(v)),
                 f"config key {prefix + key!r} must be finite, got {v!r}",
             )
+            check(
+                not (isinstance(v, int) and abs(v) > MAX_SEED),
+                f"config key {prefix + key!r} is out of range (at most 2**63 - 1), got {v}",
+            )
 
 
 def check_optim(o: OptimConfig, which: str) -> None:

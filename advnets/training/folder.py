@@ -31,6 +31,7 @@ def locked(run_dir: Path) -> Iterator[None]:
     trainer gets a one-line RunFolderError. A lock left by a killed trainer is taken over
     with a note."""
     run_dir = Path(run_dir)
+    created = not run_dir.exists()
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         f = (run_dir / LOCK).open("a+")
@@ -61,6 +62,16 @@ def locked(run_dir: Path) -> Iterator[None]:
     finally:
         _write_holder(f, "")  # released cleanly: the next trainer gets no note
         f.close()  # closing drops the flock
+        if created and [p.name for p in run_dir.iterdir()] == [LOCK]:
+            _remove_empty(run_dir)  # a run that failed before writing anything
+
+
+def _remove_empty(run_dir: Path) -> None:
+    try:
+        (run_dir / LOCK).unlink()
+        run_dir.rmdir()
+    except OSError:
+        pass
 
 
 def _write_holder(f: Any, text: str) -> None:

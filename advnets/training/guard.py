@@ -7,6 +7,8 @@ the first step each player's loss went bad; `LossGuard.check` reads the record (
 sync), which the loop does every step on the CPU and at log / checkpoint / picture steps on
 a GPU."""
 
+import math
+
 import torch
 from torch import Tensor, nn
 
@@ -43,11 +45,13 @@ class LossGuard:
         if not bad:
             return
         step, name, value = bad[0]
-        what = "NaN or Inf" if not torch.isfinite(torch.tensor(value)) else "too large"
-        limit = f" (train.max_loss={self.bound:g})" if what == "too large" else ""
+        if math.isfinite(value):
+            what = f"{value:.4g}, above train.max_loss={self.bound:g}"
+            fix = f"lower optim.{name}.lr, or raise train.max_loss if such losses are expected"
+        else:
+            what, fix = f"{value}", f"lower optim.{name}.lr"
         raise DivergedError(
-            f"training diverged at step {step}: player {name}'s loss is {value:.4g}, "
-            f"{what}{limit}; lower optim.{name}.lr (or raise train.max_loss)"
+            f"training diverged at step {step}: player {name}'s loss is {what}; {fix}"
         )
 
 

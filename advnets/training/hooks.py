@@ -24,7 +24,6 @@ from advnets.training.guard import check_weights
 from advnets.training.run import Run
 from advnets.viz import image_grid, save_points_plot
 
-
 BAR = ("loss_d", "loss_g", "d_real", "d_fake")  # the progress bar's postfix
 
 
