@@ -121,11 +121,11 @@ def _npy_header(f: IO[bytes], path: Path) -> tuple[tuple[int, ...], np.dtype]:
         version = fmt.read_magic(f)
         if version == (1, 0):
             shape, _, dtype = fmt.read_array_header_1_0(f)
-        elif version == (2, 0):
+        elif version in ((2, 0), (3, 0)):  # 3.0: 2.0 with a UTF-8 header
             shape, _, dtype = fmt.read_array_header_2_0(f)
         else:
-            shape, _, dtype = fmt._read_array_header(f, version)
-    except (ValueError, SyntaxError, TypeError) as err:
+            raise ValueError(f"unknown format version {version[0]}.{version[1]}")
+    except Exception as err:  # numpy's parser of untrusted text raises many kinds
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise DataError(f"{path}: damaged .npy header ({first[:120]})") from None
     return tuple(shape), dtype
