@@ -322,3 +322,16 @@ def test_picture_commands_refuse_nan_weights(data_root, tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and "NaN or Inf" in err, err
     assert not Path(out).exists()
+
+
+def test_a_failed_download_leaves_no_empty_data_folder(tmp_path, monkeypatch):
+    from advnets.data.mnist import find_file
+    from advnets.errors import DataError
+
+    def offline(*args, **kwargs):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr("urllib.request.urlopen", offline)
+    with pytest.raises(DataError, match="downloading failed"):
+        find_file("mnist", "train-images-idx3-ubyte.gz", str(tmp_path))
+    assert not list(tmp_path.iterdir())
