@@ -197,10 +197,9 @@ def _print_scores(scores: dict) -> None:
 
 def _append_eval(run_dir: Path, step: int, scores: dict) -> None:
     """One `{"eval": ..., "step": ...}` row in the run's metrics.jsonl."""
-    import json
+    from advnets.files import append_row
 
-    with (run_dir / "metrics.jsonl").open("a") as f:
-        f.write(json.dumps({"eval": scores, "step": step}) + "\n")
+    append_row(run_dir / "metrics.jsonl", {"eval": scores, "step": step})
 
 
 def _eval_run_checkpoint(args: argparse.Namespace, what: str) -> tuple[dict, Path]:

@@ -7,6 +7,7 @@ A .npy file is read only after its header has been checked against the file's si
 """
 
 import errno
+import json
 import math
 import os
 import tempfile
@@ -32,10 +33,12 @@ def _caused_by_os_error(err: BaseException) -> OSError | None:
     return None
 
 
-def write_failure(path: Path, err: OSError, existed: bool) -> str:
+def write_failure(path: Path, err: OSError, existed: bool, appending: bool = False) -> str:
     """One line: what could not be written, why, and what is left on disk."""
     reason = os.strerror(err.errno) if err.errno else str(err) or type(err).__name__
     left = f"the previous {path.name} is intact" if existed else "nothing was written"
+    if appending:
+        left = "the rows before are intact"
     hint = "; free some disk space and try again" if err.errno == errno.ENOSPC else ""
     return f"cannot write {path} ({reason}); {left}{hint}"
 
@@ -69,6 +72,26 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> Path:
             raise
         raise WriteError(write_failure(path, cause, existed)) from None
     return path
+
+
+def finite_or_none(value: Any) -> Any:
+    """JSON has no NaN or Infinity: non-finite floats (at any depth) become null."""
+    if isinstance(value, dict):
+        return {k: finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite_or_none(v) for v in value]
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def append_row(path: Path, row: dict) -> None:
+    """One standard-JSON line appended to a .jsonl file (metrics.jsonl); a failed write is
+    one line (a row cut short by it is dropped when the run resumes)."""
+    path = Path(path)
+    try:
+        with path.open("a") as f:
+            f.write(json.dumps(finite_or_none(row), allow_nan=False) + "\n")
+    except OSError as err:
+        raise WriteError(write_failure(path, err, False, appending=True)) from None
 
 
 def save_npy(path: Path, array: np.ndarray) -> Path:

@@ -134,8 +134,23 @@ def test_loss_guard_records_the_first_bad_step_without_syncing():
         nan_only.check()
 
 
+def test_device_mode_checks_at_log_steps_and_names_the_first_bad_step(tmp_path):
+    """As on a GPU: no check between log steps, yet the error names the step it went bad."""
+    from advnets.training import build_run, run_loop
+    from advnets.training.loop import default_hooks
+
+    bad = ["optim.G.lr=1e4", "optim.D.lr=1e4", "train.log_every=10", "train.checkpoint_every=0"]
+    run = build_run(load_preset("gan-ring", [*TOY, "train.steps=50", *bad]))
+    hooks = default_hooks(run, tmp_path / "run", 50)
+    hooks[0].every_step = False
+    with pytest.raises(DivergedError, match=r"diverged at step [1-9]: player") as err:
+        run_loop(run, hooks, 50)
+    assert run.counters.step == 10 and "\n" not in str(err.value)
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
 def test_metrics_rows_are_valid_json_with_null_for_nan(tmp_path):
-    from advnets.training.hooks import append_row
+    from advnets.files import append_row
 
     append_row(tmp_path / "m.jsonl", {"loss_d": float("nan"), "eval": {"kl": float("inf")}})
     row = json.loads((tmp_path / "m.jsonl").read_text(), parse_constant=pytest.fail)

@@ -84,10 +84,15 @@ def _write_holder(f: Any, text: str) -> None:
 def check_new(run_dir: Path) -> None:
     """A new run needs a folder without another run's files."""
     taken = [name for name in RUN_FILES if (Path(run_dir) / name).exists()]
+    if taken and taken[0] == "checkpoint.pt":
+        raise RunFolderError(
+            f"{run_dir} already holds a run (checkpoint.pt); continue it with --resume "
+            f"{run_dir} (API: resume=True) or train into another folder"
+        )
     if taken:
         raise RunFolderError(
-            f"{run_dir} already holds a run ({taken[0]}); continue it with --resume "
-            f"{run_dir} (API: resume=True) or train into another folder"
+            f"{run_dir} already holds a run ({taken[0]}) that saved no checkpoint to resume; "
+            f"delete its files or train into another folder"
         )
 
 

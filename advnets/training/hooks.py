@@ -3,11 +3,9 @@
 Each hook has `after_step(run, stats)` and `close(run)`; the loop knows nothing else of them.
 """
 
-import json
 import math
 import time
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import Tensor
@@ -15,8 +13,8 @@ from torch import Tensor
 from advnets.checkpoint import CHECKPOINT, load_checkpoint, save_atomic
 from advnets.config import Config
 from advnets.data.registry import DATASETS
-from advnets.errors import ConfigError, WriteError
-from advnets.files import save_image, write_failure
+from advnets.errors import ConfigError
+from advnets.files import append_row, finite_or_none, save_image
 from advnets.methods import METHODS
 from advnets.methods.base import Stats
 from advnets.sampling import SAMPLES_PER_CLASS, draw_samples, generate
@@ -25,24 +23,6 @@ from advnets.training.run import Run
 from advnets.viz import image_grid, save_points_plot
 
 BAR = ("loss_d", "loss_g", "d_real", "d_fake")  # the progress bar's postfix
-
-
-def finite_or_none(value: Any) -> Any:
-    """JSON has no NaN or Infinity: non-finite floats (at any depth) are logged as null."""
-    if isinstance(value, dict):
-        return {k: finite_or_none(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [finite_or_none(v) for v in value]
-    return None if isinstance(value, float) and not math.isfinite(value) else value
-
-
-def append_row(path: Path, row: dict) -> None:
-    """One JSON line appended to metrics.jsonl; a failed write is one line."""
-    try:
-        with Path(path).open("a") as f:
-            f.write(json.dumps(finite_or_none(row), allow_nan=False) + "\n")
-    except OSError as err:
-        raise WriteError(write_failure(Path(path), err, Path(path).exists())) from None
 
 
 class Hook:
