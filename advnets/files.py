@@ -67,8 +67,8 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> Path:
     except BaseException as err:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
-        cause = _caused_by_os_error(err)
-        if cause is None:
+        cause = _caused_by_os_error(err) if isinstance(err, Exception) else None
+        if cause is None:  # not a write error (e.g. an object torch cannot save): as it is
             raise
         raise WriteError(write_failure(path, cause, existed)) from None
     return path

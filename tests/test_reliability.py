@@ -109,7 +109,11 @@ def test_divergence_stops_with_one_line_and_keeps_the_good_checkpoint(tmp_path, 
     code = main(["train", "--resume", str(run_dir), "--steps", "400", *bad_lr])
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1, err
-    assert "diverged at step" in err and "player" in err and "(step 20) is untouched" in err
+    assert (
+        "diverged at step" in err
+        and "player" in err
+        and "keeps the last good state (step 20)" in err
+    )
     assert run_dir.joinpath("checkpoint.pt").read_bytes() == good
     assert run_dir.joinpath("metrics.jsonl").read_text() == rows  # no row of the bad steps
     # a new run with those rates: no checkpoint at all, exit code 2

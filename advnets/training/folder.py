@@ -15,6 +15,7 @@ import yaml
 from advnets.config import config_from_dict
 from advnets.errors import AdvnetsError, RunFolderError, WriteError
 from advnets.files import atomic_write, remove_orphans, write_failure
+from advnets.sampling import checkpoint_config
 
 try:
     import fcntl
@@ -106,7 +107,7 @@ def check_belongs(run_dir: Path, ckpt: dict[str, Any]) -> None:
         folder = config_from_dict(yaml.safe_load(path.read_text())).to_dict()
     except (AdvnetsError, yaml.YAMLError, OSError, TypeError, AttributeError):
         raise RunFolderError(f"{path} is unreadable; restore it or resume elsewhere") from None
-    theirs = config_from_dict(ckpt["config"]).to_dict()
+    theirs = checkpoint_config(ckpt).to_dict()
     differ = [k for k in folder if k != "train" and folder[k] != theirs.get(k)]
     if folder["train"]["seed"] != theirs["train"]["seed"]:
         differ.append("train.seed")

@@ -195,7 +195,7 @@ class Checkpointer(Hook):
         """What a stopped run leaves: the last good checkpoint, untouched."""
         if self.saved is None:
             return "no checkpoint was written"
-        return f"{self.path} (step {self.saved}) is untouched"
+        return f"{self.path} keeps the last good state (step {self.saved})"
 
 
 def eval_metric(cfg: Config) -> str:
