@@ -41,7 +41,7 @@ def locked(run_dir: Path) -> Iterator[None]:
     try:
         if fcntl is not None:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    except BlockingIOError:  # held; other errors: a file system without flock, no lock
         f.seek(0)
         holder = f.read().strip() or "unknown"
         f.close()
@@ -49,6 +49,8 @@ def locked(run_dir: Path) -> Iterator[None]:
             f"{run_dir} is in use by another trainer (process {holder}); wait for it to "
             f"finish, or train into another folder with --out"
         ) from None
+    except OSError:
+        pass
     try:
         f.seek(0)
         previous = f.read().strip()
