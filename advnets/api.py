@@ -97,7 +97,6 @@ def train(
     preset. With `resume=True`, pass None as the config: the run saved in `run_dir`
     continues with its own config (override only train.* keys, e.g. a larger train.steps).
     A new run refuses a folder that already holds one."""
-    from advnets.checkpoint import CHECKPOINT
     from advnets.training import train as train_run
 
     items = override_strings(overrides)
@@ -114,11 +113,7 @@ def train(
             "resume=True to continue the run in run_dir"
         )
     cfg = resolve_config(cfg_or_preset, items)
-    if (Path(run_dir) / CHECKPOINT).exists():
-        raise ConfigError(
-            f"{run_dir} already holds a run; continue it with resume=True or choose another run_dir"
-        )
-    return train_run(cfg, Path(run_dir))
+    return train_run(cfg, Path(run_dir))  # refuses a folder holding another run's files
 
 
 def load_generator(
@@ -146,12 +141,12 @@ def sample(
     range of its preset (e.g. [0, 1] images, points in the plane); the same as `advnets
     sample RUN --n n --seed seed`. `label`: conditional runs only, every sample of that
     class (else uniform labels)."""
-    from advnets.sampling import draw_samples
+    from advnets.sampling import check_finite, draw_samples
 
     if n < 1:
         raise ConfigError(f"n must be at least 1, got {n}")
     G, cfg = load_generator(run_dir, device)
-    return draw_samples(G, cfg, n, seed, label)
+    return check_finite(draw_samples(G, cfg, n, seed, label))
 
 
 def eval_settings(n: int | None = None, data_root: PathLike | None = None) -> EvalSettings:

@@ -1,14 +1,13 @@
 """Checkpoints: plain tensors and containers only (loadable with weights_only=True), written
 atomically so that an interrupted save never destroys the previous one."""
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from advnets.errors import CheckpointError
+from advnets.files import atomic_write
 
 CHECKPOINT = "checkpoint.pt"
 FORMAT = 2  # 2: keyed by player (nets, optimizers, counters, averages); 1: G and D by name
@@ -16,22 +15,9 @@ _FORMAT1_KEYS = ("generator", "discriminator", "opt_g", "opt_d", "generator_ema"
 
 
 def save_atomic(obj: dict[str, Any], path: Path) -> None:
-    """torch.save to a temporary file in the same folder, fsync, then rename over `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; use the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """torch.save to a temporary file in the same folder, fsync, then rename over `path`;
+    a failed write (disk full) is a one-line WriteError and the previous file is intact."""
+    atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def rng_state() -> dict[str, Any]:
@@ -70,11 +56,62 @@ def load_checkpoint(run: Path, map_location: str | torch.device = "cpu") -> dict
     if not isinstance(ckpt, dict) or ckpt.get("format") not in (1, FORMAT):
         raise CheckpointError(f"{path}: not an advnets checkpoint (format {FORMAT})")
     try:
-        return upgrade(ckpt)
+        ckpt = upgrade(ckpt)
     except (KeyError, TypeError, AttributeError) as err:
         raise CheckpointError(
             f"{path}: a format-1 checkpoint without its {err} entry; the file is damaged"
         ) from None
+    check_structure(ckpt, path)
+    return ckpt
+
+
+def _is_state(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items()
+    )
+
+
+def check_structure(ckpt: dict[str, Any], path: Path | str = "the checkpoint") -> None:
+    """The keys and types every reader of a checkpoint relies on (sampling, evaluation,
+    resume, pictures): a one-line CheckpointError instead of a KeyError later."""
+    counters = ckpt.get("counters")
+    shape = ckpt.get("data_shape")
+    checks = [
+        ("config", isinstance(ckpt.get("config"), dict)),
+        (
+            "data_shape",
+            isinstance(shape, list | tuple)
+            and len(shape) > 0
+            and all(isinstance(d, int) and d > 0 for d in shape),
+        ),
+        (
+            "counters",
+            isinstance(counters, dict)
+            and isinstance(counters.get("step"), int)
+            and counters["step"] >= 0
+            and isinstance(counters.get("updates"), dict),
+        ),
+        (
+            "nets",
+            isinstance(ckpt.get("nets"), dict)
+            and len(ckpt["nets"]) > 0
+            and all(isinstance(k, str) and _is_state(v) for k, v in ckpt["nets"].items()),
+        ),
+        (
+            "averages",
+            isinstance(ckpt.get("averages", {}), dict)
+            and all(
+                isinstance(v, dict) and _is_state(v.get("weights"))
+                for v in ckpt.get("averages", {}).values()
+            ),
+        ),
+    ]
+    for key, ok in checks:
+        if not ok:
+            raise CheckpointError(
+                f"{path}: missing or malformed {key!r} entry; the file is damaged or "
+                f"not written by `advnets train`"
+            )
 
 
 def upgrade(ckpt: dict[str, Any]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from advnets.config import (
     preset_names,
 )
 from advnets.errors import AdvnetsError, ConfigError
+from advnets.files import read_npy, save_npy
 from advnets.metrics.evaluate import METRICS, scorable
 
 
@@ -60,7 +61,6 @@ def _train_config(args: argparse.Namespace, overrides: list[str]) -> Config:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from advnets.checkpoint import CHECKPOINT
     from advnets.training import train
 
     overrides = _train_overrides(args)
@@ -81,17 +81,12 @@ def cmd_train(args: argparse.Namespace) -> None:
             raise ConfigError("name a preset (see `advnets presets`) or pass --resume RUN_DIR")
         cfg = load_preset(args.preset, overrides)
         run_dir = Path(args.out or Path("runs") / Path(args.preset).stem)
-        if (run_dir / CHECKPOINT).exists():
-            raise ConfigError(
-                f"{run_dir} already holds a run; continue it with --resume "
-                f"{run_dir} or choose another folder with --out"
-            )
-        run = train(cfg, run_dir)
+        run = train(cfg, run_dir)  # refuses a folder that holds another run's files
     print(f"trained {run.counters.step} steps ({run.counters.epoch:.2f} epochs) -> {run_dir}")
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
-    from advnets.sampling import check_label, class_grid, draw_samples, load_generator
+    from advnets.sampling import check_finite, check_label, class_grid, draw_samples, load_generator
     from advnets.truncation import check_keep, draw_truncated
     from advnets.viz import save_image_grid, save_points_plot
 
@@ -122,25 +117,14 @@ def cmd_sample(args: argparse.Namespace) -> None:
         )
         what = f" of class {args.label}" if args.label is not None else ""
         what += f", Jacobian truncation keeping {keep:.0%} of the draws" if keep else ""
-    out.parent.mkdir(parents=True, exist_ok=True)
+    check_finite(samples)
     if out.suffix == ".npy":
-        np.save(out, samples.numpy().astype(np.float32))
+        save_npy(out, samples.numpy().astype(np.float32))
     elif samples.ndim == 4:
         save_image_grid(samples, out, tuple(cfg.data.value_range), nrow)
     else:
         save_points_plot(samples, out)
     print(f"wrote {len(samples)} samples {tuple(samples.shape[1:])}{what} -> {out}")
-
-
-def read_npy(path: str) -> np.ndarray:
-    """One array from a .npy file, never unpickling; a one-line error otherwise."""
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise ConfigError(f"{path}: not a readable .npy file ({err})") from None
-    if not isinstance(array, np.ndarray):
-        raise ConfigError(f"{path}: holds several arrays (.npz); save one with numpy.save")
-    return array
 
 
 def cmd_classify(args: argparse.Namespace) -> None:
@@ -163,7 +147,7 @@ def cmd_classify(args: argparse.Namespace) -> None:
     if x.dtype.kind != "f" or not np.isfinite(x).all():
         raise ConfigError(f"{args.samples}: images must be finite floats, got {x.dtype}")
     labels = predict_classes(D, torch.from_numpy(x.astype(np.float32)), entry.classes)
-    np.save(args.out, labels.numpy().astype(np.int64))
+    save_npy(Path(args.out), labels.numpy().astype(np.int64))
     print(f"wrote {len(labels)} labels (int64) -> {args.out}")
 
 
@@ -194,7 +178,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
         rows = torch.stack([x[:64], r[:64]], 1).flatten(0, 1)  # original, reconstruction, ...
         save_image_grid(rows, out, tuple(cfg.data.value_range), 16)
     else:
-        np.save(out, r.numpy())
+        save_npy(out, r.numpy())
     print(f"wrote {len(r)} reconstructions -> {out}")
 
 
@@ -203,7 +187,7 @@ def cmd_encode(args: argparse.Namespace) -> None:
 
     E, _, _, x = _autoencoder_input(args)
     z = encode_images(E, x, mean=not args.draw, seed=args.seed)
-    np.save(args.out, z.numpy())
+    save_npy(Path(args.out), z.numpy())
     print(f"wrote {len(z)} codes {tuple(z.shape[1:])} -> {args.out}")
 
 
@@ -214,10 +198,9 @@ def _print_scores(scores: dict) -> None:
 
 def _append_eval(run_dir: Path, step: int, scores: dict) -> None:
     """One `{"eval": ..., "step": ...}` row in the run's metrics.jsonl."""
-    import json
+    from advnets.files import append_row
 
-    with (run_dir / "metrics.jsonl").open("a") as f:
-        f.write(json.dumps({"eval": scores, "step": step}) + "\n")
+    append_row(run_dir / "metrics.jsonl", {"eval": scores, "step": step})
 
 
 def _eval_run_checkpoint(args: argparse.Namespace, what: str) -> tuple[dict, Path]:
@@ -279,6 +262,20 @@ def _eval_samples(args: argparse.Namespace):
     return samples, dataset, settings, (run_dir, step)
 
 
+def _warn_below_protocol(dataset: str, settings, given: int) -> None:
+    """A note on stderr when fewer samples are scored than the published protocol's."""
+    from advnets.metrics.evaluate import EvalSettings, sample_count
+
+    protocol = sample_count(dataset, EvalSettings())
+    scored = min(given, sample_count(dataset, settings))
+    if scored < protocol:
+        print(
+            f"advnets: warning: scoring {scored:,} samples, fewer than the protocol's "
+            f"{protocol:,}; the scores are not comparable to published ones",
+            file=sys.stderr,
+        )
+
+
 def cmd_eval(args: argparse.Namespace) -> None:
 
     from advnets.metrics.evaluate import jsonable, summary_line
@@ -290,6 +287,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
     if args.metric == "psnr":
         return eval_psnr(args)
     samples, dataset, settings, run = _eval_samples(args)
+    _warn_below_protocol(dataset, settings, len(samples))
     rows = score_samples(samples, dataset, args.metric, settings)
     for scores in rows.values():
         _print_scores(scores)
@@ -344,6 +342,7 @@ def _image_generator(args: argparse.Namespace):
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
     from advnets import latent
+    from advnets.sampling import check_finite
     from advnets.viz import image_grid, save_picture, zoom
 
     out = _png_out(args.out)
@@ -361,6 +360,7 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
         images = latent.interpolation_images(G, z[a], z[b], args.steps, args.mode)
     else:
         images = latent.interpolation_grid(G, cfg, args.pairs, args.steps, args.seed, args.mode)
+    check_finite(images)
     grid = image_grid(zoom(images, args.zoom), tuple(cfg.data.value_range), nrow=args.steps)
     save_picture(grid, out)
     print(f"wrote {len(images) // args.steps} x {args.steps} {args.mode} interpolation -> {out}")
@@ -408,7 +408,10 @@ def _encoded_concepts(args: argparse.Namespace) -> list:
 
 
 def cmd_arithmetic(args: argparse.Namespace) -> None:
+    import torch
+
     from advnets.latent import arithmetic_of_codes, candidates, vector_arithmetic
+    from advnets.sampling import check_finite
     from advnets.viz import arithmetic_grid, numbered_grid, save_picture, zoom
 
     out = _png_out(args.out)
@@ -417,6 +420,7 @@ def cmd_arithmetic(args: argparse.Namespace) -> None:
     value_range = tuple(cfg.data.value_range)
     if args.show_grid:
         _, images = candidates(G, cfg, args.grid, args.seed)
+        check_finite(images)
         save_picture(numbered_grid(zoom(images, args.zoom), value_range), out)
         print(
             f"wrote {args.grid} candidates numbered 0-{args.grid - 1} (row-major) -> {out}; "
@@ -434,6 +438,7 @@ def cmd_arithmetic(args: argparse.Namespace) -> None:
             seed=args.seed,
             radius=args.radius,
         )
+    check_finite(torch.cat([r.result, r.neighbours]))
     grid = arithmetic_grid(
         [zoom(p, args.zoom) for p in r.picks],
         zoom(r.means, args.zoom),
@@ -507,6 +512,28 @@ def cmd_theory(args: argparse.Namespace) -> None:
         print(line, flush=True)
 
 
+LARGEST = 2**62  # no count, size or seed is larger; beyond it torch overflows int64
+
+
+def integer(text: str) -> int:
+    """An integer option, refused (one line, by argparse) beyond +-2**62."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if abs(value) > LARGEST:
+        raise argparse.ArgumentTypeError(f"{value} is too large (at most 2**62)")
+    return value
+
+
+def seed_value(text: str) -> int:
+    """A seed: an integer in [0, 2**62]."""
+    value = integer(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a seed must be >= 0, got {value}")
+    return value
+
+
 DEVICES = ["cpu", "cuda", "auto"]
 DEVICE_HELP = "cpu, cuda, or auto: the GPU when there is one, else the CPU"
 
@@ -517,7 +544,7 @@ def _add_train_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("preset", nargs="?", help="preset name (see `advnets presets`) or a .yaml")
     p.add_argument("--out", help="run folder (default: runs/PRESET)")
     length = p.add_mutually_exclusive_group()
-    length.add_argument("--steps", type=int, help="Algorithm-1 iterations (k D + 1 G update)")
+    length.add_argument("--steps", type=integer, help="Algorithm-1 iterations (k D + 1 G update)")
     length.add_argument("--epochs", type=float, help="passes of D over the training data")
     p.add_argument(
         "--set",
@@ -529,7 +556,7 @@ def _add_train_command(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--seed",
-        type=int,
+        type=seed_value,
         help="sets train.seed: the initial weights, data "
         "order and noise (default: the preset's, 0)",
     )
@@ -564,17 +591,17 @@ def _add_device_argument(p: argparse.ArgumentParser, what: str) -> None:
 def _add_sample_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sample", help="draw samples from a trained run")
     p.add_argument("run_dir", help="run folder (or checkpoint file)")
-    p.add_argument("--n", type=int, default=64, help="number of samples")
+    p.add_argument("--n", type=integer, default=64, help="number of samples")
     p.add_argument(
         "--out",
         required=True,
         help=".npy (N, C, H, W float32) or .png grid "
         "(a conditional run's: one row per class, N / classes per row)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the noise")
+    p.add_argument("--seed", type=seed_value, default=0, help="seed of the noise")
     p.add_argument(
         "--label",
-        type=int,
+        type=integer,
         help="conditional runs: every sample of this class (else uniform labels)",
     )
     p.add_argument(
@@ -612,11 +639,11 @@ def _add_eval_command(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--n",
-        type=int,
+        type=integer,
         help="samples scored (default: the protocol's: 10,000 Parzen, 2,500 modes, "
         "26,000 stacked MNIST modes)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the noise")
+    p.add_argument("--seed", type=seed_value, default=0, help="seed of the noise")
     p.add_argument(
         "--device",
         choices=DEVICES,
@@ -632,8 +659,8 @@ def _add_eval_command(sub: argparse._SubParsersAction) -> None:
 def _add_classifier_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("classifier", help="train the evaluation classifier (FID/KID features)")
     p.add_argument("dataset", choices=["mnist", "fashion"])
-    p.add_argument("--epochs", type=int, default=4)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=integer, default=4)
+    p.add_argument("--seed", type=seed_value, default=0)
     p.add_argument("--out", help="weights file to write")
     p.add_argument(
         "--replace-shipped",
@@ -683,7 +710,7 @@ def _add_autoencoder_commands(sub: argparse._SubParsersAction) -> None:
             action="store_true",
             help="a draw of q(z|x) (seeded by --seed) instead of its mean",
         )
-        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--seed", type=seed_value, default=0)
         _add_device_argument(p, "where the nets run")
         p.set_defaults(func=func)
 
@@ -702,17 +729,17 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
 def _add_interpolate_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("interpolate", help="images along paths between z's (paper Figure 3)")
     p.add_argument("run_dir", help="run folder (or checkpoint file) of an image run")
-    p.add_argument("--steps", type=int, default=10, help="images per row, endpoints included")
-    p.add_argument("--pairs", type=int, default=5, help="rows: random pairs of endpoints")
+    p.add_argument("--steps", type=integer, default=10, help="images per row, endpoints included")
+    p.add_argument("--pairs", type=integer, default=5, help="rows: random pairs of endpoints")
     p.add_argument(
         "--between",
         metavar="I:J,...",
         help="endpoints picked from the --show-grid candidates instead, e.g. 3:17",
     )
-    p.add_argument("--grid", type=int, default=100, help="size of the candidate grid")
+    p.add_argument("--grid", type=integer, default=100, help="size of the candidate grid")
     p.add_argument("--mode", default="linear", choices=["linear", "slerp"])
-    p.add_argument("--seed", type=int, default=0, help="seed of the noise")
-    p.add_argument("--zoom", type=int, default=1, help="integer upscaling of the picture")
+    p.add_argument("--seed", type=seed_value, default=0, help="seed of the noise")
+    p.add_argument("--zoom", type=integer, default=1, help="integer upscaling of the picture")
     p.add_argument("--out", required=True, help=".png grid, one row per pair")
     p.set_defaults(func=cmd_interpolate)
 
@@ -737,15 +764,15 @@ def _add_arithmetic_command(sub: argparse._SubParsersAction) -> None:
             metavar="X.npy",
             help=f"vae / vaegan runs: concept {name.upper()} as the mean code of these images",
         )
-    p.add_argument("--grid", type=int, default=100, help="size of the candidate grid")
-    p.add_argument("--seed", type=int, default=0, help="seed of the candidate grid's noise")
+    p.add_argument("--grid", type=integer, default=100, help="size of the candidate grid")
+    p.add_argument("--seed", type=seed_value, default=0, help="seed of the candidate grid's noise")
     p.add_argument(
         "--radius",
         type=float,
         default=0.25,
         help="the 8 samples around Y are G(Y + U(-radius, radius))",
     )
-    p.add_argument("--zoom", type=int, default=1, help="integer upscaling of the picture")
+    p.add_argument("--zoom", type=integer, default=1, help="integer upscaling of the picture")
     p.add_argument("--out", required=True, help=".png picture")
     p.set_defaults(func=cmd_arithmetic)
 
@@ -755,15 +782,15 @@ def _add_plot_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir", help="run folder")
     p.add_argument("--out", help=".png of the curves (default: RUN_DIR/curves.png)")
     p.add_argument("--gif", metavar="FILE.gif", help="animate RUN_DIR/samples/epoch_*.png")
-    p.add_argument("--frame-ms", type=int, default=500, help="GIF frame duration")
+    p.add_argument("--frame-ms", type=integer, default=500, help="GIF frame duration")
     p.set_defaults(func=cmd_plot)
 
 
 def _add_figure1_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("figure1", help="the paper's Figure 1 from a real gan-1d training run")
     p.add_argument("--out", default="figure1.png", help=".png picture (four panels)")
-    p.add_argument("--steps", type=int, default=2000, help="Algorithm-1 iterations")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=integer, default=2000, help="Algorithm-1 iterations")
+    p.add_argument("--seed", type=seed_value, default=0)
     p.add_argument(
         "--set",
         action="append",
@@ -782,8 +809,8 @@ def _add_theory_command(sub: argparse._SubParsersAction) -> None:
         metavar="PREFIX",
         help="writes PREFIX_prop1.png and PREFIX_saturation.png",
     )
-    p.add_argument("--steps", type=int, default=3000, help="D updates for Proposition 1")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=integer, default=3000, help="D updates for Proposition 1")
+    p.add_argument("--seed", type=seed_value, default=0)
     p.set_defaults(func=cmd_theory)
 
 
@@ -823,7 +850,38 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:
         print(f"advnets: error: {err}", file=sys.stderr)
         return 2
+    except (MemoryError, RuntimeError) as err:
+        message = allocation_failure(err)
+        if message is None:
+            raise
+        print(f"advnets: error: {message}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _size(n_bytes: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n_bytes < 1024 or unit == "PiB":
+            return f"{n_bytes:.4g} {unit}"
+        n_bytes /= 1024
+    return ""
+
+
+def allocation_failure(err: BaseException) -> str | None:
+    """One line for an allocation that cannot succeed (torch's or numpy's out-of-memory
+    errors), naming its size; None for any other error."""
+    import re
+
+    text = str(err)
+    exact = re.search(r"allocate (\d+) bytes", text)
+    stated = re.search(r"allocate ([\d.]+ ?[KMGTPE]?i?B)", text)
+    if not (exact or stated or isinstance(err, MemoryError) or "out of memory" in text):
+        return None
+    size = _size(int(exact.group(1))) if exact else stated.group(1) if stated else "the memory"
+    return (
+        f"cannot allocate {size}: not enough memory; lower the size that asks for it "
+        f"(model.z_dim, hidden widths, train.batch_size, --n)"
+    )
 
 
 if __name__ == "__main__":

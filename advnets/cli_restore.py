@@ -3,8 +3,6 @@ restoration from the command line, on PNG/JPEG files of any size (grey or colour
 .npy batches (N, C, H, W) on [0, 1]."""
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +12,7 @@ from PIL import Image, UnidentifiedImageError
 from advnets.config import Config, apply_overrides
 from advnets.data.corruptions import TASKS, Degraded, degrade
 from advnets.errors import ConfigError, DataError
+from advnets.files import save_image, save_npy
 from advnets.restore.baselines import BASELINES
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -52,31 +51,11 @@ def _npy_images(path: str) -> torch.Tensor:
     return torch.from_numpy(array.astype(np.float32)).clamp(0, 1)
 
 
-def _atomic(path: Path, write) -> None:
-    """write(tmp_path), then rename over `path`: a failed write leaves no partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
-def _save_npy(path: Path, array: np.ndarray) -> None:
-    def write(tmp: str) -> None:
-        with open(tmp, "wb") as f:
-            np.save(f, array)
-
-    _atomic(path, write)
-
-
 def write_images(x: torch.Tensor, path: str) -> None:
     """A batch as .npy (float32 (N, C, H, W)), or one image as a picture (by suffix)."""
     p = Path(path)
     if p.suffix.lower() == ".npy":
-        _save_npy(p, x.numpy().astype(np.float32))
+        save_npy(p, x.numpy().astype(np.float32))
         return
     if p.suffix.lower() not in IMAGE_SUFFIXES:
         raise ConfigError(f"--out {path}: use .npy, or a picture ({', '.join(IMAGE_SUFFIXES)})")
@@ -84,8 +63,7 @@ def write_images(x: torch.Tensor, path: str) -> None:
         raise ConfigError(f"--out {path}: {len(x)} images need a .npy output")
     pixels = (x[0].clamp(0, 1) * 255).round().byte()
     array = pixels[0].numpy() if len(pixels) == 1 else pixels.permute(1, 2, 0).numpy()
-    fmt = Image.registered_extensions()[p.suffix.lower()]
-    _atomic(p, lambda tmp: Image.fromarray(array).save(tmp, format=fmt))
+    save_image(Image.fromarray(array), p)
 
 
 def mask_path(image_path: str) -> Path:
@@ -113,7 +91,7 @@ def cmd_degrade(args: argparse.Namespace) -> None:
     d = degrade(x, s, torch.Generator().manual_seed(args.seed))
     write_images(d.image, args.out)
     if d.mask is not None:
-        _save_npy(mask_path(args.out), d.mask.numpy())
+        save_npy(mask_path(args.out), d.mask.numpy())
         print(f"mask of the missing pixels -> {mask_path(args.out)}")
     print(f"{s.task}: {tuple(x.shape)} -> {tuple(d.image.shape)} -> {args.out}")
 

@@ -195,6 +195,9 @@ class TrainConfig:
     # decay of an exponential moving average of G's weights, sampled instead of G (0: off)
     ema_decay: float = 0.0
     ema_start: int = 0  # G updates before the average starts (until then it copies G)
+    # stop with an error when a player's loss is NaN, Inf or larger than this in magnitude
+    # (an exploding critic); null: stop on NaN / Inf only
+    max_loss: float | None = 1e6
 
 
 @dataclass

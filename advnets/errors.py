@@ -15,3 +15,15 @@ class DataError(AdvnetsError):
 
 class CheckpointError(AdvnetsError):
     """A run directory without a usable checkpoint."""
+
+
+class DivergedError(AdvnetsError):
+    """Training produced NaN/Inf or an exploding loss; the last good checkpoint is kept."""
+
+
+class WriteError(AdvnetsError):
+    """A file could not be written (disk full, no permission); the previous one is intact."""
+
+
+class RunFolderError(ConfigError):
+    """A run folder in use by another process, or holding another run's files."""

@@ -31,6 +31,7 @@ from advnets.checkpoint import rng_state, set_rng_state
 from advnets.config import load_preset
 from advnets.data import sample_noise
 from advnets.errors import ConfigError
+from advnets.files import save_figure
 from advnets.theory import Prop1Check, Saturation, jensen_shannon_on_grid, kde_on_grid, log_density
 from advnets.training import Run, build_run, run_loop
 
@@ -192,8 +193,10 @@ def draw_figure1(panels: list[Panel], out: Path, dpi: int = 100) -> Path:
         ax.tick_params(labelsize=7)
     axes[0].legend(loc="center left", fontsize=6, frameon=False)
     fig.subplots_adjust(left=0.04, right=0.99, bottom=0.07, top=0.88, wspace=0.08)
-    fig.savefig(out)
-    plt.close(fig)
+    try:
+        save_figure(fig, out)
+    finally:
+        plt.close(fig)
     return out
 
 
@@ -224,8 +227,10 @@ def draw_prop1(check: Prop1Check, out: Path, dpi: int = 100) -> Path:
     )
     ax.legend(fontsize=7)
     fig.subplots_adjust(left=0.1, right=0.97, bottom=0.12, top=0.92)
-    fig.savefig(Path(out))
-    plt.close(fig)
+    try:
+        save_figure(fig, Path(out))
+    finally:
+        plt.close(fig)
     return Path(out)
 
 
@@ -255,8 +260,10 @@ def draw_saturation(sat: Saturation, out: Path, dpi: int = 100) -> Path:
         fontsize=9,
     )
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.12, top=0.9, wspace=0.25)
-    fig.savefig(Path(out))
-    plt.close(fig)
+    try:
+        save_figure(fig, Path(out))
+    finally:
+        plt.close(fig)
     return Path(out)
 
 

@@ -7,18 +7,18 @@ import torch
 from torch import Tensor, nn
 
 from advnets.checkpoint import load_checkpoint
-from advnets.config import Config, config_from_dict
+from advnets.config import Config
 from advnets.data import load_images01, to_range
 from advnets.errors import ConfigError
 from advnets.methods.vaegan import encode
-from advnets.sampling import nets_from_checkpoint
+from advnets.sampling import checkpoint_config, nets_from_checkpoint
 
 
 def autoencoder_from_checkpoint(
     ckpt: dict, device: str | torch.device = "cpu"
 ) -> tuple[nn.Module, nn.Module, Config]:
     """The encoder E and decoder G of a vae / vaegan checkpoint, in eval mode."""
-    cfg = config_from_dict(ckpt["config"])
+    cfg = checkpoint_config(ckpt)
     if "E" not in ckpt["nets"]:
         raise ConfigError(
             f"this run (method {cfg.method}) has no encoder; reconstruct and encode need a "

@@ -8,9 +8,11 @@ from torch import Tensor, nn
 from advnets.checkpoint import load_checkpoint
 from advnets.config import Config, config_from_dict
 from advnets.data import TrainingData, sample_labels, sample_noise
-from advnets.errors import ConfigError
+from advnets.data.registry import DATASETS
+from advnets.errors import CheckpointError, ConfigError
 from advnets.methods import METHODS
 from advnets.nets import build_generator
+from advnets.validation import validate
 
 
 @torch.no_grad()
@@ -40,7 +42,7 @@ def generator_from_checkpoint(
 ) -> tuple[nn.Module, Config]:
     """Rebuild G from a loaded checkpoint (its state dict, data shape and config); with
     `average`, the moving average of G's weights where the run kept one."""
-    cfg = config_from_dict(ckpt["config"])
+    cfg = checkpoint_config(ckpt)
     if METHODS.get(cfg.method).sample_player is None:
         raise ConfigError(
             f"this run (method {cfg.method}) has no generator that samples from noise; score "
@@ -48,11 +50,73 @@ def generator_from_checkpoint(
         )
     shape = tuple(ckpt["data_shape"])
     placeholder_mean = torch.full((int(torch.tensor(shape).prod()),), 0.5)
-    G = build_generator(cfg.model, shape, placeholder_mean).to(device)
+    G = build_generator(cfg.model, shape, placeholder_mean)
     averages = ckpt.get("averages", {})
-    use_average = average and "G" in averages
-    G.load_state_dict(averages["G"]["weights"] if use_average else ckpt["nets"]["G"])
-    return G, cfg
+    if average and "G" in averages:
+        load_weights(G, averages["G"].get("weights"), "G's average")
+    else:
+        load_weights(G, ckpt["nets"]["G"], "G")
+    return G.to(device), cfg
+
+
+def checkpoint_config(ckpt: dict) -> Config:
+    """The checkpoint's config, validated, with its data shape and players checked against
+    it: one line (CheckpointError) for another preset's or a damaged checkpoint."""
+    try:
+        cfg = config_from_dict(ckpt["config"])
+        validate(cfg)
+    except ConfigError as err:
+        raise CheckpointError(f"the checkpoint's config is invalid: {err}") from None
+    expected = DATASETS.get(cfg.data.name).shape
+    if tuple(ckpt["data_shape"]) != expected:
+        raise CheckpointError(
+            f"the checkpoint's data shape {tuple(ckpt['data_shape'])} is not that of its "
+            f"data set {cfg.data.name} {expected}; the file is damaged"
+        )
+    players = METHODS.get(cfg.method).players
+    if sorted(ckpt["nets"]) != sorted(players):
+        raise CheckpointError(
+            f"the checkpoint holds nets {', '.join(sorted(ckpt['nets']))} but method "
+            f"{cfg.method} has players {', '.join(players)}; the file is damaged"
+        )
+    return cfg
+
+
+def load_weights(net: nn.Module, state: object, what: str) -> nn.Module:
+    """Load a checkpoint's `state` into `net` once it is known to fit: the keys and shapes
+    the config builds, and finite values (a diverged run's NaN weights are refused)."""
+    expected = net.state_dict()
+    if not isinstance(state, dict) or set(state) != set(expected):
+        theirs = set(state) if isinstance(state, dict) else set()
+        odd = sorted(set(expected) ^ theirs)
+        raise CheckpointError(
+            f"the checkpoint's {what} does not fit the config ({len(odd)} entries differ, "
+            f"e.g. {odd[0] if odd else 'its type'}); it is another run's or damaged"
+        )
+    for key, value in state.items():
+        if not isinstance(value, Tensor) or value.shape != expected[key].shape:
+            got = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
+            raise CheckpointError(
+                f"the checkpoint's {what} does not fit the config: {key} is {got}, the "
+                f"config builds {tuple(expected[key].shape)}"
+            )
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise CheckpointError(
+                f"the checkpoint's {what} holds NaN or Inf weights ({key}): the run "
+                f"diverged; train again with lower learning rates"
+            )
+    net.load_state_dict(state)
+    return net
+
+
+def check_finite(x: Tensor, what: str = "G's output") -> Tensor:
+    """`x` if it is all finite, else a one-line error (a net that overflows)."""
+    if not bool(torch.isfinite(x).all()):
+        raise CheckpointError(
+            f"{what} holds NaN or Inf values: the run diverged or overflows; "
+            f"use an earlier checkpoint"
+        )
+    return x
 
 
 def sample_from_run(
@@ -140,7 +204,7 @@ def classifier_from_checkpoint(
     ckpt: dict, device: str | torch.device = "cpu"
 ) -> tuple[nn.Module, Config]:
     """The classifier D of a semi-supervised (or supervised baseline) run's checkpoint."""
-    cfg = config_from_dict(ckpt["config"])
+    cfg = checkpoint_config(ckpt)
     method = METHODS.get(cfg.method)
     if not method.classifies:
         raise ConfigError(
@@ -159,7 +223,7 @@ def nets_from_checkpoint(
     info = TrainingData(None, shape, tuple(cfg.data.value_range), 0, torch.full(shape, 0.5))
     nets = METHODS.get(cfg.method).build_nets(cfg, info)
     for name in names:
-        nets[name].load_state_dict(ckpt["nets"][name])
+        load_weights(nets[name], ckpt["nets"][name], name)
     return {name: nets[name].to(device).eval() for name in names}
 
 

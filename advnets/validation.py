@@ -76,6 +76,10 @@ def check_finite(node: dict[str, Any], prefix: str = "") -> None:
                 not (isinstance(v, float) and not math.isfinite(v)),
                 f"config key {prefix + key!r} must be finite, got {v!r}",
             )
+            check(
+                not (isinstance(v, int) and abs(v) > MAX_SEED),
+                f"config key {prefix + key!r} is out of range (at most 2**63 - 1), got {v}",
+            )
 
 
 def check_optim(o: OptimConfig, which: str) -> None:
@@ -182,6 +186,10 @@ def check_train(cfg: Config) -> None:
     )
     check(0.0 <= t.ema_decay < 1.0, f"train.ema_decay must be in [0, 1), got {t.ema_decay}")
     check(t.ema_start >= 0, f"train.ema_start must be >= 0, got {t.ema_start}")
+    check(
+        t.max_loss is None or t.max_loss > 0,
+        f"train.max_loss must be > 0 (null: stop on NaN / Inf only), got {t.max_loss}",
+    )
     check(
         t.log_every >= 1 and t.checkpoint_every >= 0, "train.log_every >= 1, checkpoint_every >= 0"
     )

@@ -9,6 +9,7 @@ from PIL import Image
 from torch import Tensor
 
 from advnets.errors import CheckpointError
+from advnets.files import save_figure, save_image
 
 
 def image_grid(
@@ -32,10 +33,7 @@ def image_grid(
 def save_image_grid(
     images: Tensor, path: Path, value_range: tuple[float, float], nrow: int | None = None
 ) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(image_grid(images, value_range, nrow)).save(path)
-    return path
+    return save_image(image_grid(images, value_range, nrow), path)
 
 
 def save_points_plot(
@@ -47,8 +45,6 @@ def save_points_plot(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
     s = samples.detach().float().cpu().numpy()
     if s.shape[1] == 1:
@@ -65,9 +61,10 @@ def save_points_plot(
         ax.set_aspect("equal")
     ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    try:
+        return save_figure(fig, path)
+    finally:
+        plt.close(fig)
 
 
 # --- latent-space pictures (advnets interpolate / arithmetic) ---------------------------------
@@ -173,10 +170,7 @@ def arithmetic_grid(
 
 
 def save_picture(grid: np.ndarray, path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(grid).save(path)
-    return path
+    return save_image(grid, path)
 
 
 # --- training curves and the samples GIF (advnets plot) ----------------------------------------
@@ -304,11 +298,10 @@ def save_training_curves(
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    try:
+        return save_figure(fig, path)
+    finally:
+        plt.close(fig)
 
 
 def save_gif(
@@ -330,7 +323,6 @@ def save_gif(
         if labels:
             canvas = Image.fromarray(_draw_text(np.asarray(canvas), [(2, 0, labels[i])]))
         out.append(canvas)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    out[0].save(path, save_all=True, append_images=out[1:], duration=duration_ms, loop=0)
-    return path
+    return save_image(
+        out[0], path, save_all=True, append_images=out[1:], duration=duration_ms, loop=0
+    )

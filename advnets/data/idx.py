@@ -5,6 +5,7 @@ one-line `DataError` that names the file.
 """
 
 import gzip
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -41,7 +42,7 @@ def read_idx(path: Path, ndim: int, dims: tuple[int, ...] = ()) -> np.ndarray:
     shape = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
     if dims and tuple(shape[1:]) != tuple(dims):
         raise DataError(f"{path}: items are {shape[1:]}, expected {tuple(dims)}")
-    count = int(np.prod(shape))
+    count = math.prod(shape)
     body = raw[4 + 4 * ndim :]
     if len(body) != count:
         what = "truncated" if len(body) < count else "longer than its header says"

@@ -86,7 +86,7 @@ def _sha256(path: Path) -> str:
 
 def _download(spec: IdxDataset, name: str, dest: Path) -> bool:
     """Fetch `name` from the first mirror that serves the official bytes (sha256-checked)."""
-    tmp = dest.with_suffix(".part")
+    tmp, created = dest.with_suffix(".part"), not dest.parent.exists()
     for mirror in spec.mirrors:
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -98,6 +98,8 @@ def _download(spec: IdxDataset, name: str, dest: Path) -> bool:
         except (OSError, http.client.HTTPException):
             pass
         tmp.unlink(missing_ok=True)
+    if created and dest.parent.is_dir() and not any(dest.parent.iterdir()):
+        dest.parent.rmdir()  # a failed download leaves no empty data folder
     return False
 
 

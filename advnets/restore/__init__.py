@@ -16,7 +16,7 @@ from advnets.data.corruptions import TASKS, Degraded
 from advnets.errors import CheckpointError, ConfigError
 from advnets.methods.restoration import build_restorer, restore_with
 from advnets.restore.baselines import BASELINES, baselines_for
-from advnets.sampling import nets_from_checkpoint
+from advnets.sampling import checkpoint_config, nets_from_checkpoint
 
 Restorer = Callable[[Degraded], Tensor]
 
@@ -79,7 +79,7 @@ def from_generator(G: nn.Module, channels: int, chunk: int = 64) -> Restorer:
 def load_run(run: Path, device: str | torch.device = "cpu") -> tuple[Restorer, Config]:
     """The restorer G of a restoration run folder (or checkpoint) and its config."""
     ckpt = load_checkpoint(run, map_location=device)
-    cfg = config_from_dict(ckpt["config"])
+    cfg = checkpoint_config(ckpt)
     if not cfg.method.startswith("restoration"):
         raise ConfigError(
             f"{run} is a {cfg.method} run, not a restoration run; give a run of a restore-* "

@@ -3,23 +3,26 @@
 Each hook has `after_step(run, stats)` and `close(run)`; the loop knows nothing else of them.
 """
 
-import json
+import math
 import time
 from pathlib import Path
 
 import torch
-from PIL import Image
 from torch import Tensor
 
 from advnets.checkpoint import CHECKPOINT, load_checkpoint, save_atomic
 from advnets.config import Config
 from advnets.data.registry import DATASETS
 from advnets.errors import ConfigError
+from advnets.files import append_row, finite_or_none, save_image
 from advnets.methods import METHODS
 from advnets.methods.base import Stats
 from advnets.sampling import SAMPLES_PER_CLASS, draw_samples, generate
+from advnets.training.guard import check_weights
 from advnets.training.run import Run
 from advnets.viz import image_grid, save_points_plot
+
+BAR = ("loss_d", "loss_g", "d_real", "d_fake")  # the progress bar's postfix
 
 
 class Hook:
@@ -55,7 +58,10 @@ class MetricsLog(Hook):
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.writer = SummaryWriter(str(Path(run_dir) / "tb"))
+            # a resumed run hides the events a killed run logged after its checkpoint
+            self.writer = SummaryWriter(
+                str(Path(run_dir) / "tb"), purge_step=start + 1 if start else None
+            )
         self.bar = None
         if progress:
             from tqdm import tqdm
@@ -75,18 +81,17 @@ class MetricsLog(Hook):
         if not self.count:
             return
         c = run.counters
-        row = {k: round(float(v) / self.count, 6) for k, v in self.sums.items()}
+        row = finite_or_none({k: round(float(v) / self.count, 6) for k, v in self.sums.items()})
         elapsed = time.perf_counter() - self.t0
         row.update(step=c.step, epoch=round(c.epoch, 4), seconds=round(elapsed, 2))
-        with self.path.open("a") as f:
-            f.write(json.dumps(row) + "\n")
+        append_row(self.path, row)
         if self.writer is not None:
             for key, v in row.items():
-                if key not in ("step", "seconds"):
+                if key not in ("step", "seconds") and v is not None:
                     self.writer.add_scalar(f"train/{key}", v, c.step)
         if self.bar is not None:
             self.bar.set_postfix(
-                {k: f"{row[k]:.3f}" for k in ("loss_d", "loss_g", "d_real", "d_fake") if k in row}
+                {k: f"{row[k] if row[k] is not None else math.nan:.3f}" for k in BAR if k in row}
             )
         self.sums, self.count = {}, 0
 
@@ -123,8 +128,7 @@ class SamplePictures(Hook):
             images = generate(run.G_sample, run.fixed_noise, run.fixed_labels)
             nrow = 8 if run.fixed_labels is None else SAMPLES_PER_CLASS
             grid = image_grid(images, run.data.value_range, nrow=nrow)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(grid).save(path)
+            save_image(grid, path)
             if self.writer is not None:
                 self.writer.add_image(
                     "samples", grid, epoch, dataformats="HW" if grid.ndim == 2 else "HWC"
@@ -140,19 +144,58 @@ class SamplePictures(Hook):
             self.write(run, c.step // c.steps_per_epoch + 1)
 
 
-class Checkpointer(Hook):
-    """Writes checkpoint.pt every `every` steps and at the end, atomically."""
+class DivergenceCheck(Hook):
+    """Stops the run (DivergedError, one line) at the first NaN, Inf or exploding loss:
+    checked every step on the CPU; on a GPU at the steps that log, evaluate, draw pictures
+    or save, so that no step waits for the device."""
 
-    def __init__(self, run_dir: Path, every: int) -> None:
+    def __init__(self, run: Run) -> None:
+        t = run.cfg.train
+        self.every_step = run.device.type == "cpu"
+        self.periods = [t.log_every, t.checkpoint_every, t.eval_every]
+
+    def after_step(self, run: Run, stats: Stats) -> None:
+        c = run.counters
+        periods = [*self.periods, c.steps_per_epoch]
+        if self.every_step or any(p and c.step % p == 0 for p in periods):
+            self.check(run)
+
+    def check(self, run: Run) -> None:
+        if run.step.guard is not None:
+            run.step.guard.check()
+
+    def close(self, run: Run) -> None:
+        self.check(run)
+
+
+class Checkpointer(Hook):
+    """Writes checkpoint.pt every `every` steps and at the end, atomically, and only from
+    finite weights (after the loss guard's check), so a divergence never replaces it."""
+
+    def __init__(self, run_dir: Path, every: int, start: int = 0) -> None:
         self.path = Path(run_dir) / CHECKPOINT
         self.every = every
+        self.saved = start if self.path.is_file() else None  # the step checkpoint.pt holds
 
     def after_step(self, run: Run, stats: Stats) -> None:
         if self.every and run.counters.step % self.every == 0:
-            save_atomic(run.state_dict(), self.path)
+            self.save(run)
 
     def close(self, run: Run) -> None:
+        self.save(run)
+
+    def save(self, run: Run) -> None:
+        if run.step.guard is not None:
+            run.step.guard.check()
+        check_weights(run.players, run.counters.step)
         save_atomic(run.state_dict(), self.path)
+        self.saved = run.counters.step
+
+    def kept(self) -> str:
+        """What a stopped run leaves: the last good checkpoint, untouched."""
+        if self.saved is None:
+            return "no checkpoint was written"
+        return f"{self.path} keeps the last good state (step {self.saved})"
 
 
 def eval_metric(cfg: Config) -> str:
@@ -216,12 +259,12 @@ class PeriodicEval(Hook):
         from advnets.metrics.evaluate import jsonable
 
         scores, rank = self.score(run)
-        with self.path.open("a") as f:
-            f.write(json.dumps({"eval": jsonable(scores), "step": run.counters.step}) + "\n")
+        append_row(self.path, {"eval": jsonable(scores), "step": run.counters.step})
         if self.writer is not None:
             self.writer.add_scalar(f"eval/{self.metric}", scores[self.metric], run.counters.step)
         if rank is not None and (self.best is None or rank > self.best):
             self.best = rank
+            check_weights(run.players, run.counters.step)
             save_atomic({**run.state_dict(), "eval": scores, "eval_rank": rank}, self.best_path)
         return scores
 

@@ -6,21 +6,32 @@ from pathlib import Path
 
 import yaml
 
-from advnets.checkpoint import checkpoint_path
+from advnets.checkpoint import checkpoint_path, load_checkpoint
 from advnets.config import Config
-from advnets.training.hooks import Checkpointer, Hook, MetricsLog, PeriodicEval, SamplePictures
-from advnets.training.run import Run, build_run, resume_run
+from advnets.errors import DivergedError
+from advnets.files import atomic_write, remove_orphans
+from advnets.training.folder import check_belongs, check_new, locked, tidy
+from advnets.training.hooks import (
+    Checkpointer,
+    DivergenceCheck,
+    Hook,
+    MetricsLog,
+    PeriodicEval,
+    SamplePictures,
+)
+from advnets.training.run import Run, build_run, restore_run
+from advnets.validation import validate
 
 
 def default_hooks(run: Run, run_dir: Path, total: int) -> list[Hook]:
     t = run.cfg.train
     metrics = MetricsLog(run_dir, t.log_every, total, run.counters.step, progress=t.progress)
-    hooks: list[Hook] = [metrics]
+    hooks: list[Hook] = [DivergenceCheck(run), metrics]
     if t.samples_per_epoch and run.method.sample_player is not None:
         hooks.append(SamplePictures(run_dir, metrics))
     if t.eval_every:
         hooks.append(PeriodicEval(run_dir, run, metrics))
-    hooks.append(Checkpointer(run_dir, t.checkpoint_every))
+    hooks.append(Checkpointer(run_dir, t.checkpoint_every, run.counters.step))
     return hooks
 
 
@@ -72,10 +83,29 @@ def run_loop(run: Run, hooks: list[Hook], total: int) -> Run:
 def train(
     cfg: Config | None, run_dir: Path, resume: bool = False, overrides: list[str] | None = None
 ) -> Run:
-    """Train `cfg` into `run_dir`, or with `resume` continue the run saved there."""
-    run_dir = checkpoint_path(run_dir).parent if resume else Path(run_dir)
-    run = resume_run(run_dir, overrides) if resume else build_run(cfg)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(run.cfg.to_dict(), sort_keys=False))
-    total = run.total_steps()
-    return run_loop(run, default_hooks(run, run_dir, total), total)
+    """Train `cfg` into `run_dir`, or with `resume` continue the run saved there, holding
+    the folder's lock throughout. A new run refuses a folder holding another run's files."""
+    if resume:
+        run_dir = checkpoint_path(run_dir).parent
+        ckpt = load_checkpoint(run_dir)  # a missing or unreadable checkpoint: before the lock
+    else:
+        run_dir, ckpt = Path(run_dir), None
+        validate(cfg)  # an invalid config: before any folder is made
+    with locked(run_dir):
+        if ckpt is None:
+            check_new(run_dir)
+            remove_orphans(run_dir)
+            run = build_run(cfg)
+        else:
+            check_belongs(run_dir, ckpt)
+            run = restore_run(ckpt, run_dir, overrides)
+            tidy(run_dir, run.counters.step)
+        text = yaml.safe_dump(run.cfg.to_dict(), sort_keys=False)
+        atomic_write(run_dir / "config.yaml", lambda f: f.write(text.encode()))
+        total = run.total_steps()
+        hooks = default_hooks(run, run_dir, total)
+        try:
+            return run_loop(run, hooks, total)
+        except DivergedError as err:
+            kept = hooks[-1].kept() if isinstance(hooks[-1], Checkpointer) else ""
+            raise DivergedError(f"{err}; {kept}") from None

@@ -11,13 +11,14 @@ import torch
 from torch import Tensor, nn
 
 from advnets.checkpoint import FORMAT, load_checkpoint, rng_state, set_rng_state
-from advnets.config import Config, apply_overrides, config_from_dict
+from advnets.config import Config, apply_overrides
 from advnets.data import TrainingData, build_data, sample_labels, sample_noise
 from advnets.data.batches import Batches
 from advnets.errors import CheckpointError, ConfigError
 from advnets.methods import METHODS, Counters, Method, Stats
-from advnets.sampling import SAMPLES_PER_CLASS, class_rows
+from advnets.sampling import SAMPLES_PER_CLASS, checkpoint_config, class_rows, load_weights
 from advnets.training.ema import GeneratorEMA
+from advnets.training.guard import LossGuard
 from advnets.training.optim import build_optimizer
 from advnets.training.precision import autocast_factory, resolve_device
 from advnets.training.step import Player, Step
@@ -117,7 +118,7 @@ class Run:
 
     def load_state_dict(self, ckpt: dict[str, Any]) -> None:
         for name, player in self.players.items():
-            player.net.load_state_dict(ckpt["nets"][name])
+            load_weights(player.net, ckpt["nets"][name], name)
             player.optimizer.load_state_dict(ckpt["optimizers"][name])
             player.updates = int(ckpt["counters"]["updates"][name])
             self._load_average(player, ckpt["averages"].get(name))
@@ -132,6 +133,7 @@ class Run:
         if player.average is None:
             return
         if state is not None:
+            load_weights(player.average.module, state["weights"], f"{player.name}'s average")
             player.average.load_state_dict(state)
         else:  # the average is switched on at resume: it starts from the loaded weights
             t = self.cfg.train
@@ -188,7 +190,7 @@ def build_run(cfg: Config) -> Run:
     batches = Batches(data.sampler, noise, t.batch_size, labels, data.labelled)
     size = method.data_batches_per_step() * t.batch_size
     counters = Counters(steps_per_epoch=max(1, math.ceil(data.size / size)))
-    step = Step(players, method, batches, autocast, counters)
+    step = Step(players, method, batches, autocast, counters, LossGuard(t.max_loss))
     return Run(
         cfg,
         device,
@@ -233,17 +235,36 @@ def check_labels(cfg: Config, data: TrainingData) -> None:
         )
 
 
+RESUME_KEYS = ("optimizers", "sampler", "rng", "fixed_noise")  # beyond what sampling needs
+
+
 def resume_run(run_dir: Path, overrides: list[str] | None = None) -> Run:
     """Rebuild a run from its checkpoint (config included) and restore its exact state."""
-    ckpt = load_checkpoint(run_dir)
-    cfg = apply_overrides(config_from_dict(ckpt["config"]), overrides or [])
+    return restore_run(load_checkpoint(run_dir), run_dir, overrides)
+
+
+def restore_run(ckpt: dict[str, Any], where: Path, overrides: list[str] | None = None) -> Run:
+    """The run a loaded checkpoint holds, checked first (keys, config, data shape, finite
+    weights that fit the config's nets), with `overrides` (train.* keys) applied."""
+    missing = [key for key in RESUME_KEYS if key not in ckpt]
+    if missing:
+        raise CheckpointError(
+            f"{where}: the checkpoint has no {missing[0]!r} entry, so it cannot resume "
+            f"(it can still sample); the file is damaged or not a training checkpoint"
+        )
+    cfg = apply_overrides(checkpoint_config(ckpt), overrides or [])
     run = build_run(cfg)
+    if tuple(ckpt["data_shape"]) != tuple(run.data.shape):
+        raise CheckpointError(
+            f"{where}: the checkpoint was trained on data of shape {tuple(ckpt['data_shape'])}"
+            f", the config builds {tuple(run.data.shape)}"
+        )
     try:
         run.load_state_dict(ckpt)
-    except (RuntimeError, KeyError, ValueError) as err:
+    except (RuntimeError, KeyError, ValueError, TypeError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(
-            f"{run_dir}: the checkpoint does not fit the (overridden) "
+            f"{where}: the checkpoint does not fit the (overridden) "
             f"config ({first}); on resume override only train.* keys"
         ) from None
     return run

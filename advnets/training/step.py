@@ -12,6 +12,7 @@ from advnets.config import OptimConfig
 from advnets.data.batches import Batches
 from advnets.methods.base import Counters, Losses, Method, Phase, Stats
 from advnets.training.ema import GeneratorEMA
+from advnets.training.guard import LossGuard
 from advnets.training.optim import apply_schedule
 
 
@@ -56,6 +57,7 @@ class Step:
     batches: Batches
     autocast: Callable[[], AbstractContextManager]
     counters: Counters = field(default_factory=Counters)
+    guard: LossGuard | None = None  # watches each update's loss for NaN, Inf, explosion
 
     def __call__(self) -> Stats:
         """One iteration: every phase the method plans for it, in order."""
@@ -75,6 +77,8 @@ class Step:
         with frozen(others):
             with self.autocast():
                 losses, stats = phase.loss(batch)
+            if self.guard is not None:
+                self.guard.observe(losses, phase.trains, self.counters.step + 1)
             self._update(phase.trains, losses)
         for name in phase.trains:
             self._updated(self.players[name])
