@@ -190,6 +190,8 @@ class TrainConfig:
     # decay of an exponential moving average of G's weights, sampled instead of G (0: off)
     ema_decay: float = 0.0
     ema_start: int = 0  # G updates before the average starts (until then it copies G)
+    # torchrun runs: batch norm statistics over all processes' shares (CUDA only)
+    sync_bn: bool = False
 
 
 @dataclass

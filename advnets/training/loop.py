@@ -2,12 +2,14 @@
 
 import signal
 import threading
+from contextlib import nullcontext
 from pathlib import Path
 
 import yaml
 
 from advnets.checkpoint import checkpoint_path
 from advnets.config import Config
+from advnets.training.distributed import Team, join, place_from_env
 from advnets.training.hooks import Checkpointer, Hook, MetricsLog, PeriodicEval, SamplePictures
 from advnets.training.run import Run, build_run, resume_run
 
@@ -47,24 +49,32 @@ class _StopRequest:
             signal.signal(signal.SIGINT, self._previous)
 
 
-def run_loop(run: Run, hooks: list[Hook], total: int) -> Run:
+def run_loop(run: Run, hooks: list[Hook], total: int, team: Team | None = None) -> Run:
     """Step `run` until `total` iterations are done (or Ctrl-C), then close the hooks.
 
     If a step raises, hooks are aborted instead: the run's state may be half-updated, so no
-    final checkpoint is written over the last good one."""
+    final checkpoint is written over the last good one. In a data-parallel run (`team`) the
+    logged statistics are the mean over processes, and all processes stop after the same
+    step."""
+    kept = team.shared_stream_kept if team is not None else nullcontext
     with _StopRequest() as stop:
+        stopping = False
         try:
-            while run.counters.step < total and not stop.requested:
+            while run.counters.step < total and not stopping:
                 stats = run.step()
-                for hook in hooks:
-                    hook.after_step(run, stats)
+                stopping = stop.requested
+                if team is not None:
+                    stats, stopping = team.agree(stats, stopping)
+                with kept():
+                    for hook in hooks:
+                        hook.after_step(run, stats)
         except BaseException:
             for hook in hooks:
                 hook.abort(run)
             raise
         for hook in hooks:
             hook.close(run)
-    if stop.requested:
+    if stopping or stop.requested:
         raise KeyboardInterrupt
     return run
 
@@ -72,10 +82,21 @@ def run_loop(run: Run, hooks: list[Hook], total: int) -> Run:
 def train(
     cfg: Config | None, run_dir: Path, resume: bool = False, overrides: list[str] | None = None
 ) -> Run:
-    """Train `cfg` into `run_dir`, or with `resume` continue the run saved there."""
+    """Train `cfg` into `run_dir`, or with `resume` continue the run saved there. Launched by
+    torchrun with two or more processes, the run is data-parallel and rank 0 writes."""
+    place = place_from_env()
     run_dir = checkpoint_path(run_dir).parent if resume else Path(run_dir)
     run = resume_run(run_dir, overrides) if resume else build_run(cfg)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(run.cfg.to_dict(), sort_keys=False))
-    total = run.total_steps()
-    return run_loop(run, default_hooks(run, run_dir, total), total)
+    team = join(place, run) if place is not None else None
+    try:
+        total = run.total_steps()
+        hooks: list[Hook] = []
+        if team is None or team.writes:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            config = yaml.safe_dump(run.cfg.to_dict(), sort_keys=False)
+            (run_dir / "config.yaml").write_text(config)
+            hooks = default_hooks(run, run_dir, total)
+        return run_loop(run, hooks, total, team)
+    finally:
+        if team is not None:
+            team.close()
