@@ -1,6 +1,7 @@
 """The `advnets` command line: one `cmd_*` function per subcommand (see `advnets --help`)."""
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -86,7 +87,8 @@ def cmd_train(args: argparse.Namespace) -> None:
                 f"{run_dir} or choose another folder with --out"
             )
         run = train(cfg, run_dir)
-    print(f"trained {run.counters.step} steps ({run.counters.epoch:.2f} epochs) -> {run_dir}")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun: rank 0 speaks for the run
+        print(f"trained {run.counters.step} steps ({run.counters.epoch:.2f} epochs) -> {run_dir}")
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
