@@ -81,6 +81,7 @@ def test_two_processes_train_what_one_process_trains(tmp_path):
     assert [r["step"] for r in rows] == [1, 2, 3, 4]
     for r, s in zip(rows, ref, strict=True):
         assert r["loss_d"] == pytest.approx(s["loss_d"], rel=1e-4, abs=1e-5)
+        assert r["gradient_penalty"] == pytest.approx(s["gradient_penalty"], rel=1e-4, abs=1e-5)
     # only rank 0 writes checkpoints: after steps 2 and 4, and at the end
     assert not (tmp_path / "writes" / "writes-rank1.txt").exists()
     written = (tmp_path / "writes" / "writes-rank0.txt").read_text().splitlines()
