@@ -5,7 +5,8 @@ Prints, for each preset, the training images/s of
   A: one process, N torch threads, batch B (the baseline);
   B: torchrun --nproc_per_node N, one thread each, B in total (B / N per process);
   C: one process, one thread, batch B / N: one rank's compute alone, without any exchange;
-the ratio B / A, and where a data-parallel step's time goes: C's step time is the compute
+  D: one process, one thread, batch B: the serial reference;
+the ratios B / A and B / D, and where a data-parallel step's time goes: C's step time is the compute
 of a rank, the rest of B's step is the exchange (the gradient all-reduce that DDP overlaps
 with the backward pass, the logged losses' all-reduce) and waiting for the slower rank.
 
@@ -65,6 +66,11 @@ def measure(preset: str, steps: int, threads: int, batch: int, data: str, procs:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def configs(n: int, batch: int) -> tuple[tuple[str, int, int, int], ...]:
+    """(name, threads, batch per process, processes) of the measurements A-D."""
+    return (("a", n, batch, 1), ("b", 1, batch, n), ("c", 1, batch // n, 1), ("d", 1, batch, 1))
+
+
 def compare(preset: str, n: int, steps: int, data: str, rounds: int) -> None:
     """Measure A, B and C for one preset (the best of `rounds` interleaved rounds, as the
     machine may be shared) and print them with the ratio."""
@@ -73,20 +79,18 @@ def compare(preset: str, n: int, steps: int, data: str, rounds: int) -> None:
     batch = load_preset(preset).train.batch_size
     best: dict[str, dict] = {}
     for _ in range(rounds):
-        for name, threads, m, procs in (
-            ("a", n, batch, 1),
-            ("b", 1, batch, n),
-            ("c", 1, batch // n, 1),
-        ):
+        for name, threads, m, procs in configs(n, batch):
             got = measure(preset, steps, threads, m, data, procs)
             if name not in best or got["ms"] < best[name]["ms"]:
                 best[name] = got
-    a, b, c = best["a"], best["b"], best["c"]
+    a, b, c, d = best["a"], best["b"], best["c"], best["d"]
     exchange = max(0.0, b["ms"] - c["ms"])
     print(
         f"{preset} (batch {batch}): 1 process x {n} threads {a['img_per_s']:.0f} img/s "
         f"({a['ms']:.1f} ms/step) | {n} processes x 1 thread {b['img_per_s']:.0f} img/s "
         f"({b['ms']:.1f} ms/step) | ratio {b['img_per_s'] / a['img_per_s']:.2f} | "
+        f"1 process x 1 thread {d['img_per_s']:.0f} img/s ({d['ms']:.1f} ms/step), "
+        f"ratio {b['img_per_s'] / d['img_per_s']:.2f} | "
         f"a rank's compute {c['ms']:.1f} ms ({100 * c['ms'] / b['ms']:.0f} %), exchange and "
         f"waiting {exchange:.1f} ms ({100 * exchange / b['ms']:.0f} %)",
         flush=True,
