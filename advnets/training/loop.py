@@ -62,12 +62,13 @@ def run_loop(run: Run, hooks: list[Hook], total: int, team: Team | None = None) 
         try:
             while run.counters.step < total and not stopping:
                 stats = run.step()
-                stopping = stop.requested
-                if team is not None:
-                    stats, stopping = team.agree(stats, stopping)
+                if team is not None:  # every process stops after the same step
+                    stats, stopping = team.agree(stats, stop.requested)
                 with kept():
                     for hook in hooks:
                         hook.after_step(run, stats)
+                if team is None:  # one process: a Ctrl-C during the hooks stops here
+                    stopping = stop.requested
         except BaseException:
             for hook in hooks:
                 hook.abort(run)
