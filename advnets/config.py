@@ -166,7 +166,8 @@ class OptimConfig:
 class TrainConfig:
     """Algorithm 1 and its bookkeeping."""
 
-    batch_size: int = 100  # m: noise and data samples per minibatch (torchrun: all processes')
+    # m: noise and data samples per minibatch (under torchrun: the total of all processes)
+    batch_size: int = 100
     k: int = 1  # discriminator updates per generator update
     # constant: k every iteration | wgan: 100 for the first 25 G updates and every 500th
     # (Arjovsky et al. 2017's reference code), k otherwise
