@@ -4,6 +4,8 @@ options below), launched by torch.distributed.run or alone.
 --fixed-alpha: the gradient penalty's interpolation weight of each sample is a function of
     that sample, so a split run and one process interpolate at the same points;
 --writes DIR: every checkpoint write is recorded in DIR/writes-rank<RANK>.txt;
+--desync: rank 0's hooks draw random numbers without the fence that keeps the shared
+    stream of batches in step (the run must stop at once, saying so);
 --families OUT NAME...: instead of `advnets train`, trains each named entry of FAMILIES
     (one process group for all) and rank 0 saves every one's weights to OUT.
 """
@@ -73,6 +75,21 @@ def fixed_alpha_penalty(D, real, fake):
     return fixed_alpha_penalty.original(D, real, fake, alpha)
 
 
+def desync() -> None:
+    import contextlib
+
+    import advnets.training.loop as loop
+    from advnets.training.distributed import Team
+
+    class Draw(hooks.Hook):
+        def after_step(self, run, stats):
+            torch.rand(1)
+
+    Team.shared_stream_kept = lambda self: contextlib.nullcontext()
+    original = loop.default_hooks
+    loop.default_hooks = lambda *args: [Draw(), *original(*args)]
+
+
 def record_writes(folder: str) -> None:
     original, rank = hooks.save_atomic, os.environ.get("RANK", "0")
 
@@ -100,6 +117,9 @@ if __name__ == "__main__":
     if argv[0] == "--fixed-alpha":
         fixed_alpha_penalty.original = gan.gradient_penalty
         gan.gradient_penalty = fixed_alpha_penalty
+        argv = argv[1:]
+    if argv[0] == "--desync":
+        desync()
         argv = argv[1:]
     if argv[0] == "--writes":
         record_writes(argv[1])

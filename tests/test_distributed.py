@@ -42,7 +42,9 @@ TOY = [
 ]  # fmt: skip
 
 
-def launch(args: list[str], processes: int, out: Path, steps: int, *extra: str) -> None:
+def launch(
+    args: list[str], processes: int, out: Path, steps: int, *extra: str, ok: bool = True
+) -> subprocess.CompletedProcess:
     """`advnets train gan-grid` in `processes` processes (torch.distributed.run for two or
     more), into `out`."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
@@ -56,7 +58,8 @@ def launch(args: list[str], processes: int, out: Path, steps: int, *extra: str) 
     done = subprocess.run(
         [*launcher, WORKER, *args, *run], env=env, capture_output=True, text=True, timeout=300
     )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert (done.returncode == 0) == ok, done.stdout[-2000:] + done.stderr[-3000:]
+    return done
 
 
 def checkpoint(folder: Path) -> dict:
@@ -152,6 +155,11 @@ def test_split_conditional_ssl_and_vaegan_runs_match_one_process(tmp_path, monke
     updated together from one forward (D.features included)."""
     monkeypatch.setattr(vaegan, "reparameterize", ddp_worker.sample_eps_reparameterize)
     assert_families_match(tmp_path, list(ddp_worker.MNIST), data_root)
+
+
+def test_processes_whose_batch_streams_drift_apart_stop(tmp_path):
+    done = launch(["--desync"], 2, tmp_path / "run", 3, ok=False)
+    assert "streams of batches differ after step 2" in done.stderr
 
 
 def test_shares_of_a_batch_make_up_the_whole_batch():

@@ -19,7 +19,7 @@ What each process sees:
   weights, a VAE's sampling) each process draws from its own stream, seeded by (seed,
   rank, step), so shares are not masked alike; a checkpoint therefore holds every rank's
   generator state implicitly, and the shared stream and sampler state are the same on
-  every rank by construction;
+  every rank by construction (checked at every step);
 - writing: only rank 0 writes checkpoints, metrics, TensorBoard and pictures; the logged
   losses are the mean over processes.
 Per-batch computations (batch norm without `train.sync_bn`, minibatch discrimination,
@@ -180,14 +180,28 @@ class Team:
 
     def agree(self, stats: Stats, stop: bool) -> tuple[Stats, bool]:
         """The step's statistics averaged over the processes, and whether any of them was
-        asked to stop (all then stop after the same step)."""
+        asked to stop (all then stop after the same step). The same all-reduce checks that
+        every process's shared stream of batches is where rank 0's is."""
         keys = list(stats)
-        values = [stats[k].detach().float().reshape(()) for k in keys]
-        flag = torch.tensor(float(stop), device=self.device)
-        both = torch.stack([*[v.to(self.device) for v in values], flag])
+        values = [stats[k].detach().float().reshape(()).to(self.device) for k in keys]
+        mine = float(torch.tensor(self._fingerprint(), dtype=torch.float32))
+        extra = torch.tensor([float(stop), mine], device=self.device)
+        both = torch.cat([torch.stack(values), extra]) if values else extra
         dist.all_reduce(both)
-        mean = both[:-1] / self.world
-        return {k: mean[i] for i, k in enumerate(keys)}, bool(both[-1] > 0)
+        if abs(float(both[-1]) / self.world - mine) > 1e-6:
+            raise RuntimeError(
+                f"the processes' streams of batches differ after step {self.counters.step} "
+                f"(something drew random numbers on some ranks only); the run cannot go on"
+            )
+        mean = both[: len(keys)] / self.world
+        return {k: mean[i] for i, k in enumerate(keys)}, bool(both[-2] > 0)
+
+    def _fingerprint(self) -> float:
+        """A number in [0, 1) that identifies the state of the shared generators."""
+        states = _states(self.device.type == "cuda")
+        data = b"".join(s.cpu().numpy().tobytes() for s in states if s is not None)
+        digest = hashlib.blake2b(data, digest_size=4).digest()
+        return int.from_bytes(digest, "little") / 2**32
 
     @contextmanager
     def shared_stream_kept(self) -> Iterator[None]:
