@@ -1,6 +1,7 @@
 """The `advnets` command line: one `cmd_*` function per subcommand (see `advnets --help`)."""
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -82,7 +83,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         cfg = load_preset(args.preset, overrides)
         run_dir = Path(args.out or Path("runs") / Path(args.preset).stem)
         run = train(cfg, run_dir)  # refuses a folder that holds another run's files
-    print(f"trained {run.counters.step} steps ({run.counters.epoch:.2f} epochs) -> {run_dir}")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun: rank 0 speaks for the run
+        print(f"trained {run.counters.step} steps ({run.counters.epoch:.2f} epochs) -> {run_dir}")
 
 
 def cmd_sample(args: argparse.Namespace) -> None:

@@ -171,7 +171,8 @@ class OptimConfig:
 class TrainConfig:
     """Algorithm 1 and its bookkeeping."""
 
-    batch_size: int = 100  # m: noise and data samples per minibatch
+    # m: noise and data samples per minibatch (under torchrun: the total of all processes)
+    batch_size: int = 100
     k: int = 1  # discriminator updates per generator update
     # constant: k every iteration | wgan: 100 for the first 25 G updates and every 500th
     # (Arjovsky et al. 2017's reference code), k otherwise
@@ -198,6 +199,9 @@ class TrainConfig:
     # stop with an error when a player's loss is NaN, Inf or larger than this in magnitude
     # (an exploding critic); null: stop on NaN / Inf only
     max_loss: float | None = 1e6
+
+    # torchrun runs: batch norm statistics over all processes' shares (CUDA only)
+    sync_bn: bool = False
 
 
 @dataclass

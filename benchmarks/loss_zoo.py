@@ -7,14 +7,16 @@ best FID over their hyperparameter search). Theirs are Inception FIDs: compare o
     python benchmarks/loss_zoo.py --minutes 10 --seeds 3 [--datasets mnist fashion]
         [--losses NS WGAN ...] [--n 10000] [--batch 64] [--clock wall|cpu] [--threads T]
         [--results zoo.jsonl] [--grids DIR] [--set key=value ...]
+        [--executor local|ray] [--address ADDR] [--cpus-per-task 1] [--gpus-per-task 0]
     python benchmarks/loss_zoo.py --table zoo-mnist.jsonl zoo-fashion.jsonl
 
-Every run prints one JSON line (and appends it to --results); a table per data set (mean +-
-std over seeds) closes it. `--clock cpu` budgets the process's CPU time instead of wall-clock:
-with one thread the two agree on an idle core, and the budget stays fair when other work
-shares the machine. `--grids DIR` saves 64 samples of each loss's first seed, and one
-picture per data set with a row of samples per loss. `--table` prints the tables from saved
-results without training.
+Every run prints one JSON line (and appends it to --results, where a later invocation finds
+it instead of training it again; `--executor ray` trains the runs as Ray tasks); a table
+per data set (mean +- std over seeds) closes it. `--clock cpu` budgets the process's CPU
+time instead of wall-clock: with one thread the two agree on an idle core, and the budget
+stays fair when other work shares the machine. `--grids DIR` saves 64 samples of each
+loss's first seed, and one picture per data set with a row of samples per loss. `--table`
+prints the tables from saved results without training.
 """
 
 import argparse
@@ -23,9 +25,12 @@ import math
 import os
 import statistics
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
+from executor import Job, add_executor_options, check_executor, run_jobs
+from results import Results
 
 from advnets.config import load_preset
 from advnets.metrics.evaluate import METRICS, EvalSettings, check_samples
@@ -161,51 +166,62 @@ def save_grids(grids: Path, dataset: str, firsts: dict[str, torch.Tensor]) -> No
     print(f"wrote {save_picture(picture, grids / f'zoo-{dataset}.png')}")
 
 
-def run_zoo(args: argparse.Namespace, dataset: str) -> dict[str, list[dict]]:
-    """Train and score every loss for every seed on one data set: loss -> result rows."""
+def zoo_row(args: argparse.Namespace, dataset: str, name: str, seed: int) -> dict:
+    """Train one loss for one seed within the budget and score its samples: the results
+    row (with seed 0's first 64 samples as `_samples`, for the pictures)."""
+    preset, extra = LOSSES[name]
+    overrides = [
+        "train.progress=false",
+        f"data.name={dataset}",
+        f"data.root={args.data}",
+        f"train.seed={seed}",
+        f"train.batch_size={args.batch}",
+        *extra,
+        *args.set,
+    ]
     settings = EvalSettings(data_root=args.data, fid_samples=args.n, parzen_samples=args.n)
-    rows: dict[str, list[dict]] = {}
+    run, seconds = train_for(preset, overrides, args.minutes * 60, args.clock)
+    t0 = time.perf_counter()
+    samples = draw01(run, args.n, seed + 1000)
+    result = score(samples, dataset, settings)
+    g_updates, d_updates = run.players["G"].updates, run.players["D"].updates
+    result.update(
+        preset=preset,
+        train_seconds=round(seconds, 1),
+        steps=run.counters.step,
+        g_updates=g_updates,
+        d_updates=d_updates,
+        img_per_s=round(g_updates * args.batch / seconds, 1),
+        eval_seconds=round(time.perf_counter() - t0, 1),
+    )
+    result = {k: v for k, v in result.items() if not k.startswith("class_") or k == "class_kl"}
+    return {**result, **({"_samples": samples[:64]} if seed == 0 else {})}
+
+
+def run_zoo(args: argparse.Namespace, dataset: str) -> dict[str, list[dict]]:
+    """Every loss for every seed on one data set, from --results or trained now by the
+    executor: loss -> result rows."""
+    key = ("dataset", "loss", "seed", "clock", "minutes", "batch", "set")
+    results = Results(args.results, key, defaults={"minutes": None, "batch": None, "set": ""})
     firsts: dict[str, torch.Tensor] = {}
-    for name in args.losses:
-        preset, extra = LOSSES[name]
-        for seed in range(args.seeds):
-            overrides = [
-                "train.progress=false",
-                f"data.name={dataset}",
-                f"data.root={args.data}",
-                f"train.seed={seed}",
-                f"train.batch_size={args.batch}",
-                *extra,
-                *args.set,
-            ]
-            run, seconds = train_for(preset, overrides, args.minutes * 60, args.clock)
-            t0 = time.perf_counter()
-            samples = draw01(run, args.n, seed + 1000)
-            if seed == 0:
-                firsts[name] = samples[:64]
-            result = score(samples, dataset, settings)
-            g_updates, d_updates = run.players["G"].updates, run.players["D"].updates
-            result.update(
-                loss=name,
-                dataset=dataset,
-                seed=seed,
-                preset=preset,
-                clock=args.clock,
-                train_seconds=round(seconds, 1),
-                steps=run.counters.step,
-                g_updates=g_updates,
-                d_updates=d_updates,
-                img_per_s=round(g_updates * args.batch / seconds, 1),
-                eval_seconds=round(time.perf_counter() - t0, 1),
-            )
-            result = {
-                k: v for k, v in result.items() if not k.startswith("class_") or k == "class_kl"
-            }
-            rows.setdefault(name, []).append(result)
-            print(json.dumps(result), flush=True)
-            if args.results:
-                with open(args.results, "a") as f:
-                    f.write(json.dumps(result) + "\n")
+
+    def report(row: dict) -> None:
+        if "_samples" in row:
+            firsts[row["loss"]] = row.pop("_samples")
+        print(json.dumps(row), flush=True)
+
+    common = dict(dataset=dataset, clock=args.clock, minutes=args.minutes, batch=args.batch)
+    jobs = [
+        Job(
+            {**common, "loss": name, "seed": seed, "set": " ".join(args.set)},
+            partial(zoo_row, args, dataset, name, seed),
+        )
+        for name in args.losses
+        for seed in range(args.seeds)
+    ]
+    rows: dict[str, list[dict]] = {}
+    for row in run_jobs(results, jobs, args, report):
+        rows.setdefault(row["loss"], []).append(row)
     if args.grids and firsts:
         save_grids(args.grids, dataset, firsts)
     return rows
@@ -240,7 +256,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64, help="m for every loss (Lucic: 64)")
     parser.add_argument("--data", default=os.environ.get("ADVNETS_DATA", "../shared/data"))
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--results", type=Path, help="append each run's JSON line here")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        help="append each run's JSON line here; runs already there are not trained again",
+    )
     parser.add_argument("--grids", type=Path, help="folder for the sample pictures")
     parser.add_argument(
         "--table",
@@ -250,7 +270,9 @@ def main() -> None:
         help="print the tables of saved --results files; train nothing",
     )
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    add_executor_options(parser)
     args = parser.parse_args()
+    check_executor(parser, args)
     if args.table:
         for dataset, rows in saved_rows(args.table).items():
             table(dataset, rows)

@@ -26,6 +26,10 @@ figure from the kept samples.
         [--setup pacgan|small] [--methods GAN PacGAN4 ...] [--set KEY=VALUE ...]
         [--results runs.jsonl] [--figure mode_collapse.png] [--device cpu|cuda]
         [--jacobian-keep 0.99|0.97|0.95|0.9|0.8] [--first-seed 0]
+        [--executor local|ray] [--address ADDR] [--cpus-per-task 1] [--gpus-per-task 0]
+
+`--executor ray` trains one Ray task per (data, method, seed) (benchmarks/executor.py); the
+rows reach the same --results file as they finish, so a stopped sweep resumes.
 """
 
 import argparse
@@ -36,6 +40,7 @@ from functools import partial
 from pathlib import Path
 
 import torch
+from executor import Job, add_executor_options, check_executor, run_jobs
 from results import Results, add_run_options, check_overrides
 
 from advnets.config import load_preset
@@ -262,6 +267,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="PacGAN's networks, or the small MLPs of gan-ring / gan-grid",
     )
     add_run_options(parser)
+    add_executor_options(parser)
     parser.add_argument("--figure", type=Path, default=Path("mode_collapse.png"))
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     parser.add_argument(
@@ -272,52 +278,43 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     check_overrides(parser, [SETUPS[args.setup].format(data=d) for d in args.data], args.set)
+    check_executor(parser, args)
     return args
 
 
-def method_runs(
-    args: argparse.Namespace,
-    results: Results,
-    data: str,
-    name: str,
-    common: str,
-    panels: dict[tuple[str, str], dict[str, torch.Tensor]],
-) -> list[tuple[dict, float]]:
-    """Every seed of one method on one data set, from the results file or trained now, each
-    with its seconds; seed 0's samples are added to the figure's panels."""
-    runs = []
-    for seed in range(args.first_seed, args.first_seed + args.seeds):
-        key = dict(
-            data=data,
-            setup=args.setup,
-            method=name,
-            seed=seed,
-            steps=args.steps,
-            set=common,
-        )
-        row, trained = results.get_or_run(
-            key,
-            partial(
-                train_row,
-                data,
-                args.setup,
-                METHODS[name] + args.set,
-                seed,
-                args.steps,
-                args.device,
-            ),
-        )
-        if trained:
-            print(
-                f"  {data} {name} seed {seed}: {row['modes']}/{row['modes_total']} "
-                f"modes, {100 * row['high_quality']:.1f} % high quality, "
-                f"{row['seconds']:.1f} s",
-                flush=True,
-            )
-        runs.append((row, row["seconds"]))
-        if seed == 0:
+def job(args: argparse.Namespace, data: str, name: str, seed: int) -> Job:
+    """One seeded run of one method on one data set: its results key and its training."""
+    common = " ".join(args.set)
+    key = dict(data=data, setup=args.setup, method=name, seed=seed, steps=args.steps, set=common)
+    overrides = METHODS[name] + args.set
+    return Job(key, partial(train_row, data, args.setup, overrides, seed, args.steps, args.device))
+
+
+def print_row(row: dict) -> None:
+    print(
+        f"  {row['data']} {row['method']} seed {row['seed']}: {row['modes']}/"
+        f"{row['modes_total']} modes, {100 * row['high_quality']:.1f} % high quality, "
+        f"{row['seconds']:.1f} s",
+        flush=True,
+    )
+
+
+def collect(
+    args: argparse.Namespace, results: Results
+) -> tuple[dict[str, dict[str, list[tuple[dict, float]]]], dict]:
+    """Every (data, method, seed) run, from the results file or trained now by the
+    executor: data -> method -> [(row, seconds)], and the figure's panels (seed 0)."""
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    jobs = [job(args, d, name, s) for d in args.data for name in args.methods for s in seeds]
+    rows = run_jobs(results, jobs, args, report=print_row)
+    panels: dict[tuple[str, str], dict[str, torch.Tensor]] = {}
+    tables: dict[str, dict[str, list[tuple[dict, float]]]] = {}
+    for j, row in zip(jobs, rows, strict=True):
+        data, name = j.key["data"], j.key["method"]
+        tables.setdefault(data, {}).setdefault(name, []).append((row, row["seconds"]))
+        if j.key["seed"] == 0:
             figure_rows(data, name, row, args.jacobian_keep, panels)
-    return runs
+    return tables, panels
 
 
 def main() -> None:
@@ -326,12 +323,7 @@ def main() -> None:
         args.results, ("data", "setup", "method", "seed", "steps", "set"), defaults={"set": ""}
     )
     common = " ".join(args.set)
-    panels: dict[tuple[str, str], dict[str, torch.Tensor]] = {}
-    tables: dict[str, dict[str, list[tuple[dict, float]]]] = {}
-    for data in args.data:
-        rows = tables[data] = {}
-        for name in args.methods:
-            rows[name] = method_runs(args, results, data, name, common, panels)
+    tables, panels = collect(args, results)
     for data, rows in tables.items():
         report(data, args.setup, rows, args.steps, common)
         if args.jacobian_keep:

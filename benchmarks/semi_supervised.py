@@ -17,10 +17,12 @@ import json
 import statistics
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from executor import Job, add_executor_options, check_executor, run_jobs  # noqa: E402
 from results import Results, add_run_options, check_overrides  # noqa: E402
 
 from advnets.config import load_preset  # noqa: E402
@@ -145,28 +147,31 @@ def main(argv: list[str] | None = None) -> None:
         "FID after --epochs (the seed's 'SGAN converges faster')",
     )
     add_run_options(parser)
+    add_executor_options(parser)
     args = parser.parse_args(argv)
     check_overrides(parser, [args.preset], args.set)
+    check_executor(parser, args)
+    args.out = str(Path(args.out).resolve())  # the same folders for the driver and any task
     if args.converge:
         return converge(args)
     results = Results(args.results, ("preset", "method", "labels", "seed", "epochs", "set"))
-    rows = []
-    for labels in args.labels:
-        for method in args.methods:
-            for seed in range(args.first_seed, args.first_seed + args.seeds):
-                key = {
-                    "preset": args.preset,
-                    "method": method,
-                    "labels": labels,
-                    "seed": seed,
-                    "epochs": args.epochs,
-                    "set": " ".join(args.set),
-                }
-                row, _ = results.get_or_run(
-                    key,
-                    lambda m=method, n=labels, s=seed: train_and_score(args.preset, m, n, s, args),
-                )
-                rows.append(row)
+    jobs = [
+        Job(
+            {
+                "preset": args.preset,
+                "method": method,
+                "labels": labels,
+                "seed": seed,
+                "epochs": args.epochs,
+                "set": " ".join(args.set),
+            },
+            partial(train_and_score, args.preset, method, labels, seed, args),
+        )
+        for labels in args.labels
+        for method in args.methods
+        for seed in range(args.first_seed, args.first_seed + args.seeds)
+    ]
+    rows = run_jobs(results, jobs, args)
     table(rows, args.curve)
 
 

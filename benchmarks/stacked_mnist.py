@@ -14,6 +14,7 @@ processes.
     python benchmarks/stacked_mnist.py [--seeds 2] [--steps 1000] [--channels 32]
         [--methods GAN PacGAN2 ...] [--results runs.jsonl] [--grid stacked.png]
         [--set KEY=VALUE ...] [--first-seed 0] [--device cpu|cuda]
+        [--executor local|ray] [--address ADDR] [--cpus-per-task 1] [--gpus-per-task 0]
 """
 
 import argparse
@@ -22,6 +23,7 @@ from functools import partial
 from pathlib import Path
 
 import torch
+from executor import Job, add_executor_options, check_executor, run_jobs
 from mode_collapse import pm, timed_run
 from results import Results, add_run_options, check_overrides
 
@@ -108,35 +110,42 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data", default=os.environ.get("ADVNETS_DATA", "../shared/data"))
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     add_run_options(parser)
+    add_executor_options(parser)
     args = parser.parse_args(argv)
     check_overrides(parser, ["dcgan-stacked-mnist"], args.set)
+    check_executor(parser, args)
     return args
 
 
+def print_row(row: dict) -> None:
+    print(
+        f"  {row['method']} seed {row['seed']}: {row['modes']}/1000 modes, KL "
+        f"{row['reverse_kl']:.2f}, {row['seconds']:.1f} s",
+        flush=True,
+    )
+
+
 def collect(args: argparse.Namespace) -> tuple[dict[str, list[dict]], dict[str, torch.Tensor]]:
-    """Every asked-for run, from the results file or trained now: the runs of each method,
-    and the samples of each method's seed 0 when seed 0 is among them."""
+    """Every asked-for run, from the results file or trained now by the executor: the runs
+    of each method, and the samples of each method's seed 0 when seed 0 is among them."""
     results = Results(
         args.results, ("method", "seed", "steps", "channels", "set"), defaults={"set": ""}
     )
     common = " ".join(args.set)
+    jobs = [
+        Job(
+            dict(method=name, seed=seed, steps=args.steps, channels=args.channels, set=common),
+            partial(train_row, METHODS[name] + args.set, seed, args.steps, args),
+        )
+        for name in args.methods
+        for seed in range(args.first_seed, args.first_seed + args.seeds)
+    ]
     rows: dict[str, list[dict]] = {}
     firsts: dict[str, torch.Tensor] = {}
-    for name in args.methods:
-        for seed in range(args.first_seed, args.first_seed + args.seeds):
-            key = dict(method=name, seed=seed, steps=args.steps, channels=args.channels, set=common)
-            row, trained = results.get_or_run(
-                key, partial(train_row, METHODS[name] + args.set, seed, args.steps, args)
-            )
-            if trained:
-                print(
-                    f"  {name} seed {seed}: {row['modes']}/1000 modes, KL "
-                    f"{row['reverse_kl']:.2f}, {row['seconds']:.1f} s",
-                    flush=True,
-                )
-            rows.setdefault(name, []).append(row)
-            if seed == 0:
-                firsts[name] = torch.tensor(row["samples"])
+    for row in run_jobs(results, jobs, args, report=print_row):
+        rows.setdefault(row["method"], []).append(row)
+        if row["seed"] == 0:
+            firsts[row["method"]] = torch.tensor(row["samples"])
     return rows, firsts
 
 

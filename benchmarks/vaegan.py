@@ -16,12 +16,14 @@ import argparse
 import statistics
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from executor import Job, add_executor_options, check_executor, run_jobs  # noqa: E402
 from results import Results, add_run_options, check_overrides  # noqa: E402
 
 import advnets  # noqa: E402
@@ -124,21 +126,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--grid", type=Path, help="write the Fig. 4-style picture here")
     parser.add_argument("--n", type=int, help="samples for FID (default: the protocol's 10,000)")
     add_run_options(parser)
+    add_executor_options(parser)
     args = parser.parse_args(argv)
     check_overrides(parser, [f"vaegan-{args.dataset}"], args.set)
+    check_executor(parser, args)
+    args.out = str(Path(args.out).resolve())  # the same folders for the driver and any task
     results = Results(args.results, ("dataset", "method", "seed", "epochs", "set"))
-    rows = []
-    for method in args.methods:
-        for seed in range(args.first_seed, args.first_seed + args.seeds):
-            key = {
+    jobs = [
+        Job(
+            {
                 "dataset": args.dataset,
                 "method": method,
                 "seed": seed,
                 "epochs": args.epochs,
                 "set": " ".join(args.set),
-            }
-            row, _ = results.get_or_run(key, lambda m=method, s=seed: train_and_score(args, m, s))
-            rows.append(row)
+            },
+            partial(train_and_score, args, method, seed),
+        )
+        for method in args.methods
+        for seed in range(args.first_seed, args.first_seed + args.seeds)
+    ]
+    rows = run_jobs(results, jobs, args)
     table(rows)
     if args.grid and set(METHODS) <= set(args.methods):
         figure(args, args.grid)

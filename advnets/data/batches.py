@@ -1,7 +1,7 @@
 """The minibatches a training phase asks for, drawn from the run's data and noise."""
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from torch import Tensor
 
@@ -31,6 +31,9 @@ class Batches:
     batch_size: int
     labels: Callable[[int], Tensor] | None = None  # conditional runs: labels of the fakes
     labelled: CyclingSampler | None = None  # semi-supervised runs: the labelled examples
+    # (rank, processes) of a data-parallel run: every process draws the step's total batch
+    # from the shared stream and keeps its own contiguous share (the union is that batch)
+    shard: tuple[int, int] = (0, 1)
 
     def draw(self, needs: tuple[str, ...]) -> Batch:
         batch, m = Batch(), self.batch_size
@@ -46,4 +49,14 @@ class Batches:
                 batch.fake_y = None if self.labels is None else self.labels(m)
             else:
                 raise ValueError(f"unknown batch part {part!r}; choose from {', '.join(PARTS)}")
-        return batch
+        return batch if self.shard[1] == 1 else self._share(batch)
+
+    def _share(self, batch: Batch) -> Batch:
+        """This process's contiguous share of every part of a total batch."""
+        rank, world = self.shard
+        parts = {}
+        for f in fields(batch):
+            t = getattr(batch, f.name)
+            n = 0 if t is None else len(t) // world
+            parts[f.name] = None if t is None else t[rank * n : (rank + 1) * n]
+        return Batch(**parts)

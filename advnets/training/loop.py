@@ -2,6 +2,7 @@
 
 import signal
 import threading
+from contextlib import nullcontext
 from pathlib import Path
 
 import yaml
@@ -10,6 +11,7 @@ from advnets.checkpoint import checkpoint_path, load_checkpoint
 from advnets.config import Config
 from advnets.errors import DivergedError
 from advnets.files import atomic_write, remove_orphans
+from advnets.training.distributed import Team, join, place_from_env
 from advnets.training.folder import check_belongs, check_new, locked, tidy
 from advnets.training.hooks import (
     Checkpointer,
@@ -58,24 +60,33 @@ class _StopRequest:
             signal.signal(signal.SIGINT, self._previous)
 
 
-def run_loop(run: Run, hooks: list[Hook], total: int) -> Run:
+def run_loop(run: Run, hooks: list[Hook], total: int, team: Team | None = None) -> Run:
     """Step `run` until `total` iterations are done (or Ctrl-C), then close the hooks.
 
     If a step raises, hooks are aborted instead: the run's state may be half-updated, so no
-    final checkpoint is written over the last good one."""
+    final checkpoint is written over the last good one. In a data-parallel run (`team`) the
+    logged statistics are the mean over processes, and all processes stop after the same
+    step."""
+    kept = team.shared_stream_kept if team is not None else nullcontext
     with _StopRequest() as stop:
+        stopping = False
         try:
-            while run.counters.step < total and not stop.requested:
+            while run.counters.step < total and not stopping:
                 stats = run.step()
-                for hook in hooks:
-                    hook.after_step(run, stats)
+                if team is not None:  # every process stops after the same step
+                    stats, stopping = team.agree(stats, stop.requested)
+                with kept():
+                    for hook in hooks:
+                        hook.after_step(run, stats)
+                if team is None:  # one process: a Ctrl-C during the hooks stops here
+                    stopping = stop.requested
         except BaseException:
             for hook in hooks:
                 hook.abort(run)
             raise
         for hook in hooks:
             hook.close(run)
-    if stop.requested:
+    if stopping or stop.requested:
         raise KeyboardInterrupt
     return run
 
@@ -84,28 +95,55 @@ def train(
     cfg: Config | None, run_dir: Path, resume: bool = False, overrides: list[str] | None = None
 ) -> Run:
     """Train `cfg` into `run_dir`, or with `resume` continue the run saved there, holding
-    the folder's lock throughout. A new run refuses a folder holding another run's files."""
+    the folder's lock throughout. A new run refuses a folder holding another run's files.
+    Launched by torchrun with two or more processes, the run is data-parallel and rank 0
+    alone locks, checks and writes the folder."""
+    place = place_from_env()
+    writes = place is None or place.rank == 0
     if resume:
         run_dir = checkpoint_path(run_dir).parent
         ckpt = load_checkpoint(run_dir)  # a missing or unreadable checkpoint: before the lock
     else:
         run_dir, ckpt = Path(run_dir), None
         validate(cfg)  # an invalid config: before any folder is made
-    with locked(run_dir):
-        if ckpt is None:
+    with locked(run_dir) if writes else nullcontext():
+        run = _start(cfg, run_dir, ckpt, overrides, writes)
+        team = join(place, run) if place is not None else None
+        try:
+            return _loop(run, run_dir, team)
+        finally:
+            if team is not None:
+                team.close()
+
+
+def _start(
+    cfg: Config | None, run_dir: Path, ckpt: dict | None, overrides: list[str] | None, writes: bool
+) -> Run:
+    """A new run (in a folder free of another run's files) or the checkpoint's, resumed in
+    the folder it belongs to; only the writing process checks and tidies the folder."""
+    if ckpt is None:
+        if writes:
             check_new(run_dir)
             remove_orphans(run_dir)
-            run = build_run(cfg)
-        else:
-            check_belongs(run_dir, ckpt)
-            run = restore_run(ckpt, run_dir, overrides)
-            tidy(run_dir, run.counters.step)
+        return build_run(cfg)
+    if writes:
+        check_belongs(run_dir, ckpt)
+    run = restore_run(ckpt, run_dir, overrides)
+    if writes:
+        tidy(run_dir, run.counters.step)
+    return run
+
+
+def _loop(run: Run, run_dir: Path, team: Team | None) -> Run:
+    """Write the config, then step the run with the hooks (the writing process's only)."""
+    total = run.total_steps()
+    hooks: list[Hook] = []
+    if team is None or team.writes:
         text = yaml.safe_dump(run.cfg.to_dict(), sort_keys=False)
         atomic_write(run_dir / "config.yaml", lambda f: f.write(text.encode()))
-        total = run.total_steps()
         hooks = default_hooks(run, run_dir, total)
-        try:
-            return run_loop(run, hooks, total)
-        except DivergedError as err:
-            kept = hooks[-1].kept() if isinstance(hooks[-1], Checkpointer) else ""
-            raise DivergedError(f"{err}; {kept}") from None
+    try:
+        return run_loop(run, hooks, total, team)
+    except DivergedError as err:
+        kept = hooks[-1].kept() if hooks and isinstance(hooks[-1], Checkpointer) else ""
+        raise DivergedError(f"{err}; {kept}" if kept else str(err)) from None

@@ -37,6 +37,7 @@ class Run:
     step: Step
     fixed_noise: Tensor
     fixed_labels: Tensor | None = None  # conditional runs: the labels of fixed_noise's rows
+    world_size: int = 1  # processes of a data-parallel run (torchrun), as last trained
 
     @property
     def counters(self) -> Counters:
@@ -114,6 +115,7 @@ class Run:
             **({"labelled": self.data.labelled.state_dict()} if self.data.labelled else {}),
             "fixed_noise": self.fixed_noise.cpu(),
             "rng": rng_state(),
+            "world_size": self.world_size,
         }
 
     def load_state_dict(self, ckpt: dict[str, Any]) -> None:
@@ -128,6 +130,7 @@ class Run:
         self.counters.step = int(ckpt["counters"]["step"])
         self.fixed_noise = ckpt["fixed_noise"].to(self.device)
         set_rng_state(ckpt["rng"])
+        self.world_size = int(ckpt.get("world_size", 1))
 
     def _load_average(self, player: Player, state: dict | None) -> None:
         if player.average is None:

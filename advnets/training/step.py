@@ -2,11 +2,11 @@
 module runs them. It is the only code that calls zero_grad / backward / optimizer.step."""
 
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from advnets.config import OptimConfig
 from advnets.data.batches import Batches
@@ -58,6 +58,8 @@ class Step:
     autocast: Callable[[], AbstractContextManager]
     counters: Counters = field(default_factory=Counters)
     guard: LossGuard | None = None  # watches each update's loss for NaN, Inf, explosion
+    # around each phase's losses and update (a data-parallel run: DDP and per-rank RNG)
+    around: Callable[[Phase], AbstractContextManager] = lambda phase: nullcontext()
 
     def __call__(self) -> Stats:
         """One iteration: every phase the method plans for it, in order."""
@@ -74,7 +76,7 @@ class Step:
         batch = self.batches.draw(phase.needs)
         keep = set(phase.trains) | set(phase.keeps_graph)
         others = [p.net for name, p in self.players.items() if name not in keep]
-        with frozen(others):
+        with self.around(phase), frozen(others):
             with self.autocast():
                 losses, stats = phase.loss(batch)
             if self.guard is not None:
@@ -92,18 +94,16 @@ class Step:
             losses[trains[0]].backward()
             opt.step()
             return
-        # a simultaneous update: every gradient is taken before any player moves
-        grads: list[tuple[Tensor, ...]] = []
+        # a simultaneous update: every gradient is taken before any player moves. Each
+        # player's gradient is accumulated into its own .grad (backward with inputs), which
+        # is what DDP averages in a data-parallel run.
+        for name in trains:
+            self.players[name].optimizer.zero_grad(set_to_none=True)
         for i, name in enumerate(trains):
-            params = list(self.players[name].net.parameters())
-            grads.append(
-                torch.autograd.grad(losses[name], params, retain_graph=i < len(trains) - 1)
-            )
-        for name, player_grads in zip(trains, grads, strict=True):
-            opt = self.players[name].scheduled(epoch)
-            for p, g in zip(self.players[name].net.parameters(), player_grads, strict=True):
-                p.grad = g
-            opt.step()
+            params = [p for p in self.players[name].net.parameters() if p.requires_grad]
+            losses[name].backward(inputs=params, retain_graph=i < len(trains) - 1)
+        for name in trains:
+            self.players[name].scheduled(epoch).step()
 
     def _updated(self, player: Player) -> None:
         self.method.after_update(player.name)

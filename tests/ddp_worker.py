@@ -1,0 +1,127 @@
+"""One process of the data-parallel tests: `advnets train ...` (the argv after the
+options below), launched by torch.distributed.run or alone.
+
+--fixed-alpha: the gradient penalty's interpolation weight of each sample is a function of
+    that sample, so a split run and one process interpolate at the same points;
+--writes DIR: every checkpoint write is recorded in DIR/writes-rank<RANK>.txt;
+--desync: rank 0's hooks draw random numbers without the fence that keeps the shared
+    stream of batches in step (the run must stop at once, saying so);
+--families OUT NAME...: instead of `advnets train`, trains each named entry of FAMILIES
+    (one process group for all) and rank 0 saves every one's weights to OUT.
+"""
+
+import os
+import sys
+
+import torch
+
+import advnets.methods.gan as gan
+import advnets.methods.vaegan as vaegan
+import advnets.training.hooks as hooks
+from advnets import load_preset
+from advnets.cli import main
+from advnets.training import build_run, run_loop
+from advnets.training.distributed import join, place_from_env
+
+STEPS = 3
+SGD = ["optim.D.name=sgd", "optim.D.lr=0.01", "optim.G.name=sgd", "optim.G.lr=0.01"]
+COMMON = [*SGD, "train.batch_size=32", "train.threads=1", "train.progress=false"]
+TOY = [*COMMON, "model.generator.hidden=[32]", "model.discriminator.hidden=[32]"]
+CONV = [*COMMON, "model.generator.channels=8", "model.discriminator.channels=8"]
+CONV += ["model.generator.norm=none", "model.discriminator.norm=none", "model.z_dim=8"]
+# method families whose split run draws nothing that depends on the split (no dropout,
+# batch norm or per-batch statistics; the VAE's eps a function of the sample)
+FAMILIES: dict[str, tuple[str, list[str]]] = {
+    "simultaneous": ("gan-grid", [*TOY, "train.update=simultaneous"]),
+    "reuse_fakes": ("gan-grid", [*TOY, "train.update=reuse_fakes"]),
+    "pacgan": ("gan-grid", [*TOY, "model.discriminator.pack=2"]),
+    "conditional": ("cgan-mnist", [*COMMON, "model.discriminator.input_dropout=0",
+                                   "model.discriminator.hidden_dropout=0"]),
+    "sgan": ("sgan-mnist", CONV),
+    "vaegan": ("vaegan-mnist", [*CONV, "model.encoder.channels=8", "model.encoder.norm=none",
+                                "optim.E.name=sgd", "optim.E.lr=0.01"]),
+}  # fmt: skip
+MNIST = ("conditional", "sgan", "vaegan")
+# per-batch computations that each process does on its share (documented, not the same
+# numbers as one process): they must train, with DDP following their own paths
+FAMILIES.update(
+    {
+        "unrolled": ("gan-grid", [*TOY, "loss.unroll_steps=2"]),
+        "feature_matching": ("gan-grid", [*TOY, "loss.generator=feature_matching"]),
+        "minibatch": ("gan-grid", [*TOY, "model.discriminator.minibatch_kernels=4"]),
+    }
+)
+PER_RANK = ("unrolled", "feature_matching", "minibatch")
+
+
+def sample_eps_reparameterize(mean, logvar):
+    """z = mean + sigma * eps with eps a function of the sample (not of the batch split)."""
+    return mean + (0.5 * logvar).exp() * torch.sin(1000 * mean.detach())
+
+
+def family_weights(name: str, data_root: str | None, team_place=None) -> dict:
+    """Train family `name` for STEPS steps (split when `team_place`); its nets' weights."""
+    preset, overrides = FAMILIES[name]
+    root = [f"data.root={data_root}"] if name in MNIST and data_root else []
+    run = build_run(load_preset(preset, [*overrides, *root]))
+    team = join(team_place, run) if team_place is not None else None
+    run_loop(run, [], STEPS, team)
+    return {player: net.state_dict() for player, net in run.nets.items()}
+
+
+def fixed_alpha_penalty(D, real, fake):
+    """The gradient penalty at alpha = sigmoid(sum of the real sample's values)."""
+    alpha = torch.sigmoid(real.detach().flatten(1).sum(1))
+    return fixed_alpha_penalty.original(D, real, fake, alpha)
+
+
+def desync() -> None:
+    import contextlib
+
+    import advnets.training.loop as loop
+    from advnets.training.distributed import Team
+
+    class Draw(hooks.Hook):
+        def after_step(self, run, stats):
+            torch.rand(1)
+
+    Team.shared_stream_kept = lambda self: contextlib.nullcontext()
+    original = loop.default_hooks
+    loop.default_hooks = lambda *args: [Draw(), *original(*args)]
+
+
+def record_writes(folder: str) -> None:
+    original, rank = hooks.save_atomic, os.environ.get("RANK", "0")
+
+    def save(obj, path):
+        with open(os.path.join(folder, f"writes-rank{rank}.txt"), "a") as f:
+            f.write(f"{path}\n")
+        original(obj, path)
+
+    hooks.save_atomic = save
+
+
+def train_families(out: str, names: list[str]) -> None:
+    vaegan.reparameterize = sample_eps_reparameterize
+    place = place_from_env()
+    weights = {n: family_weights(n, os.environ.get("ADVNETS_DATA"), place) for n in names}
+    if place is None or place.rank == 0:
+        torch.save(weights, out)
+
+
+if __name__ == "__main__":
+    argv = sys.argv[1:]
+    if argv[0] == "--families":
+        train_families(argv[1], argv[2:])
+        sys.exit(0)
+    if argv[0] == "--fixed-alpha":
+        fixed_alpha_penalty.original = gan.gradient_penalty
+        gan.gradient_penalty = fixed_alpha_penalty
+        argv = argv[1:]
+    if argv[0] == "--desync":
+        desync()
+        argv = argv[1:]
+    if argv[0] == "--writes":
+        record_writes(argv[1])
+        argv = argv[2:]
+    sys.exit(main(argv))
