@@ -73,6 +73,7 @@ def evaluate(args, dataset: str, task: str, seed: int) -> dict:
     sharp_gap = abs(by_name["GAN"].sharpness - 1) - abs(by_name["content-only"].sharpness - 1)
     return {
         "rows": [{k: v for k, v in vars(r).items() if k != "per_image"} for r in rows],
+        "images": len(rows[0].per_image),
         "best_baseline": best.name,
         "gap_db": gan_gap[0],
         "gap_se": gan_gap[1],
@@ -82,7 +83,8 @@ def evaluate(args, dataset: str, task: str, seed: int) -> dict:
 
 
 def print_table(row: dict) -> None:
-    print(f"\n### {row['task']} on {row['dataset']} (seed {row['seed']}, {row['n']} test images)")
+    images = row.get("images", row["n"])
+    print(f"\n### {row['task']} on {row['dataset']} (seed {row['seed']}, {images} test images)")
     print("| restorer | PSNR (dB) | SSIM | sharpness / originals' | ms / image |")
     print("|---|---:|---:|---:|---:|")
     for r in row["rows"]:
