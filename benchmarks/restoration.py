@@ -16,12 +16,14 @@ corrupted (LRes for super-resolution), each baseline, content-only G, GAN G.
 import argparse
 import json
 import sys
+from functools import partial
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from executor import Job, add_executor_options, check_executor, run_jobs  # noqa: E402
 from results import Results, add_run_options, check_overrides  # noqa: E402
 
 from advnets.config import load_preset  # noqa: E402
@@ -131,30 +133,31 @@ def main(argv: list[str] | None = None) -> None:
         help="copy each CIFAR-10 GAN G (first seed) into the package's shipped restorers",
     )
     add_run_options(parser)
+    add_executor_options(parser)
     args = parser.parse_args(argv)
-    presets = [f"restore-{t}-{d}" for t in args.tasks for d in args.datasets]
-    check_overrides(parser, presets, args.set)
+    check_overrides(
+        parser, [f"restore-{t}-{d}" for t in args.tasks for d in args.datasets], args.set
+    )
+    check_executor(parser, args)
+    args.out = str(Path(args.out).resolve())  # the same folders for the driver and any task
     results = Results(args.results, ("dataset", "task", "seed", "steps", "n", "set"))
-    for dataset in args.datasets:
-        for task in args.tasks:
-            for seed in range(args.first_seed, args.first_seed + args.seeds):
-                key = {
-                    "dataset": dataset,
-                    "task": task,
-                    "seed": seed,
-                    "steps": args.steps,
-                    "n": args.n,
-                    "set": " ".join(args.set),
-                }
-                row, _ = results.get_or_run(
-                    key, lambda d=dataset, t=task, s=seed: evaluate(args, d, t, s)
-                )
-                print_table(row)
-                if args.pictures:
-                    picture(args, dataset, task, seed, args.pictures)
-            if args.ship and dataset == "cifar10":
-                folder = run_dir(args, dataset, task, "restoration", args.first_seed)
-                print(f"shipped {folder} -> {ship(folder)}")
+    jobs = [
+        Job(
+            {"dataset": d, "task": t, "seed": s, "steps": args.steps, "n": args.n,
+             "set": " ".join(args.set)},
+            partial(evaluate, args, d, t, s),
+        )
+        for d in args.datasets
+        for t in args.tasks
+        for s in range(args.first_seed, args.first_seed + args.seeds)
+    ]  # fmt: skip
+    for job, row in zip(jobs, run_jobs(results, jobs, args), strict=True):
+        print_table(row)
+        if args.pictures:
+            picture(args, job.key["dataset"], job.key["task"], job.key["seed"], args.pictures)
+        if args.ship and job.key["dataset"] == "cifar10" and job.key["seed"] == args.first_seed:
+            folder = run_dir(args, "cifar10", job.key["task"], "restoration", args.first_seed)
+            print(f"shipped {folder} -> {ship(folder)}")
 
 
 if __name__ == "__main__":
