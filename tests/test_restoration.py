@@ -253,3 +253,18 @@ def test_restore_errors_are_one_line(tmp_path, capsys, data_root):
     train(load_preset("gan-ring", ["train.steps=1", "train.progress=false"]), gan)
     assert main(["restore", str(gan), str(good), "--out", str(tmp_path / "o.png")]) == 2
     assert "not a restoration run" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+def test_shipped_restorers_beat_the_best_baseline_default(task, data_root):
+    """The package's CIFAR-10 restorers load (weights_only) and, on 16 test images, restore
+    better than the corrupted input and than the task's best classical default."""
+    from advnets.restore import load_shipped
+
+    restorer, cfg = load_shipped(task)
+    clean = load_images01("cifar10", "test", data_root, 16)[0]
+    d = degrade(clean, cfg.restore, torch.Generator().manual_seed(3))
+    ours = psnr(clean, restorer(d)).mean()
+    names = [n for n in baselines_for(task) if n != "input"]
+    best = max(psnr(clean, classical(n, cfg.restore)(d)).mean() for n in names)
+    assert 0.0 < ours - best < 6.0, (task, ours, best)
