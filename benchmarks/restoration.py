@@ -10,7 +10,7 @@ originals', ms per image, and the GAN's PSNR gap to the best baseline (paired SE
 Each run trains the `restore-<task>-<dataset>` preset (method restoration, or
 restoration-content for the ablation). Finished rows are kept in --results and not trained
 or scored again. --pictures writes the report's layout per task: rows original,
-corrupted (LRes for super-resolution), each baseline, content-only G, GAN G.
+corrupted (LRes for super-resolution), each baseline, GAN G, content-only G.
 """
 
 import argparse
@@ -102,8 +102,25 @@ def print_table(row: dict) -> None:
     )
 
 
+def summary(rows: list[dict]) -> None:
+    """One line per table: the GAN against the best baseline, and the sharpness of both Gs."""
+    print(
+        "\n| data | task | best baseline | its PSNR | GAN PSNR | GAN - baseline (dB) "
+        "| sharpness GAN / content-only |"
+    )
+    print("|---|---|---|---:|---:|---:|---:|")
+    for row in rows:
+        by_name = {r["name"]: r for r in row["rows"]}
+        base, gan, l1 = by_name[row["best_baseline"]], by_name["GAN"], by_name["content-only"]
+        print(
+            f"| {row['dataset']} | {row['task']} | {base['name']} | {base['psnr']:.2f} | "
+            f"{gan['psnr']:.2f} | {row['gap_db']:+.2f} ± {row['gap_se']:.2f} | "
+            f"{gan['sharpness']:.2f} / {l1['sharpness']:.2f} |"
+        )
+
+
 def picture(args, dataset: str, task: str, seed: int, path: Path) -> None:
-    """Rows: originals, corrupted (nearest-upscaled for SR), baselines, content-only, GAN."""
+    """Rows: originals, corrupted (nearest-upscaled for SR), baselines, GAN, content-only."""
     clean = load_images01(dataset, "test", args.data, 8)[0]
     cfg = load_preset(f"restore-{task}-{dataset}", args.set).restore
     d = degrade(clean, cfg, torch.Generator().manual_seed(seed))
@@ -151,13 +168,15 @@ def main(argv: list[str] | None = None) -> None:
         for t in args.tasks
         for s in range(args.first_seed, args.first_seed + args.seeds)
     ]  # fmt: skip
-    for job, row in zip(jobs, run_jobs(results, jobs, args), strict=True):
+    rows = run_jobs(results, jobs, args)
+    for job, row in zip(jobs, rows, strict=True):
         print_table(row)
         if args.pictures:
             picture(args, job.key["dataset"], job.key["task"], job.key["seed"], args.pictures)
         if args.ship and job.key["dataset"] == "cifar10" and job.key["seed"] == args.first_seed:
             folder = run_dir(args, "cifar10", job.key["task"], "restoration", args.first_seed)
             print(f"shipped {folder} -> {ship(folder)}")
+    summary(rows)
 
 
 if __name__ == "__main__":
