@@ -12,7 +12,7 @@ from PIL import Image, UnidentifiedImageError
 from advnets.config import Config, apply_overrides
 from advnets.data.corruptions import TASKS, Degraded, degrade
 from advnets.errors import ConfigError, DataError
-from advnets.files import save_image, save_npy
+from advnets.files import read_npy, save_image, save_npy
 from advnets.restore.baselines import BASELINES
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -36,10 +36,7 @@ def read_images(path: str) -> torch.Tensor:
 
 
 def _npy_images(path: str) -> torch.Tensor:
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise DataError(f"{path}: not a readable .npy file ({err})") from None
+    array = read_npy(path)  # header checked against the file size, never unpickled
     if array.ndim != 4 or array.shape[1] not in (1, 3) or min(array.shape[2:]) < 2:
         raise DataError(
             f"{path}: images must be (N, C, H, W) with C 1 or 3, got shape {array.shape}"
@@ -161,17 +158,16 @@ def eval_psnr(args: argparse.Namespace) -> None:
         cfg.restore, cfg.data.name, restorers, args.data, args.n or 500, args.seed
     )
     print(
-        f"{cfg.restore.task} on {cfg.data.name} test images ({args.n or 500}); "
+        f"{cfg.restore.task} on {cfg.data.name} test images ({len(rows[0].per_image)}); "
         f"sharp: Laplacian variance / the originals'"
     )
     print(HEADER)
     for row in rows:
         print(row.line())
-    best = max((r for r in rows if r.name not in restorers), key=lambda r: r.psnr)
-    print(
-        f"psnr {rows[len(rows) - len(restorers)].psnr:.2f} best_baseline {best.name} "
-        f"{best.psnr:.2f}"
-    )
+    own = next(r for r in rows if r.name == cfg.method)
+    baselines = (r for r in rows if r.name not in restorers and r.name != "input")
+    best = max(baselines, key=lambda r: r.psnr)
+    print(f"psnr {own.psnr:.2f} best_baseline {best.name} {best.psnr:.2f}")
 
 
 def add_restore_commands(sub: argparse._SubParsersAction) -> None:

@@ -48,13 +48,14 @@ def train_runs(args, dataset: str, task: str, seed: int) -> dict:
     minutes = {}
     for method in METHODS:
         folder = run_dir(args, dataset, task, method, seed)
-        overrides = [f"method={method}", f"train.seed={seed}", "train.progress=false"]
-        overrides += [f"data.root={args.data}"] if args.data else []
-        overrides += [f"train.steps={args.steps}"] if args.steps else []
+        common = ["train.progress=false", *args.set]  # what a resume may change too
+        common += [f"data.root={args.data}"] if args.data else []
+        common += [f"train.steps={args.steps}"] if args.steps else []
         if (folder / "checkpoint.pt").is_file():  # finished, or stopped: continue it
-            train(None, folder, resume=True, overrides=overrides[2:] + args.set)
+            train(None, folder, resume=True, overrides=common)
         else:
-            train(load_preset(f"restore-{task}-{dataset}", [*overrides, *args.set]), folder)
+            first = [f"method={method}", f"train.seed={seed}", *common]
+            train(load_preset(f"restore-{task}-{dataset}", first), folder)
         rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
         minutes[method] = round(max(r.get("seconds", 0) for r in rows) / 60, 1)
     return minutes

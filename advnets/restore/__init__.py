@@ -114,7 +114,7 @@ def ship(run: Path, path: Path | None = None) -> Path:
     """Write a restoration run's G (with its config) where `load_shipped` finds it for its
     task, or to `path`: the file the package carries for `advnets restore` out of the box."""
     ckpt = load_checkpoint(run)
-    cfg = config_from_dict(ckpt["config"])
+    cfg = checkpoint_config(ckpt)
     if cfg.method != "restoration":
         raise ConfigError(f"{run}: ship the G of a restoration (GAN) run, not a {cfg.method} run")
     out = path or shipped_path(cfg.restore.task)
