@@ -77,13 +77,19 @@ def psnr(x: Tensor, y: Tensor, max_value: float = 1.0) -> Tensor:
     return 10 * torch.log10(max_value**2 / mse)
 
 
-def laplacian_variance(images01: Tensor) -> Tensor:
-    """Sharpness of each image: the variance of its discrete Laplacian (4-neighbour kernel,
-    per channel, valid region), a no-reference blur measure."""
+def laplacian(images01: Tensor) -> Tensor:
+    """The discrete Laplacian (4-neighbour kernel) of each channel, valid region:
+    (N, C, H - 2, W - 2)."""
     kernel = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
     flat = images01.flatten(0, 1).unsqueeze(1)  # every channel an image
-    lap = torch.nn.functional.conv2d(flat, kernel.view(1, 1, 3, 3))
-    return lap.flatten(1).var(1).view(len(images01), -1).mean(1)
+    lap = torch.nn.functional.conv2d(flat, kernel.to(flat).view(1, 1, 3, 3))
+    return lap.view(*images01.shape[:2], *lap.shape[-2:])
+
+
+def laplacian_variance(images01: Tensor) -> Tensor:
+    """Sharpness of each image: the variance of its discrete Laplacian (per channel, valid
+    region, channels averaged), a no-reference blur measure."""
+    return laplacian(images01).flatten(2).var(2).mean(1)
 
 
 def reconstruction_scores(

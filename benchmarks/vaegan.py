@@ -1,6 +1,7 @@
 """VAE, GAN and VAE/GAN on the same networks and budget (Larsen et al. 2016's comparison):
-reconstruction PSNR, sample FID and classes covered on the shipped classifier, and the
-sharpness of samples and reconstructions relative to the test images' (1 = as sharp).
+reconstruction PSNR; sample FID, classes covered and the KL of the samples' class histogram
+from uniform, on the shipped classifier; the sharpness of samples and reconstructions
+relative to the test images' (1 = as sharp).
 
     python benchmarks/vaegan.py --dataset mnist --epochs 1 --seeds 1 \\
         --results runs/vaegan/results.jsonl --grid docs/vaegan_mnist.png
@@ -71,7 +72,7 @@ def train_and_score(args, method: str, seed: int) -> dict:
     }
     if "fid" in DATASETS.get(args.dataset).metrics:  # a shipped classifier scores its samples
         scores = advnets.evaluate(folder, metric="fid", n=args.n, data_root=args.data)
-        row.update(fid=scores["fid"], classes=scores["classes"])
+        row.update(fid=scores["fid"], classes=scores["classes"], class_kl=scores["class_kl"])
     if method != "gan":
         E, G, cfg = load_autoencoder(folder)
         recon = reconstruction_scores(E, G, cfg, 2000, args.data)
@@ -80,7 +81,15 @@ def train_and_score(args, method: str, seed: int) -> dict:
 
 
 def table(rows: list[dict]) -> None:
-    keys = ("recon_psnr", "fid", "classes", "sample_sharpness", "recon_sharpness", "minutes")
+    keys = (
+        "recon_psnr",
+        "fid",
+        "classes",
+        "class_kl",
+        "sample_sharpness",
+        "recon_sharpness",
+        "minutes",
+    )
     print("| method | seeds | " + " | ".join(keys) + " |")
     print("|---|---:|" + "---:|" * len(keys))
     for method in METHODS:

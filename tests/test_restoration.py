@@ -20,7 +20,7 @@ from advnets.reconstruction import psnr
 from advnets.restore import classical, from_generator
 from advnets.restore.admm import _grad, admm_tv_deconvolve, psf_to_otf, tv_objective
 from advnets.restore.baselines import baselines_for
-from advnets.restore.evaluate import restoration_table
+from advnets.restore.evaluate import restoration_table, sharpness
 from advnets.training import build_run, run_loop, train
 
 SMALL = [
@@ -81,6 +81,18 @@ def test_masks_centre_and_seeded_holes():
     again = degrade(x, cfg, torch.Generator().manual_seed(5))
     assert torch.equal(first.mask, again.mask) and 16 <= first.mask[0].sum() <= 48
     assert (first.image[first.mask.expand_as(x) > 0] == 0).all()
+
+
+def test_inpainting_sharpness_is_measured_in_the_holes():
+    """A flat fill of the hole is blurred however sharp the known pixels are: the masked
+    sharpness sees it, the whole-image one hardly does."""
+    x = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    mask = make_mask(4, (32, 32), RestoreConfig(task="inpaint"))
+    filled = torch.where(mask > 0.5, torch.full_like(x, 0.5), x)
+    whole = (sharpness(filled) / sharpness(x)).mean().item()
+    holes = (sharpness(filled, mask) / sharpness(x, mask)).mean().item()
+    assert 0.85 < whole < 1.0 and holes < 0.15
+    assert torch.allclose(sharpness(x, mask), sharpness(x), rtol=0.3)  # noise: alike anywhere
 
 
 def test_admm_tv_matches_a_reference_qp_solver():

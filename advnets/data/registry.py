@@ -49,8 +49,8 @@ DATASETS: Registry[Dataset] = Registry("dataset")
 for entry in (
     Dataset("mnist", (1, 28, 28), 10, ("fid", "kid", "parzen"), loader=_idx_loader("mnist")),
     Dataset("fashion", (1, 28, 28), 10, ("fid", "kid", "parzen"), loader=_idx_loader("fashion")),
-    # natural scenes and faces: no shipped classifier scores their samples
-    Dataset("cifar10", (3, 32, 32), 10, (), loader=lambda s, r, d: load_cifar10(s, r)),
+    Dataset("cifar10", (3, 32, 32), 10, ("fid", "kid"), loader=lambda s, r, d: load_cifar10(s, r)),
+    # the faces are unlabelled: no classifier scores their samples
     Dataset("faces", (1, 64, 64), 0, (), loader=lambda s, r, d: load_faces(s, r)),
     Dataset(STACKED, (3, 28, 28), MODES, ("modes",)),
     Dataset("gaussian1d", (1,), 0, (), lambda c: gaussian_1d(c.mean, c.std)),

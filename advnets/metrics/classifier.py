@@ -1,9 +1,10 @@
-"""The domain classifier whose penultimate features FID and KID use on MNIST-like data
-(Inception weights cannot be fetched here; TF-GAN's MNIST evaluation also uses a frozen
-MNIST classifier). It is trained by `advnets classifier DATASET` with a fixed seed and its
-weights ship with the package, so scores are comparable across machines."""
+"""The domain classifiers whose penultimate features FID and KID use (Inception weights
+cannot be fetched here; TF-GAN's MNIST evaluation also uses a frozen MNIST classifier). Each
+is trained by `advnets classifier DATASET` with a fixed seed and its weights ship with the
+package, so scores are comparable across machines."""
 
 import time
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -18,20 +19,41 @@ from advnets.errors import CheckpointError, ConfigError
 FEATURES = 128
 
 
-class DigitClassifier(nn.Module):
-    """Two conv blocks and a 128-unit feature layer; input (N, 1, 28, 28) on [0, 1]."""
+@dataclass(frozen=True)
+class Spec:
+    """One data set's classifier: its input and conv widths, and how it is trained."""
 
-    def __init__(self, classes: int = 10) -> None:
+    channels: int
+    side: int
+    widths: tuple[int, ...]
+    batch_norm: bool = False
+    flips: bool = False  # random horizontal flips in training (natural scenes, not digits)
+    epochs: int = 4
+
+
+SPECS = {
+    "mnist": Spec(1, 28, (32, 64)),
+    "fashion": Spec(1, 28, (32, 64), epochs=6),
+    "cifar10": Spec(3, 32, (32, 64, 128), batch_norm=True, flips=True, epochs=10),
+}
+
+
+class DigitClassifier(nn.Module):
+    """Conv blocks (3x3, ReLU, 2x2 max-pool) and a 128-unit feature layer; input (N, C, H, W)
+    on [0, 1]. The default is the MNIST/Fashion-MNIST network."""
+
+    def __init__(self, classes: int = 10, spec: Spec = SPECS["mnist"]) -> None:
         super().__init__()
-        self.conv = nn.Sequential(
-            nn.Conv2d(1, 32, 3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
+        layers, width, side = [], spec.channels, spec.side
+        for out in spec.widths:
+            layers.append(nn.Conv2d(width, out, 3, padding=1))
+            layers += [nn.BatchNorm2d(out)] if spec.batch_norm else []
+            layers += [nn.ReLU(), nn.MaxPool2d(2)]
+            width, side = out, side // 2
+        self.conv = nn.Sequential(*layers)
+        self.features = nn.Sequential(
+            nn.Flatten(), nn.Linear(width * side * side, FEATURES), nn.ReLU()
         )
-        self.features = nn.Sequential(nn.Flatten(), nn.Linear(64 * 7 * 7, FEATURES), nn.ReLU())
         self.head = nn.Linear(FEATURES, classes)
 
     def embed(self, x: Tensor) -> Tensor:
@@ -39,6 +61,14 @@ class DigitClassifier(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.embed(x))
+
+
+def spec_for(dataset: str) -> Spec:
+    if dataset not in SPECS:
+        raise ConfigError(
+            f"no evaluation classifier for {dataset!r}; there is one for {', '.join(SPECS)}"
+        )
+    return SPECS[dataset]
 
 
 def weights_path(dataset: str) -> Path:
@@ -53,7 +83,7 @@ def load_classifier(dataset: str) -> DigitClassifier:
             f"no classifier weights for {dataset!r} at {path}; "
             f"train them with `advnets classifier {dataset}`"
         )
-    model = DigitClassifier()
+    model = DigitClassifier(spec=spec_for(dataset))
     try:
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     except Exception as err:
@@ -78,17 +108,19 @@ def predict(model: DigitClassifier, images01: Tensor, chunk: int = 1000) -> tupl
 def train_classifier(
     dataset: str,
     root: str | None = None,
-    epochs: int = 4,
+    epochs: int | None = None,
     seed: int = 0,
     out: Path | None = None,
     log=print,
 ) -> float:
-    """Train on the 60,000 training images (seeded), save the weights, return test accuracy."""
+    """Train on every training image (seeded), save the weights, return test accuracy."""
+    spec = spec_for(dataset)
+    epochs = spec.epochs if epochs is None else epochs
     if epochs < 1:
         raise ConfigError(f"the classifier needs at least one epoch, got {epochs}")
     torch.manual_seed(seed)
     x, y = load_images01(dataset, "full", root)
-    model = DigitClassifier()
+    model = DigitClassifier(spec=spec)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=epochs * (len(x) // 128))
     for epoch in range(epochs):
@@ -97,10 +129,7 @@ def train_classifier(
         model.train()
         for i in range(len(x) // 128):
             idx = perm[i * 128 : (i + 1) * 128]
-            batch = x[idx]
-            shift = torch.randint(-2, 3, (2,))  # small random translations
-            batch = torch.roll(batch, (int(shift[0]), int(shift[1])), dims=(2, 3))
-            loss = F.cross_entropy(model(batch), y[idx])
+            loss = F.cross_entropy(model(_augment(x[idx], spec)), y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -109,6 +138,16 @@ def train_classifier(
         log(f"epoch {epoch + 1}: test accuracy {accuracy:.4f} ({time.perf_counter() - t:.0f} s)")
     save_atomic(model.state_dict(), out or weights_path(dataset))
     return accuracy
+
+
+def _augment(batch: Tensor, spec: Spec) -> Tensor:
+    """Small random translations of the whole batch (and, for photos, flips of half of it)."""
+    shift = torch.randint(-2, 3, (2,))
+    batch = torch.roll(batch, (int(shift[0]), int(shift[1])), dims=(2, 3))
+    if spec.flips:
+        flip = torch.rand(len(batch)) < 0.5
+        batch = torch.where(flip[:, None, None, None], batch.flip(3), batch)
+    return batch
 
 
 def test_accuracy(model: DigitClassifier, dataset: str, root: str | None = None) -> float:

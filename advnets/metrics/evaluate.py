@@ -153,7 +153,9 @@ def _classifier_outputs(samples: Tensor, dataset: str, s: EvalSettings):
     """Classifier features and probabilities of the samples and of the reference set
     (`s.reference`: the test set, or the validation set during training; cached)."""
     if "fid" not in info(dataset).metrics:
-        raise DataError(f"FID and KID use a digit/clothing classifier: not for {dataset!r}")
+        raise DataError(
+            f"FID and KID use a shipped domain classifier: there is none for {dataset!r}"
+        )
     if s.fid_samples < 2 or len(samples) < s.fid_samples:
         raise DataError(
             f"FID/KID need at least 2 and here {s.fid_samples} samples, got {len(samples)}"

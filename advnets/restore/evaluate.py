@@ -1,7 +1,8 @@
 """The restoration table: every restorer of a task on the same corrupted test images, with
 PSNR (the seed's definition, MAX = 1 on [0, 1] pixels) and SSIM as mean +- standard error,
-sharpness (variance of the Laplacian) relative to the originals', and milliseconds per
-image. Each baseline's free parameter is chosen on validation images, never on test."""
+sharpness (variance of the Laplacian; for inpainting, inside the holes) relative to the
+originals', and milliseconds per image. Each baseline's free parameter is chosen on
+validation images, never on test."""
 
 import math
 import time
@@ -15,7 +16,7 @@ from torch import Tensor
 from advnets.config import RestoreConfig
 from advnets.data import load_images01
 from advnets.data.corruptions import degrade
-from advnets.reconstruction import laplacian_variance, psnr
+from advnets.reconstruction import laplacian, laplacian_variance, psnr
 from advnets.restore import Restorer, classical
 from advnets.restore.baselines import BASELINES, baselines_for
 
@@ -29,7 +30,7 @@ class Row:
     psnr_se: float
     ssim: float
     ssim_se: float
-    sharpness: float  # mean Laplacian variance / the originals'
+    sharpness: float  # mean Laplacian variance / the originals' (inpainting: in the holes)
     ms: float  # milliseconds per image
     param: float | None = None  # a baseline's parameter, as chosen on validation images
     per_image: list[float] = field(default_factory=list, repr=False)  # PSNR of each image
@@ -61,12 +62,25 @@ def _mean_se(values: Tensor) -> tuple[float, float]:
     return v.mean().item(), se
 
 
+def sharpness(images01: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Laplacian variance of each image; with an inpainting mask, only where the Laplacian's
+    centre is a missing pixel (what the restorer made: the known pixels are copied)."""
+    if mask is None:
+        return laplacian_variance(images01)
+    lap = laplacian(images01)
+    inside = (mask[:, :, 1:-1, 1:-1] > 0.5).expand_as(lap)
+    return torch.stack(
+        [v[m].var() if m.sum() > 1 else v.var() for v, m in zip(lap, inside, strict=True)]
+    )
+
+
 def score(name: str, restorer: Restorer, clean: Tensor, corrupted, param=None) -> Row:
     """Restore `corrupted` with `restorer` and score it against `clean`."""
     start = time.perf_counter()
     restored = restorer(corrupted)
     ms = 1000 * (time.perf_counter() - start) / len(clean)
-    sharp = laplacian_variance(restored).mean() / laplacian_variance(clean).mean()
+    mask = getattr(corrupted, "mask", None)
+    sharp = sharpness(restored, mask).mean() / sharpness(clean, mask).mean()
     values = psnr(clean, restored)
     p, s = _mean_se(values), _mean_se(ssim(clean, restored))
     return Row(name, *p, *s, sharp.item(), ms, param, values.tolist())
