@@ -2,6 +2,7 @@
 hand computations, the labelled subset, learning from unlabelled data, classify / accuracy,
 exact resume."""
 
+import json
 import math
 
 import numpy as np
@@ -112,6 +113,22 @@ def test_improved_gan_beats_its_supervised_baseline_on_100_labels(data_root):
     finally:
         torch.set_num_threads(threads)
     assert scores["improved-gan"] > scores["supervised"] + 0.04, scores
+
+
+def test_improved_gan_trains_through_the_early_feature_matching_peak(data_root, tmp_path):
+    """Feature matching's loss (a squared distance of D's unnormalised features) passes 1e5
+    within the first 100 steps of a healthy run; the presets turn the loss-size guard off
+    so that `train` does not take it for divergence (it stopped at step 102 of Fashion-MNIST
+    when it was on)."""
+    assert all(load_preset(p).train.max_loss is None for p in ("improved-gan-mnist",))
+    threads = torch.get_num_threads()
+    try:
+        overrides = [*SMALL[2:], f"data.root={data_root}", "train.threads=1", "train.steps=120"]
+        train(load_preset("improved-gan-fashion", overrides), tmp_path / "run")
+    finally:
+        torch.set_num_threads(threads)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    assert max(r["loss_g"] for r in rows if "loss_g" in r) > 1e5  # the peak was reached
 
 
 def test_ssl_run_resumes_exactly(data_root, tmp_path):
