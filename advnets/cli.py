@@ -22,6 +22,7 @@ from advnets.config import (
 )
 from advnets.errors import AdvnetsError, ConfigError
 from advnets.files import read_npy, save_npy
+from advnets.metrics.classifier import SPECS
 from advnets.metrics.evaluate import METRICS, scorable
 
 
@@ -660,11 +661,10 @@ def _add_eval_command(sub: argparse._SubParsersAction) -> None:
 
 def _add_classifier_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("classifier", help="train the evaluation classifier (FID/KID features)")
-    p.add_argument("dataset", choices=["mnist", "fashion", "cifar10"])
+    p.add_argument("dataset", choices=list(SPECS))
+    defaults = ", ".join(f"{name} {spec.epochs}" for name, spec in SPECS.items())
     p.add_argument(
-        "--epochs",
-        type=integer,
-        help="passes over the training images (default: 4 for mnist, 6 fashion, 10 cifar10)",
+        "--epochs", type=integer, help=f"passes over the training images (default: {defaults})"
     )
     p.add_argument("--seed", type=seed_value, default=0)
     p.add_argument("--out", help="weights file to write")

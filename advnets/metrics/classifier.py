@@ -38,7 +38,7 @@ SPECS = {
 }
 
 
-class DigitClassifier(nn.Module):
+class DomainClassifier(nn.Module):
     """Conv blocks (3x3, ReLU, 2x2 max-pool) and a 128-unit feature layer; input (N, C, H, W)
     on [0, 1]. The default is the MNIST/Fashion-MNIST network."""
 
@@ -75,7 +75,7 @@ def weights_path(dataset: str) -> Path:
     return Path(str(resources.files("advnets") / "metrics" / "weights" / f"{dataset}.pt"))
 
 
-def load_classifier(dataset: str) -> DigitClassifier:
+def load_classifier(dataset: str) -> DomainClassifier:
     """The shipped classifier for `dataset`, in eval mode."""
     path = weights_path(dataset)
     if not path.is_file():
@@ -83,7 +83,7 @@ def load_classifier(dataset: str) -> DigitClassifier:
             f"no classifier weights for {dataset!r} at {path}; "
             f"train them with `advnets classifier {dataset}`"
         )
-    model = DigitClassifier(spec=spec_for(dataset))
+    model = DomainClassifier(spec=spec_for(dataset))
     try:
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     except Exception as err:
@@ -95,7 +95,7 @@ def load_classifier(dataset: str) -> DigitClassifier:
 
 
 @torch.no_grad()
-def predict(model: DigitClassifier, images01: Tensor, chunk: int = 1000) -> tuple[Tensor, Tensor]:
+def predict(model: DomainClassifier, images01: Tensor, chunk: int = 1000) -> tuple[Tensor, Tensor]:
     """(features (N, 128), class probabilities (N, 10)) of images on [0, 1]."""
     feats, probs = [], []
     for part in images01.split(chunk):
@@ -120,7 +120,7 @@ def train_classifier(
         raise ConfigError(f"the classifier needs at least one epoch, got {epochs}")
     torch.manual_seed(seed)
     x, y = load_images01(dataset, "full", root)
-    model = DigitClassifier(spec=spec)
+    model = DomainClassifier(spec=spec)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=epochs * (len(x) // 128))
     for epoch in range(epochs):
@@ -150,7 +150,7 @@ def _augment(batch: Tensor, spec: Spec) -> Tensor:
     return batch
 
 
-def test_accuracy(model: DigitClassifier, dataset: str, root: str | None = None) -> float:
+def test_accuracy(model: DomainClassifier, dataset: str, root: str | None = None) -> float:
     x, y = load_images01(dataset, "test", root)
     _, probs = predict(model, x)
     return float((probs.argmax(1) == y).float().mean())
