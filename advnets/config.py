@@ -60,6 +60,14 @@ class NetConfig:
     input_noise: float = 0.0
     hidden_noise: float = 0.0
     weight_norm: bool = False  # MLPs: weight normalisation of every linear layer
+    # which layers weight_norm covers: all | output (Salimans et al.'s MNIST G: batch norm
+    # in the hidden layers, weight norm on the output)
+    weight_norm_layers: str = "all"
+    # whether the hidden layers' weight-norm scales g train (Salimans et al.'s MNIST D fixes
+    # them at their data-dependent init; only the output layer's train)
+    weight_norm_train_hidden: bool = True
+    # D only: the std of the output layer's logits after the data-dependent init
+    weight_norm_init_out: float = 0.1
     # D only: PacGAN (Lin et al. 2018): D sees m samples concatenated, all real or all
     # generated, one logit per pack (1: off); train.batch_size counts samples, a multiple of m
     pack: int = 1
@@ -196,6 +204,9 @@ class TrainConfig:
     # decay of an exponential moving average of G's weights, sampled instead of G (0: off)
     ema_decay: float = 0.0
     ema_start: int = 0  # G updates before the average starts (until then it copies G)
+    # the players averaged (null: the one samples come from, G); a semi-supervised run's
+    # D listed here is scored (accuracy, best.pt, classify) by its average
+    ema_players: list[str] | None = None
     # stop with an error when a player's loss is NaN, Inf or larger than this in magnitude
     # (an exploding critic); null: stop on NaN / Inf only
     max_loss: float | None = 1e6

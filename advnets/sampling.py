@@ -203,7 +203,8 @@ def class_grid(G: nn.Module, cfg: Config, per_class: int, seed: int = 0) -> Tens
 def classifier_from_checkpoint(
     ckpt: dict, device: str | torch.device = "cpu"
 ) -> tuple[nn.Module, Config]:
-    """The classifier D of a semi-supervised (or supervised baseline) run's checkpoint."""
+    """The classifier D of a semi-supervised (or supervised baseline) run's checkpoint: the
+    average of D's weights where the run kept one (train.ema_players), else D."""
     cfg = checkpoint_config(ckpt)
     method = METHODS.get(cfg.method)
     if not method.classifies:
@@ -211,7 +212,11 @@ def classifier_from_checkpoint(
             f"this run (method {cfg.method}) has no classifier; accuracy and classify need a "
             f"semi-supervised run (method sgan, improved-gan or supervised)"
         )
-    return nets_from_checkpoint(ckpt, cfg, ("D",), device)["D"], cfg
+    D = nets_from_checkpoint(ckpt, cfg, ("D",), device)["D"]
+    average = ckpt.get("averages", {}).get("D")
+    if average is not None:
+        load_weights(D, average.get("weights"), "D's average")
+    return D, cfg
 
 
 def nets_from_checkpoint(

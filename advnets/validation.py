@@ -103,6 +103,11 @@ def check_net(net: NetConfig, prefix: str, num_classes: int) -> None:
     check(all(w >= 1 for w in net.hidden), f"{prefix}hidden widths must be >= 1")
     check(net.pieces >= 1, f"{prefix}pieces must be >= 1")
     check(net.channels >= 1 and net.init_scale > 0, f"{prefix}channels, init_scale must be > 0")
+    check(
+        net.weight_norm_layers in ("all", "output"),
+        f"{prefix}weight_norm_layers must be all or output, got {net.weight_norm_layers!r}",
+    )
+    check(net.weight_norm_init_out > 0, f"{prefix}weight_norm_init_out must be > 0")
     for name in ("input_dropout", "hidden_dropout"):
         p = getattr(net, name)
         check(0 <= p <= 0.99, f"{prefix}{name}={p} must be a drop probability in [0, 0.99]")
@@ -186,6 +191,13 @@ def check_train(cfg: Config) -> None:
     )
     check(0.0 <= t.ema_decay < 1.0, f"train.ema_decay must be in [0, 1), got {t.ema_decay}")
     check(t.ema_start >= 0, f"train.ema_start must be >= 0, got {t.ema_start}")
+    players = METHODS.get(cfg.method).players
+    odd = [name for name in t.ema_players or () if name not in players]
+    check(
+        not odd,
+        f"train.ema_players names {', '.join(map(repr, odd))}, not a player of method "
+        f"{cfg.method} ({', '.join(players)})",
+    )
     check(
         t.max_loss is None or t.max_loss > 0,
         f"train.max_loss must be > 0 (null: stop on NaN / Inf only), got {t.max_loss}",

@@ -7,7 +7,7 @@ from advnets.config import load_preset
 from advnets.errors import ConfigError
 from advnets.sampling import generate, load_generator
 from advnets.training import build_run, run_loop, train
-from advnets.training.ema import GeneratorEMA
+from advnets.training.ema import WeightEMA
 
 
 def _flat(module: nn.Module) -> torch.Tensor:
@@ -18,7 +18,7 @@ def test_average_is_the_normalised_exponential_average_of_the_iterates():
     G = nn.Linear(1, 1, bias=False)
     with torch.no_grad():
         G.weight.fill_(100.0)  # the initial weights get no share of the average
-    ema = GeneratorEMA(G, decay=0.5)
+    ema = WeightEMA(G, decay=0.5)
     iterates = [1.0, 2.0, -3.0, 4.0, 10.0]
     for n, w in enumerate(iterates, start=1):
         with torch.no_grad():
@@ -35,7 +35,7 @@ def test_average_is_the_normalised_exponential_average_of_the_iterates():
 def test_average_starts_after_ema_start_updates():
     """Until `start` G updates the average copies G; then it averages afresh from there."""
     G = nn.Linear(1, 1, bias=False)
-    ema = GeneratorEMA(G, decay=0.5, start=2)
+    ema = WeightEMA(G, decay=0.5, start=2)
     expected = [1.0, 2.0, -3.0, (0.5 * -3 + 4) / 1.5, (0.25 * -3 + 0.5 * 4 + 10) / 1.75]
     for w, e in zip([1.0, 2.0, -3.0, 4.0, 10.0], expected, strict=True):
         with torch.no_grad():

@@ -7,6 +7,7 @@ from torch import nn
 from advnets.config import NetConfig, load_preset
 from advnets.nets import Maxout, build_discriminator, build_generator
 from advnets.nets.layers import Dropout
+from advnets.nets.mlp import MLPDiscriminator, MLPGenerator
 
 
 def fixed_maxout() -> Maxout:
@@ -200,3 +201,49 @@ def test_dcgan_refuses_shapes_it_cannot_build(shape):
     cfg = load_preset("dcgan-mnist").model
     with pytest.raises(ConfigError, match="DCGAN"):
         build_generator(cfg, shape)
+
+
+def _noisy_d(**extra) -> nn.Module:
+    settings = {"hidden": [16, 8], "input_noise": 0.3, "hidden_noise": 0.5, "weight_norm": True}
+    cfg = NetConfig(**{**settings, **extra})
+    return MLPDiscriminator(cfg, (1, 4, 4), outputs=3).train()
+
+
+def test_features_are_taken_before_the_last_hidden_layers_noise():
+    """Feature matching compares the last hidden layer's activations, not them plus the
+    noise that D adds after them in training (Salimans et al. 2016's code); earlier noise
+    stays, and D's logits still see the last noise."""
+    D, x = _noisy_d(), torch.rand(5, 1, 4, 4)
+    torch.manual_seed(1)
+    a = D.features(x)
+    torch.manual_seed(1)
+    b = D.features(x)
+    torch.testing.assert_close(a, b)  # same noise draws give the same features
+    torch.manual_seed(1)
+    D.features(x)
+    logits = D.out(D.features(x))  # the next draw, taken without the last noise
+    torch.manual_seed(1)
+    D.features(x)
+    assert not torch.allclose(D(x), logits)  # D's logits do get the last noise
+    shallow = _noisy_d(hidden_noise=0.0)
+    assert len(shallow.noise) == 0 and len(D.noise) == 1
+
+
+def test_weight_norm_on_the_output_alone_and_fixed_hidden_scales():
+    G = MLPGenerator(NetConfig(hidden=[8], weight_norm=True, weight_norm_layers="output"), 4, (4,))
+    normed = [m for m in G.modules() if hasattr(m, "parametrizations")]
+    assert normed == [G.out]
+    D = _noisy_d(weight_norm_train_hidden=False)
+    scales = {
+        m: m.parametrizations.weight.original0
+        for m in D.modules()
+        if hasattr(m, "parametrizations")
+    }
+    assert len(scales) == 3
+    assert [g.requires_grad for g in scales.values()] == [False, False, True]
+    before = {m: g.detach().clone() for m, g in scales.items()}
+    opt = torch.optim.Adam([p for p in D.parameters() if p.requires_grad], lr=0.1)
+    D(torch.rand(5, 1, 4, 4)).square().sum().backward()
+    opt.step()
+    moved = [not torch.equal(before[m], g) for m, g in scales.items()]
+    assert moved == [False, False, True]

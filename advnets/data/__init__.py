@@ -73,17 +73,22 @@ def _toy_data(cfg: DataConfig, value_range: tuple[float, float], device) -> Trai
 
 
 def labelled_subset(labels: Tensor, n: int, classes: int, seed: int) -> Tensor:
-    """Indices of n examples, n / classes of each class, drawn with `seed` (sorted)."""
+    """Indices of n examples drawn with `seed` (sorted), as balanced as n allows: n // classes
+    of each class, and one more of each of n % classes classes that the seed picks (Odena's
+    25 labels: 3 of five digits, 2 of the other five)."""
     gen = torch.Generator().manual_seed(seed)
+    counts = [n // classes] * classes
+    if n % classes:
+        for c in torch.randperm(classes, generator=gen)[: n % classes].tolist():
+            counts[c] += 1
     picks = []
-    for c in range(classes):
+    for c, count in enumerate(counts):
         members = (labels == c).nonzero().flatten()
-        if len(members) < n // classes:
+        if len(members) < count:
             raise DataError(
-                f"data.labels={n} needs {n // classes} examples of class {c}; "
-                f"the split has {len(members)}"
+                f"data.labels={n} needs {count} examples of class {c}; the split has {len(members)}"
             )
-        picks.append(members[torch.randperm(len(members), generator=gen)[: n // classes]])
+        picks.append(members[torch.randperm(len(members), generator=gen)[:count]])
     return torch.cat(picks).sort().values
 
 

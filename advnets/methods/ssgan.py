@@ -84,7 +84,9 @@ def classifier(cfg: Config, data: TrainingData, outputs: int) -> nn.Module:
     the split's first 500 images (Salimans & Kingma 2016)."""
     D = build_discriminator(cfg.model, data.shape, outputs)
     if cfg.model.discriminator.weight_norm and isinstance(data.sampler, TensorSampler):
-        init_weight_norm_from_data_(D, data.sampler.data[:500])
+        out_scale = cfg.model.discriminator.weight_norm_init_out
+        x = data.sampler.data[:500].to(next(D.parameters()).device)  # D is built on the CPU
+        init_weight_norm_from_data_(D, x, out_scale)
     return D
 
 
@@ -171,10 +173,10 @@ def check_ssl(cfg: Config) -> None:
             f"{cfg.data.name} has no labels"
         )
     n = cfg.data.labels
-    if n < entry.classes or n % entry.classes:
+    if n < entry.classes:
         raise ConfigError(
-            f"method {cfg.method}: data.labels={n} must be a positive multiple "
-            f"of the {entry.classes} classes (e.g. data.labels=100)"
+            f"method {cfg.method}: data.labels={n} must be at least the {entry.classes} "
+            f"classes, one example of each (e.g. data.labels=100)"
         )
     check_plain_d(cfg, "D is the classifier")
     if cfg.loss.generator not in SSL_G_LOSSES:

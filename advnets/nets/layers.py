@@ -82,12 +82,20 @@ class GaussianNoise(nn.Module):
         return x + self.std * torch.randn_like(x) if self.training else x
 
 
-def weight_norm_(module: nn.Module) -> nn.Module:
-    """Weight normalisation (Salimans & Kingma 2016) of every linear layer of `module`,
-    w = g v / ||v||, starting from the current weights."""
-    for m in list(module.modules()):
-        if isinstance(m, nn.Linear):
-            nn.utils.parametrizations.weight_norm(m)
+def weight_norm_(
+    module: nn.Module, output: nn.Linear | None = None, layers: str = "all", train_hidden=True
+) -> nn.Module:
+    """Weight normalisation (Salimans & Kingma 2016), w = g v / ||v||, starting from the
+    current weights, of every linear layer of `module` (`layers="all"`) or of its `output`
+    layer alone ("output"); with `train_hidden` false the scales g of the layers other than
+    `output` are fixed (they keep what the data-dependent init gives them)."""
+    linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
+    if layers == "output":
+        linears = [output]
+    for m in linears:
+        nn.utils.parametrizations.weight_norm(m)
+        if m is not output and not train_hidden:
+            m.parametrizations.weight.original0.requires_grad_(False)
     return module
 
 

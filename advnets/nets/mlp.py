@@ -84,7 +84,7 @@ class MLPGenerator(nn.Module):
         init_weights_(self, cfg.init, cfg.init_scale)
         init_output_bias_(self.out, cfg, mean01)
         if cfg.weight_norm:
-            weight_norm_(self)
+            weight_norm_(self, self.out, cfg.weight_norm_layers, cfg.weight_norm_train_hidden)
 
     def forward(self, z: Tensor) -> Tensor:
         x = self.act(self.out(self.body(z)))
@@ -98,18 +98,24 @@ class MLPDiscriminator(nn.Module):
     def __init__(self, cfg: NetConfig, in_shape: tuple[int, ...], outputs: int = 1) -> None:
         super().__init__()
         layers, width = _trunk(cfg, math.prod(in_shape), dropout=True)
-        self.body = nn.Sequential(*layers)
+        cut = len(layers)
+        while cut and isinstance(layers[cut - 1], GaussianNoise | Dropout):
+            cut -= 1
+        self.body = nn.Sequential(*layers[:cut])
+        self.noise = nn.Sequential(*layers[cut:])  # the last hidden layer's train-time noise
         self.minibatch = minibatch_features(width, cfg.minibatch_kernels, cfg.minibatch_kernel_dim)
         self.out = nn.Linear(width + cfg.minibatch_kernels, outputs)
         self.outputs = outputs
         init_weights_(self, cfg.init, cfg.init_scale)
         if cfg.weight_norm:
-            weight_norm_(self)
+            weight_norm_(self, self.out, cfg.weight_norm_layers, cfg.weight_norm_train_hidden)
 
     def features(self, x: Tensor) -> Tensor:
-        """The last hidden layer's output (N, width): what feature matching compares."""
+        """The last hidden layer's activations (N, width), before the noise or dropout that
+        follows them in training: what feature matching compares (as Salimans et al. 2016's
+        code does)."""
         return self.body(x.flatten(1))
 
     def forward(self, x: Tensor) -> Tensor:
-        logits = self.out(self.minibatch(self.features(x)))
+        logits = self.out(self.minibatch(self.noise(self.features(x))))
         return logits.squeeze(1) if self.outputs == 1 else logits

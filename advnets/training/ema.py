@@ -1,6 +1,8 @@
-"""An exponential moving average of the generator's weights (Yazıcı et al. 2019; the
-`G_ema` of StyleGAN and BigGAN): sampled instead of G, it averages out the oscillation of
-adversarial training and usually gives better samples at no training cost."""
+"""An exponential moving average of a player's weights: of G (Yazıcı et al. 2019; the
+`G_ema` of StyleGAN and BigGAN), sampled instead of G, it averages out the oscillation of
+adversarial training and usually gives better samples at no training cost; of a
+semi-supervised D (the parameter averaging of Salimans et al. 2016's code), it is the
+classifier that is scored."""
 
 import copy
 
@@ -8,10 +10,11 @@ import torch
 from torch import nn
 
 
-class GeneratorEMA:
-    """Keeps `module`, a frozen copy of G whose weights follow G's after every G update.
+class WeightEMA:
+    """Keeps `module`, a frozen copy of a player's net (G, say) whose weights follow the
+    net's after every update of that player.
 
-    With `start` > 0 the first `start` G updates are copied, not averaged: the average then
+    With `start` > 0 the first `start` updates are copied, not averaged: the average then
     begins afresh (SWA-style), so the iterates of early training get no share of it."""
 
     def __init__(self, G: nn.Module, decay: float, start: int = 0) -> None:

@@ -274,7 +274,7 @@ class PeriodicEval(Hook):
         from advnets.metrics.evaluate import METRICS
 
         if self.metric == "accuracy":  # the classifier on the first validation images
-            scores = accuracy(run.D, run.cfg, "valid", self.n)
+            scores = accuracy(run.classifier, run.cfg, "valid", self.n)
             return scores, scores["accuracy"]
         samples = draw_samples(run.G_sample, run.cfg, self.n, run.cfg.train.seed + 3)
         if not torch.isfinite(samples).all():

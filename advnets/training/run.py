@@ -17,7 +17,7 @@ from advnets.data.batches import Batches
 from advnets.errors import CheckpointError, ConfigError
 from advnets.methods import METHODS, Counters, Method, Stats
 from advnets.sampling import SAMPLES_PER_CLASS, checkpoint_config, class_rows, load_weights
-from advnets.training.ema import GeneratorEMA
+from advnets.training.ema import WeightEMA
 from advnets.training.guard import LossGuard
 from advnets.training.optim import build_optimizer
 from advnets.training.precision import autocast_factory, resolve_device
@@ -60,6 +60,12 @@ class Run:
     @property
     def D(self) -> nn.Module:
         return self.players["D"].net
+
+    @property
+    def classifier(self) -> nn.Module:
+        """The classifier to score: the average of D's weights if the run keeps one, else D."""
+        player = self.players["D"]
+        return player.average.module if player.average is not None else player.net
 
     @property
     def G_sample(self) -> nn.Module:
@@ -140,15 +146,15 @@ class Run:
             player.average.load_state_dict(state)
         else:  # the average is switched on at resume: it starts from the loaded weights
             t = self.cfg.train
-            player.average = GeneratorEMA(player.net, t.ema_decay, t.ema_start)
+            player.average = WeightEMA(player.net, t.ema_decay, t.ema_start)
             player.average.seen = player.updates
 
 
 def build_players(
     cfg: Config, method: type[Method], nets: dict[str, nn.Module], device: torch.device
 ) -> dict[str, Player]:
-    """Each of the method's players with its optimizer (and weight average, for the player
-    samples come from when train.ema_decay > 0)."""
+    """Each of the method's players with its optimizer (and a weight average, when
+    train.ema_decay > 0, for those train.ema_players names: by default the sampling one)."""
     missing = [name for name in method.players if name not in cfg.optim]
     if missing:
         raise ConfigError(
@@ -156,12 +162,13 @@ def build_players(
             f"no optim.{missing[0]} section; add one to the preset"
         )
     t, players = cfg.train, {}
+    averaged = t.ema_players if t.ema_players is not None else [method.sample_player]
     for name in method.players:
         net = nets[name].to(device)
         optimizer = build_optimizer(cfg.optim[name], net.parameters(), device)
         average = (
-            GeneratorEMA(net, t.ema_decay, t.ema_start)
-            if t.ema_decay > 0 and name == method.sample_player
+            WeightEMA(net, t.ema_decay, t.ema_start)
+            if t.ema_decay > 0 and name in averaged
             else None
         )
         players[name] = Player(name, net, optimizer, cfg.optim[name], average=average)

@@ -11,7 +11,7 @@ from torch import nn
 from advnets.config import OptimConfig
 from advnets.data.batches import Batches
 from advnets.methods.base import Counters, Losses, Method, Phase, Stats
-from advnets.training.ema import GeneratorEMA
+from advnets.training.ema import WeightEMA
 from advnets.training.guard import LossGuard
 from advnets.training.optim import apply_schedule
 
@@ -26,7 +26,7 @@ class Player:
     optimizer: torch.optim.Optimizer
     optim_cfg: OptimConfig
     updates: int = 0
-    average: GeneratorEMA | None = None
+    average: WeightEMA | None = None
 
     def scheduled(self, epochs_done: int) -> torch.optim.Optimizer:
         """The optimizer with this update's lr (and SGD momentum) set."""
