@@ -83,7 +83,7 @@ class GaussianNoise(nn.Module):
 
 
 def weight_norm_(
-    module: nn.Module, output: nn.Linear | None = None, layers: str = "all", train_hidden=True
+    module: nn.Module, output: nn.Linear, layers: str = "all", train_hidden: bool = True
 ) -> nn.Module:
     """Weight normalisation (Salimans & Kingma 2016), w = g v / ||v||, starting from the
     current weights, of every linear layer of `module` (`layers="all"`) or of its `output`

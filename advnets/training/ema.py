@@ -17,11 +17,11 @@ class WeightEMA:
     With `start` > 0 the first `start` updates are copied, not averaged: the average then
     begins afresh (SWA-style), so the iterates of early training get no share of it."""
 
-    def __init__(self, G: nn.Module, decay: float, start: int = 0) -> None:
+    def __init__(self, net: nn.Module, decay: float, start: int = 0) -> None:
         self.decay = float(decay)
         self.start = int(start)
-        self.module = copy.deepcopy(G).requires_grad_(False).eval()
-        self.seen = 0  # G updates so far
+        self.module = copy.deepcopy(net).requires_grad_(False).eval()
+        self.seen = 0  # the player's updates so far
         self.updates = 0  # of them, those averaged
 
     def current_decay(self) -> float:

@@ -64,14 +64,12 @@ class Run:
     @property
     def classifier(self) -> nn.Module:
         """The classifier to score: the average of D's weights if the run keeps one, else D."""
-        player = self.players["D"]
-        return player.average.module if player.average is not None else player.net
+        return self.players["D"].scored
 
     @property
     def G_sample(self) -> nn.Module:
         """The generator to sample from: the weight average if the run keeps one, else G."""
-        player = self.players[self._sample_player()]
-        return player.average.module if player.average is not None else player.net
+        return self.players[self._sample_player()].scored
 
     def update(self, player: str) -> Stats:
         """One update of `player` alone, as the method defines it (e.g. a D update)."""

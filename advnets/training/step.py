@@ -28,6 +28,11 @@ class Player:
     updates: int = 0
     average: WeightEMA | None = None
 
+    @property
+    def scored(self) -> nn.Module:
+        """The net to sample from or score: the weight average where the run keeps one."""
+        return self.average.module if self.average is not None else self.net
+
     def scheduled(self, epochs_done: int) -> torch.optim.Optimizer:
         """The optimizer with this update's lr (and SGD momentum) set."""
         apply_schedule(self.optimizer, self.optim_cfg, self.updates, epochs_done)
