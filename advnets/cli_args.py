@@ -1,0 +1,24 @@
+"""Argument types the `advnets` subcommands share."""
+
+import argparse
+
+LARGEST = 2**62  # no count, size or seed is larger; beyond it torch overflows int64
+
+
+def integer(text: str) -> int:
+    """An integer option, refused (one line, by argparse) beyond +-2**62."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if abs(value) > LARGEST:
+        raise argparse.ArgumentTypeError(f"{value} is too large (at most 2**62)")
+    return value
+
+
+def seed_value(text: str) -> int:
+    """A seed: an integer in [0, 2**62]."""
+    value = integer(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a seed must be >= 0, got {value}")
+    return value
