@@ -185,6 +185,8 @@ EVAL_KEYS = {  # score in an eval row of metrics.jsonl -> its error bar and axis
     "modes": (None, "modes captured"),
     "high_quality": (None, "high-quality fraction"),
     "reverse_kl": (None, "reverse KL to uniform over modes"),
+    "accuracy": (None, "classifier accuracy"),
+    "recon_psnr": (None, "reconstruction PSNR (dB)"),
 }
 
 
@@ -241,24 +243,21 @@ def _plot_losses_and_d(axes, rows: list[dict]) -> None:
     axes[1].set_ylabel("mean D output")
 
 
-def _plot_score(ax, eval_rows: list[dict], key: str) -> None:
-    """One evaluation score against the step, with its error bar where `EVAL_KEYS` names one."""
-    points = [
-        (r["step"], r["eval"][key], r["eval"].get(EVAL_KEYS[key][0] or "", 0.0))
-        for r in eval_rows
-        if isinstance(r["eval"].get(key), int | float)
-    ]
-    x, y, err = zip(*points, strict=True)
-    ax.errorbar(
-        x,
-        y,
-        yerr=[e if isinstance(e, int | float) else 0.0 for e in err],
-        marker="o",
-        ms=3,
-        lw=1,
-        capsize=2,
-        label=key,
-    )
+def plot_score(ax, eval_rows: list[dict], key: str) -> None:
+    """One evaluation score against the step, with its error bar where `EVAL_KEYS` names one;
+    one line per split where the rows name it (`accuracy_split`: valid during training, test
+    once at the end)."""
+    series: dict[str, list[tuple]] = {}
+    for r in eval_rows:
+        if isinstance(r["eval"].get(key), int | float):
+            error = r["eval"].get(EVAL_KEYS[key][0] or "", 0.0)
+            split = r["eval"].get(f"{key}_split")
+            label = f"{key} ({split})" if isinstance(split, str) else key
+            error = error if isinstance(error, int | float) else 0.0
+            series.setdefault(label, []).append((r["step"], r["eval"][key], error))
+    for label, points in series.items():
+        x, y, err = zip(*points, strict=True)
+        ax.errorbar(x, y, yerr=err, marker="o", ms=3, lw=1, capsize=2, label=label)
     ax.set_ylabel(EVAL_KEYS[key][1])
 
 
@@ -288,7 +287,7 @@ def save_training_curves(
     fig, axes = plt.subplots(panels, 1, figsize=(width, height * panels), dpi=PLOT_DPI, sharex=True)
     _plot_losses_and_d(axes, rows)
     for ax, key in zip(axes[2:], scores, strict=True):
-        _plot_score(ax, eval_rows, key)
+        plot_score(ax, eval_rows, key)
     for ax in axes:
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:

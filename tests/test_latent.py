@@ -11,7 +11,14 @@ from advnets.cli import main
 from advnets.errors import ConfigError
 from advnets.latent import interpolation_grid, lerp, slerp, vector_arithmetic
 from advnets.sampling import draw_noise, draw_samples, generate, load_generator
-from advnets.viz import LABEL_HEIGHT, PANEL_INCHES, PLOT_DPI, labelled_rows
+from advnets.viz import (
+    LABEL_HEIGHT,
+    PANEL_INCHES,
+    PLOT_DPI,
+    eval_panels,
+    labelled_rows,
+    plot_score,
+)
 
 CELL = 28 + 2  # an MNIST image and the grid's padding
 
@@ -218,6 +225,29 @@ def test_plot_writes_curves_and_gif(mnist_run, tmp_path, capsys):
     assert main(["plot", str(run)]) == 0
     assert _size(run / "curves.png") == (width, 4 * height)
     assert "2 evaluations" in capsys.readouterr().out
+
+
+def test_accuracy_panel_has_one_line_per_split():
+    """A semi-supervised run logs validation accuracy each epoch and `eval` appends the test
+    accuracy once: two lines in one panel, not one line jumping between splits."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [
+        {"eval": {"accuracy": a, "accuracy_split": "valid"}, "step": s}
+        for s, a in ((500, 0.8), (1000, 0.9))
+    ]
+    rows.append({"eval": {"accuracy": 0.91, "accuracy_split": "test", "errors": 900}, "step": 1000})
+    assert eval_panels(rows) == ["accuracy"]
+    fig, ax = plt.subplots()
+    try:
+        plot_score(ax, rows, "accuracy")
+        lines = {c.get_label(): c.lines[0].get_ydata().tolist() for c in ax.containers}
+    finally:
+        plt.close(fig)
+    assert lines == {"accuracy (valid)": [0.8, 0.9], "accuracy (test)": [0.91]}
 
 
 def test_plot_on_a_toy_run(toy_run, tmp_path):
