@@ -76,7 +76,8 @@ class NetConfig:
     minibatch_kernels: int = 0
     minibatch_kernel_dim: int = 5
     # default (PyTorch's) | uniform (U(-init_scale, init_scale), zero bias) |
-    # normal (N(0, init_scale); batch-norm scales N(1, init_scale); DCGAN: 0.02)
+    # normal (N(0, init_scale); batch-norm scales N(1, init_scale); DCGAN: 0.02) |
+    # xavier (Glorot uniform, zero bias; init_scale unused)
     init: str = "default"
     init_scale: float = 0.05
     channels: int = 64  # conv nets: channels at the full-resolution end (doubled per halving)
@@ -164,6 +165,9 @@ class OptimConfig:
     lr: float = 0.1
     momentum: float = 0.5  # sgd
     betas: list[float] = field(default_factory=lambda: [0.5, 0.999])  # adam
+    eps: float = 1e-8  # adam: the denominator's epsilon
+    # adam: steps lr m / sqrt(v + eps), as the improved-GAN code, not lr m / (sqrt(v) + eps)
+    eps_inside_sqrt: bool = False
     weight_decay: float = 0.0
     lr_decay: float = 1.0  # lr is divided by this after every update (paper: 1.000004)
     lr_min: float = 0.0  # floor of the decayed lr (paper: 1e-6)

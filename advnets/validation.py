@@ -95,6 +95,7 @@ def check_optim(o: OptimConfig, which: str) -> None:
         len(o.betas) == 2 and all(0 <= b < 1 for b in o.betas),
         f"{which}.betas must be two numbers in [0, 1), got {o.betas}",
     )
+    check(o.eps > 0, f"{which}.eps must be > 0, got {o.eps}")
     momenta = [o.momentum] + ([] if o.momentum_final is None else [o.momentum_final])
     check(all(mu >= 0 for mu in momenta), f"{which}.momentum and momentum_final must be >= 0")
 

@@ -247,3 +247,23 @@ def test_weight_norm_on_the_output_alone_and_fixed_hidden_scales():
     opt.step()
     moved = [not torch.equal(before[m], g) for m, g in scales.items()]
     assert moved == [False, False, True]
+
+
+@pytest.mark.parametrize(
+    "init, scale, std_of",
+    [
+        ("xavier", 0.05, lambda n_in, n_out: math.sqrt(2 / (n_in + n_out))),
+        ("normal", 0.1, lambda n_in, n_out: 0.1),
+        ("uniform", 0.05, lambda n_in, n_out: 0.05 / math.sqrt(3)),
+    ],
+)
+def test_named_inits_give_their_weight_scale_and_zero_biases(init, scale, std_of):
+    torch.manual_seed(0)
+    cfg = NetConfig(hidden=[500, 500], init=init, init_scale=scale)
+    D = MLPDiscriminator(cfg, (1, 28, 28))
+    linears = [m for m in D.modules() if isinstance(m, nn.Linear)]
+    assert len(linears) == 3
+    for m in linears:
+        n_out, n_in = m.weight.shape
+        assert m.weight.std().item() == pytest.approx(std_of(n_in, n_out), rel=0.05)
+        assert torch.count_nonzero(m.bias) == 0

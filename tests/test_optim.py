@@ -1,3 +1,5 @@
+import io
+
 import pytest
 import torch
 
@@ -51,3 +53,58 @@ def test_schedule_is_applied_to_the_optimizer():
     apply_schedule(opt, cfg, updates=2, epochs_done=5)
     assert opt.param_groups[0]["lr"] == pytest.approx(0.025, rel=1e-12)
     assert opt.param_groups[0]["momentum"] == pytest.approx(0.62, rel=1e-12)  # in epoch 6
+
+
+def _reference_adam_eps_inside_sqrt(w, grads, lr, betas, eps):
+    """The improved-GAN code's `adam_updates`, step by step in float64."""
+    m = v = torch.zeros_like(w)
+    for t, g in enumerate(grads, start=1):
+        m = betas[0] * m + (1 - betas[0]) * g
+        v = betas[1] * v + (1 - betas[1]) * g * g
+        m_hat, v_hat = m / (1 - betas[0] ** t), v / (1 - betas[1] ** t)
+        w = w - lr * m_hat / torch.sqrt(v_hat + eps)
+    return w
+
+
+def test_adam_with_eps_inside_the_sqrt_matches_its_formula():
+    torch.manual_seed(0)
+    w0 = torch.randn(50, dtype=torch.float64)
+    # gradients from 1e-6 to 1: the small ones are where the two Adams differ
+    grads = [torch.randn(50, dtype=torch.float64) * torch.logspace(-6, 0, 50) for _ in range(6)]
+    cfg = OptimConfig(name="adam", lr=0.003, betas=[0.5, 0.999], eps=1e-8, eps_inside_sqrt=True)
+    param = torch.nn.Parameter(w0.clone())
+    opt = build_optimizer(cfg, [param], torch.device("cpu"))
+    for g in grads:
+        param.grad = g.clone()
+        opt.step()
+    expected = _reference_adam_eps_inside_sqrt(w0, grads, 0.003, (0.5, 0.999), 1e-8)
+    torch.testing.assert_close(param.detach(), expected, rtol=1e-12, atol=1e-14)
+    # torch's Adam moves the 1e-6 gradients' weights by ~lr a step; this one by ~lr / 100
+    torch_adam = torch.nn.Parameter(w0.clone())
+    reference = torch.optim.Adam([torch_adam], lr=0.003, betas=(0.5, 0.999), eps=1e-8)
+    for g in grads:
+        torch_adam.grad = g.clone()
+        reference.step()
+    ours, theirs = (param.detach() - w0).abs(), (torch_adam.detach() - w0).abs()
+    assert 0.002 < (ours[:5] / theirs[:5]).max() < 0.1  # gradients ~1e-6: damped
+    torch.testing.assert_close(ours[-5:], theirs[-5:], rtol=1e-3, atol=0)  # ~1: the same
+
+
+def test_adam_eps_inside_sqrt_resumes_exactly():
+    cfg = OptimConfig(name="adam", lr=0.01, eps_inside_sqrt=True)
+    a, b = torch.nn.Parameter(torch.ones(3)), torch.nn.Parameter(torch.ones(3))
+    opt_a, opt_b = build_optimizer(cfg, [a], torch.device("cpu")), None
+    for step in range(4):
+        a.grad = torch.full((3,), float(step + 1))
+        opt_a.step()
+        if step == 1:  # "save" after two steps, then continue a copy from the saved state
+            b.data.copy_(a.data)
+            opt_b = build_optimizer(cfg, [b], torch.device("cpu"))
+            saved = io.BytesIO()
+            torch.save(opt_a.state_dict(), saved)
+            saved.seek(0)
+            opt_b.load_state_dict(torch.load(saved, weights_only=True))
+        elif step > 1:
+            b.grad = a.grad.clone()
+            opt_b.step()
+    assert torch.equal(a, b)

@@ -49,10 +49,20 @@ def init_normal_(module: nn.Module, std: float) -> None:
             nn.init.zeros_(m.bias)
 
 
+def init_xavier_(module: nn.Module, scale: float) -> None:
+    """Glorot & Bengio's uniform init (Lasagne's default, as the improved-GAN code's G):
+    linear weights U(+-sqrt(6 / (fan_in + fan_out))), biases zero; `scale` is unused."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.xavier_uniform_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
 INITS: Registry[Callable[[nn.Module, float], None]] = Registry("init")
 INITS.add("default", lambda module, scale: None)  # PyTorch's own
 INITS.add("uniform", init_uniform_)
 INITS.add("normal", init_normal_)
+INITS.add("xavier", init_xavier_)
 
 # a generator's output nonlinearity
 OUTPUTS: Registry[Callable[[], nn.Module]] = Registry("generator output")

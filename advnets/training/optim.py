@@ -26,10 +26,61 @@ def sgd(cfg: OptimConfig, params: Params, fused: bool) -> torch.optim.Optimizer:
 
 @OPTIMIZERS.register("adam")
 def adam(cfg: OptimConfig, params: Params, fused: bool) -> torch.optim.Optimizer:
-    """Adam with fused kernels (fewer launches per step)."""
+    """Adam with fused kernels (fewer launches per step), or with its epsilon inside the
+    square root (`eps_inside_sqrt`)."""
+    betas = tuple(cfg.betas)
+    if cfg.eps_inside_sqrt:
+        return AdamEpsInsideSqrt(params, cfg.lr, betas, cfg.eps, cfg.weight_decay)
     return torch.optim.Adam(
-        params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay, fused=fused
+        params, lr=cfg.lr, betas=betas, eps=cfg.eps, weight_decay=cfg.weight_decay, fused=fused
     )
+
+
+class AdamEpsInsideSqrt(torch.optim.Optimizer):
+    """Adam whose step is lr m_hat / sqrt(v_hat + eps), as the improved-GAN code's
+    `adam_updates` (Salimans et al. 2016). With eps 1e-8 a gradient far below sqrt(eps) =
+    1e-4 moves its weight by less than lr, where torch's lr m_hat / (sqrt(v_hat) + eps)
+    moves every weight whose gradient is above ~1e-8 by ~lr."""
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float,
+        betas: tuple[float, float],
+        eps: float,
+        weight_decay: float = 0.0,
+    ) -> None:
+        defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay}
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure: None = None) -> None:  # type: ignore[override]
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if params:
+                self._update(group, params)
+
+    def _update(self, group: dict, params: list[torch.Tensor]) -> None:
+        (beta1, beta2), lr, eps = group["betas"], group["lr"], group["eps"]
+        grads = [p.grad for p in params]
+        if group["weight_decay"]:
+            grads = torch._foreach_add(grads, params, alpha=group["weight_decay"])
+        for p in params:
+            state = self.state[p]
+            if not state:
+                state["step"] = torch.tensor(0.0)
+                state["exp_avg"] = torch.zeros_like(p)
+                state["exp_avg_sq"] = torch.zeros_like(p)
+            state["step"] += 1
+        m = [self.state[p]["exp_avg"] for p in params]
+        v = [self.state[p]["exp_avg_sq"] for p in params]
+        torch._foreach_lerp_(m, grads, 1 - beta1)
+        torch._foreach_mul_(v, beta2)
+        torch._foreach_addcmul_(v, grads, grads, value=1 - beta2)
+        for p, m_p, v_p in zip(params, m, v, strict=True):
+            t = self.state[p]["step"].item()
+            denom = (v_p / (1 - beta2**t)).add_(eps).sqrt_()
+            p.addcdiv_(m_p, denom, value=-lr / (1 - beta1**t))
 
 
 @OPTIMIZERS.register("rmsprop")
