@@ -126,6 +126,10 @@ class LossConfig:
     # least_squares | hinge | feature_matching (Salimans et al. 2016: ||E f(x) - E f(G(z))||^2
     # on D's last hidden layer f)
     generator: str = "non_saturating"
+    # feature matching: the mean of the squared differences over f's units (the improved-GAN
+    # code's loss) instead of their sum (the paper's squared distance); matters with
+    # optim.*.eps_inside_sqrt, where the gradient's size sets how far Adam steps
+    feature_matching_mean: bool = False
     lsgan_a: float = 0.0  # least_squares: D's target for fakes (Mao et al. 2017: a)
     lsgan_b: float = 1.0  # least_squares: D's target for data (b)
     lsgan_c: float = 1.0  # least_squares: the value G wants D to give its samples (c)

@@ -110,6 +110,7 @@ class GAN(Method):
         self.alternating = t.update == "alternating"
         self.d_loss = bind_options(D_LOSSES.get(loss.discriminator), loss)
         self.feature_matching = loss.generator == FEATURE_MATCHING
+        self.feature_matching_mean = loss.feature_matching_mean
         g_name = "non_saturating" if self.feature_matching else loss.generator
         self.g_loss = bind_options(G_LOSSES.get(g_name), loss)
         self.penalty, self.clip = loss.gradient_penalty, loss.clip
@@ -222,7 +223,9 @@ class GAN(Method):
             if real is None:
                 raise ValueError("feature matching needs a real batch in the generator step")
             loss = feature_matching(
-                features(D, real, real_y).float(), features(D, fake, fake_y).float()
+                features(D, real, real_y).float(),
+                features(D, fake, fake_y).float(),
+                self.feature_matching_mean,
             )
         else:
             loss = self.g_loss(critic(D, fake, fake_y).float())

@@ -113,6 +113,7 @@ class SemiSupervisedGAN(Method):
         self.classes = DATASETS.get(cfg.data.name).classes
         self.weight = cfg.loss.unsupervised_weight
         self.feature_matching = cfg.loss.generator == "feature_matching"
+        self.feature_matching_mean = cfg.loss.feature_matching_mean
         self.joint_forward = not sees_batches_apart(self.D)
 
     def phases(self, counters: Counters, updates: dict[str, int]) -> list[Phase]:
@@ -151,7 +152,8 @@ class SemiSupervisedGAN(Method):
     def g_phase(self, b: Batch) -> tuple[Losses, Stats]:
         fake = self.G(b.z)
         if self.feature_matching:
-            loss = feature_matching(self.D.features(b.real).float(), self.D.features(fake).float())
+            real_f, fake_f = self.D.features(b.real).float(), self.D.features(fake).float()
+            loss = feature_matching(real_f, fake_f, self.feature_matching_mean)
         else:
             log_real, _ = real_fake_log_probs(self.D(fake).float(), self.classes)
             loss = -log_real.mean()
