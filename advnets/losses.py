@@ -137,10 +137,12 @@ def feature_reconstruction(real_features: Tensor, fake_features: Tensor) -> Tens
     return 0.5 * (real_features.flatten(1) - fake_features.flatten(1)).square().sum(1)
 
 
-def feature_matching(real_features: Tensor, fake_features: Tensor, mean: bool = False) -> Tensor:
+def feature_matching(
+    real_features: Tensor, fake_features: Tensor, mean_over_features: bool = False
+) -> Tensor:
     """Feature matching (Salimans et al. 2016, Sec. 3.1): ||E_x f(x) - E_z f(G(z))||_2^2, the
     squared L2 distance between the batch means of D's features (N, ...) on data and on
-    samples; not a per-sample distance. Zero when the means agree. `mean`: divided by the
-    number of features, as their code's loss."""
+    samples; not a per-sample distance. Zero when the means agree. `mean_over_features`:
+    divided by the number of features, as their code's loss."""
     diff = real_features.flatten(1).mean(0) - fake_features.flatten(1).mean(0)
-    return diff.pow(2).mean() if mean else diff.pow(2).sum()
+    return diff.pow(2).mean() if mean_over_features else diff.pow(2).sum()

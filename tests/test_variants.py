@@ -319,7 +319,9 @@ def test_feature_matching_loss_hand_values():
     assert feature_matching(real, real).item() == 0.0
     assert feature_matching(real, real[[1, 0]]).item() == 0.0  # means, not samples
     # the improved-GAN code's form: the mean over the features, (1.5^2 + 2.5^2) / 2
-    assert feature_matching(real, fake, mean=True).item() == pytest.approx(4.25, rel=1e-7)
+    assert feature_matching(real, fake, mean_over_features=True).item() == pytest.approx(
+        4.25, rel=1e-7
+    )
 
 
 def test_discriminator_features_leave_outputs_unchanged():

@@ -59,8 +59,9 @@ def critic_steps(k: int, g_updates: int, schedule: str) -> int:
 
 def bind_options(loss: Callable[..., Tensor], cfg: LossConfig) -> Callable[..., Tensor]:
     """`loss` with the keyword arguments it declares (LSGAN's a, b, c; the ML cost's
-    normalize) taken from the config."""
+    normalize; feature matching's mean_over_features) taken from the config."""
     options = {"a": cfg.lsgan_a, "b": cfg.lsgan_b, "c": cfg.lsgan_c, "normalize": cfg.ml_normalize}
+    options["mean_over_features"] = cfg.feature_matching_mean
     wanted = inspect.signature(loss).parameters
     return partial(loss, **{k: v for k, v in options.items() if k in wanted})
 
@@ -110,7 +111,7 @@ class GAN(Method):
         self.alternating = t.update == "alternating"
         self.d_loss = bind_options(D_LOSSES.get(loss.discriminator), loss)
         self.feature_matching = loss.generator == FEATURE_MATCHING
-        self.feature_matching_mean = loss.feature_matching_mean
+        self.match_features = bind_options(feature_matching, loss)
         g_name = "non_saturating" if self.feature_matching else loss.generator
         self.g_loss = bind_options(G_LOSSES.get(g_name), loss)
         self.penalty, self.clip = loss.gradient_penalty, loss.clip
@@ -222,10 +223,8 @@ class GAN(Method):
         if self.feature_matching:
             if real is None:
                 raise ValueError("feature matching needs a real batch in the generator step")
-            loss = feature_matching(
-                features(D, real, real_y).float(),
-                features(D, fake, fake_y).float(),
-                self.feature_matching_mean,
+            loss = self.match_features(
+                features(D, real, real_y).float(), features(D, fake, fake_y).float()
             )
         else:
             loss = self.g_loss(critic(D, fake, fake_y).float())

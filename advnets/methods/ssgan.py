@@ -35,7 +35,7 @@ from advnets.methods.base import (
     check_one_update_per_step,
     check_plain_d,
 )
-from advnets.methods.gan import sees_batches_apart
+from advnets.methods.gan import bind_options, sees_batches_apart
 from advnets.nets import build_discriminator, build_generator
 from advnets.nets.layers import init_weight_norm_from_data_
 
@@ -113,7 +113,7 @@ class SemiSupervisedGAN(Method):
         self.classes = DATASETS.get(cfg.data.name).classes
         self.weight = cfg.loss.unsupervised_weight
         self.feature_matching = cfg.loss.generator == "feature_matching"
-        self.feature_matching_mean = cfg.loss.feature_matching_mean
+        self.match_features = bind_options(feature_matching, cfg.loss)
         self.joint_forward = not sees_batches_apart(self.D)
 
     def phases(self, counters: Counters, updates: dict[str, int]) -> list[Phase]:
@@ -153,7 +153,7 @@ class SemiSupervisedGAN(Method):
         fake = self.G(b.z)
         if self.feature_matching:
             real_f, fake_f = self.D.features(b.real).float(), self.D.features(fake).float()
-            loss = feature_matching(real_f, fake_f, self.feature_matching_mean)
+            loss = self.match_features(real_f, fake_f)
         else:
             log_real, _ = real_fake_log_probs(self.D(fake).float(), self.classes)
             loss = -log_real.mean()
