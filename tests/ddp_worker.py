@@ -107,6 +107,8 @@ def train_families(out: str, names: list[str]) -> None:
     weights = {n: family_weights(n, os.environ.get("ADVNETS_DATA"), place) for n in names}
     if place is None or place.rank == 0:
         torch.save(weights, out)
+    if torch.distributed.is_initialized():  # every family's run ended with a barrier
+        torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -211,7 +211,18 @@ class Team:
         with torch.random.fork_rng(devices=devices):
             yield
 
+    def finish(self) -> None:
+        """Wait until every rank has finished the run (called by all of them after the same
+        last step), so that no rank tears the group down while a peer still talks to it:
+        gloo then aborts the peer at exit."""
+        dist.barrier()
+
     def close(self) -> None:
+        """Release DDP's reducers and leave the process group (after `finish`, or after an
+        error, when a peer may never reach a barrier and torchrun stops the job anyway)."""
+        self.ddps.clear()
+        self.active.clear()
+        self.armed.clear()
         if dist.is_initialized():
             dist.destroy_process_group()
 

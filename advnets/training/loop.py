@@ -86,6 +86,8 @@ def run_loop(run: Run, hooks: list[Hook], total: int, team: Team | None = None) 
             raise
         for hook in hooks:
             hook.close(run)
+        if team is not None:  # every process gets here after the same last step
+            team.finish()
     if stopping or stop.requested:
         raise KeyboardInterrupt
     return run
