@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from advnets.errors import exit_on_error
+
 REPO = Path(__file__).resolve().parents[1]
 WARMUP = 5
 
@@ -115,4 +117,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    exit_on_error(main)

@@ -33,6 +33,7 @@ from executor import Job, add_executor_options, check_executor, run_jobs
 from results import Results
 
 from advnets.config import load_preset
+from advnets.errors import exit_on_error
 from advnets.metrics.evaluate import METRICS, EvalSettings, check_samples
 from advnets.sampling import draw_samples
 from advnets.training import build_run
@@ -284,4 +285,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    exit_on_error(main)

@@ -16,6 +16,7 @@ import torch
 from timing import best_of_3, step_ms
 from torch import Tensor
 
+from advnets.errors import exit_on_error
 from advnets.nets.layers import Maxout
 
 
@@ -84,4 +85,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    exit_on_error(main)

@@ -17,6 +17,7 @@ import time
 
 from advnets.config import load_preset
 from advnets.data import load_images01
+from advnets.errors import exit_on_error
 from advnets.metrics.parzen import parzen_protocol
 from advnets.sampling import draw_samples
 from advnets.training import build_run, run_loop
@@ -70,4 +71,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    exit_on_error(main)

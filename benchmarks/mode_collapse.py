@@ -45,6 +45,7 @@ from results import Results, add_run_options, check_overrides
 
 from advnets.config import load_preset
 from advnets.data import toy_distribution
+from advnets.errors import exit_on_error
 from advnets.metrics import mode_metrics
 from advnets.sampling import draw_samples
 from advnets.training import build_run, run_loop
@@ -336,4 +337,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    exit_on_error(main)

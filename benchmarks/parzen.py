@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from advnets.data import load_images01
+from advnets.errors import exit_on_error
 from advnets.metrics.parzen import parzen_protocol
 
 
@@ -81,4 +82,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    exit_on_error(main)

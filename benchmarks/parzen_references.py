@@ -15,6 +15,7 @@ import time
 import torch
 
 from advnets.data import load_images01
+from advnets.errors import exit_on_error
 from advnets.metrics.evaluate import EvalSettings, parzen
 
 
@@ -69,4 +70,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    exit_on_error(main)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from advnets.checkpoint import load_checkpoint
 from advnets.config import load_preset
+from advnets.errors import exit_on_error
 from advnets.metrics.evaluate import EvalSettings, check_samples, parzen
 from advnets.sampling import sample_from_run
 from advnets.training import train
@@ -92,4 +93,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    exit_on_error(main)

@@ -29,6 +29,7 @@ from results import Results, add_run_options, check_overrides  # noqa: E402
 from advnets.config import load_preset  # noqa: E402
 from advnets.data import load_images01  # noqa: E402
 from advnets.data.corruptions import TASKS, degrade  # noqa: E402
+from advnets.errors import exit_on_error  # noqa: E402
 from advnets.restore import classical, load_run, ship  # noqa: E402
 from advnets.restore.baselines import baselines_for  # noqa: E402
 from advnets.restore.evaluate import gap, restoration_table  # noqa: E402
@@ -181,4 +182,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    exit_on_error(main)

@@ -26,6 +26,7 @@ from executor import Job, add_executor_options, check_executor, run_jobs  # noqa
 from results import Results, add_run_options, check_overrides  # noqa: E402
 
 from advnets.config import load_preset  # noqa: E402
+from advnets.errors import exit_on_error  # noqa: E402
 from advnets.metrics.accuracy import accuracy  # noqa: E402
 from advnets.sampling import load_classifier  # noqa: E402
 from advnets.training import train  # noqa: E402
@@ -176,4 +177,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    exit_on_error(main)

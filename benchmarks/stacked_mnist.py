@@ -29,6 +29,7 @@ from results import Results, add_run_options, check_overrides
 
 from advnets.config import load_preset
 from advnets.data import load_images01, stack_digits
+from advnets.errors import exit_on_error
 from advnets.metrics.evaluate import METRICS, EvalSettings, check_samples
 from advnets.sampling import draw_samples
 from advnets.viz import labelled_rows, save_picture
@@ -182,4 +183,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    exit_on_error(main)

@@ -31,6 +31,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from advnets.config import load_preset
 from advnets.data import load_images
+from advnets.errors import exit_on_error
 from advnets.training import build_run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -290,4 +291,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    exit_on_error(main)

@@ -31,6 +31,7 @@ import advnets  # noqa: E402
 from advnets.config import load_preset  # noqa: E402
 from advnets.data import load_images01  # noqa: E402
 from advnets.data.registry import DATASETS  # noqa: E402
+from advnets.errors import exit_on_error  # noqa: E402
 from advnets.reconstruction import (  # noqa: E402
     laplacian_variance,
     load_autoencoder,
@@ -162,4 +163,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    exit_on_error(main)

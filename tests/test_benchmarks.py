@@ -207,6 +207,23 @@ def test_semi_supervised_benchmark_resumes_from_its_results_file(tmp_path, data_
     assert "| improved-gan (improved-gan-mnist) | 20 | 1 |" in again.stdout
 
 
+def test_benchmark_without_its_data_ends_with_one_line(tmp_path):
+    """A benchmark pointed at an empty data folder says which file is missing and how to
+    point at it, in one line with status 2, not a traceback from the data loader."""
+    args = [
+        sys.executable, str(REPO / "benchmarks" / "semi_supervised.py"),
+        "--methods", "supervised", "--labels", "20", "--seeds", "1", "--epochs", "0.01",
+        "--data", str(tmp_path / "empty"), "--out", str(tmp_path / "runs"),
+        "--set", "data.download=false", "--results", str(tmp_path / "ssl.jsonl"),
+    ]  # fmt: skip
+    done = run(args)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith("semi_supervised.py: error: mnist: train-images-idx3-ubyte.gz")
+    assert "--data DIR or ADVNETS_DATA" in line
+
+
 def test_vaegan_benchmark_scores_all_three_methods(tmp_path, data_root):
     """A tiny budget of VAE, GAN and VAE/GAN on the same narrow networks: one row each
     (reconstruction PSNR only where there is an encoder) and the Fig. 4-style picture."""
