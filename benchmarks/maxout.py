@@ -16,7 +16,6 @@ import torch
 from timing import best_of_3, step_ms
 from torch import Tensor
 
-from advnets.errors import exit_on_error
 from advnets.nets.layers import Maxout
 
 
@@ -85,4 +84,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    exit_on_error(main)
+    main()

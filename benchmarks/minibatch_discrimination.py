@@ -20,7 +20,6 @@ import torch
 from timing import best_of_3, step_ms
 from torch import Tensor
 
-from advnets.errors import exit_on_error
 from advnets.nets.layers import MinibatchDiscrimination
 
 
@@ -96,4 +95,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    exit_on_error(main)
+    main()
