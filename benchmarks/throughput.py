@@ -11,7 +11,12 @@ and the whole-process time of `advnets train pytorch-gan-mnist --steps 937` agai
 PyTorch-GAN-style script (per-sample transforms in a DataLoader, batch 64, 937 iterations =
 60,000 images) written below, start-up included.
 
+With --profile it prints instead where an advnets `gan-mnist` step spends its time in each
+precision (torch.profiler): ms a step and the shares of the matmuls and of the copies
+(autocast's casts), which tell whether bf16 can pay on a machine.
+
     python benchmarks/throughput.py [--data DIR] [--steps N] [--skip-process] [--skip-bf16]
+                                    [--profile]
 """
 
 import argparse
@@ -224,6 +229,32 @@ def compare_processes(data_root: str, precision: str, iterations: int = 937) -> 
     )
 
 
+# ---- where a step's time goes ------------------------------------------------------------
+
+MATMULS = ("aten::mm", "aten::addmm", "aten::bmm")
+
+
+def profile_step(preset: str, precision: str, data_root: str, steps: int) -> None:
+    cfg = load_preset(
+        preset, ["train.progress=false", f"data.root={data_root}", f"train.precision={precision}"]
+    )
+    run = build_run(cfg)
+    for _ in range(20):  # warm-up outside the profile (bf16 kernels take a while)
+        run.step()
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        timed(run.step, steps, warmup=0)
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events)
+    share = {
+        "matmul": sum(e.self_cpu_time_total for e in events if e.key in MATMULS),
+        "copy": sum(e.self_cpu_time_total for e in events if e.key == "aten::copy_"),
+    }
+    print(
+        f"{preset:<18} {precision}  {total / steps / 1e3:6.1f} ms/step (profiled)  "
+        + "  ".join(f"{k} {v / total * 100:4.1f}%" for k, v in share.items())
+    )
+
+
 # ---- per-step comparison ----------------------------------------------------------------
 
 
@@ -263,12 +294,17 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--skip-process", action="store_true")
     parser.add_argument("--skip-bf16", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="profile gan-mnist steps only")
     parser.add_argument("--run-baseline-script", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run_baseline_script:
         pytorch_gan_style_script(args.data, args.steps)
         return
     torch.manual_seed(0)
+    if args.profile:
+        for precision in ["fp32"] if args.skip_bf16 else ["fp32", "bf16"]:
+            profile_step("gan-mnist", precision, args.data, args.steps // 2)
+        return
     peak32 = matmul_peak(torch.float32)
     peak16 = matmul_peak(torch.bfloat16, sizes=(1024,), repeats=2)
     print(

@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -269,3 +270,19 @@ def test_restoration_benchmark_tables_every_restorer(tmp_path, data_root):
     again = run(args)
     assert again.returncode == 0 and results.read_text().count("\n") == 2
     assert "| bicubic |" in again.stdout
+
+
+def test_throughput_profile_reports_where_a_step_goes(data_root):
+    """`throughput.py --profile` prints ms a step and the matmul and cast shares, each a
+    real share of the profiled time (0-100 %), the matmuls a visible part of a gan-mnist
+    step."""
+    args = [
+        sys.executable, str(REPO / "benchmarks" / "throughput.py"), "--profile",
+        "--skip-bf16", "--steps", "4", "--data", str(data_root),
+    ]  # fmt: skip
+    done = run(args)
+    assert done.returncode == 0, done.stderr
+    line = next(x for x in done.stdout.splitlines() if x.startswith("gan-mnist"))
+    ms, matmul, copy = (float(v) for v in re.findall(r"([\d.]+)(?: ms/step|%)", line))
+    assert 0 < ms < 10_000
+    assert 10 < matmul < 100 and 0 <= copy < 50
