@@ -234,11 +234,16 @@ def compare_processes(data_root: str, precision: str, iterations: int = 937) -> 
 MATMULS = ("aten::mm", "aten::addmm", "aten::bmm")
 
 
-def profile_step(preset: str, precision: str, data_root: str, steps: int) -> None:
+def preset_run(preset: str, precision: str, data_root: str):
+    """The preset's config and a built run of it in `precision`."""
     cfg = load_preset(
         preset, ["train.progress=false", f"data.root={data_root}", f"train.precision={precision}"]
     )
-    run = build_run(cfg)
+    return cfg, build_run(cfg)
+
+
+def profile_step(preset: str, precision: str, data_root: str, steps: int) -> None:
+    _, run = preset_run(preset, precision, data_root)
     for _ in range(20):  # warm-up outside the profile (bf16 kernels take a while)
         run.step()
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
@@ -259,10 +264,7 @@ def profile_step(preset: str, precision: str, data_root: str, steps: int) -> Non
 
 
 def compare_steps(preset: str, precision: str, data_root: str, steps: int, peak32: float) -> None:
-    cfg = load_preset(
-        preset, ["train.progress=false", f"data.root={data_root}", f"train.precision={precision}"]
-    )
-    run = build_run(cfg)
+    cfg, run = preset_run(preset, precision, data_root)
     run.step()
     with FlopCounterMode(display=False) as counter:
         run.step()
