@@ -1,16 +1,18 @@
 """Training stays bit-for-bit the same: for every shipped preset (and the update rules and
 variants that no preset uses), a hash of G's and D's weights after a few steps on small
-batches, recorded once and compared on every run.
+batches, recorded on one or more machines and compared on every run.
 
-The exact hash is compared where the recording's torch build and CPU kernels (capability)
-are those of this machine; elsewhere different kernels legitimately round differently, and
-a float fingerprint of the same weights is compared with a tight two-sided tolerance.
-Record anew only after a change that is meant to change training numbers:
-`python tests/test_preset_hashes.py` (and say why in the commit).
-"""
+The exact hash is compared where a recording's torch build, CPU kernels (capability) and
+CPU model are those of this machine (one capability, AVX512, covers an Intel Xeon and an
+AMD EPYC whose kernels give different bits); elsewhere different kernels legitimately
+round differently, and a float fingerprint of the same weights is compared with two-sided
+tolerances (`close_to`). `python tests/test_preset_hashes.py` adds this machine's
+recording; after a change that is meant to change training numbers, delete
+tests/data/preset_hashes.json first (and say why in the commit)"""
 
 import hashlib
 import json
+import platform
 import sys
 from pathlib import Path
 
@@ -118,13 +120,28 @@ def fingerprint(tensors: list[torch.Tensor]) -> list[float]:
     return [flat.sum().item(), flat.square().sum().item(), (flat * signs).sum().item()]
 
 
+def cpu_model() -> str:
+    """The CPU's model name: one kernel capability (AVX512) covers CPUs whose kernels round
+    differently (an Intel Xeon with AMX and an AMD EPYC give different bits)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.processor()
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return names[0] if names else platform.processor()
+
+
 def environment() -> dict[str, str]:
-    return {"torch": torch.__version__, "cpu": torch.backends.cpu.get_cpu_capability()}
+    return {
+        "torch": torch.__version__,
+        "cpu": torch.backends.cpu.get_cpu_capability(),
+        "cpu_model": cpu_model(),
+    }
 
 
 @pytest.fixture(scope="module")
-def recorded() -> dict:
-    return json.loads(RECORD.read_text())
+def recordings() -> list[dict]:
+    return json.loads(RECORD.read_text())["recordings"]
 
 
 @pytest.fixture
@@ -134,32 +151,42 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+def close_to(got: list[float], want: list[float]) -> bool:
+    """Fingerprints equal up to other kernels' rounding. The sum of squares is held tight;
+    the sums looser, since RMSprop's and Adam's first steps move a weight by about lr
+    whatever its gradient's size, so a gradient that rounds to the other sign moves it the
+    other way (wgan-mnist's sum of weights: 1.2e-3 apart on two CPUs, the rest 5e-5)."""
+    g, w = torch.tensor(got), torch.tensor(want)
+    rtol = torch.tensor([2e-3, 1e-5, 2e-3])
+    return bool(((g - w).abs() <= rtol * w.abs() + 1e-4).all())
+
+
 @pytest.mark.parametrize("case", sorted(cases()))
-def test_training_is_unchanged(case, recorded, data_root, one_thread):
+def test_training_is_unchanged(case, recordings, data_root, one_thread):
     preset, overrides = cases()[case]
     tensors = weights_after_steps(preset, overrides, data_root)
-    want = recorded["cases"][case]
     assert all(torch.isfinite(t.float()).all() for t in tensors)
-    if recorded["environment"] == environment():
-        assert digest(tensors) == want["sha256"]
+    same = [r for r in recordings if r["environment"] == environment()]
+    if same:  # the recording's kernels: the same bits
+        assert digest(tensors) == same[0]["cases"][case]["sha256"]
     else:  # other kernels: the same numbers up to rounding
-        torch.testing.assert_close(
-            torch.tensor(fingerprint(tensors)),
-            torch.tensor(want["fingerprint"]),
-            rtol=1e-4,
-            atol=1e-4,
-        )
+        got = fingerprint(tensors)
+        wants = [r["cases"][case]["fingerprint"] for r in recordings]
+        assert any(close_to(got, want) for want in wants), (got, wants)
 
 
 def record(root: Path) -> None:
+    """Record this machine's hashes, keeping the other machines' recordings."""
     torch.set_num_threads(1)
-    out = {"environment": environment(), "steps": STEPS, "cases": {}}
+    out = {"environment": environment(), "cases": {}}
     for case, (preset, overrides) in sorted(cases().items()):
         tensors = weights_after_steps(preset, overrides, root)
         out["cases"][case] = {"sha256": digest(tensors), "fingerprint": fingerprint(tensors)}
         print(case, out["cases"][case]["sha256"][:16], flush=True)
+    old = json.loads(RECORD.read_text())["recordings"] if RECORD.exists() else []
+    kept = [r for r in old if r["environment"] != out["environment"]]
     RECORD.parent.mkdir(exist_ok=True)
-    RECORD.write_text(json.dumps(out, indent=1) + "\n")
+    RECORD.write_text(json.dumps({"steps": STEPS, "recordings": [*kept, out]}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

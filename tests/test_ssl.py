@@ -148,7 +148,9 @@ def test_improved_gan_trains_through_the_early_feature_matching_peak(data_root, 
     finally:
         torch.set_num_threads(threads)
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
-    assert max(r["loss_g"] for r in rows if "loss_g" in r) > 1e5  # the peak was reached
+    # the peak was reached: its height depends on the CPU's kernels (7.8e4 to over 1e5 seen),
+    # the recipe's own loss stays near 10
+    assert max(r["loss_g"] for r in rows if "loss_g" in r) > 1e4
 
 
 def test_ssl_run_resumes_exactly(data_root, tmp_path):
