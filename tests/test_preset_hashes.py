@@ -10,6 +10,7 @@ tolerances (`close_to`). `python tests/test_preset_hashes.py` adds this machine'
 recording; after a change that is meant to change training numbers, delete
 tests/data/preset_hashes.json first (and say why in the commit)"""
 
+import functools
 import hashlib
 import json
 import platform
@@ -120,6 +121,7 @@ def fingerprint(tensors: list[torch.Tensor]) -> list[float]:
     return [flat.sum().item(), flat.square().sum().item(), (flat * signs).sum().item()]
 
 
+@functools.cache
 def cpu_model() -> str:
     """The CPU's model name: one kernel capability (AVX512) covers CPUs whose kernels round
     differently (an Intel Xeon with AMX and an AMD EPYC give different bits)."""
