@@ -66,6 +66,8 @@ def family_weights(name: str, data_root: str | None, team_place=None) -> dict:
     run = build_run(load_preset(preset, [*overrides, *root]))
     team = join(team_place, run) if team_place is not None else None
     run_loop(run, [], STEPS, team)
+    if team is not None:  # the process group stays for the next family
+        team.release()
     return {player: net.state_dict() for player, net in run.nets.items()}
 
 

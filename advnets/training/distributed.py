@@ -26,6 +26,7 @@ Per-batch computations (batch norm without `train.sync_bn`, minibatch discrimina
 feature matching's means, the unrolled D's look-ahead) see the process's share only.
 """
 
+import gc
 import hashlib
 import os
 from collections.abc import Iterator
@@ -217,12 +218,20 @@ class Team:
         gloo then aborts the peer at exit."""
         dist.barrier()
 
-    def close(self) -> None:
-        """Release DDP's reducers and leave the process group (after `finish`, or after an
-        error, when a peer may never reach a barrier and torchrun stops the job anyway)."""
+    def release(self) -> None:
+        """Free DDP's reducers now. The networks' hooks and this team refer to each other,
+        so without a collection the reducers would die whenever the cycle collector runs,
+        possibly after the process group is gone or at interpreter exit, where a reducer's
+        gloo work still pending makes the process abort."""
         self.ddps.clear()
         self.active.clear()
         self.armed.clear()
+        gc.collect()
+
+    def close(self) -> None:
+        """Release DDP's reducers and leave the process group (after `finish`, or after an
+        error, when a peer may never reach a barrier and torchrun stops the job anyway)."""
+        self.release()
         if dist.is_initialized():
             dist.destroy_process_group()
 
