@@ -2,21 +2,26 @@
 torch.distributed.run train what one process trains on the same total batch, only rank 0
 writes, and a split run resumes exactly."""
 
+import gc
 import json
 import os
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 
 import ddp_worker
 import pytest
 import torch
+import torch.distributed as dist
+from torch import nn
 
 import advnets.methods.vaegan as vaegan
 from advnets import load_preset
 from advnets.data.batches import Batches
 from advnets.errors import ConfigError
-from advnets.training.distributed import check_split, stream_seed
+from advnets.methods.base import Counters
+from advnets.training.distributed import Place, Team, check_split, stream_seed
 
 WORKER = str(Path(__file__).parent / "ddp_worker.py")
 REPO = Path(__file__).resolve().parents[1]
@@ -194,3 +199,26 @@ def test_each_rank_has_its_own_stream_for_each_step():
     seeds = {stream_seed(0, rank, step) for rank in range(4) for step in range(50)}
     assert len(seeds) == 200
     assert stream_seed(3, 1, 7) == stream_seed(3, 1, 7)
+
+
+def test_release_frees_ddp_reducers_before_the_group_goes():
+    """The networks' DDP hooks and the team refer to each other: the reducers must be freed
+    at once, not by a later collection after the process group (or the interpreter) is
+    gone, where gloo aborts the process."""
+    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+    enabled = gc.isenabled()
+    gc.disable()  # only the team's own collection may free the reducer
+    try:
+        team = Team(Place(0, 1, 0), torch.device("cpu"), 0, Counters())
+        team.wrap("D", nn.Linear(2, 1))
+        ddp = weakref.ref(team.ddps["D"])
+        team.ddps["D"](torch.ones(3, 2)).sum().backward()
+        team.release()
+        assert ddp() is None
+        team.close()
+        assert not dist.is_initialized()
+    finally:
+        if enabled:
+            gc.enable()
+        if dist.is_initialized():
+            dist.destroy_process_group()
