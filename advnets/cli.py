@@ -9,11 +9,12 @@ import numpy as np
 import yaml
 
 from advnets import __version__
-from advnets.api import eval_settings, resolve_device, run_samples, score_samples
-from advnets.checkpoint import checkpoint_path, load_checkpoint
-from advnets.cli_args import integer, seed_value
+from advnets.api import resolve_device
+from advnets.checkpoint import load_checkpoint
+from advnets.cli_args import DEVICE_HELP, DEVICES, add_device_argument, integer, seed_value
+from advnets.cli_eval import add_eval_command
 from advnets.cli_pictures import add_picture_commands
-from advnets.cli_restore import add_restore_commands, eval_psnr
+from advnets.cli_restore import add_restore_commands
 from advnets.config import (
     Config,
     apply_overrides,
@@ -25,7 +26,6 @@ from advnets.config import (
 from advnets.errors import AdvnetsError, ConfigError
 from advnets.files import read_npy, save_npy
 from advnets.metrics.classifier import SPECS
-from advnets.metrics.evaluate import METRICS, scorable
 
 
 def cmd_presets(args: argparse.Namespace) -> None:
@@ -196,113 +196,6 @@ def cmd_encode(args: argparse.Namespace) -> None:
     print(f"wrote {len(z)} codes {tuple(z.shape[1:])} -> {args.out}")
 
 
-def _print_scores(scores: dict) -> None:
-    for key, value in scores.items():
-        print(f"{key:<16} {value:.4f}" if isinstance(value, float) else f"{key:<16} {value}")
-
-
-def _append_eval(run_dir: Path, step: int, scores: dict) -> None:
-    """One `{"eval": ..., "step": ...}` row in the run's metrics.jsonl."""
-    from advnets.files import append_row
-
-    append_row(run_dir / "metrics.jsonl", {"eval": scores, "step": step})
-
-
-def _eval_run_checkpoint(args: argparse.Namespace, what: str) -> tuple[dict, Path]:
-    """The checkpoint (loaded once) and folder of the run a run-only metric scores."""
-    if args.samples or not args.run_dir:
-        raise ConfigError(f"--metric {what}: pass a run folder")
-    device = resolve_device(args.device, "--device")
-    return load_checkpoint(args.run_dir, map_location=device), checkpoint_path(
-        Path(args.run_dir)
-    ).parent
-
-
-def _eval_reconstruction(args: argparse.Namespace) -> None:
-    """`advnets eval RUN --metric reconstruction`: a vae / vaegan run on the test split."""
-    from advnets.reconstruction import autoencoder_from_checkpoint, reconstruction_scores
-
-    ckpt, run_dir = _eval_run_checkpoint(args, "reconstruction scores a run's encoder")
-    E, G, cfg = autoencoder_from_checkpoint(ckpt, resolve_device(args.device, "--device"))
-    scores = reconstruction_scores(E, G, cfg, args.n, args.data)
-    _print_scores(scores)
-    _append_eval(run_dir, ckpt["counters"]["step"], scores)
-    print(
-        f"recon_psnr {scores['recon_psnr']:.2f} recon_sharpness {scores['recon_sharpness']:.3f}"
-        f" sample_sharpness {scores['sample_sharpness']:.3f}"
-    )
-
-
-def _eval_accuracy(args: argparse.Namespace) -> None:
-    """`advnets eval RUN --metric accuracy`: the classifier on the test split."""
-    from advnets.metrics.accuracy import accuracy
-    from advnets.sampling import classifier_from_checkpoint
-
-    ckpt, run_dir = _eval_run_checkpoint(args, "accuracy scores a run's classifier")
-    D, cfg = classifier_from_checkpoint(ckpt, resolve_device(args.device, "--device"))
-    scores = accuracy(D, cfg, "test", args.n, args.data)
-    _print_scores(scores)
-    _append_eval(run_dir, ckpt["counters"]["step"], scores)
-    print(f"accuracy {scores['accuracy']:.4f} errors {scores['errors']}")
-
-
-def _eval_samples(args: argparse.Namespace):
-    """(samples, dataset, settings, (run_dir, step) or None) for `advnets eval`."""
-    from advnets.metrics.evaluate import check_samples
-
-    settings = eval_settings(args.n, args.data)
-    if args.samples:
-        if not args.dataset:
-            raise ConfigError(f"--samples needs --dataset ({', '.join(scorable())})")
-        if args.run_dir:
-            raise ConfigError("pass either a run folder or --samples, not both")
-        return check_samples(read_npy(args.samples), args.dataset), args.dataset, settings, None
-    if not args.run_dir:
-        raise ConfigError("pass a run folder, or --samples FILE.npy --dataset NAME")
-    if args.dataset:
-        raise ConfigError("--dataset goes with --samples; a run knows its data set")
-    device = resolve_device(args.device, "--device")
-    samples, dataset, step = run_samples(args.run_dir, settings, args.seed, device)
-    run_dir = checkpoint_path(Path(args.run_dir)).parent
-    return samples, dataset, settings, (run_dir, step)
-
-
-def _warn_below_protocol(dataset: str, settings, given: int) -> None:
-    """A note on stderr when fewer samples are scored than the published protocol's."""
-    from advnets.metrics.evaluate import EvalSettings, sample_count
-
-    protocol = sample_count(dataset, EvalSettings())
-    scored = min(given, sample_count(dataset, settings))
-    if scored < protocol:
-        print(
-            f"advnets: warning: scoring {scored:,} samples, fewer than the protocol's "
-            f"{protocol:,}; the scores are not comparable to published ones",
-            file=sys.stderr,
-        )
-
-
-def cmd_eval(args: argparse.Namespace) -> None:
-
-    from advnets.metrics.evaluate import jsonable, summary_line
-
-    if args.metric == "accuracy":
-        return _eval_accuracy(args)
-    if args.metric == "reconstruction":
-        return _eval_reconstruction(args)
-    if args.metric == "psnr":
-        return eval_psnr(args)
-    samples, dataset, settings, run = _eval_samples(args)
-    _warn_below_protocol(dataset, settings, len(samples))
-    rows = score_samples(samples, dataset, args.metric, settings)
-    for scores in rows.values():
-        _print_scores(scores)
-    if run is not None:
-        run_dir, step = run
-        _append_eval(run_dir, step, jsonable({k: v for r in rows.values() for k, v in r.items()}))
-    for name, scores in rows.items():
-        print(summary_line(name, scores))
-
-
 def cmd_classifier(args: argparse.Namespace) -> None:
     from advnets.metrics.classifier import train_classifier, weights_path
 
@@ -314,10 +207,6 @@ def cmd_classifier(args: argparse.Namespace) -> None:
     out = Path(args.out) if args.out else weights_path(args.dataset)
     accuracy = train_classifier(args.dataset, args.data, args.epochs, args.seed, out)
     print(f"classifier for {args.dataset}: test accuracy {accuracy:.4f} -> {out}")
-
-
-DEVICES = ["cpu", "cuda", "auto"]
-DEVICE_HELP = "cpu, cuda, or auto: the GPU when there is one, else the CPU"
 
 
 def _add_train_command(sub: argparse._SubParsersAction) -> None:
@@ -364,12 +253,6 @@ def _add_presets_command(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_presets)
 
 
-def _add_device_argument(p: argparse.ArgumentParser, what: str) -> None:
-    p.add_argument(
-        "--device", choices=DEVICES, default="auto", help=f"{what}: {DEVICE_HELP} (default: auto)"
-    )
-
-
 def _add_sample_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sample", help="draw samples from a trained run")
     p.add_argument("run_dir", help="run folder (or checkpoint file)")
@@ -393,49 +276,8 @@ def _add_sample_command(sub: argparse._SubParsersAction) -> None:
         help="Jacobian truncation: keep only the draws whose ||dG/dz|| is below "
         "the KEEP quantile (e.g. 0.95), which drops the samples between modes",
     )
-    _add_device_argument(p, "where G runs")
+    add_device_argument(p, "where G runs")
     p.set_defaults(func=cmd_sample)
-
-
-def _add_eval_command(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="score a run, or a .npy file of samples from anywhere")
-    p.add_argument("run_dir", nargs="?", help="run folder (samples are drawn from its G)")
-    p.add_argument("--samples", metavar="FILE.npy", help="score these samples instead")
-    p.add_argument(
-        "--dataset",
-        help=f"what --samples are samples of: {', '.join(scorable())} (a run knows its own)",
-    )
-    p.add_argument(
-        "--metric",
-        default="all",
-        choices=[*METRICS, "accuracy", "reconstruction", "psnr", "all"],
-        help="accuracy: a semi-supervised run's classifier on the test split; "
-        "reconstruction: a vae / vaegan run's PSNR and sharpness on the test split; "
-        "psnr: a restoration run against every classical restorer of its task",
-    )
-    p.add_argument(
-        "--compare",
-        action="append",
-        metavar="RUN",
-        help="psnr: other restoration runs of the same task and data for the table",
-    )
-    p.add_argument(
-        "--n",
-        type=integer,
-        help="samples scored (default: the protocol's: 10,000 Parzen, 2,500 modes, "
-        "26,000 stacked MNIST modes)",
-    )
-    p.add_argument("--seed", type=seed_value, default=0, help="seed of the noise")
-    p.add_argument(
-        "--device",
-        choices=DEVICES,
-        default="auto",
-        help="where a run's G draws the samples: "
-        + DEVICE_HELP
-        + " (default: auto; the metrics run on the CPU)",
-    )
-    p.add_argument("--data", metavar="DIR", help="data folder (else $ADVNETS_DATA)")
-    p.set_defaults(func=cmd_eval)
 
 
 def _add_classifier_command(sub: argparse._SubParsersAction) -> None:
@@ -468,7 +310,7 @@ def _add_classify_command(sub: argparse._SubParsersAction) -> None:
         help="float images (N, C, H, W) in the run's data range",
     )
     p.add_argument("--out", required=True, metavar="Y.npy", help="int64 labels (N,)")
-    _add_device_argument(p, "where D runs")
+    add_device_argument(p, "where D runs")
     p.set_defaults(func=cmd_classify)
 
 
@@ -496,7 +338,7 @@ def _add_autoencoder_commands(sub: argparse._SubParsersAction) -> None:
             help="a draw of q(z|x) (seeded by --seed) instead of its mean",
         )
         p.add_argument("--seed", type=seed_value, default=0)
-        _add_device_argument(p, "where the nets run")
+        add_device_argument(p, "where the nets run")
         p.set_defaults(func=func)
 
 
@@ -505,7 +347,7 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     _add_presets_command(sub)
     _add_train_command(sub)
     _add_sample_command(sub)
-    _add_eval_command(sub)
+    add_eval_command(sub)
     _add_classify_command(sub)
     _add_autoencoder_commands(sub)
     _add_classifier_command(sub)

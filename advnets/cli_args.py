@@ -2,6 +2,8 @@
 
 import argparse
 
+DEVICES = ["cpu", "cuda", "auto"]
+DEVICE_HELP = "cpu, cuda, or auto: the GPU when there is one, else the CPU"
 LARGEST = 2**62  # no count, size or seed is larger; beyond it torch overflows int64
 
 
@@ -22,3 +24,9 @@ def seed_value(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"a seed must be >= 0, got {value}")
     return value
+
+
+def add_device_argument(p: argparse.ArgumentParser, what: str, default: str = "auto") -> None:
+    """--device cpu|cuda|auto, `what` naming what runs there."""
+    help = f"{what}: {DEVICE_HELP} (default: {default})"
+    p.add_argument("--device", choices=DEVICES, default="auto", help=help)

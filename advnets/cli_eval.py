@@ -1,0 +1,156 @@
+"""`advnets eval`: score a run (samples, a classifier's accuracy, reconstructions, a
+restorer's PSNR) or a .npy file of samples from anywhere."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from advnets.api import eval_settings, resolve_device, run_samples, score_samples
+from advnets.checkpoint import checkpoint_path, load_checkpoint
+from advnets.cli_args import add_device_argument, integer, seed_value
+from advnets.cli_restore import eval_psnr
+from advnets.errors import ConfigError
+from advnets.files import read_npy
+from advnets.metrics.evaluate import METRICS, scorable
+
+
+def _print_scores(scores: dict) -> None:
+    for key, value in scores.items():
+        print(f"{key:<16} {value:.4f}" if isinstance(value, float) else f"{key:<16} {value}")
+
+
+def _append_eval(run_dir: Path, step: int, scores: dict) -> None:
+    """One `{"eval": ..., "step": ...}` row in the run's metrics.jsonl."""
+    from advnets.files import append_row
+
+    append_row(run_dir / "metrics.jsonl", {"eval": scores, "step": step})
+
+
+def _eval_run_checkpoint(args: argparse.Namespace, what: str) -> tuple[dict, Path]:
+    """The checkpoint (loaded once) and folder of the run a run-only metric scores."""
+    if args.samples or not args.run_dir:
+        raise ConfigError(f"--metric {what}: pass a run folder")
+    device = resolve_device(args.device, "--device")
+    return load_checkpoint(args.run_dir, map_location=device), checkpoint_path(
+        Path(args.run_dir)
+    ).parent
+
+
+def _eval_reconstruction(args: argparse.Namespace) -> None:
+    """`advnets eval RUN --metric reconstruction`: a vae / vaegan run on the test split."""
+    from advnets.reconstruction import autoencoder_from_checkpoint, reconstruction_scores
+
+    ckpt, run_dir = _eval_run_checkpoint(args, "reconstruction scores a run's encoder")
+    E, G, cfg = autoencoder_from_checkpoint(ckpt, resolve_device(args.device, "--device"))
+    scores = reconstruction_scores(E, G, cfg, args.n, args.data)
+    _print_scores(scores)
+    _append_eval(run_dir, ckpt["counters"]["step"], scores)
+    print(
+        f"recon_psnr {scores['recon_psnr']:.2f} recon_sharpness {scores['recon_sharpness']:.3f}"
+        f" sample_sharpness {scores['sample_sharpness']:.3f}"
+    )
+
+
+def _eval_accuracy(args: argparse.Namespace) -> None:
+    """`advnets eval RUN --metric accuracy`: the classifier on the test split."""
+    from advnets.metrics.accuracy import accuracy
+    from advnets.sampling import classifier_from_checkpoint
+
+    ckpt, run_dir = _eval_run_checkpoint(args, "accuracy scores a run's classifier")
+    D, cfg = classifier_from_checkpoint(ckpt, resolve_device(args.device, "--device"))
+    scores = accuracy(D, cfg, "test", args.n, args.data)
+    _print_scores(scores)
+    _append_eval(run_dir, ckpt["counters"]["step"], scores)
+    print(f"accuracy {scores['accuracy']:.4f} errors {scores['errors']}")
+
+
+def _eval_samples(args: argparse.Namespace):
+    """(samples, dataset, settings, (run_dir, step) or None) for `advnets eval`."""
+    from advnets.metrics.evaluate import check_samples
+
+    settings = eval_settings(args.n, args.data)
+    if args.samples:
+        if not args.dataset:
+            raise ConfigError(f"--samples needs --dataset ({', '.join(scorable())})")
+        if args.run_dir:
+            raise ConfigError("pass either a run folder or --samples, not both")
+        return check_samples(read_npy(args.samples), args.dataset), args.dataset, settings, None
+    if not args.run_dir:
+        raise ConfigError("pass a run folder, or --samples FILE.npy --dataset NAME")
+    if args.dataset:
+        raise ConfigError("--dataset goes with --samples; a run knows its data set")
+    device = resolve_device(args.device, "--device")
+    samples, dataset, step = run_samples(args.run_dir, settings, args.seed, device)
+    run_dir = checkpoint_path(Path(args.run_dir)).parent
+    return samples, dataset, settings, (run_dir, step)
+
+
+def _warn_below_protocol(dataset: str, settings, given: int) -> None:
+    """A note on stderr when fewer samples are scored than the published protocol's."""
+    from advnets.metrics.evaluate import EvalSettings, sample_count
+
+    protocol = sample_count(dataset, EvalSettings())
+    scored = min(given, sample_count(dataset, settings))
+    if scored < protocol:
+        print(
+            f"advnets: warning: scoring {scored:,} samples, fewer than the protocol's "
+            f"{protocol:,}; the scores are not comparable to published ones",
+            file=sys.stderr,
+        )
+
+
+def cmd_eval(args: argparse.Namespace) -> None:
+    """Print the chosen scores (and add them to the run's metrics.jsonl), then one
+    machine-readable summary line per metric."""
+    from advnets.metrics.evaluate import jsonable, summary_line
+
+    if args.metric == "accuracy":
+        return _eval_accuracy(args)
+    if args.metric == "reconstruction":
+        return _eval_reconstruction(args)
+    if args.metric == "psnr":
+        return eval_psnr(args)
+    samples, dataset, settings, run = _eval_samples(args)
+    _warn_below_protocol(dataset, settings, len(samples))
+    rows = score_samples(samples, dataset, args.metric, settings)
+    for scores in rows.values():
+        _print_scores(scores)
+    if run is not None:
+        run_dir, step = run
+        _append_eval(run_dir, step, jsonable({k: v for r in rows.values() for k, v in r.items()}))
+    for name, scores in rows.items():
+        print(summary_line(name, scores))
+
+
+def add_eval_command(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="score a run, or a .npy file of samples from anywhere")
+    p.add_argument("run_dir", nargs="?", help="run folder (samples are drawn from its G)")
+    p.add_argument("--samples", metavar="FILE.npy", help="score these samples instead")
+    p.add_argument(
+        "--dataset",
+        help=f"what --samples are samples of: {', '.join(scorable())} (a run knows its own)",
+    )
+    p.add_argument(
+        "--metric",
+        default="all",
+        choices=[*METRICS, "accuracy", "reconstruction", "psnr", "all"],
+        help="accuracy: a semi-supervised run's classifier on the test split; "
+        "reconstruction: a vae / vaegan run's PSNR and sharpness on the test split; "
+        "psnr: a restoration run against every classical restorer of its task",
+    )
+    p.add_argument(
+        "--compare",
+        action="append",
+        metavar="RUN",
+        help="psnr: other restoration runs of the same task and data for the table",
+    )
+    p.add_argument(
+        "--n",
+        type=integer,
+        help="samples scored (default: the protocol's: 10,000 Parzen, 2,500 modes, "
+        "26,000 stacked MNIST modes)",
+    )
+    p.add_argument("--seed", type=seed_value, default=0, help="seed of the noise")
+    add_device_argument(p, "where a run's G draws the samples", "auto; the metrics run on the CPU")
+    p.add_argument("--data", metavar="DIR", help="data folder (else $ADVNETS_DATA)")
+    p.set_defaults(func=cmd_eval)
