@@ -26,7 +26,8 @@ def seed_value(text: str) -> int:
     return value
 
 
-def add_device_argument(p: argparse.ArgumentParser, what: str, default: str = "auto") -> None:
-    """--device cpu|cuda|auto, `what` naming what runs there."""
-    help = f"{what}: {DEVICE_HELP} (default: {default})"
+def add_device_argument(p: argparse.ArgumentParser, what: str, note: str = "") -> None:
+    """--device cpu|cuda|auto (default auto), `what` naming what runs there and `note`
+    added to the help after the default."""
+    help = f"{what}: {DEVICE_HELP} (default: auto{note})"
     p.add_argument("--device", choices=DEVICES, default="auto", help=help)

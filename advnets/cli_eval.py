@@ -5,6 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import torch
+
 from advnets.api import eval_settings, resolve_device, run_samples, score_samples
 from advnets.checkpoint import checkpoint_path, load_checkpoint
 from advnets.cli_args import add_device_argument, integer, seed_value
@@ -26,22 +28,22 @@ def _append_eval(run_dir: Path, step: int, scores: dict) -> None:
     append_row(run_dir / "metrics.jsonl", {"eval": scores, "step": step})
 
 
-def _eval_run_checkpoint(args: argparse.Namespace, what: str) -> tuple[dict, Path]:
-    """The checkpoint (loaded once) and folder of the run a run-only metric scores."""
+def _eval_run_checkpoint(args: argparse.Namespace, what: str) -> tuple[dict, Path, torch.device]:
+    """The checkpoint (loaded once onto --device), folder and device of the run a run-only
+    metric scores."""
     if args.samples or not args.run_dir:
         raise ConfigError(f"--metric {what}: pass a run folder")
     device = resolve_device(args.device, "--device")
-    return load_checkpoint(args.run_dir, map_location=device), checkpoint_path(
-        Path(args.run_dir)
-    ).parent
+    ckpt = load_checkpoint(args.run_dir, map_location=device)
+    return ckpt, checkpoint_path(Path(args.run_dir)).parent, device
 
 
 def _eval_reconstruction(args: argparse.Namespace) -> None:
     """`advnets eval RUN --metric reconstruction`: a vae / vaegan run on the test split."""
     from advnets.reconstruction import autoencoder_from_checkpoint, reconstruction_scores
 
-    ckpt, run_dir = _eval_run_checkpoint(args, "reconstruction scores a run's encoder")
-    E, G, cfg = autoencoder_from_checkpoint(ckpt, resolve_device(args.device, "--device"))
+    ckpt, run_dir, device = _eval_run_checkpoint(args, "reconstruction scores a run's encoder")
+    E, G, cfg = autoencoder_from_checkpoint(ckpt, device)
     scores = reconstruction_scores(E, G, cfg, args.n, args.data)
     _print_scores(scores)
     _append_eval(run_dir, ckpt["counters"]["step"], scores)
@@ -56,8 +58,8 @@ def _eval_accuracy(args: argparse.Namespace) -> None:
     from advnets.metrics.accuracy import accuracy
     from advnets.sampling import classifier_from_checkpoint
 
-    ckpt, run_dir = _eval_run_checkpoint(args, "accuracy scores a run's classifier")
-    D, cfg = classifier_from_checkpoint(ckpt, resolve_device(args.device, "--device"))
+    ckpt, run_dir, device = _eval_run_checkpoint(args, "accuracy scores a run's classifier")
+    D, cfg = classifier_from_checkpoint(ckpt, device)
     scores = accuracy(D, cfg, "test", args.n, args.data)
     _print_scores(scores)
     _append_eval(run_dir, ckpt["counters"]["step"], scores)
@@ -151,6 +153,6 @@ def add_eval_command(sub: argparse._SubParsersAction) -> None:
         "26,000 stacked MNIST modes)",
     )
     p.add_argument("--seed", type=seed_value, default=0, help="seed of the noise")
-    add_device_argument(p, "where a run's G draws the samples", "auto; the metrics run on the CPU")
+    add_device_argument(p, "where a run's G draws the samples", "; the metrics run on the CPU")
     p.add_argument("--data", metavar="DIR", help="data folder (else $ADVNETS_DATA)")
     p.set_defaults(func=cmd_eval)
