@@ -178,6 +178,9 @@ class OptimConfig:
     # step decay, as torch's MultiStepLR: lr x lr_gamma at each of these update counts
     lr_milestones: list[int] = field(default_factory=list)
     lr_gamma: float = 0.1
+    # linear decay, as CycleGAN's and the improved-GAN CIFAR code's: [start, end] update
+    # counts; from start on, lr falls linearly to 0 at end (empty: off)
+    lr_ramp_down: list[int] = field(default_factory=list)
     momentum_final: float | None = None  # sgd: ramp momentum to this value (paper: 0.7)
     momentum_start: int = 1  # first epoch of the ramp
     momentum_saturate: int = 250  # epoch at which momentum_final is reached

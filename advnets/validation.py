@@ -91,6 +91,12 @@ def check_optim(o: OptimConfig, which: str) -> None:
         all(m > 0 for m in o.lr_milestones) and o.lr_milestones == sorted(o.lr_milestones),
         f"{which}.lr_milestones must be increasing update counts > 0, got {o.lr_milestones}",
     )
+    ramp = o.lr_ramp_down
+    check(
+        not ramp or (len(ramp) == 2 and 0 <= ramp[0] < ramp[1]),
+        f"{which}.lr_ramp_down must be [start, end] update counts with 0 <= start < end "
+        f"(e.g. [90000,180000]), or [] for none; got {ramp}",
+    )
     check(
         len(o.betas) == 2 and all(0 <= b < 1 for b in o.betas),
         f"{which}.betas must be two numbers in [0, 1), got {o.betas}",

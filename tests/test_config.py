@@ -80,6 +80,8 @@ def test_round_trip_through_dict():
         ("optim.G.lr_decay=0", "lr_decay"),
         ("optim.G.lr_milestones=[500,100]", "increasing update counts"),
         ("optim.D.lr_gamma=0", "lr_gamma must be in"),
+        ("optim.D.lr_ramp_down=[100,100]", "0 <= start < end"),
+        ("optim.G.lr_ramp_down=[100]", "lr_ramp_down must be"),
         ("optim.G.lr=.nan", "must be finite"),
         ("train.precision=fp16", "choose one of: bf16, fp32"),
         ("model.z_dim=0", "z_dim"),

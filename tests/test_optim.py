@@ -26,6 +26,26 @@ def test_lr_milestones_multiply_by_gamma_as_multistep_lr():
         reference.step()
 
 
+def test_lr_ramp_down_falls_linearly_to_zero_as_linear_lr():
+    cfg = OptimConfig(name="adam", lr=3e-3, lr_ramp_down=[4, 10])
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.Adam([param], lr=cfg.lr)
+    reference = torch.optim.lr_scheduler.LinearLR(opt, 1.0, 0.0, total_iters=6)
+    for updates in range(4):
+        assert scheduled_lr(cfg, updates) == pytest.approx(3e-3, rel=1e-12)
+    for updates in range(4, 13):  # LinearLR's step k is update 4 + k
+        assert scheduled_lr(cfg, updates) == pytest.approx(opt.param_groups[0]["lr"], abs=1e-15)
+        opt.step()
+        reference.step()
+    assert scheduled_lr(cfg, 7) == pytest.approx(1.5e-3, rel=1e-12)  # half way
+    assert scheduled_lr(cfg, 10) == 0.0 and scheduled_lr(cfg, 10**9) == 0.0
+
+
+def test_lr_ramp_down_multiplies_the_other_schedules():
+    cfg = OptimConfig(name="adam", lr=1.0, lr_milestones=[2], lr_gamma=0.5, lr_ramp_down=[0, 4])
+    assert [scheduled_lr(cfg, u) for u in range(5)] == pytest.approx([1, 0.75, 0.25, 0.125, 0])
+
+
 def test_paper_momentum_ramp():
     cfg = load_preset("gan-mnist").optim["D"]
     # pylearn2's MomentumAdjustor(start=1, saturate=250): epoch e (1-based) runs with

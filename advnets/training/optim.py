@@ -98,12 +98,22 @@ def build_optimizer(
 
 
 def scheduled_lr(cfg: OptimConfig, updates: int) -> float:
-    """lr divided by `lr_decay` after every update, never below `lr_min`, and multiplied by
-    `lr_gamma` from each of `lr_milestones` (update counts) on."""
+    """lr divided by `lr_decay` after every update, never below `lr_min`, multiplied by
+    `lr_gamma` from each of `lr_milestones` (update counts) on, and by the linear ramp
+    down to 0 of `lr_ramp_down`."""
     lr = cfg.lr * cfg.lr_gamma ** sum(updates >= m for m in cfg.lr_milestones)
-    if cfg.lr_decay == 1.0:
-        return lr
-    return max(lr * math.exp(-updates * math.log(cfg.lr_decay)), cfg.lr_min)
+    if cfg.lr_decay != 1.0:
+        lr = max(lr * math.exp(-updates * math.log(cfg.lr_decay)), cfg.lr_min)
+    return lr * ramp_down_factor(cfg.lr_ramp_down, updates)
+
+
+def ramp_down_factor(ramp: list[int], updates: int) -> float:
+    """1 before ramp[0] updates, falling linearly to 0 at ramp[1] and staying there; 1 when
+    `ramp` is empty."""
+    if not ramp:
+        return 1.0
+    start, end = ramp
+    return min(max((end - updates) / (end - start), 0.0), 1.0)
 
 
 def scheduled_momentum(cfg: OptimConfig, epochs_done: int) -> float:
