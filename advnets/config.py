@@ -39,6 +39,13 @@ class DataConfig:
     # semi-supervised methods: labelled examples, balanced over the classes and drawn by
     # train.seed from the split; every image of the split is also seen unlabelled (0: none)
     labels: int = 0
+    # and each labelled image drawn shifted by a random whole number of pixels in [-s, s]
+    # along each axis, the border filled with value_range's low end (0: unshifted)
+    labelled_shift: int = 0
+    # image data: G's real batches (feature matching, unrolling) from a second permutation
+    # of the data, as the improved-GAN code's trainx_unl2, so that each epoch is one pass
+    # for D and one for G; false: D's and G's batches come in turn from the one stream
+    g_real_stream: bool = False
 
 
 @dataclass

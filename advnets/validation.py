@@ -147,6 +147,11 @@ def check_data_and_model(cfg: Config) -> None:
     )
     check(d.std > 0, f"data.std must be > 0, got {d.std}")
     check(d.modes >= 1 and d.epoch_size >= 1, "data.modes and data.epoch_size must be >= 1")
+    check(
+        d.labelled_shift >= 0 and (d.labels > 0 or d.labelled_shift == 0),
+        f"data.labelled_shift={d.labelled_shift} must be >= 0 and shifts the labelled images "
+        "of a semi-supervised run: set data.labels too, or data.labelled_shift=0",
+    )
     check(m.num_classes >= 0, "model.num_classes must be >= 0 (0: unconditional)")
     check(m.z_dim >= 1, "model.z_dim must be >= 1")
     check(m.noise_scale > 0, "model.noise_scale must be > 0")

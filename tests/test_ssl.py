@@ -12,6 +12,7 @@ import torch
 from advnets import load_preset
 from advnets.cli import main
 from advnets.data import build_data, labelled_subset, load_images01
+from advnets.data.sampler import random_shift
 from advnets.methods.ssgan import real_fake_log_probs, ssl_discriminator_loss
 from advnets.metrics.accuracy import accuracy
 from advnets.training import build_run, run_loop, train
@@ -89,13 +90,85 @@ def test_labelled_subset_is_balanced_seeded_and_not_validation(data_root):
     assert not overlap
 
 
-def test_ssl_config_errors_are_one_line():
+def test_random_shift_translates_each_image_within_the_range():
+    torch.manual_seed(0)
+    x = torch.rand(600, 1, 6, 7) + 1.0  # no pixel equals the fill
+    out = random_shift(x, 1, fill=-1.0)
+    seen = []
+    for a, b in zip(x, out, strict=True):
+        matches = [
+            (dy, dx)
+            for dy in (-1, 0, 1)
+            for dx in (-1, 0, 1)
+            if torch.equal(b, _translated(a, dy, dx, -1.0))
+        ]
+        assert len(matches) == 1  # exactly one offset in range explains the output
+        seen.append(matches[0])
+    counts = torch.tensor([seen.count((dy, dx)) for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
+    assert counts.min() >= 40 and counts.max() <= 95, counts  # uniform: 600 / 9 = 67 each
+
+
+def _translated(img, dy, dx, fill):
+    """`img` (C, H, W) moved dy rows down and dx columns right, the border set to fill."""
+    out = torch.full_like(img, fill)
+    h, w = img.shape[1:]
+    out[:, max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = img[
+        :, max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+    ]
+    return out
+
+
+def test_labelled_shift_moves_the_labelled_images_only(data_root):
+    overrides = [f"data.root={data_root}", "data.labelled_shift=2"]
+    cfg = load_preset("sgan-mnist", overrides)
+    torch.manual_seed(0)
+    shifted = build_data(cfg.data, seed=0)
+    torch.manual_seed(0)
+    plain = build_data(load_preset("sgan-mnist", overrides[:1]).data, seed=0)
+    (xs, ys), (xp, yp) = shifted.labelled.next_labelled(100), plain.labelled.next_labelled(100)
+    assert torch.equal(ys, yp) and xs.shape == xp.shape == (100, 1, 28, 28)
+    moved = (xs != xp).flatten(1).any(1).float().mean()
+    assert 0.7 < moved < 1.0  # 1/25 of the offsets are (0, 0)
+    # moved-in pixels get the background, [-1, 1]'s low end (0.0 is no MNIST pixel's value)
+    assert torch.isin(xs, xp.unique()).all() and (xs == -1.0).sum() > (xp == -1.0).sum()
+    assert torch.equal(shifted.sampler.next(50), plain.sampler.next(50))
+
+
+@pytest.mark.parametrize("own_stream", [True, False])
+def test_g_real_stream_gives_d_and_g_a_pass_each(data_root, own_stream):
+    """Their code's epoch: D's unlabelled batches are one pass over the data, and G's
+    feature-matching batches another; from one shared stream each sees half of two passes."""
+    overrides = [*SMALL, f"data.root={data_root}", "data.split=valid"]
+    cfg = load_preset("improved-gan-mnist", [*overrides, f"data.g_real_stream={own_stream}"])
+    run = build_run(cfg)
+    phases = run.method.phases(run.step.counters, {"D": 0, "G": 0})
+    draws = {"D": [], "G": []}
+    for _ in range(100):  # 10,000 images, 100 a batch
+        for phase in phases:
+            draws[phase.trains[0]].append(run.step.batches.draw(phase.needs).real)
+    key = torch.randn(28 * 28, dtype=torch.float64)
+    every = (run.data.sampler.data.flatten(1).double() @ key).sort().values
+
+    def one_pass(batches):
+        seen = (torch.cat(batches).flatten(1).double() @ key).sort().values
+        return torch.allclose(seen, every)
+
+    assert one_pass(draws["D"]) == one_pass(draws["G"]) == own_stream
+
+
+def test_ssl_config_errors_are_one_line(data_root):
     from advnets.errors import ConfigError
 
     with pytest.raises(ConfigError, match="data.labels=0 must be at least the 10 classes"):
         build_run(load_preset("improved-gan-mnist", ["data.labels=0"]))
     with pytest.raises(ConfigError, match="needs labelled images"):
         build_run(load_preset("gan-ring", ["method=sgan", "data.labels=100"]))
+    with pytest.raises(ConfigError, match="data.labelled_shift=1 must be >= 0 and shifts"):
+        build_run(load_preset("gan-mnist", ["data.labelled_shift=1"]))
+    with pytest.raises(ConfigError, match="labelled_shift=28 must be smaller than the images"):
+        build_data(
+            load_preset("sgan-mnist", [f"data.root={data_root}", "data.labelled_shift=28"]).data
+        )
 
 
 @pytest.mark.slow
@@ -153,8 +226,9 @@ def test_improved_gan_trains_through_the_early_feature_matching_peak(data_root, 
     assert max(r["loss_g"] for r in rows if "loss_g" in r) > 1e4
 
 
-def test_ssl_run_resumes_exactly(data_root, tmp_path):
-    common = ["improved-gan-mnist", [*SMALL, f"data.root={data_root}"]]
+@pytest.mark.parametrize("extra", [[], ["data.labelled_shift=2", "data.g_real_stream=true"]])
+def test_ssl_run_resumes_exactly(data_root, tmp_path, extra):
+    common = ["improved-gan-mnist", [*SMALL, f"data.root={data_root}", *extra]]
     whole = train(load_preset(common[0], [*common[1], "train.steps=6"]), tmp_path / "whole")
     train(load_preset(common[0], [*common[1], "train.steps=3"]), tmp_path / "cut")
     resumed = train(None, tmp_path / "cut", resume=True, overrides=["train.steps=6"])

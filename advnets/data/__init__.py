@@ -12,7 +12,7 @@ from advnets.data.registry import DATASETS, STACKED
 from advnets.data.sampler import CyclingSampler, DistributionSampler, Sampler, TensorSampler
 from advnets.data.stacked import stack_digits
 from advnets.data.toy import GaussianMixture
-from advnets.errors import DataError
+from advnets.errors import ConfigError, DataError
 
 __all__ = [
     "TrainingData",
@@ -41,6 +41,7 @@ class TrainingData:
     distribution: GaussianMixture | None = None  # toy data: the true distribution
     num_classes: int = 0  # labelled data (images): classes of the labels the sampler holds
     labelled: CyclingSampler | None = None  # semi-supervised runs: the labelled subset
+    g_real: Sampler | None = None  # data.g_real_stream: G's own stream of the data
 
 
 def load_images01(
@@ -102,17 +103,27 @@ def _image_data(
         x01, labels = load_images01(cfg.name, cfg.split, cfg.root, download=cfg.download)
     data = to_range(x01, value_range).to(device)
     labelled = None
+    if cfg.labelled_shift >= min(data.shape[2:]):
+        raise ConfigError(
+            f"data.labelled_shift={cfg.labelled_shift} must be smaller than the images "
+            f"({data.shape[2]}x{data.shape[3]}); MNIST-sized digits take 1-3"
+        )
     if cfg.labels:
         idx = labelled_subset(labels, cfg.labels, DATASETS.get(cfg.name).classes, seed)
-        labelled = CyclingSampler(data[idx.to(device)], labels[idx].to(device))
+        labelled = CyclingSampler(
+            data[idx.to(device)], labels[idx].to(device), cfg.labelled_shift, value_range[0]
+        )
+    sampler = TensorSampler(data, labels.to(device))
+    g_real = TensorSampler(data, labels.to(device)) if cfg.g_real_stream else None
     return TrainingData(
-        TensorSampler(data, labels.to(device)),
+        sampler,
         tuple(data.shape[1:]),
         value_range,
         len(data),
         mean01=x01.mean(0).flatten(),
         num_classes=DATASETS.get(cfg.name).classes,
         labelled=labelled,
+        g_real=g_real,
     )
 
 

@@ -7,7 +7,7 @@ from torch import Tensor
 
 from advnets.data.sampler import CyclingSampler, Sampler
 
-PARTS = ("real", "noise", "labelled")
+PARTS = ("real", "g_real", "noise", "labelled")
 
 
 @dataclass
@@ -31,6 +31,7 @@ class Batches:
     batch_size: int
     labels: Callable[[int], Tensor] | None = None  # conditional runs: labels of the fakes
     labelled: CyclingSampler | None = None  # semi-supervised runs: the labelled examples
+    g_real: Sampler | None = None  # G's own stream of the data (else G's "g_real" is "real")
     # (rank, processes) of a data-parallel run: every process draws the step's total batch
     # from the shared stream and keeps its own contiguous share (the union is that batch)
     shard: tuple[int, int] = (0, 1)
@@ -38,10 +39,11 @@ class Batches:
     def draw(self, needs: tuple[str, ...]) -> Batch:
         batch, m = Batch(), self.batch_size
         for part in needs:
-            if part == "real" and self.labels is None:
-                batch.real = self.data.next(m)
-            elif part == "real":
-                batch.real, batch.real_y = self.data.next_labelled(m)
+            source = self.g_real if part == "g_real" and self.g_real else self.data
+            if part in ("real", "g_real") and self.labels is None:
+                batch.real = source.next(m)
+            elif part in ("real", "g_real"):
+                batch.real, batch.real_y = source.next_labelled(m)
             elif part == "labelled" and self.labelled is not None:
                 batch.labelled, batch.labelled_y = self.labelled.next_labelled(m)
             elif part == "noise":

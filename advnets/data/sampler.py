@@ -4,6 +4,7 @@ checkpoint of that RNG plus `state_dict()` resumes the exact stream of batches."
 from typing import Any, Protocol
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from advnets.data.toy import GaussianMixture
@@ -62,10 +63,13 @@ class TensorSampler(_Permuted):
 class CyclingSampler(_Permuted):
     """Labelled minibatches from a small set (a semi-supervised run's labelled examples),
     cycled through fresh permutations as often as needed: a batch may be larger than the
-    set, and every example appears equally often."""
+    set, and every example appears equally often. With `shift` > 0 every image drawn is
+    translated by a random offset (`random_shift`), so that D cannot fit a few labelled
+    images pixel by pixel."""
 
-    def __init__(self, data: Tensor, labels: Tensor) -> None:
+    def __init__(self, data: Tensor, labels: Tensor, shift: int = 0, fill: float = 0.0) -> None:
         self.data, self.labels = data, labels
+        self.shift, self.fill = shift, fill
         self.perm = torch.randperm(len(data), device=data.device)
         self.pos = 0
 
@@ -80,7 +84,22 @@ class CyclingSampler(_Permuted):
             self.pos += len(take)
             m -= len(take)
         idx = torch.cat(parts)
-        return self.data.index_select(0, idx), self.labels.index_select(0, idx)
+        x = self.data.index_select(0, idx)
+        if self.shift:
+            x = random_shift(x, self.shift, self.fill)
+        return x, self.labels.index_select(0, idx)
+
+
+def random_shift(x: Tensor, shift: int, fill: float) -> Tensor:
+    """Each image of `x` (N, C, H, W) translated by its own offset, drawn uniformly from
+    [-shift, shift] along each axis; pixels moved in from outside get `fill`."""
+    n, _, h, w = x.shape
+    padded = F.pad(x, (shift, shift, shift, shift), value=fill).permute(0, 2, 3, 1)
+    offsets = torch.randint(0, 2 * shift + 1, (n, 2), device=x.device)
+    rows = offsets[:, :1] + torch.arange(h, device=x.device)  # (N, H)
+    cols = offsets[:, 1:] + torch.arange(w, device=x.device)  # (N, W)
+    images = torch.arange(n, device=x.device)[:, None, None]
+    return padded[images, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
 
 
 class DistributionSampler:

@@ -148,7 +148,7 @@ class GAN(Method):
     def solo(self, player: str) -> Phase:
         if player == "D":
             return Phase(("D",), ("real", "noise"), self.d_phase)
-        g_needs = ("real", "noise") if self.needs_real_for_g else ("noise",)
+        g_needs = ("g_real", "noise") if self.needs_real_for_g else ("noise",)
         return Phase(("G",), g_needs, self.g_phase)
 
     def after_update(self, player: str) -> None:
@@ -297,7 +297,7 @@ def reuse_fakes(gan: GAN, g_updates: int) -> list[Phase]:
     """pytorch/examples dcgan, PyTorch-GAN: one G forward per iteration; D steps on the
     detached fakes, then G on the same fakes."""
     shared: dict = {}
-    g_needs = ("real",) if gan.needs_real_for_g else ()
+    g_needs = ("g_real",) if gan.needs_real_for_g else ()
     return [
         Phase(("D",), ("noise", "real"), partial(gan.shared_d_phase, shared), keeps_graph=("G",)),
         Phase(("G",), g_needs, partial(gan.shared_g_phase, shared)),

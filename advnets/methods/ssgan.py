@@ -123,7 +123,7 @@ class SemiSupervisedGAN(Method):
         if player == "D":
             return Phase(("D",), ("labelled", "real", "noise"), self.d_phase)
         return Phase(
-            ("G",), ("real", "noise") if self.feature_matching else ("noise",), self.g_phase
+            ("G",), ("g_real", "noise") if self.feature_matching else ("noise",), self.g_phase
         )
 
     def logits(self, *batches: Tensor) -> list[Tensor]:

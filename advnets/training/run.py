@@ -117,6 +117,7 @@ class Run:
             "averages": {p.name: p.average.state_dict() for p in players if p.average},
             "sampler": self.data.sampler.state_dict(),
             **({"labelled": self.data.labelled.state_dict()} if self.data.labelled else {}),
+            **({"g_real": self.data.g_real.state_dict()} if self.data.g_real else {}),
             "fixed_noise": self.fixed_noise.cpu(),
             "rng": rng_state(),
             "world_size": self.world_size,
@@ -131,6 +132,8 @@ class Run:
         self.data.sampler.load_state_dict(ckpt["sampler"])
         if self.data.labelled is not None:
             self.data.labelled.load_state_dict(ckpt["labelled"])
+        if self.data.g_real is not None and "g_real" in ckpt:
+            self.data.g_real.load_state_dict(ckpt["g_real"])
         self.counters.step = int(ckpt["counters"]["step"])
         self.fixed_noise = ckpt["fixed_noise"].to(self.device)
         set_rng_state(ckpt["rng"])
@@ -195,7 +198,7 @@ def build_run(cfg: Config) -> Run:
     fixed_noise, fixed_labels, labels = fixed_and_labels(cfg, data, device)
     m = cfg.model
     noise = partial(sample_noise, dim=m.z_dim, prior=m.noise, scale=m.noise_scale, device=device)
-    batches = Batches(data.sampler, noise, t.batch_size, labels, data.labelled)
+    batches = Batches(data.sampler, noise, t.batch_size, labels, data.labelled, data.g_real)
     size = method.data_batches_per_step() * t.batch_size
     counters = Counters(steps_per_epoch=max(1, math.ceil(data.size / size)))
     step = Step(players, method, batches, autocast, counters, LossGuard(t.max_loss))
