@@ -102,29 +102,32 @@ def _image_data(
     else:
         x01, labels = load_images01(cfg.name, cfg.split, cfg.root, download=cfg.download)
     data = to_range(x01, value_range).to(device)
-    labelled = None
-    if cfg.labelled_shift >= min(data.shape[2:]):
-        raise ConfigError(
-            f"data.labelled_shift={cfg.labelled_shift} must be smaller than the images "
-            f"({data.shape[2]}x{data.shape[3]}); MNIST-sized digits take 1-3"
-        )
-    if cfg.labels:
-        idx = labelled_subset(labels, cfg.labels, DATASETS.get(cfg.name).classes, seed)
-        labelled = CyclingSampler(
-            data[idx.to(device)], labels[idx].to(device), cfg.labelled_shift, value_range[0]
-        )
-    sampler = TensorSampler(data, labels.to(device))
-    g_real = TensorSampler(data, labels.to(device)) if cfg.g_real_stream else None
+    labelled = _labelled_sampler(cfg, data, labels, value_range[0], seed) if cfg.labels else None
+    labels = labels.to(device)
     return TrainingData(
-        sampler,
+        TensorSampler(data, labels),
         tuple(data.shape[1:]),
         value_range,
         len(data),
         mean01=x01.mean(0).flatten(),
         num_classes=DATASETS.get(cfg.name).classes,
         labelled=labelled,
-        g_real=g_real,
+        g_real=TensorSampler(data, labels) if cfg.g_real_stream else None,
     )
+
+
+def _labelled_sampler(
+    cfg: DataConfig, data: Tensor, labels: Tensor, fill: float, seed: int
+) -> CyclingSampler:
+    """The labelled subset of a semi-supervised run, cycled (and shifted) in batches."""
+    if cfg.labelled_shift >= min(data.shape[2:]):
+        raise ConfigError(
+            f"data.labelled_shift={cfg.labelled_shift} must be smaller than the images "
+            f"({data.shape[2]}x{data.shape[3]}); MNIST-sized digits take 1-3"
+        )
+    idx = labelled_subset(labels, cfg.labels, DATASETS.get(cfg.name).classes, seed)
+    device = data.device
+    return CyclingSampler(data[idx.to(device)], labels[idx].to(device), cfg.labelled_shift, fill)
 
 
 def build_data(cfg: DataConfig, device: torch.device | str = "cpu", seed: int = 0) -> TrainingData:

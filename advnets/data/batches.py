@@ -39,11 +39,12 @@ class Batches:
     def draw(self, needs: tuple[str, ...]) -> Batch:
         batch, m = Batch(), self.batch_size
         for part in needs:
-            source = self.g_real if part == "g_real" and self.g_real else self.data
-            if part in ("real", "g_real") and self.labels is None:
-                batch.real = source.next(m)
-            elif part in ("real", "g_real"):
-                batch.real, batch.real_y = source.next_labelled(m)
+            if part in ("real", "g_real"):
+                source = self.g_real if part == "g_real" and self.g_real else self.data
+                if self.labels is None:
+                    batch.real = source.next(m)
+                else:
+                    batch.real, batch.real_y = source.next_labelled(m)
             elif part == "labelled" and self.labelled is not None:
                 batch.labelled, batch.labelled_y = self.labelled.next_labelled(m)
             elif part == "noise":
