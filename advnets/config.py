@@ -39,6 +39,9 @@ class DataConfig:
     # semi-supervised methods: labelled examples, balanced over the classes and drawn by
     # train.seed from the split; every image of the split is also seen unlabelled (0: none)
     labels: int = 0
+    # the seed that draws the labelled examples instead of train.seed (null: train.seed), as
+    # the improved-GAN code's --seed_data: one subset under several initialisations
+    labels_seed: int | None = None
     # and each labelled image drawn shifted by a random whole number of pixels in [-s, s]
     # along each axis, the border filled with value_range's low end (0: unshifted)
     labelled_shift: int = 0

@@ -152,6 +152,11 @@ def check_data_and_model(cfg: Config) -> None:
         f"data.labelled_shift={d.labelled_shift} must be >= 0 and shifts the labelled images "
         "of a semi-supervised run: set data.labels too, or data.labelled_shift=0",
     )
+    check(
+        d.labels > 0 or d.labels_seed is None,
+        f"data.labels_seed={d.labels_seed} draws the labelled examples of a semi-supervised "
+        "run: set data.labels too, or data.labels_seed=null",
+    )
     check(m.num_classes >= 0, "model.num_classes must be >= 0 (0: unconditional)")
     check(m.z_dim >= 1, "model.z_dim must be >= 1")
     check(m.noise_scale > 0, "model.noise_scale must be > 0")

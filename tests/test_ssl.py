@@ -13,6 +13,7 @@ from advnets import load_preset
 from advnets.cli import main
 from advnets.data import build_data, labelled_subset, load_images01
 from advnets.data.sampler import random_shift
+from advnets.errors import ConfigError
 from advnets.methods.ssgan import real_fake_log_probs, ssl_discriminator_loss
 from advnets.metrics.accuracy import accuracy
 from advnets.training import build_run, run_loop, train
@@ -90,6 +91,19 @@ def test_labelled_subset_is_balanced_seeded_and_not_validation(data_root):
     assert not overlap
 
 
+def test_labels_seed_draws_the_subset_apart_from_the_seed(data_root):
+    def labelled(seed, extra=()):
+        cfg = load_preset("improved-gan-mnist", [f"data.root={data_root}", *extra])
+        return build_data(cfg.data, seed=seed).labelled.data
+
+    own = labelled(1)
+    assert torch.equal(labelled(0, ["data.labels_seed=1"]), own)  # train.seed 0, subset of 1
+    assert not torch.equal(labelled(1, ["data.labels_seed=0"]), own)
+    assert torch.equal(labelled(1, ["data.labels_seed=null"]), own)
+    with pytest.raises(ConfigError, match="data.labels_seed=3 draws the labelled examples"):
+        build_run(load_preset("gan-mnist", ["data.labels_seed=3"]))
+
+
 def test_random_shift_translates_each_image_within_the_range():
     torch.manual_seed(0)
     x = torch.rand(600, 1, 6, 7) + 1.0  # no pixel equals the fill
@@ -157,8 +171,6 @@ def test_g_real_stream_gives_d_and_g_a_pass_each(data_root, own_stream):
 
 
 def test_ssl_config_errors_are_one_line(data_root):
-    from advnets.errors import ConfigError
-
     with pytest.raises(ConfigError, match="data.labels=0 must be at least the 10 classes"):
         build_run(load_preset("improved-gan-mnist", ["data.labels=0"]))
     with pytest.raises(ConfigError, match="needs labelled images"):
@@ -343,7 +355,6 @@ def test_an_averaged_d_is_the_classifier_that_is_scored(data_root, tmp_path, cap
 
 
 def test_averaging_a_player_the_method_lacks_is_a_config_error():
-    from advnets.errors import ConfigError
     from advnets.validation import validate
 
     with pytest.raises(ConfigError, match="train.ema_players names 'E', not a player"):

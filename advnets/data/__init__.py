@@ -125,6 +125,8 @@ def _labelled_sampler(
             f"data.labelled_shift={cfg.labelled_shift} must be smaller than the images "
             f"({data.shape[2]}x{data.shape[3]}); MNIST-sized digits take 1-3"
         )
+    if cfg.labels_seed is not None:
+        seed = cfg.labels_seed
     idx = labelled_subset(labels, cfg.labels, DATASETS.get(cfg.name).classes, seed)
     device = data.device
     return CyclingSampler(data[idx.to(device)], labels[idx].to(device), cfg.labelled_shift, fill)
@@ -132,7 +134,7 @@ def _labelled_sampler(
 
 def build_data(cfg: DataConfig, device: torch.device | str = "cpu", seed: int = 0) -> TrainingData:
     """Load or generate the training data described by `cfg`, held in memory on `device`;
-    `seed` draws the labelled subset of a semi-supervised run."""
+    `seed` draws the labelled subset of a semi-supervised run unless data.labels_seed is set."""
     value_range = (cfg.value_range[0], cfg.value_range[1])
     if DATASETS.get(cfg.name).mixture is not None:
         return _toy_data(cfg, value_range, device)
