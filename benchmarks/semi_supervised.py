@@ -9,7 +9,9 @@ Each run trains one preset (`--preset`; `method` and `data.labels` set per row),
 checkpoint with the best validation accuracy (every epoch on the 10,000 validation images)
 and scores it once on the 10,000 test images. A seed draws the labelled subset and the
 initialisation. Finished runs are appended to `--results` and never trained again; the
-same command reprints the table. `--curve` adds each run's validation accuracy per epoch.
+same command reprints the table. A run folder that already holds a checkpoint (an
+interrupted run, or the same run with fewer `--epochs`) is resumed to `--epochs`.
+`--curve` adds each run's validation accuracy per epoch.
 """
 
 import argparse
@@ -25,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from executor import Job, add_executor_options, check_executor, run_jobs  # noqa: E402
 from results import Results, add_run_options, check_overrides  # noqa: E402
 
+from advnets.checkpoint import load_checkpoint  # noqa: E402
 from advnets.config import load_preset  # noqa: E402
 from advnets.errors import exit_on_error  # noqa: E402
 from advnets.metrics.accuracy import accuracy  # noqa: E402
@@ -65,7 +68,7 @@ def train_and_score(preset: str, method: str, labels: int, seed: int, args) -> d
         overrides.append(f"data.root={args.data}")
     run_dir = Path(args.out) / f"{preset}-{method}-{labels}-s{seed}"
     t0 = time.perf_counter()
-    train(load_preset(preset, overrides), run_dir)
+    first_step, last_step = _train_or_extend(load_preset(preset, overrides), run_dir, overrides)
     minutes = (time.perf_counter() - t0) / 60
     D, cfg = load_classifier(run_dir / "best.pt")
     test = accuracy(D, cfg, "test")
@@ -78,7 +81,19 @@ def train_and_score(preset: str, method: str, labels: int, seed: int, args) -> d
         "valid_curve": curve,
         "minutes": round(minutes, 1),
         "epochs": args.epochs,
+        # a run extended from a shorter one: minutes count the epochs trained here alone
+        "from_epoch": round(args.epochs * first_step / last_step, 2),
     }
+
+
+def _train_or_extend(cfg, run_dir: Path, overrides: list[str]) -> tuple[int, int]:
+    """Train a new run, or continue the one in `run_dir` (an interrupted run, or a shorter
+    budget's run extended to this one: resume is exact). Returns its first and last step."""
+    if not (run_dir / "checkpoint.pt").exists():
+        return 0, train(cfg, run_dir).counters.step
+    first = load_checkpoint(run_dir)["counters"]["step"]
+    extend = [o for o in overrides if o.startswith("train.")]
+    return first, train(None, run_dir, resume=True, overrides=extend).counters.step
 
 
 def converge(args) -> None:
@@ -109,7 +124,7 @@ def converge(args) -> None:
 
 
 def table(rows: list[dict], curve: bool) -> None:
-    print("| method | labels | seeds | test accuracy | errors of 10,000 | published | min/run |")
+    print("| method | labels | seeds | test accuracy | errors of 10,000 | published | min/epoch |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
@@ -124,11 +139,16 @@ def table(rows: list[dict], curve: bool) -> None:
             f"| {method} ({preset}) | {labels} | {len(runs)} | "
             f"{statistics.mean(acc):.4f}{spread} | {statistics.mean(errors):.0f} | "
             f"{'-' if paper is None else f'{paper:.4f}'} | "
-            f"{statistics.mean(r['minutes'] for r in runs):.1f} |"
+            f"{statistics.mean(map(_minutes_per_epoch, runs)):.2f} |"
         )
         if curve:
             for r in runs:
                 print(f"    seed {r['seed']}: " + " ".join(f"{a:.3f}" for a in r["valid_curve"]))
+
+
+def _minutes_per_epoch(row: dict) -> float:
+    """Of the epochs this row's command trained (all of them, unless it extended a run)."""
+    return row["minutes"] / max(row["epochs"] - row.get("from_epoch", 0.0), 1e-9)
 
 
 def main(argv: list[str] | None = None) -> None:

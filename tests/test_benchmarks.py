@@ -187,8 +187,9 @@ def test_stacked_mnist_shares_seeds_out_and_keys_runs_by_set(tmp_path, monkeypat
 
 
 def test_semi_supervised_benchmark_resumes_from_its_results_file(tmp_path, data_root):
-    """Two methods x one seed of a tiny budget: trained once, scored on the test set, and
-    printed again from the results file without training."""
+    """Two methods x one seed of a tiny budget: trained once, scored on the test set,
+    printed again from the results file without training, then extended to twice the
+    budget by resuming the same runs."""
     results = tmp_path / "ssl.jsonl"
     args = [
         sys.executable, str(REPO / "benchmarks" / "semi_supervised.py"),
@@ -206,6 +207,13 @@ def test_semi_supervised_benchmark_resumes_from_its_results_file(tmp_path, data_
     again = run(args)
     assert again.returncode == 0 and results.read_text().count("\n") == 2
     assert "| improved-gan (improved-gan-mnist) | 20 | 1 |" in again.stdout
+    longer = run([*args[: args.index("0.02")], "0.04", *args[args.index("0.02") + 1 :]])
+    assert longer.returncode == 0, longer.stderr
+    extended = [json.loads(line) for line in results.read_text().splitlines()][2:]
+    assert [r["from_epoch"] for r in extended] == [0.02, 0.02]
+    for short, long in zip(rows, extended, strict=True):  # the same run, resumed exactly
+        assert len(long["valid_curve"]) == 2 * len(short["valid_curve"])
+        assert long["valid_curve"][: len(short["valid_curve"])] == short["valid_curve"]
 
 
 def test_benchmark_without_its_data_ends_with_one_line(tmp_path):

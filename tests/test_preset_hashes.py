@@ -6,8 +6,9 @@ The exact hash is compared where a recording's torch build, CPU kernels (capabil
 CPU model are those of this machine (one capability, AVX512, covers an Intel Xeon and an
 AMD EPYC whose kernels give different bits); elsewhere different kernels legitimately
 round differently, and a float fingerprint of the same weights is compared with two-sided
-tolerances (`close_to`). `python tests/test_preset_hashes.py` adds this machine's
-recording; after a change that is meant to change training numbers, delete
+tolerances (`close_to`). `python tests/test_preset_hashes.py [DATA]` adds this machine's
+recording, `... DATA CASE...` only those cases to it (a new preset: other machines then
+compare its fingerprint); after a change that is meant to change training numbers, delete
 tests/data/preset_hashes.json first (and say why in the commit)"""
 
 import functools
@@ -168,28 +169,35 @@ def test_training_is_unchanged(case, recordings, data_root, one_thread):
     preset, overrides = cases()[case]
     tensors = weights_after_steps(preset, overrides, data_root)
     assert all(torch.isfinite(t.float()).all() for t in tensors)
-    same = [r for r in recordings if r["environment"] == environment()]
+    having = [r for r in recordings if case in r["cases"]]  # a new case: some machines'
+    assert having, f"no recording of {case}: run python tests/test_preset_hashes.py DATA {case}"
+    same = [r for r in having if r["environment"] == environment()]
     if same:  # the recording's kernels: the same bits
         assert digest(tensors) == same[0]["cases"][case]["sha256"]
     else:  # other kernels: the same numbers up to rounding
         got = fingerprint(tensors)
-        wants = [r["cases"][case]["fingerprint"] for r in recordings]
+        wants = [r["cases"][case]["fingerprint"] for r in having]
         assert any(close_to(got, want) for want in wants), (got, wants)
 
 
-def record(root: Path) -> None:
-    """Record this machine's hashes, keeping the other machines' recordings."""
+def record(root: Path, only: list[str]) -> None:
+    """Record this machine's hashes (of the cases in `only`, if any, keeping its others),
+    keeping the other machines' recordings."""
     torch.set_num_threads(1)
-    out = {"environment": environment(), "cases": {}}
+    old = json.loads(RECORD.read_text())["recordings"] if RECORD.exists() else []
+    mine = [r for r in old if r["environment"] == environment()]
+    out = {"environment": environment(), "cases": mine[0]["cases"] if mine and only else {}}
     for case, (preset, overrides) in sorted(cases().items()):
+        if only and case not in only:
+            continue
         tensors = weights_after_steps(preset, overrides, root)
         out["cases"][case] = {"sha256": digest(tensors), "fingerprint": fingerprint(tensors)}
         print(case, out["cases"][case]["sha256"][:16], flush=True)
-    old = json.loads(RECORD.read_text())["recordings"] if RECORD.exists() else []
+    out["cases"] = dict(sorted(out["cases"].items()))
     kept = [r for r in old if r["environment"] != out["environment"]]
     RECORD.parent.mkdir(exist_ok=True)
     RECORD.write_text(json.dumps({"steps": STEPS, "recordings": [*kept, out]}, indent=1) + "\n")
 
 
 if __name__ == "__main__":
-    record(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("../shared/data"))
+    record(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("../shared/data"), sys.argv[2:])
