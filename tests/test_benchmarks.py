@@ -189,7 +189,7 @@ def test_stacked_mnist_shares_seeds_out_and_keys_runs_by_set(tmp_path, monkeypat
 def test_semi_supervised_benchmark_resumes_from_its_results_file(tmp_path, data_root):
     """Two methods x one seed of a tiny budget: trained once, scored on the test set,
     printed again from the results file without training, then extended to twice the
-    budget by resuming the same runs."""
+    budget by resuming the same runs: the same numbers as runs of that budget."""
     results = tmp_path / "ssl.jsonl"
     args = [
         sys.executable, str(REPO / "benchmarks" / "semi_supervised.py"),
@@ -214,6 +214,13 @@ def test_semi_supervised_benchmark_resumes_from_its_results_file(tmp_path, data_
     for short, long in zip(rows, extended, strict=True):  # the same run, resumed exactly
         assert len(long["valid_curve"]) == 2 * len(short["valid_curve"])
         assert long["valid_curve"][: len(short["valid_curve"])] == short["valid_curve"]
+    direct = [*args[: args.index("0.02")], "0.04", *args[args.index("0.02") + 1 :]]
+    direct[direct.index(str(tmp_path / "runs"))] = str(tmp_path / "direct")
+    direct[direct.index(str(results))] = str(tmp_path / "direct.jsonl")
+    assert run(direct).returncode == 0
+    once = [json.loads(line) for line in (tmp_path / "direct.jsonl").read_text().splitlines()]
+    for a, b in zip(extended, once, strict=True):  # extending equals training it in one go
+        assert (a["valid_curve"], a["test_accuracy"]) == (b["valid_curve"], b["test_accuracy"])
 
 
 def test_benchmark_without_its_data_ends_with_one_line(tmp_path):
