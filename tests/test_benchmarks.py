@@ -207,14 +207,15 @@ def test_semi_supervised_benchmark_resumes_from_its_results_file(tmp_path, data_
     again = run(args)
     assert again.returncode == 0 and results.read_text().count("\n") == 2
     assert "| improved-gan (improved-gan-mnist) | 20 | 1 |" in again.stdout
-    longer = run([*args[: args.index("0.02")], "0.04", *args[args.index("0.02") + 1 :]])
+    twice = [*args[: args.index("0.02")], "0.04", *args[args.index("0.02") + 1 :]]
+    longer = run(twice)
     assert longer.returncode == 0, longer.stderr
     extended = [json.loads(line) for line in results.read_text().splitlines()][2:]
     assert [r["from_epoch"] for r in extended] == [0.02, 0.02]
     for short, long in zip(rows, extended, strict=True):  # the same run, resumed exactly
         assert len(long["valid_curve"]) == 2 * len(short["valid_curve"])
         assert long["valid_curve"][: len(short["valid_curve"])] == short["valid_curve"]
-    direct = [*args[: args.index("0.02")], "0.04", *args[args.index("0.02") + 1 :]]
+    direct = list(twice)  # the same budget in fresh folders
     direct[direct.index(str(tmp_path / "runs"))] = str(tmp_path / "direct")
     direct[direct.index(str(results))] = str(tmp_path / "direct.jsonl")
     assert run(direct).returncode == 0
