@@ -11,7 +11,8 @@ and scores it once on the 10,000 test images. A seed draws the labelled subset a
 initialisation. Finished runs are appended to `--results` and never trained again; the
 same command reprints the table. A run folder that already holds a checkpoint (an
 interrupted run, or the same run with fewer `--epochs`) is resumed to `--epochs`.
-`--curve` adds each run's validation accuracy per epoch.
+`--curve` adds each run's validation accuracy per epoch, and the seeds' mean over the tenth
+of the run ending at each quarter of it (has the curve flattened?).
 """
 
 import argparse
@@ -144,6 +145,35 @@ def table(rows: list[dict], curve: bool) -> None:
         if curve:
             for r in runs:
                 print(f"    seed {r['seed']}: " + " ".join(f"{a:.3f}" for a in r["valid_curve"]))
+            print_plateau(runs)
+
+
+def plateau(runs: list[dict]) -> tuple[int, list[int], list[float]]:
+    """Validation accuracy averaged over the seeds and over the `width` evaluations ending at
+    each quarter of the shortest curve: the last two values level when a run has flattened.
+    Returns (width, the evaluations the windows end at, the averages); no windows when the
+    curves hold fewer than four evaluations."""
+    n = min(len(r["valid_curve"]) for r in runs)
+    if n < 4:
+        return 0, [], []
+    width = max(1, n // 10)
+    ends = [round(n * quarter / 4) for quarter in (1, 2, 3, 4)]
+    means = [
+        statistics.mean(statistics.mean(r["valid_curve"][end - width : end]) for r in runs)
+        for end in ends
+    ]
+    return width, ends, means
+
+
+def print_plateau(runs: list[dict]) -> None:
+    width, ends, means = plateau(runs)
+    if ends:
+        print(
+            f"    {len(runs)} seeds' mean over the {width} evaluations ending at "
+            + " / ".join(map(str, ends))
+            + ": "
+            + " / ".join(f"{m:.4f}" for m in means)
+        )
 
 
 def _minutes_per_epoch(row: dict) -> float:

@@ -4,6 +4,7 @@ import re
 import subprocess
 import sys
 
+import pytest
 from conftest import REPO
 
 MODE_COLLAPSE = [
@@ -215,6 +216,11 @@ def test_semi_supervised_benchmark_resumes_from_its_results_file(tmp_path, data_
     for short, long in zip(rows, extended, strict=True):  # the same run, resumed exactly
         assert len(long["valid_curve"]) == 2 * len(short["valid_curve"])
         assert long["valid_curve"][: len(short["valid_curve"])] == short["valid_curve"]
+    reprint = run([*twice, "--curve"])  # four evaluations a run: windows of one
+    windows = [line for line in reprint.stdout.splitlines() if "evaluations ending at" in line]
+    assert [line.rsplit(": ", 1)[1] for line in windows] == [
+        " / ".join(f"{a:.4f}" for a in r["valid_curve"]) for r in extended
+    ]
     direct = list(twice)  # the same budget in fresh folders
     direct[direct.index(str(tmp_path / "runs"))] = str(tmp_path / "direct")
     direct[direct.index(str(results))] = str(tmp_path / "direct.jsonl")
@@ -302,3 +308,18 @@ def test_throughput_profile_reports_where_a_step_goes(data_root):
     ms, matmul, copy = (float(v) for v in re.findall(r"([\d.]+)(?: ms/step|%)", line))
     assert 0 < ms < 10_000
     assert 10 < matmul < 100 and 0 <= copy < 50
+
+
+def test_plateau_averages_the_tenth_of_the_run_ending_at_each_quarter():
+    """The flattening summary of `--curve`: seeds averaged over four-evaluation windows of
+    40-evaluation curves; curves too short for four windows give none."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from semi_supervised import plateau
+
+    rising = {"valid_curve": [i / 100 for i in range(1, 41)]}
+    flat = {"valid_curve": [0.5] * 40}
+    width, ends, means = plateau([rising, flat])
+    assert (width, ends) == (4, [10, 20, 30, 40])
+    # the rising seed over evaluations 7-10 averages 0.085; with the flat one, 0.2925
+    assert means == pytest.approx([0.2925, 0.3425, 0.3925, 0.4425], abs=1e-12)
+    assert plateau([rising, {"valid_curve": [0.5] * 3}]) == (0, [], [])
