@@ -310,10 +310,10 @@ def test_throughput_profile_reports_where_a_step_goes(data_root):
     assert 10 < matmul < 100 and 0 <= copy < 50
 
 
-def test_plateau_averages_the_tenth_of_the_run_ending_at_each_quarter():
+def test_plateau_averages_the_tenth_of_the_run_ending_at_each_quarter(monkeypatch):
     """The flattening summary of `--curve`: seeds averaged over four-evaluation windows of
     40-evaluation curves; curves too short for four windows give none."""
-    sys.path.insert(0, str(REPO / "benchmarks"))
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
     from semi_supervised import plateau
 
     rising = {"valid_curve": [i / 100 for i in range(1, 41)]}
