@@ -414,8 +414,36 @@ def load_yaml(path: Path | Any) -> dict[str, Any]:
     return values
 
 
+def _merged(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `update`'s keys put in: sections merged key by key, the rest replaced."""
+    out = dict(base)
+    for key, value in update.items():
+        both_sections = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = _merged(out[key], value) if both_sections else value
+    return out
+
+
+def _with_base(values: dict[str, Any], files: dict[str, Any], chain: list[str]) -> dict[str, Any]:
+    """Resolve a preset's `based_on: NAME`: the shipped preset NAME with this one's keys
+    merged over it, so a variant states only what it changes."""
+    values = upgrade_legacy(dict(values))
+    parent = values.pop("based_on", None)
+    if parent is None:
+        return values
+    if not isinstance(parent, str) or parent not in files:
+        raise ConfigError(
+            f"{chain[-1]}: based_on {parent!r} is not a shipped preset; "
+            f"run `advnets presets` to list them"
+        )
+    if parent in chain:
+        raise ConfigError(f"{chain[-1]}: based_on makes a cycle ({' -> '.join([*chain, parent])})")
+    base = _with_base(load_yaml(files[parent]), files, [*chain, parent])
+    return _merged(base, values)
+
+
 def load_preset(name: str, overrides: list[str] | None = None) -> Config:
-    """A shipped preset by name, or a YAML file by path, with dotted overrides applied."""
+    """A shipped preset by name, or a YAML file by path (either may say `based_on: NAME`
+    of a shipped preset), with dotted overrides applied."""
     files = _preset_files()
     if name in files:
         values = load_yaml(files[name])
@@ -426,4 +454,5 @@ def load_preset(name: str, overrides: list[str] | None = None) -> Config:
             f"unknown preset {name!r}; run `advnets presets` to list them "
             f"(or pass a path to a .yaml file)"
         )
+    values = _with_base(values, files, [name])
     return apply_overrides(config_from_dict(values), overrides or [])

@@ -66,6 +66,49 @@ def test_unknown_preset_and_nested_unknown_key():
         config_from_dict({"model": {"generator": {"widths": [1]}}})
 
 
+def test_based_on_merges_the_variant_over_its_preset():
+    base, full = load_preset("improved-gan-mnist"), load_preset("improved-gan-mnist-full")
+    assert (full.data.split, full.train.epochs, full.train.eval_every) == ("full", 300, 0)
+    assert full.train.checkpoint_every == 3000 and base.train.checkpoint_every == 5000
+    # sections merge key by key: the rest of data and train, and every other section, is kept
+    assert full.data.labels == base.data.labels == 100 and full.train.ema_decay == 0.9999
+    assert full.model == base.model and full.optim == base.optim and full.loss == base.loss
+    assert full.description != base.description and full.paper == base.paper
+
+
+def test_based_on_in_a_users_file(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text("based_on: dcgan-mnist\ntrain: {batch_size: 32}\n")
+    cfg = load_preset(str(path))
+    assert cfg.train.batch_size == 32 and cfg.train.epochs == load_preset("dcgan-mnist").train.epochs
+    assert cfg.model == load_preset("dcgan-mnist").model
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("based_on: dcgan-mnsit\n", "based_on 'dcgan-mnsit' is not a shipped preset"),
+        ("based_on: [dcgan-mnist]\n", "is not a shipped preset"),
+    ],
+)
+def test_bad_based_on_is_one_line(tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message) as err:
+        load_preset(str(path))
+    assert "\n" not in str(err.value)
+
+
+def test_based_on_cycle_is_reported(monkeypatch, tmp_path):
+    import advnets.config as config
+
+    for name, parent in (("a", "b"), ("b", "a")):
+        (tmp_path / f"{name}.yaml").write_text(f"based_on: {parent}\n")
+    monkeypatch.setattr(config, "_preset_files", lambda: {n: tmp_path / f"{n}.yaml" for n in "ab"})
+    with pytest.raises(ConfigError, match=r"cycle \(a -> b -> a\)"):
+        load_preset("a")
+
+
 def test_round_trip_through_dict():
     cfg = load_preset("pytorch-gan-mnist")
     assert config_from_dict(cfg.to_dict()) == cfg
