@@ -79,9 +79,9 @@ def test_based_on_merges_the_variant_over_its_preset():
 def test_based_on_in_a_users_file(tmp_path):
     path = tmp_path / "mine.yaml"
     path.write_text("based_on: dcgan-mnist\ntrain: {batch_size: 32}\n")
-    cfg = load_preset(str(path))
-    assert cfg.train.batch_size == 32 and cfg.train.epochs == load_preset("dcgan-mnist").train.epochs
-    assert cfg.model == load_preset("dcgan-mnist").model
+    cfg, base = load_preset(str(path)), load_preset("dcgan-mnist")
+    assert cfg.train.batch_size == 32 and cfg.train.epochs == base.train.epochs
+    assert cfg.model == base.model
 
 
 @pytest.mark.parametrize(
