@@ -42,6 +42,11 @@ class DataConfig:
     # the seed that draws the labelled examples instead of train.seed (null: train.seed), as
     # the improved-GAN code's --seed_data: one subset under several initialisations
     labels_seed: int | None = None
+    # how the labelled examples are drawn: "default" (a torch draw within each class) or
+    # "improved-gan" (their code's: a NumPy RandomState(seed) permutation of the split, then
+    # the first labels / classes of each class in that order; with data.split=full and
+    # data.labels_seed=K, the subset of their train_mnist_feature_matching.py --seed_data K)
+    labels_draw: str = "default"
     # and each labelled image drawn shifted by a random whole number of pixels in [-s, s]
     # along each axis, the border filled with value_range's low end (0: unshifted)
     labelled_shift: int = 0

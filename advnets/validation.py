@@ -7,6 +7,7 @@ from typing import Any
 
 from advnets.config import Config, NetConfig, OptimConfig
 from advnets.data.corruptions import MASKS, TASKS
+from advnets.data.labelled import LABEL_DRAWS
 from advnets.data.mnist import SPLITS
 from advnets.data.noise import PRIORS
 from advnets.data.registry import DATASETS
@@ -156,6 +157,10 @@ def check_data_and_model(cfg: Config) -> None:
         d.labels > 0 or d.labels_seed is None,
         f"data.labels_seed={d.labels_seed} draws the labelled examples of a semi-supervised "
         "run: set data.labels too, or data.labels_seed=null",
+    )
+    check(
+        d.labels_draw in LABEL_DRAWS,
+        f"data.labels_draw={d.labels_draw!r}: choose one of {', '.join(LABEL_DRAWS)}",
     )
     check(m.num_classes >= 0, "model.num_classes must be >= 0 (0: unconditional)")
     check(m.z_dim >= 1, "model.z_dim must be >= 1")

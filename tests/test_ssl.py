@@ -12,6 +12,7 @@ import torch
 from advnets import load_preset
 from advnets.cli import main
 from advnets.data import build_data, labelled_subset, load_images01
+from advnets.data.labelled import improved_gan_subset
 from advnets.data.sampler import random_shift
 from advnets.errors import ConfigError
 from advnets.methods.ssgan import real_fake_log_probs, ssl_discriminator_loss
@@ -102,6 +103,34 @@ def test_labels_seed_draws_the_subset_apart_from_the_seed(data_root):
     assert torch.equal(labelled(1, ["data.labels_seed=null"]), own)
     with pytest.raises(ConfigError, match="data.labels_seed=3 draws the labelled examples"):
         build_run(load_preset("gan-mnist", ["data.labels_seed=3"]))
+
+
+def test_improved_gan_draw_takes_the_first_of_each_class_in_their_permutation(data_root):
+    _, labels = load_images01("mnist", "train", str(data_root))
+    got = improved_gan_subset(labels, 30, 10, seed=1)
+    # the same subset found another way: walk their permutation, keeping a class's first 3
+    taken, kept = [0] * 10, []
+    for i in np.random.RandomState(1).permutation(len(labels)).tolist():
+        if taken[labels[i]] < 3:
+            taken[labels[i]] += 1
+            kept.append(i)
+    assert got.tolist() == sorted(kept)
+    assert not torch.equal(got, improved_gan_subset(labels, 30, 10, seed=2))
+    with pytest.raises(ConfigError, match="data.labels=25 must be a multiple of 10"):
+        improved_gan_subset(labels, 25, 10, seed=1)
+
+
+def test_labels_draw_chooses_the_draw(data_root):
+    def labelled(extra):
+        cfg = load_preset("improved-gan-mnist", [f"data.root={data_root}", *extra])
+        return build_data(cfg.data, seed=0).labelled.data
+
+    theirs = labelled(["data.labels_draw=improved-gan", "data.labels_seed=1"])
+    x01, labels = load_images01("mnist", "train", str(data_root))
+    assert torch.equal(theirs, x01[improved_gan_subset(labels, 100, 10, seed=1)])
+    assert not torch.equal(theirs, labelled(["data.labels_seed=1"]))
+    with pytest.raises(ConfigError, match="data.labels_draw='odena': choose one of"):
+        build_run(load_preset("improved-gan-mnist", ["data.labels_draw=odena"]))
 
 
 def test_random_shift_translates_each_image_within_the_range():

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from advnets.config import DataConfig
+from advnets.data.labelled import draw_labelled, labelled_subset
 from advnets.data.mnist import load_images
 from advnets.data.noise import sample_labels, sample_noise
 from advnets.data.registry import DATASETS, STACKED
@@ -16,6 +17,7 @@ from advnets.errors import ConfigError, DataError
 
 __all__ = [
     "TrainingData",
+    "labelled_subset",
     "build_data",
     "load_images",
     "load_images01",
@@ -73,26 +75,6 @@ def _toy_data(cfg: DataConfig, value_range: tuple[float, float], device) -> Trai
     return TrainingData(sampler, (dist.dim,), value_range, cfg.epoch_size, distribution=dist)
 
 
-def labelled_subset(labels: Tensor, n: int, classes: int, seed: int) -> Tensor:
-    """Indices of n examples drawn with `seed` (sorted), as balanced as n allows: n // classes
-    of each class, and one more of each of n % classes classes that the seed picks (Odena's
-    25 labels: 3 of five digits, 2 of the other five)."""
-    gen = torch.Generator().manual_seed(seed)
-    counts = [n // classes] * classes
-    if n % classes:
-        for c in torch.randperm(classes, generator=gen)[: n % classes].tolist():
-            counts[c] += 1
-    picks = []
-    for c, count in enumerate(counts):
-        members = (labels == c).nonzero().flatten()
-        if len(members) < count:
-            raise DataError(
-                f"data.labels={n} needs {count} examples of class {c}; the split has {len(members)}"
-            )
-        picks.append(members[torch.randperm(len(members), generator=gen)[:count]])
-    return torch.cat(picks).sort().values
-
-
 def _image_data(
     cfg: DataConfig, value_range: tuple[float, float], device, seed: int = 0
 ) -> TrainingData:
@@ -127,7 +109,7 @@ def _labelled_sampler(
         )
     if cfg.labels_seed is not None:
         seed = cfg.labels_seed
-    idx = labelled_subset(labels, cfg.labels, DATASETS.get(cfg.name).classes, seed)
+    idx = draw_labelled(cfg.labels_draw, labels, cfg.labels, DATASETS.get(cfg.name).classes, seed)
     device = data.device
     return CyclingSampler(data[idx.to(device)], labels[idx].to(device), cfg.labelled_shift, fill)
 
