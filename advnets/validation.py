@@ -159,6 +159,11 @@ def check_data_and_model(cfg: Config) -> None:
         "run: set data.labels too, or data.labels_seed=null",
     )
     check(
+        not (d.g_real_stream and DATASETS.get(d.name).mixture is not None),
+        f"data.g_real_stream gives G its own pass over a set of images; {d.name} is drawn "
+        "afresh for every batch already: set data.g_real_stream=false",
+    )
+    check(
         d.labels_draw in LABEL_DRAWS,
         f"data.labels_draw={d.labels_draw!r}: choose one of {', '.join(LABEL_DRAWS)}",
     )
