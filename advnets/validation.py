@@ -34,6 +34,7 @@ def choices(cfg: Config) -> dict[str, tuple[Any, Any]]:
         "method": (cfg.method, METHODS),
         "data.name": (cfg.data.name, DATASETS),
         "data.split": (cfg.data.split, SPLITS),
+        "data.labels_draw": (cfg.data.labels_draw, LABEL_DRAWS),
         "model.noise": (m.noise, PRIORS),
         "loss.discriminator": (cfg.loss.discriminator, D_LOSSES),
         "loss.generator": (cfg.loss.generator, GENERATOR_LOSSES),
@@ -162,10 +163,6 @@ def check_data_and_model(cfg: Config) -> None:
         not (d.g_real_stream and DATASETS.get(d.name).mixture is not None),
         f"data.g_real_stream gives G its own pass over a set of images; {d.name} is drawn "
         "afresh for every batch already: set data.g_real_stream=false",
-    )
-    check(
-        d.labels_draw in LABEL_DRAWS,
-        f"data.labels_draw={d.labels_draw!r}: choose one of {', '.join(LABEL_DRAWS)}",
     )
     check(m.num_classes >= 0, "model.num_classes must be >= 0 (0: unconditional)")
     check(m.z_dim >= 1, "model.z_dim must be >= 1")

@@ -129,7 +129,7 @@ def test_labels_draw_chooses_the_draw(data_root):
     x01, labels = load_images01("mnist", "train", str(data_root))
     assert torch.equal(theirs, x01[improved_gan_subset(labels, 100, 10, seed=1)])
     assert not torch.equal(theirs, labelled(["data.labels_seed=1"]))
-    with pytest.raises(ConfigError, match="data.labels_draw='odena': choose one of"):
+    with pytest.raises(ConfigError, match="data.labels_draw='odena'; choose one of"):
         build_run(load_preset("improved-gan-mnist", ["data.labels_draw=odena"]))
 
 

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from advnets.config import DataConfig
-from advnets.data.labelled import draw_labelled, labelled_subset
+from advnets.data.labelled import LABEL_DRAWS, labelled_subset
 from advnets.data.mnist import load_images
 from advnets.data.noise import sample_labels, sample_noise
 from advnets.data.registry import DATASETS, STACKED
@@ -109,7 +109,8 @@ def _labelled_sampler(
         )
     if cfg.labels_seed is not None:
         seed = cfg.labels_seed
-    idx = draw_labelled(cfg.labels_draw, labels, cfg.labels, DATASETS.get(cfg.name).classes, seed)
+    draw = LABEL_DRAWS[cfg.labels_draw]
+    idx = draw(labels, cfg.labels, DATASETS.get(cfg.name).classes, seed)
     device = data.device
     return CyclingSampler(data[idx.to(device)], labels[idx].to(device), cfg.labelled_shift, fill)
 

@@ -44,8 +44,3 @@ def improved_gan_subset(labels: Tensor, n: int, classes: int, seed: int) -> Tens
 
 
 LABEL_DRAWS = {"default": labelled_subset, "improved-gan": improved_gan_subset}
-
-
-def draw_labelled(draw: str, labels: Tensor, n: int, classes: int, seed: int) -> Tensor:
-    """The indices of the labelled examples, drawn as `data.labels_draw` names."""
-    return LABEL_DRAWS[draw](labels, n, classes, seed)
