@@ -41,7 +41,7 @@ from pathlib import Path
 
 import torch
 from executor import Job, add_executor_options, check_executor, run_jobs
-from results import Results, add_run_options, check_overrides
+from results import Results, add_methods_option, add_run_options, check_overrides
 
 from advnets.config import load_preset
 from advnets.data import toy_distribution
@@ -253,14 +253,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--steps", type=int, default=20_000, help="Algorithm-1 steps per run (PacGAN: 400000)"
     )
     parser.add_argument("--data", nargs="+", default=["grid", "ring"], choices=["grid", "ring"])
-    parser.add_argument(
-        "--methods",
-        nargs="+",
-        default=list(METHODS),
-        choices=list(METHODS),
-        metavar="METHOD",
-        help=f"some of: {', '.join(METHODS)}",
-    )
+    add_methods_option(parser, list(METHODS))
     parser.add_argument(
         "--setup",
         default="pacgan",

@@ -61,6 +61,18 @@ class Results:
         return row, True
 
 
+def add_methods_option(parser: argparse.ArgumentParser, methods: list[str]) -> None:
+    """`--methods`: some of a benchmark's methods (all of them by default)."""
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=list(methods),
+        choices=list(methods),
+        metavar="METHOD",
+        help=f"some of: {', '.join(methods)}",
+    )
+
+
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     """The options of a benchmark built from seeded runs: where its runs start, the config
     keys every run changes, and the results file they are kept in."""

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from executor import Job, add_executor_options, check_executor, run_jobs
 from mode_collapse import pm, timed_run
-from results import Results, add_run_options, check_overrides
+from results import Results, add_methods_option, add_run_options, check_overrides
 
 from advnets.config import load_preset
 from advnets.data import load_images01, stack_digits
@@ -94,14 +94,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=2, help="runs per method (seeds 0..N-1)")
     parser.add_argument("--steps", type=int, default=1000, help="Algorithm-1 steps per run")
     parser.add_argument("--channels", type=int, default=32, help="DCGAN width of G and D")
-    parser.add_argument(
-        "--methods",
-        nargs="+",
-        default=list(METHODS),
-        choices=list(METHODS),
-        metavar="METHOD",
-        help=f"some of: {', '.join(METHODS)}",
-    )
+    add_methods_option(parser, list(METHODS))
     parser.add_argument(
         "--grid",
         type=Path,

@@ -25,7 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from executor import Job, add_executor_options, check_executor, run_jobs  # noqa: E402
-from results import Results, add_run_options, check_overrides  # noqa: E402
+from results import Results, add_methods_option, add_run_options, check_overrides  # noqa: E402
 
 import advnets  # noqa: E402
 from advnets.config import load_preset  # noqa: E402
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--dataset", default="mnist", choices=["mnist", "fashion", "cifar10", "faces"]
     )
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    add_methods_option(parser, list(METHODS))
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=float, default=5)
     parser.add_argument("--out", default="runs/vaegan", help="parent of the run folders")
