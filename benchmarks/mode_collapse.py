@@ -253,7 +253,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--steps", type=int, default=20_000, help="Algorithm-1 steps per run (PacGAN: 400000)"
     )
     parser.add_argument("--data", nargs="+", default=["grid", "ring"], choices=["grid", "ring"])
-    add_methods_option(parser, list(METHODS))
+    add_methods_option(parser, METHODS)
     parser.add_argument(
         "--setup",
         default="pacgan",

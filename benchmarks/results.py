@@ -5,7 +5,7 @@ several sittings and printed again without training."""
 
 import argparse
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from advnets.config import load_preset
@@ -61,13 +61,14 @@ class Results:
         return row, True
 
 
-def add_methods_option(parser: argparse.ArgumentParser, methods: list[str]) -> None:
+def add_methods_option(parser: argparse.ArgumentParser, methods: Iterable[str]) -> None:
     """`--methods`: some of a benchmark's methods (all of them by default)."""
+    methods = list(methods)
     parser.add_argument(
         "--methods",
         nargs="+",
-        default=list(methods),
-        choices=list(methods),
+        default=methods,
+        choices=methods,
         metavar="METHOD",
         help=f"some of: {', '.join(methods)}",
     )

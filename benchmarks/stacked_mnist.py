@@ -94,7 +94,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=2, help="runs per method (seeds 0..N-1)")
     parser.add_argument("--steps", type=int, default=1000, help="Algorithm-1 steps per run")
     parser.add_argument("--channels", type=int, default=32, help="DCGAN width of G and D")
-    add_methods_option(parser, list(METHODS))
+    add_methods_option(parser, METHODS)
     parser.add_argument(
         "--grid",
         type=Path,

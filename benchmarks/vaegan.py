@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--dataset", default="mnist", choices=["mnist", "fashion", "cifar10", "faces"]
     )
-    add_methods_option(parser, list(METHODS))
+    add_methods_option(parser, METHODS)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=float, default=5)
     parser.add_argument("--out", default="runs/vaegan", help="parent of the run folders")
