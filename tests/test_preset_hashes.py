@@ -154,14 +154,20 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def close_to(got: list[float], want: list[float]) -> bool:
+def close_to(got: list[float], want: list[float], rmsprop: bool = False) -> bool:
     """Fingerprints equal up to other kernels' rounding. The sum of squares is held tight;
     the sums looser, since RMSprop's and Adam's first steps move a weight by about lr
     whatever its gradient's size, so a gradient that rounds to the other sign moves it the
-    other way (wgan-mnist's sum of weights: 1.2e-3 apart on two CPUs, the rest 5e-5)."""
+    other way (wgan-mnist's sum of weights: 1.2e-3 apart on two CPUs, the rest 5e-5).
+    RMSprop's first step is 1 / sqrt(1 - alpha) = 10 times lr, so its sum of squares moves
+    further too (wgan-mnist: 1.6e-5 apart on an AVX2 and an AVX-512 CPU)."""
     g, w = torch.tensor(got), torch.tensor(want)
-    rtol = torch.tensor([2e-3, 1e-5, 2e-3])
+    rtol = torch.tensor([2e-3, 1e-4 if rmsprop else 1e-5, 2e-3])
     return bool(((g - w).abs() <= rtol * w.abs() + 1e-4).all())
+
+
+def uses_rmsprop(preset: str, overrides: list[str]) -> bool:
+    return any(o.name == "rmsprop" for o in load_preset(preset, overrides).optim.values())
 
 
 @pytest.mark.parametrize("case", sorted(cases()))
@@ -177,7 +183,8 @@ def test_training_is_unchanged(case, recordings, data_root, one_thread):
     else:  # other kernels: the same numbers up to rounding
         got = fingerprint(tensors)
         wants = [r["cases"][case]["fingerprint"] for r in having]
-        assert any(close_to(got, want) for want in wants), (got, wants)
+        rmsprop = uses_rmsprop(preset, overrides)
+        assert any(close_to(got, want, rmsprop) for want in wants), (got, wants)
 
 
 def record(root: Path, only: list[str]) -> None:
