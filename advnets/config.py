@@ -151,6 +151,11 @@ class LossConfig:
     # semi-supervised methods: weight of the unsupervised (real vs fake) terms in D's loss,
     # beside the supervised cross-entropy on labelled data (Salimans et al.: 0.5)
     unsupervised_weight: float = 1.0
+    # semi-supervised methods: weight of the consistency term (CT-GAN, Wei et al. 2018) in
+    # D's loss, the mean over classes of the squared difference of D's class softmax on two
+    # passes over the unlabelled batch with fresh noise/dropout (their MNIST code: 0.05);
+    # 0: off (no second pass)
+    consistency_weight: float = 0.0
     # VAE/GAN (Larsen et al. 2016): gamma, the weight of the feature reconstruction loss in
     # the decoder's update; vae: the pixel likelihood, bernoulli (images on [0, 1]) | gaussian
     vaegan_gamma: float = 1.0

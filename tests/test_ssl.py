@@ -15,7 +15,7 @@ from advnets.data import build_data, labelled_subset, load_images01
 from advnets.data.labelled import improved_gan_subset
 from advnets.data.sampler import random_shift
 from advnets.errors import ConfigError
-from advnets.methods.ssgan import real_fake_log_probs, ssl_discriminator_loss
+from advnets.methods.ssgan import consistency, real_fake_log_probs, ssl_discriminator_loss
 from advnets.metrics.accuracy import accuracy
 from advnets.training import build_run, run_loop, train
 
@@ -69,6 +69,41 @@ def test_ssl_discriminator_loss_matches_hand_value(extra_output):
     assert loss.item() == pytest.approx(expected, rel=1e-6)
     assert stats["loss_supervised"].item() == pytest.approx(supervised, rel=1e-6)
     assert stats["train_accuracy"].item() == 1.0
+
+
+def test_consistency_term_matches_hand_value():
+    """The mean over samples and classes of the squared softmax differences; an SGAN's
+    generated logit (the third column) is not a class."""
+    first = torch.tensor([[0.0, 0.0, 5.0], [1.0, 0.0, -2.0]])
+    second = torch.tensor([[math.log(3.0), 0.0, 0.0], [1.0, 0.0, 7.0]])
+    # row 0: (1/2, 1/2) against (3/4, 1/4); row 1: the same softmax twice
+    expected = (0.25**2 + 0.25**2 + 0.0 + 0.0) / 4
+    assert consistency(first, second, 2).item() == pytest.approx(expected, rel=1e-6)
+    assert consistency(first, first, 2).item() == 0.0
+
+
+@pytest.mark.parametrize("extra", [False, True])
+def test_consistency_weight_adds_the_term_from_two_noisy_passes(data_root, extra):
+    method = "sgan" if extra else "improved-gan"
+    overrides = [*SMALL, f"data.root={data_root}", "data.split=valid", f"method={method}"]
+    torch.manual_seed(0)
+    run = build_run(load_preset("improved-gan-mnist", [*overrides, "loss.consistency_weight=2"]))
+    phase = run.method.phases(run.step.counters, {"D": 0, "G": 0})[0]
+    batch = run.step.batches.draw(phase.needs)
+    losses, stats = phase.loss(batch)
+    ct = stats["loss_consistency"].item()
+    assert 1e-4 < ct < 0.25, ct  # D's noise makes the two passes differ
+    parts = stats["loss_supervised"] + 0.5 * stats["loss_unsupervised"] + 2 * ct
+    assert losses["D"].item() == pytest.approx(parts.item(), rel=1e-5)
+    run.method.D.eval()  # no noise: the two passes agree
+    assert phase.loss(batch)[1]["loss_consistency"].item() < 1e-12
+
+
+def test_consistency_weight_needs_a_noisy_d():
+    with pytest.raises(ConfigError, match="needs an MLP D with noise or dropout"):
+        build_run(load_preset("sgan-mnist", ["loss.consistency_weight=0.1"]))
+    with pytest.raises(ConfigError, match="consistency_weight must be >= 0"):
+        build_run(load_preset("improved-gan-mnist", ["loss.consistency_weight=-1"]))
 
 
 def test_labelled_subset_is_balanced_seeded_and_not_validation(data_root):

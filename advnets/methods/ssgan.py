@@ -12,6 +12,10 @@ loss on unlabelled real and fake batches (weight `loss.unsupervised_weight`, 0.5
 paper's code); G matches D's last hidden features on data (`loss.generator=
 feature_matching`) or descends the GAN loss (`non_saturating`).
 
+Either method can add CT-GAN's consistency term (Wei et al. 2018, `loss.consistency_weight`):
+D's class probabilities on two passes over the unlabelled batch, each with its own draw of
+D's noise or dropout, should agree.
+
 The supervised baseline (advnets.methods.supervised) is the same classifier without G.
 """
 
@@ -79,6 +83,13 @@ def ssl_discriminator_loss(
     return loss, stats
 
 
+def consistency(first: Tensor, second: Tensor, classes: int) -> Tensor:
+    """CT-GAN's consistency term: the mean over samples and classes of the squared
+    difference between the class softmax of two stochastic passes over the same images."""
+    p, q = (F.softmax(x[:, :classes], dim=1) for x in (first, second))
+    return (p - q).pow(2).mean()
+
+
 def classifier(cfg: Config, data: TrainingData, outputs: int) -> nn.Module:
     """D/C with `outputs` logits; a weight-normalised one gets the data-dependent init on
     the split's first 500 images (Salimans & Kingma 2016)."""
@@ -112,6 +123,7 @@ class SemiSupervisedGAN(Method):
         self.G, self.D = nets["G"], nets["D"]
         self.classes = DATASETS.get(cfg.data.name).classes
         self.weight = cfg.loss.unsupervised_weight
+        self.consistency = cfg.loss.consistency_weight
         self.feature_matching = cfg.loss.generator == "feature_matching"
         self.match_features = bind_options(feature_matching, cfg.loss)
         self.joint_forward = not sees_batches_apart(self.D)
@@ -136,7 +148,8 @@ class SemiSupervisedGAN(Method):
     def d_phase(self, b: Batch) -> tuple[Losses, Stats]:
         with torch.no_grad():
             fake = self.G(b.z)
-        labelled, real, fake_logits = self.logits(b.labelled, b.real, fake)
+        again = [b.real] if self.consistency else []  # a second pass, with fresh noise
+        labelled, real, fake_logits, *real2 = self.logits(b.labelled, b.real, fake, *again)
         supervised_over = self.classes + 1 if self.extra_output else self.classes
         loss, stats = ssl_discriminator_loss(
             labelled.float(),
@@ -147,6 +160,10 @@ class SemiSupervisedGAN(Method):
             self.weight,
             supervised_over,
         )
+        if real2:
+            ct = consistency(real.float(), real2[0].float(), self.classes)
+            loss = loss + self.consistency * ct
+            stats |= {"loss_d": loss.detach(), "loss_consistency": ct.detach()}
         return {"D": loss}, stats
 
     def g_phase(self, b: Batch) -> tuple[Losses, Stats]:
@@ -181,9 +198,23 @@ def check_ssl(cfg: Config) -> None:
             f"classes, one example of each (e.g. data.labels=100)"
         )
     check_plain_d(cfg, "D is the classifier")
+    check_consistency(cfg)
     if cfg.loss.generator not in SSL_G_LOSSES:
         raise ConfigError(
             f"method {cfg.method}: loss.generator must be one of "
             f"{', '.join(SSL_G_LOSSES)}, got {cfg.loss.generator!r}"
         )
     check_one_update_per_step(cfg)
+
+
+def check_consistency(cfg: Config) -> None:
+    """The consistency term needs a weight >= 0 and, when on, a D whose passes differ."""
+    weight, d = cfg.loss.consistency_weight, cfg.model.discriminator
+    if weight < 0:
+        raise ConfigError(f"loss.consistency_weight must be >= 0, got {weight}")
+    noisy = d.input_noise or d.hidden_noise or d.input_dropout or d.hidden_dropout
+    if weight > 0 and not (d.arch == "mlp" and noisy):
+        raise ConfigError(
+            f"loss.consistency_weight={weight} needs an MLP D with noise or dropout (two "
+            "passes of a deterministic D agree): set model.discriminator.hidden_noise"
+        )
