@@ -123,7 +123,7 @@ class SemiSupervisedGAN(Method):
         self.G, self.D = nets["G"], nets["D"]
         self.classes = DATASETS.get(cfg.data.name).classes
         self.weight = cfg.loss.unsupervised_weight
-        self.consistency = cfg.loss.consistency_weight
+        self.consistency_weight = cfg.loss.consistency_weight
         self.feature_matching = cfg.loss.generator == "feature_matching"
         self.match_features = bind_options(feature_matching, cfg.loss)
         self.joint_forward = not sees_batches_apart(self.D)
@@ -148,7 +148,7 @@ class SemiSupervisedGAN(Method):
     def d_phase(self, b: Batch) -> tuple[Losses, Stats]:
         with torch.no_grad():
             fake = self.G(b.z)
-        again = [b.real] if self.consistency else []  # a second pass, with fresh noise
+        again = [b.real] if self.consistency_weight else []  # a second pass, with fresh noise
         labelled, real, fake_logits, *real2 = self.logits(b.labelled, b.real, fake, *again)
         supervised_over = self.classes + 1 if self.extra_output else self.classes
         loss, stats = ssl_discriminator_loss(
@@ -162,7 +162,7 @@ class SemiSupervisedGAN(Method):
         )
         if real2:
             ct = consistency(real.float(), real2[0].float(), self.classes)
-            loss = loss + self.consistency * ct
+            loss = loss + self.consistency_weight * ct
             stats |= {"loss_d": loss.detach(), "loss_consistency": ct.detach()}
         return {"D": loss}, stats
 
