@@ -11,7 +11,15 @@ import yaml
 from advnets import __version__
 from advnets.api import resolve_device
 from advnets.checkpoint import load_checkpoint
-from advnets.cli_args import DEVICE_HELP, DEVICES, add_device_argument, integer, seed_value
+from advnets.cli_args import (
+    DEVICE_HELP,
+    DEVICES,
+    add_device_argument,
+    check_suffix,
+    count,
+    integer,
+    seed_value,
+)
 from advnets.cli_eval import add_eval_command
 from advnets.cli_pictures import add_picture_commands
 from advnets.cli_restore import add_restore_commands
@@ -64,9 +72,21 @@ def _train_config(args: argparse.Namespace, overrides: list[str]) -> Config:
     return load_preset(args.preset, overrides)
 
 
+def _check_resume_args(args: argparse.Namespace) -> None:
+    """--resume continues a run in its own folder with its own config: a preset or --out
+    beside it would be ignored, so they are refused rather than silently dropped."""
+    for given, what in ((args.preset, f"the preset {args.preset!r}"), (args.out, "--out")):
+        if args.resume and given:
+            raise ConfigError(
+                f"--resume continues {args.resume} with its own config and folder; drop "
+                f"{what} (change train.* keys with --set)"
+            )
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     from advnets.training import train
 
+    _check_resume_args(args)
     overrides = _train_overrides(args)
     if args.print_config:
         from advnets.validation import validate
@@ -77,8 +97,10 @@ def cmd_train(args: argparse.Namespace) -> None:
         return
     if args.device is not None:
         resolve_device(args.device, "--device")  # no CUDA: one line before anything is built
+    start = None
     if args.resume:
         run_dir = Path(args.resume)
+        start = load_checkpoint(run_dir)["counters"]["step"]
         run = train(None, run_dir, resume=True, overrides=overrides)
     else:
         if not args.preset:
@@ -86,8 +108,13 @@ def cmd_train(args: argparse.Namespace) -> None:
         cfg = load_preset(args.preset, overrides)
         run_dir = Path(args.out or Path("runs") / Path(args.preset).stem)
         run = train(cfg, run_dir)  # refuses a folder that holds another run's files
-    if os.environ.get("RANK", "0") == "0":  # under torchrun: rank 0 speaks for the run
-        print(f"trained {run.counters.step} steps ({run.counters.epoch:.2f} epochs) -> {run_dir}")
+    if os.environ.get("RANK", "0") != "0":  # under torchrun: rank 0 speaks for the run
+        return
+    where = f"{run.counters.step} steps ({run.counters.epoch:.2f} epochs) -> {run_dir}"
+    if start == run.counters.step:
+        print(f"nothing to train: already at {where}; raise --steps or --epochs to go on")
+    else:
+        print(f"trained {where}")
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
@@ -95,11 +122,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
     from advnets.truncation import check_keep, draw_truncated
     from advnets.viz import save_image_grid, save_points_plot
 
-    if args.n < 1:
-        raise ConfigError(f"--n must be at least 1, got {args.n}")
-    out = Path(args.out)
-    if out.suffix not in (".npy", ".png"):
-        raise ConfigError(f"--out must end in .npy or .png, got {out.name!r}")
+    out = check_suffix(args.out, (".npy", ".png"))
     G, cfg = load_generator(Path(args.run_dir), resolve_device(args.device, "--device"))
     check_label(cfg, args.label)
     classes, nrow = cfg.model.num_classes, None
@@ -136,22 +159,16 @@ def cmd_classify(args: argparse.Namespace) -> None:
     """D/C's predicted labels for images in the run's data layout and value range."""
     import torch
 
+    from advnets.data import check_images
     from advnets.data.registry import DATASETS
     from advnets.metrics.accuracy import predict_classes
     from advnets.sampling import load_classifier
 
+    check_suffix(args.out, (".npy",))
     D, cfg = load_classifier(Path(args.run_dir), resolve_device(args.device, "--device"))
-    entry = DATASETS.get(cfg.data.name)
-    x = read_npy(args.samples)
-    if x.ndim != 1 + len(entry.shape) or tuple(x.shape[1:]) != entry.shape:
-        shape = ", ".join(map(str, entry.shape))
-        raise ConfigError(
-            f"{args.samples}: images for this {cfg.data.name} run must have shape "
-            f"(N, {shape}), got {x.shape}"
-        )
-    if x.dtype.kind != "f" or not np.isfinite(x).all():
-        raise ConfigError(f"{args.samples}: images must be finite floats, got {x.dtype}")
-    labels = predict_classes(D, torch.from_numpy(x.astype(np.float32)), entry.classes)
+    x = torch.from_numpy(read_npy(args.samples))
+    check_images(x, cfg.data.name, tuple(cfg.data.value_range), args.samples)
+    labels = predict_classes(D, x.float(), DATASETS.get(cfg.data.name).classes)
     save_npy(Path(args.out), labels.numpy().astype(np.int64))
     print(f"wrote {len(labels)} labels (int64) -> {args.out}")
 
@@ -160,11 +177,12 @@ def _autoencoder_input(args: argparse.Namespace):
     """(E, G, cfg, images) of `advnets reconstruct` / `encode`, images checked."""
     import torch
 
-    from advnets.reconstruction import check_images, load_autoencoder
+    from advnets.data import check_images
+    from advnets.reconstruction import load_autoencoder
 
     E, G, cfg = load_autoencoder(Path(args.run_dir), resolve_device(args.device, "--device"))
     x = torch.from_numpy(read_npy(args.samples))
-    check_images(x, cfg, args.samples)
+    check_images(x, cfg.data.name, tuple(cfg.data.value_range), args.samples)
     return E, G, cfg, x.float()
 
 
@@ -176,9 +194,9 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
     from advnets.reconstruction import reconstruct
     from advnets.viz import save_image_grid
 
+    out = check_suffix(args.out, (".npy", ".png"))
     E, G, cfg, x = _autoencoder_input(args)
     r = reconstruct(E, G, x, mean=not args.draw, seed=args.seed)
-    out = Path(args.out)
     if out.suffix == ".png":
         rows = torch.stack([x[:64], r[:64]], 1).flatten(0, 1)  # original, reconstruction, ...
         save_image_grid(rows, out, tuple(cfg.data.value_range), 16)
@@ -190,6 +208,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
 def cmd_encode(args: argparse.Namespace) -> None:
     from advnets.reconstruction import encode_images
 
+    check_suffix(args.out, (".npy",))
     E, _, _, x = _autoencoder_input(args)
     z = encode_images(E, x, mean=not args.draw, seed=args.seed)
     save_npy(Path(args.out), z.numpy())
@@ -256,7 +275,7 @@ def _add_presets_command(sub: argparse._SubParsersAction) -> None:
 def _add_sample_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sample", help="draw samples from a trained run")
     p.add_argument("run_dir", help="run folder (or checkpoint file)")
-    p.add_argument("--n", type=integer, default=64, help="number of samples")
+    p.add_argument("--n", type=count, default=64, help="number of samples")
     p.add_argument(
         "--out",
         required=True,

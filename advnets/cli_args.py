@@ -1,6 +1,9 @@
 """Argument types the `advnets` subcommands share."""
 
 import argparse
+from pathlib import Path
+
+from advnets.errors import ConfigError
 
 DEVICES = ["cpu", "cuda", "auto"]
 DEVICE_HELP = "cpu, cuda, or auto: the GPU when there is one, else the CPU"
@@ -18,6 +21,14 @@ def integer(text: str) -> int:
     return value
 
 
+def count(text: str) -> int:
+    """A number of things (samples, images): an integer of at least 1."""
+    value = integer(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def seed_value(text: str) -> int:
     """A seed: an integer in [0, 2**62]."""
     value = integer(text)
@@ -31,3 +42,11 @@ def add_device_argument(p: argparse.ArgumentParser, what: str, note: str = "") -
     added to the help after the default."""
     help = f"{what}: {DEVICE_HELP} (default: auto{note})"
     p.add_argument("--device", choices=DEVICES, default="auto", help=help)
+
+
+def check_suffix(out: str, suffixes: tuple[str, ...]) -> Path:
+    """--out as a path whose name ends in one of `suffixes` (what the command writes)."""
+    path = Path(out)
+    if path.suffix not in suffixes:
+        raise ConfigError(f"--out must end in {' or '.join(suffixes)}, got {path.name!r}")
+    return path

@@ -9,7 +9,7 @@ import torch
 
 from advnets.api import eval_settings, resolve_device, run_samples, score_samples
 from advnets.checkpoint import checkpoint_path, load_checkpoint
-from advnets.cli_args import add_device_argument, integer, seed_value
+from advnets.cli_args import add_device_argument, count, seed_value
 from advnets.cli_restore import eval_psnr
 from advnets.errors import ConfigError
 from advnets.files import read_npy
@@ -148,7 +148,7 @@ def add_eval_command(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--n",
-        type=integer,
+        type=count,
         help="samples scored (default: the protocol's: 10,000 Parzen, 2,500 modes, "
         "26,000 stacked MNIST modes)",
     )

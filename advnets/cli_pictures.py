@@ -3,16 +3,13 @@
 import argparse
 from pathlib import Path
 
-from advnets.cli_args import integer, seed_value
+from advnets.cli_args import check_suffix, integer, seed_value
 from advnets.errors import ConfigError
 from advnets.files import read_npy
 
 
 def _png_out(out: str) -> Path:
-    path = Path(out)
-    if path.suffix != ".png":
-        raise ConfigError(f"--out must end in .png, got {path.name!r}")
-    return path
+    return check_suffix(out, (".png",))
 
 
 def _indices(text: str, flag: str) -> list[int]:
@@ -90,7 +87,8 @@ def _encoded_concepts(args: argparse.Namespace) -> list:
     """The codes of the --a/--b/--c-images sets, from the run's encoder (means of q(z|x))."""
     import torch
 
-    from advnets.reconstruction import check_images, encode_images, load_autoencoder
+    from advnets.data import check_images
+    from advnets.reconstruction import encode_images, load_autoencoder
 
     E, _, cfg = load_autoencoder(Path(args.run_dir))
     codes = []
@@ -99,7 +97,7 @@ def _encoded_concepts(args: argparse.Namespace) -> list:
         if not path:
             raise ConfigError("--a-images needs --b-images and --c-images as well")
         x = torch.from_numpy(read_npy(path))
-        check_images(x, cfg, path)
+        check_images(x, cfg.data.name, tuple(cfg.data.value_range), path)
         codes.append(encode_images(E, x.float()))
     return codes
 

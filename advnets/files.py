@@ -55,6 +55,8 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> Path:
     leaves the previous `path` as it was; the temporary file is removed."""
     path = Path(path)
     existed, tmp = path.exists(), None
+    if existed and not path.is_file():  # a folder, a pipe, a device: never replace it
+        raise WriteError(f"{path} exists and is not a regular file; write to another path")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=TMP_SUFFIX, dir=path.parent)

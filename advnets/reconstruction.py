@@ -33,20 +33,6 @@ def load_autoencoder(run_dir: Path, device: str | torch.device = "cpu"):
     return autoencoder_from_checkpoint(load_checkpoint(run_dir, map_location=device), device)
 
 
-def check_images(x: Tensor, cfg: Config, name: str = "images") -> None:
-    """Images for this run: (N, *data_shape), finite floats."""
-    from advnets.data.registry import DATASETS
-
-    shape = DATASETS.get(cfg.data.name).shape
-    if x.ndim != 1 + len(shape) or tuple(x.shape[1:]) != shape:
-        raise ConfigError(
-            f"{name} for this {cfg.data.name} run must have shape (N, "
-            f"{', '.join(map(str, shape))}), got {tuple(x.shape)}"
-        )
-    if not x.is_floating_point() or not torch.isfinite(x).all():
-        raise ConfigError(f"{name} must be finite floats in the run's data range")
-
-
 @torch.no_grad()
 def encode_images(E: nn.Module, x: Tensor, mean: bool = True, seed: int = 0) -> Tensor:
     """z for each image: the mean of q(z|x), or a draw of it (seeded), on the CPU."""

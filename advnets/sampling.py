@@ -49,8 +49,7 @@ def generator_from_checkpoint(
             f"it with its own metric (eval --metric accuracy: semi-supervised, psnr: restoration)"
         )
     shape = tuple(ckpt["data_shape"])
-    placeholder_mean = torch.full((int(torch.tensor(shape).prod()),), 0.5)
-    G = build_generator(cfg.model, shape, placeholder_mean)
+    G = build_generator(cfg.model, shape, _placeholder_mean(shape))
     averages = ckpt.get("averages", {})
     if average and "G" in averages:
         load_weights(G, averages["G"].get("weights"), "G's average")
@@ -219,13 +218,19 @@ def classifier_from_checkpoint(
     return D, cfg
 
 
+def _placeholder_mean(shape: tuple[int, ...]) -> torch.Tensor:
+    """A stand-in for the data's per-feature mean (flat, as the data's is), which only
+    initialises an output bias that the checkpoint's weights then replace."""
+    return torch.full((int(torch.tensor(shape).prod()),), 0.5)
+
+
 def nets_from_checkpoint(
     ckpt: dict, cfg: Config, names: tuple[str, ...], device: str | torch.device = "cpu"
 ) -> dict[str, nn.Module]:
     """The players `names` of a checkpoint's method, rebuilt from its config and data shape
     with their trained weights, on `device`, in eval mode."""
     shape = tuple(ckpt["data_shape"])
-    info = TrainingData(None, shape, tuple(cfg.data.value_range), 0, torch.full(shape, 0.5))
+    info = TrainingData(None, shape, tuple(cfg.data.value_range), 0, _placeholder_mean(shape))
     nets = METHODS.get(cfg.method).build_nets(cfg, info)
     for name in names:
         load_weights(nets[name], ckpt["nets"][name], name)

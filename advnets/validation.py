@@ -231,6 +231,26 @@ def check_train(cfg: Config) -> None:
     )
 
 
+def check_eval(cfg: Config) -> None:
+    """The periodic evaluation scores what the method has: a classifier's accuracy, or
+    samples of a generator that samples from noise."""
+    t, method = cfg.train, METHODS.get(cfg.method)
+    if not t.eval_every:
+        return
+    check(
+        t.eval_metric != "accuracy" or method.classifies,
+        f"train.eval_metric=accuracy needs a classifying method (sgan, improved-gan, "
+        f"supervised), not {cfg.method}; choose another metric or train.eval_every=0",
+    )
+    by_accuracy = method.classifies and t.eval_metric in ("auto", "accuracy")
+    check(
+        by_accuracy or method.sample_player is not None,
+        f"train.eval_metric={t.eval_metric} scores samples, and method {cfg.method} has no "
+        "generator that samples from noise; set train.eval_every=0"
+        + (" or train.eval_metric=accuracy" if method.classifies else ""),
+    )
+
+
 def validate(cfg: Config) -> None:
     """All of a config's checks; raises a one-line ConfigError naming the key."""
     check_finite(cfg.to_dict())
@@ -240,4 +260,5 @@ def validate(cfg: Config) -> None:
     for player, optim in cfg.optim.items():
         check_optim(optim, f"optim.{player}")
     check_train(cfg)
+    check_eval(cfg)
     METHODS.get(cfg.method).check(cfg)

@@ -29,10 +29,10 @@ from executor import Job, add_executor_options, check_executor, run_jobs  # noqa
 from results import Results, add_run_options, check_overrides  # noqa: E402
 
 from advnets.checkpoint import load_checkpoint  # noqa: E402
-from advnets.config import load_preset  # noqa: E402
-from advnets.errors import exit_on_error  # noqa: E402
+from advnets.config import Config, load_preset  # noqa: E402
+from advnets.errors import ConfigError, exit_on_error  # noqa: E402
 from advnets.metrics.accuracy import accuracy  # noqa: E402
-from advnets.sampling import load_classifier  # noqa: E402
+from advnets.sampling import checkpoint_config, load_classifier  # noqa: E402
 from advnets.training import train  # noqa: E402
 
 # published MNIST test accuracies: Odena 2016 Table 1 ("CNN": its D/C trained on the labels
@@ -71,14 +71,15 @@ def train_and_score(preset: str, method: str, labels: int, seed: int, args) -> d
     t0 = time.perf_counter()
     first_step, last_step = _train_or_extend(load_preset(preset, overrides), run_dir, overrides)
     minutes = (time.perf_counter() - t0) / 60
-    D, cfg = load_classifier(run_dir / "best.pt")
+    # best.pt: the checkpoint chosen on validation; runs that never validate score their last
+    chosen = run_dir / "best.pt" if (run_dir / "best.pt").is_dir() else run_dir
+    D, cfg = load_classifier(chosen)
     test = accuracy(D, cfg, "test")
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    curve = [row["eval"]["accuracy"] for row in rows if "eval" in row]
+    curve = validation_curve(run_dir)
     return {
         "test_accuracy": test["accuracy"],
         "test_errors": test["errors"],
-        "best_valid": max(curve),
+        "best_valid": max(curve, default=None),
         "valid_curve": curve,
         "minutes": round(minutes, 1),
         "epochs": args.epochs,
@@ -87,14 +88,47 @@ def train_and_score(preset: str, method: str, labels: int, seed: int, args) -> d
     }
 
 
+def validation_curve(run_dir: Path) -> list[float]:
+    """The run's validation accuracies in order (not the test scores `advnets eval` adds)."""
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    evals = [row["eval"] for row in rows if "eval" in row]
+    return [e["accuracy"] for e in evals if e.get("accuracy_split", "valid") == "valid"]
+
+
 def _train_or_extend(cfg, run_dir: Path, overrides: list[str]) -> tuple[int, int]:
     """Train a new run, or continue the one in `run_dir` (an interrupted run, or a shorter
     budget's run extended to this one: resume is exact). Returns its first and last step."""
     if not (run_dir / "checkpoint.pt").exists():
         return 0, train(cfg, run_dir).counters.step
-    first = load_checkpoint(run_dir)["counters"]["step"]
+    ckpt = load_checkpoint(run_dir)
+    check_same_run(cfg, checkpoint_config(ckpt), run_dir)
+    first = ckpt["counters"]["step"]
     extend = [o for o in overrides if o.startswith("train.")]
     return first, train(None, run_dir, resume=True, overrides=extend).counters.step
+
+
+def check_same_run(wanted: Config, saved: Config, run_dir: Path) -> None:
+    """A folder's run is extended only if it is the run asked for: the same config outside
+    train.* (the budget, threads, ...) and data.root (where this machine keeps the data)."""
+    a, b = _flat(wanted.to_dict()), _flat(saved.to_dict())
+    keep = [k for k in sorted(a.keys() | b.keys()) if not k.startswith("train.")]
+    differ = [k for k in keep if k != "data.root" and a.get(k) != b.get(k)]
+    if differ:
+        k = differ[0]
+        raise ConfigError(
+            f"{run_dir} holds a run with {k}={b.get(k)!r}, not the {a.get(k)!r} asked "
+            f"for ({len(differ)} key(s) differ); give this configuration another --out"
+        )
+
+
+def _flat(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 def converge(args) -> None:
@@ -140,7 +174,7 @@ def table(rows: list[dict], curve: bool) -> None:
             f"| {method} ({preset}) | {labels} | {len(runs)} | "
             f"{statistics.mean(acc):.4f}{spread} | {statistics.mean(errors):.0f} | "
             f"{'-' if paper is None else f'{paper:.4f}'} | "
-            f"{statistics.mean(map(_minutes_per_epoch, runs)):.2f} |"
+            f"{_mean_text(map(_minutes_per_epoch, runs))} |"
         )
         if curve:
             for r in runs:
@@ -176,9 +210,17 @@ def print_plateau(runs: list[dict]) -> None:
         )
 
 
-def _minutes_per_epoch(row: dict) -> float:
-    """Of the epochs this row's command trained (all of them, unless it extended a run)."""
-    return row["minutes"] / max(row["epochs"] - row.get("from_epoch", 0.0), 1e-9)
+def _mean_text(values) -> str:
+    """The mean of the values that are not None, or '-' when none is."""
+    known = [v for v in values if v is not None]
+    return f"{statistics.mean(known):.2f}" if known else "-"
+
+
+def _minutes_per_epoch(row: dict) -> float | None:
+    """Of the epochs this row's command trained (all of them, unless it extended a run);
+    None when it trained none (the run was already as long)."""
+    trained = row["epochs"] - row.get("from_epoch", 0.0)
+    return row["minutes"] / trained if trained > 0 else None
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -228,6 +228,46 @@ def test_semi_supervised_benchmark_resumes_from_its_results_file(tmp_path, data_
     once = [json.loads(line) for line in (tmp_path / "direct.jsonl").read_text().splitlines()]
     for a, b in zip(extended, once, strict=True):  # extending equals training it in one go
         assert (a["valid_curve"], a["test_accuracy"]) == (b["valid_curve"], b["test_accuracy"])
+    other = [*args, "--set", "loss.unsupervised_weight=0.25"]  # another run, the same folders
+    other[other.index(str(results))] = str(tmp_path / "other.jsonl")
+    refused = run(other)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    line = refused.stderr.strip().splitlines()[-1]
+    assert "holds a run with loss.unsupervised_weight=0.5, not the 0.25 asked for" in line
+
+
+def test_semi_supervised_benchmark_scores_a_run_that_never_validates(tmp_path, data_root):
+    """With train.eval_every=0 there is no best.pt: the last weights are scored, the curve
+    is empty, and no time per epoch is made up for a run that trained nothing more."""
+    results = tmp_path / "ssl.jsonl"
+    args = [
+        sys.executable, str(REPO / "benchmarks" / "semi_supervised.py"),
+        "--methods", "supervised", "--labels", "20", "--seeds", "1", "--epochs", "0.01",
+        "--data", str(data_root), "--out", str(tmp_path / "runs"),
+        "--set", "model.discriminator.hidden=[32]", "--set", "train.eval_every=0",
+        "--results", str(results),
+    ]  # fmt: skip
+    done = run(args)
+    assert done.returncode == 0, done.stderr
+    (row,) = [json.loads(line) for line in results.read_text().splitlines()]
+    assert row["valid_curve"] == [] and row["best_valid"] is None
+    assert 0.0 < row["test_accuracy"] < 1.0
+
+
+def test_semi_supervised_curve_leaves_out_test_scores(tmp_path):
+    """`advnets eval --metric accuracy` appends test rows to metrics.jsonl; the validation
+    curve (and so best_valid) must not take them for validation scores."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from semi_supervised import validation_curve
+
+    rows = [
+        {"eval": {"accuracy": 0.5, "accuracy_split": "valid"}, "step": 5},
+        {"losses": {"D": 1.0}, "step": 6},
+        {"eval": {"accuracy": 0.7}, "step": 10},  # written before rows named their split
+        {"eval": {"accuracy": 0.9, "accuracy_split": "test"}, "step": 10},
+    ]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert validation_curve(tmp_path) == [0.5, 0.7]
 
 
 def test_benchmark_without_its_data_ends_with_one_line(tmp_path):

@@ -73,6 +73,8 @@ def test_train_and_sample_mnist_end_to_end(tmp_path, data_root, capsys):
 
     assert main(["train", "--resume", str(run_dir), "--steps", "40"]) == 0
     assert "trained 40 steps" in capsys.readouterr().out
+    assert main(["train", "--resume", str(run_dir), "--steps", "35"]) == 0  # past it already
+    assert capsys.readouterr().out.startswith("nothing to train: already at 40 steps")
 
 
 @pytest.mark.parametrize(
@@ -104,6 +106,8 @@ def test_train_and_sample_mnist_end_to_end(tmp_path, data_root, capsys):
         (["sample", "/nonexistent/run", "--out", "{tmp}/x.npy"], "no checkpoint at"),
         (["sample", "/nonexistent/run", "--out", "{tmp}/x.jpg"], "must end in .npy or .png"),
         (["train", "--resume", "/nonexistent/run"], "no checkpoint at"),
+        (["train", "gan-ring", "--resume", "{tmp}"], "drop the preset 'gan-ring'"),
+        (["train", "--resume", "{tmp}", "--out", "{tmp}/b"], "drop --out"),
     ],
 )
 def test_bad_input_one_line_errors(args, message, tmp_path):
@@ -248,3 +252,23 @@ def test_device_cuda_without_cuda_is_a_one_line_error(args, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--device cuda" in err and "--device cpu" in err
     assert not (tmp_path / "r").exists() and not (tmp_path / "x.npy").exists()
+
+
+@pytest.mark.parametrize("command", ["sample", "eval"])
+@pytest.mark.parametrize("n", ["0", "-5"])
+def test_a_count_below_one_is_a_one_line_error(command, n, tmp_path, capsys):
+    """--n counts samples or images: 0 would divide by zero, a negative one slice from the
+    end; argparse refuses both before any run is read."""
+    args = [command, str(tmp_path / "r"), "--n", n]
+    with pytest.raises(SystemExit) as stop:
+        main([*args, "--out", str(tmp_path / "x.npy")] if command == "sample" else args)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert stop.value.code == 2 and err[-1].endswith(f"argument --n: must be at least 1, got {n}")
+
+
+def test_train_into_a_file_is_a_one_line_error(tmp_path, capsys):
+    (tmp_path / "x.npy").write_bytes(b"kept")
+    assert main(["train", "gan-ring", "--steps", "1", "--out", str(tmp_path / "x.npy")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("x.npy is a file, not a run folder; train into another --out")
+    assert (tmp_path / "x.npy").read_bytes() == b"kept"

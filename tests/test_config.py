@@ -158,3 +158,18 @@ def test_combinations_that_would_mislead_are_refused(overrides, message):
     with pytest.raises(ConfigError, match=message):
         validate(load_preset("gan-mnist", overrides))
     validate(load_preset("gan-mnist", overrides[:1]))  # either setting alone is fine
+
+
+@pytest.mark.parametrize(
+    "preset, overrides, message",
+    [
+        ("sgan-mnist", ["method=supervised", "train.eval_metric=fid"], "has no generator that"),
+        ("gan-mnist", ["train.eval_metric=accuracy"], "needs a classifying method"),
+        ("restore-sr4-faces", [], "method restoration has no generator that samples"),
+    ],
+)
+def test_a_periodic_evaluation_the_method_cannot_score_is_refused(preset, overrides, message):
+    """Refused before the folder is made, not at the first evaluation eval_every steps in."""
+    with pytest.raises(ConfigError, match=message):
+        validate(load_preset(preset, [*overrides, "train.eval_every=100"]))
+    validate(load_preset(preset, [*overrides, "train.eval_every=0"]))

@@ -48,6 +48,7 @@ def test_corrupt_idx_files(tmp_path, kwargs, message):
     with pytest.raises(DataError, match=message) as err:
         read_idx(path, ndim=3, dims=(28, 28))
     assert str(path) in str(err.value) and "\n" not in str(err.value)
+    assert str(err.value).endswith("delete it and fetch it again")
 
 
 def test_wrong_dims_and_broken_gzip(tmp_path):
@@ -67,6 +68,18 @@ def test_missing_data_says_where_it_looked(tmp_path):
     assert str(tmp_path) in msg and "ADVNETS_DATA" in msg and "--data" in msg
     with pytest.raises(DataError, match="unknown split"):
         load_images("mnist", "training", root=str(tmp_path), download=False)
+
+
+def test_labels_outside_the_classes_are_refused(tmp_path):
+    """A labels file that parses but holds a label >= 10 would score every such image as
+    wrong, silently: refused with the file named."""
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", np.zeros((4, 28, 28)))
+    labels = write_idx(folder / "t10k-labels-idx1-ubyte.gz", np.array([0, 9, 200, 3]))
+    with pytest.raises(DataError, match="a label of 200, not a class 0-9") as err:
+        load_images("mnist", "test", root=str(tmp_path), download=False)
+    assert str(err.value).startswith(str(labels))
 
 
 def test_paper_splits(data_root):

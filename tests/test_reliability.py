@@ -260,6 +260,23 @@ def test_write_errors_other_than_os_errors_still_raise(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+def test_a_write_never_replaces_a_folder_pipe_or_device(tmp_path):
+    """The rename of an atomic write would put a plain file where a named pipe (or, as
+    root, /dev/full) was: such targets are refused before anything is written."""
+    import os
+
+    from advnets.errors import WriteError
+    from advnets.files import save_npy
+
+    os.mkfifo(tmp_path / "pipe.npy")
+    (tmp_path / "dir.npy").mkdir()
+    for name in ("pipe.npy", "dir.npy"):
+        with pytest.raises(WriteError, match="exists and is not a regular file"):
+            save_npy(tmp_path / name, np.zeros(3))
+    assert not (tmp_path / "pipe.npy").is_file() and (tmp_path / "dir.npy").is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir.npy", "pipe.npy"]
+
+
 @pytest.fixture(scope="module")
 def ring_run(tmp_path_factory) -> Path:
     run_dir = tmp_path_factory.mktemp("valid") / "ring"

@@ -239,6 +239,12 @@ def test_ssl_config_errors_are_one_line(data_root):
         build_run(load_preset("improved-gan-mnist", ["data.labels=0"]))
     with pytest.raises(ConfigError, match="needs labelled images"):
         build_run(load_preset("gan-ring", ["method=sgan", "data.labels=100"]))
+    with pytest.raises(ConfigError, match="scored on the test images, which data.split=test"):
+        build_run(load_preset("improved-gan-mnist", ["data.split=test"]))
+    with pytest.raises(ConfigError, match="which data.split=valid trains on"):
+        build_run(load_preset("sgan-mnist", ["method=supervised", "data.split=valid"]))
+    with pytest.raises(ConfigError, match="loss.unsupervised_weight must be >= 0, got -0.5"):
+        build_run(load_preset("improved-gan-mnist", ["loss.unsupervised_weight=-0.5"]))
     with pytest.raises(ConfigError, match="data.labelled_shift=1 must be >= 0 and shifts"):
         build_run(load_preset("gan-mnist", ["data.labelled_shift=1"]))
     with pytest.raises(ConfigError, match="labelled_shift=28 must be smaller than the images"):
@@ -317,12 +323,12 @@ def test_ssl_run_resumes_exactly(data_root, tmp_path, extra):
             assert torch.equal(a, b)
 
 
-def test_classify_and_accuracy_commands(data_root, tmp_path, capsys):
+# a G whose output bias starts at the data's mean: rebuilt to score D without the data
+@pytest.mark.parametrize("extra", [[], ["model.generator.output_bias_from_data=true"]])
+def test_classify_and_accuracy_commands(data_root, tmp_path, capsys, extra):
     run_dir = tmp_path / "ssl"
-    train(
-        load_preset("improved-gan-mnist", [*SMALL, f"data.root={data_root}", "train.steps=3"]),
-        run_dir,
-    )
+    sets = [*SMALL, f"data.root={data_root}", "train.steps=3", *extra]
+    train(load_preset("improved-gan-mnist", sets), run_dir)
     x = load_images01("mnist", "test", str(data_root), 20)[0].numpy()
     np.save(tmp_path / "x.npy", x)
     assert (
@@ -371,27 +377,27 @@ def test_classify_bad_input_is_one_line(data_root, tmp_path, capsys):
     train(load_preset("gan-ring", [*SMALL[2:], "train.steps=1"]), ring)
     np.save(tmp_path / "points.npy", np.zeros((3, 2), np.float32))
     np.save(tmp_path / "ints.npy", np.zeros((3, 1, 28, 28), np.int64))
+    np.save(tmp_path / "empty.npy", np.zeros((0, 1, 28, 28), np.float32))
+    np.save(tmp_path / "nan.npy", np.full((3, 1, 28, 28), np.nan, np.float32))
+    np.save(tmp_path / "bytes.npy", np.full((3, 1, 28, 28), 255.0, np.float32))
     cases = [
-        (ssl, "points.npy", "must have shape (N, 1, 28, 28)"),
-        (ssl, "ints.npy", "must be finite floats"),
-        (ssl, "missing.npy", "not a readable .npy file"),
-        (ring, "points.npy", "has no classifier"),
+        (ssl, "points.npy", "y.npy", "must have shape (N, 1, 28, 28) with N >= 1, got (3, 2)"),
+        (ssl, "empty.npy", "y.npy", "with N >= 1, got (0, 1, 28, 28)"),
+        (ssl, "ints.npy", "y.npy", "images must be floats in [0, 1], got int64"),
+        (ssl, "nan.npy", "y.npy", "images hold NaN or infinite values"),
+        (ssl, "bytes.npy", "y.npy", "lie in [255.000, 255.000] but this run takes pixels in"),
+        (ssl, "missing.npy", "y.npy", "not a readable .npy file"),
+        (ssl, "nan.npy", "y.txt", "--out must end in .npy, got 'y.txt'"),
+        (ring, "points.npy", "y.npy", "has no classifier"),
     ]
-    for run_dir, name, message in cases:
+    for run_dir, name, out, message in cases:
         code = main(
-            [
-                "classify",
-                str(run_dir),
-                "--samples",
-                str(tmp_path / name),
-                "--out",
-                str(tmp_path / "y.npy"),
-                "--device",
-                "cpu",
-            ]
+            ["classify", str(run_dir), "--samples", str(tmp_path / name)]
+            + ["--out", str(tmp_path / out), "--device", "cpu"]
         )
         err = capsys.readouterr().err.strip()
         assert code == 2 and message in err and "\n" not in err, err
+    assert not (tmp_path / "y.npy").exists() and not (tmp_path / "y.txt").exists()
     code = main(["sample", str(tmp_path / "ssl"), "--n", "2", "--out", str(tmp_path / "s.npy")])
     assert code == 0  # the semi-supervised GAN has a G
 

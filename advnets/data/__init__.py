@@ -19,6 +19,7 @@ __all__ = [
     "TrainingData",
     "labelled_subset",
     "build_data",
+    "check_images",
     "load_images",
     "load_images01",
     "sample_labels",
@@ -62,6 +63,31 @@ def to_range(images01: Tensor, value_range: tuple[float, float]) -> Tensor:
     """Map values on [0, 1] to [lo, hi]."""
     lo, hi = value_range
     return images01 * (hi - lo) + lo
+
+
+def check_images(
+    x: Tensor, dataset: str, value_range: tuple[float, float], name: str = "images"
+) -> None:
+    """Images a user hands a run (classify, encode, reconstruct): `dataset`'s layout
+    (N, *shape) with N >= 1, finite floats within the run's value range."""
+    shape = DATASETS.get(dataset).shape
+    if x.ndim != 1 + len(shape) or tuple(x.shape[1:]) != shape or len(x) == 0:
+        raise DataError(
+            f"{name}: images for this {dataset} run must have shape (N, "
+            f"{', '.join(map(str, shape))}) with N >= 1, got {tuple(x.shape)}"
+        )
+    lo, hi = value_range
+    if not x.is_floating_point():
+        dtype = str(x.dtype).removeprefix("torch.")
+        raise DataError(f"{name}: images must be floats in [{lo:g}, {hi:g}], got {dtype}")
+    if not torch.isfinite(x).all():
+        raise DataError(f"{name}: images hold NaN or infinite values")
+    low, high = x.min().item(), x.max().item()
+    if low < lo - 1e-4 or high > hi + 1e-4:
+        raise DataError(
+            f"{name}: images lie in [{low:.3f}, {high:.3f}] but this run takes pixels in "
+            f"[{lo:g}, {hi:g}]; rescale them (e.g. 0-255 -> x / 255, [-1, 1] -> (x + 1) / 2)"
+        )
 
 
 def toy_distribution(cfg: DataConfig) -> GaussianMixture:

@@ -20,8 +20,10 @@ def labelled_subset(labels: Tensor, n: int, classes: int, seed: int) -> Tensor:
     for c, count in enumerate(counts):
         members = (labels == c).nonzero().flatten()
         if len(members) < count:
+            most = classes * int(torch.bincount(labels, minlength=classes).min())
             raise DataError(
-                f"data.labels={n} needs {count} examples of class {c}; the split has {len(members)}"
+                f"data.labels={n} needs {count} examples of class {c}, the split has "
+                f"{len(members)}; choose data.labels <= {most} (a balanced draw)"
             )
         picks.append(members[torch.randperm(len(members), generator=gen)[:count]])
     return torch.cat(picks).sort().values
@@ -39,7 +41,11 @@ def improved_gan_subset(labels: Tensor, n: int, classes: int, seed: int) -> Tens
     perm = torch.from_numpy(np.random.RandomState(seed).permutation(len(labels)))
     picks = [perm[labels[perm] == c][: n // classes] for c in range(classes)]
     if min(len(p) for p in picks) < n // classes:
-        raise DataError(f"data.labels={n} needs {n // classes} examples of every class")
+        most = classes * min(len(p) for p in picks)
+        raise DataError(
+            f"data.labels={n} needs {n // classes} examples of every class; choose "
+            f"data.labels <= {most}"
+        )
     return torch.cat(picks).sort().values
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from advnets.data.idx import read_idx
+from advnets.data.idx import REFETCH, read_idx
 from advnets.errors import DataError
 
 
@@ -50,6 +50,8 @@ DATASETS = {
         },
     ),
 }
+
+CLASSES = 10  # MNIST's digits, Fashion-MNIST's garments
 
 # The paper's split of the 60,000 official training images (goodfeli/adversarial mnist.yaml).
 SPLITS = {
@@ -133,8 +135,12 @@ def load_images(
     labels_path = find_file(dataset, f"{prefix}-labels-idx1-ubyte.gz", root, download)
     images = read_idx(images_path, ndim=3, dims=(28, 28))
     labels = read_idx(labels_path, ndim=1)
+    if labels.max(initial=0) >= CLASSES:
+        raise DataError(f"{labels_path}: a label of {labels.max()}, not a class 0-9; {REFETCH}")
     if len(images) != len(labels):
-        raise DataError(f"{images_path}: {len(images)} images but {len(labels)} labels")
+        raise DataError(f"{images_path}: {len(images)} images but {len(labels)} labels; {REFETCH}")
     if len(images) < stop:
-        raise DataError(f"{images_path}: {len(images)} images, the {split} split needs {stop}")
+        raise DataError(
+            f"{images_path}: {len(images)} images, the {split} split needs {stop}; {REFETCH}"
+        )
     return images[start:stop], labels[start:stop]

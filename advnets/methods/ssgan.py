@@ -198,6 +198,11 @@ def check_ssl(cfg: Config) -> None:
             f"classes, one example of each (e.g. data.labels=100)"
         )
     check_plain_d(cfg, "D is the classifier")
+    check_split(cfg)
+    if not cfg.loss.unsupervised_weight >= 0:
+        raise ConfigError(
+            f"loss.unsupervised_weight must be >= 0, got {cfg.loss.unsupervised_weight}"
+        )
     check_consistency(cfg)
     if cfg.loss.generator not in SSL_G_LOSSES:
         raise ConfigError(
@@ -205,6 +210,22 @@ def check_ssl(cfg: Config) -> None:
             f"{', '.join(SSL_G_LOSSES)}, got {cfg.loss.generator!r}"
         )
     check_one_update_per_step(cfg)
+
+
+def check_split(cfg: Config) -> None:
+    """The classifier is scored on the test images and chosen on the validation images:
+    neither may be the images it trains on."""
+    split = cfg.data.split
+    if split == "test":
+        raise ConfigError(
+            f"method {cfg.method} is scored on the test images, which data.split=test "
+            "trains on; use data.split=train (or full with train.eval_every=0)"
+        )
+    if split == "valid" and cfg.train.eval_every:
+        raise ConfigError(
+            "train.eval_every chooses best.pt on the validation images, which "
+            "data.split=valid trains on; use data.split=train or train.eval_every=0"
+        )
 
 
 def check_consistency(cfg: Config) -> None:

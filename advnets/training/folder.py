@@ -33,6 +33,8 @@ def locked(run_dir: Path) -> Iterator[None]:
     with a note."""
     run_dir = Path(run_dir)
     created = not run_dir.exists()
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunFolderError(f"{run_dir} is a file, not a run folder; train into another --out")
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         f = (run_dir / LOCK).open("a+")
