@@ -162,6 +162,10 @@ class LossConfig:
     # VAE/GAN: weight of L_llike in the discriminator's own loss (0: the seed's update, Dis
     # gets no gradient from L_llike; Larsen et al. keep it out to stabilise training)
     vaegan_dis_llike: float = 0.0
+    # VAE/GAN: Dis takes x and x~ (L_llike), and x, x~ and Dec(z_p) (L_GAN), as one batch
+    # each, as the authors' code does (a batch-norm Dis normalises them together); false:
+    # a batch each
+    vaegan_joint_batch: bool = False
     vae_likelihood: str = "bernoulli"
     # maximum_likelihood: normalise the importance weights exp(logit) over each batch
     ml_normalize: bool = False

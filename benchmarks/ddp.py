@@ -22,7 +22,11 @@ import sys
 import time
 from pathlib import Path
 
-from advnets.errors import exit_on_error
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from results import positive_int  # noqa: E402
+
+from advnets.errors import exit_on_error  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 WARMUP = 5
@@ -99,17 +103,37 @@ def compare(preset: str, n: int, steps: int, data: str, rounds: int) -> None:
     )
 
 
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--presets", nargs="+", default=["gan-mnist", "dcgan-mnist"])
+    parser.add_argument(
+        "--processes", type=positive_int, default=2, help="N: processes (and threads)"
+    )
+    parser.add_argument(
+        "--steps", type=positive_int, default=30, help="timed steps per measurement"
+    )
+    parser.add_argument(
+        "--rounds", type=positive_int, default=2, help="interleaved rounds; best kept"
+    )
+    parser.add_argument("--data", default=os.environ.get("ADVNETS_DATA", "../shared/data"))
+    args = parser.parse_args(argv)
+    from advnets.config import load_preset
+
+    for preset in args.presets:  # C trains on B / N images: at least one each
+        batch = load_preset(preset).train.batch_size
+        if batch < args.processes:
+            parser.error(
+                f"--processes {args.processes}: more than {preset}'s batch of {batch} "
+                f"images, which the processes share out"
+            )
+    return args
+
+
 def main() -> None:
     if sys.argv[1:2] == ["--worker"]:
         preset, steps, threads, batch, data = sys.argv[2:7]
         return worker(preset, int(steps), int(threads), int(batch), data)
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--presets", nargs="+", default=["gan-mnist", "dcgan-mnist"])
-    parser.add_argument("--processes", type=int, default=2, help="N: processes (and threads)")
-    parser.add_argument("--steps", type=int, default=30, help="timed steps per measurement")
-    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds; best kept")
-    parser.add_argument("--data", default=os.environ.get("ADVNETS_DATA", "../shared/data"))
-    args = parser.parse_args()
+    args = parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", flush=True)
     for preset in args.presets:
         data = str(Path(args.data).resolve())

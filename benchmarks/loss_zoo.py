@@ -16,7 +16,8 @@ per data set (mean +- std over seeds) closes it. `--clock cpu` budgets the proce
 time instead of wall-clock: with one thread the two agree on an idle core, and the budget
 stays fair when other work shares the machine. `--grids DIR` saves 64 samples of each
 loss's first seed, and one picture per data set with a row of samples per loss. `--table`
-prints the tables from saved results without training.
+prints the tables from saved results without training: one per data set and setting (the
+budget, clock, batch, --n, --threads and --set of a run), averaging only seeds.
 """
 
 import argparse
@@ -30,10 +31,10 @@ from pathlib import Path
 
 import torch
 from executor import Job, add_executor_options, check_executor, run_jobs
-from results import Results
+from results import Results, positive_int
 
 from advnets.config import load_preset
-from advnets.errors import exit_on_error
+from advnets.errors import ConfigError, exit_on_error
 from advnets.metrics.evaluate import METRICS, EvalSettings, check_samples
 from advnets.sampling import draw_samples
 from advnets.training import build_run
@@ -59,6 +60,15 @@ LUCIC_FID = {
 
 
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+# a results row's key: every option that changes its numbers (threads None: torch's default).
+# Rows from before a field was keyed lack it: None there (not recorded: such a row is never
+# taken for a new run, and is tabulated apart), no --set.
+KEY = ("dataset", "loss", "seed", "clock", "minutes", "batch", "n", "threads", "set")
+KEY_DEFAULTS = dict(clock=None, minutes=None, batch=None, n=None, threads=None, set="")
+# the fields of one table: every key field but the loss (a table's rows) and the seed
+SETTING = tuple(k for k in KEY if k not in ("loss", "seed"))
+# what --table reads of a row
+NEEDED = ("dataset", "loss", "seed", "fid", "kid", "classes", "class_kl", "g_updates", "img_per_s")
 
 
 def train_for(preset: str, overrides: list[str], seconds: float, clock: str = "wall"):
@@ -109,10 +119,23 @@ def mean_std(values: list[float], scale: float = 1.0, digits: int = 2) -> str:
     return f"{statistics.mean(values):.{digits}f} ± {std:.{digits}f}"
 
 
-def table(dataset: str, rows: dict[str, list[dict]]) -> None:
+def describe(setting: dict) -> str:
+    """One table's settings in words, e.g. "10 min wall clock, batch 64, n 10000"."""
+    known = {k: "?" if v is None else v for k, v in setting.items()}
+    threads = "default" if setting.get("threads") is None else setting["threads"]
+    words = [
+        f"{known['minutes']} min {known['clock']} clock",
+        f"batch {known['batch']}",
+        f"n {known['n']}",
+        f"threads {threads}",
+    ]
+    return ", ".join(words + ([f"--set {setting['set']}"] if setting.get("set") else []))
+
+
+def table(dataset: str, rows: dict[str, list[dict]], setting: str = "") -> None:
     print(
-        f"\n{dataset}: mean ± std over seeds (FID/KID on classifier features; "
-        f"Lucic et al.: Inception FID)"
+        f"\n{dataset}{f' ({setting})' if setting else ''}: mean ± std over seeds "
+        f"(FID/KID on classifier features; Lucic et al.: Inception FID)"
     )
     head = [
         "loss",
@@ -181,6 +204,8 @@ def zoo_row(args: argparse.Namespace, dataset: str, name: str, seed: int) -> dic
         *args.set,
     ]
     settings = EvalSettings(data_root=args.data, fid_samples=args.n, parzen_samples=args.n)
+    if args.threads:  # here too: a Ray task is another process
+        torch.set_num_threads(args.threads)
     run, seconds = train_for(preset, overrides, args.minutes * 60, args.clock)
     t0 = time.perf_counter()
     samples = draw01(run, args.n, seed + 1000)
@@ -199,11 +224,23 @@ def zoo_row(args: argparse.Namespace, dataset: str, name: str, seed: int) -> dic
     return {**result, **({"_samples": samples[:64]} if seed == 0 else {})}
 
 
+def setting_of(args: argparse.Namespace, dataset: str) -> dict:
+    """The key fields (SETTING) of this invocation's runs on `dataset`."""
+    return dict(
+        dataset=dataset,
+        clock=args.clock,
+        minutes=args.minutes,
+        batch=args.batch,
+        n=args.n,
+        threads=args.threads,
+        set=" ".join(args.set),
+    )
+
+
 def run_zoo(args: argparse.Namespace, dataset: str) -> dict[str, list[dict]]:
     """Every loss for every seed on one data set, from --results or trained now by the
     executor: loss -> result rows."""
-    key = ("dataset", "loss", "seed", "clock", "minutes", "batch", "set")
-    results = Results(args.results, key, defaults={"minutes": None, "batch": None, "set": ""})
+    results = Results(args.results, KEY, defaults=KEY_DEFAULTS)
     firsts: dict[str, torch.Tensor] = {}
 
     def report(row: dict) -> None:
@@ -211,10 +248,10 @@ def run_zoo(args: argparse.Namespace, dataset: str) -> dict[str, list[dict]]:
             firsts[row["loss"]] = row.pop("_samples")
         print(json.dumps(row), flush=True)
 
-    common = dict(dataset=dataset, clock=args.clock, minutes=args.minutes, batch=args.batch)
+    common = setting_of(args, dataset)
     jobs = [
         Job(
-            {**common, "loss": name, "seed": seed, "set": " ".join(args.set)},
+            {**common, "loss": name, "seed": seed},
             partial(zoo_row, args, dataset, name, seed),
         )
         for name in args.losses
@@ -228,18 +265,53 @@ def run_zoo(args: argparse.Namespace, dataset: str) -> dict[str, list[dict]]:
     return rows
 
 
-def saved_rows(paths: list[Path]) -> dict[str, dict[str, list[dict]]]:
-    """Result rows from --results files: data set -> loss -> rows, in the files' order."""
-    out: dict[str, dict[str, list[dict]]] = {}
-    for path in paths:
-        for line in Path(path).read_text().splitlines():
-            if line.strip():
-                r = json.loads(line)
-                out.setdefault(r["dataset"], {}).setdefault(r["loss"], []).append(r)
+def read_rows(path: Path) -> list[dict]:
+    """The rows of one results file, or one line (ConfigError) naming a missing file or the
+    first line that is not a loss-zoo row."""
+    if not path.is_file():
+        raise ConfigError(f"--table {path}: no such results file")
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"{path}, line {number}: not JSON ({err})") from None
+        missing = [k for k in NEEDED if not isinstance(row, dict) or k not in row]
+        if missing:
+            raise ConfigError(
+                f"{path}, line {number}: not a loss-zoo results row (no {missing[0]!r} field)"
+            )
+        rows.append(row)
+    return rows
+
+
+def _fields(row: dict, names: tuple[str, ...]) -> tuple:
+    """The row's values of these key fields (KEY_DEFAULTS where it lacks one), hashable."""
+    values = (row.get(k, KEY_DEFAULTS.get(k)) for k in names)
+    return tuple(json.dumps(v) if isinstance(v, list | dict) else v for v in values)
+
+
+def saved_rows(paths: list[Path]) -> dict[tuple, dict[str, list[dict]]]:
+    """Result rows from --results files, one table per setting (the values of SETTING: every
+    key field but the loss and the seed): setting -> loss -> rows, in the files' order. A
+    run saved twice (the same key) counts once, as its later row."""
+    runs = {_fields(row, KEY): row for path in paths for row in read_rows(Path(path))}
+    out: dict[tuple, dict[str, list[dict]]] = {}
+    for row in runs.values():
+        out.setdefault(_fields(row, SETTING), {}).setdefault(row["loss"], []).append(row)
     return out
 
 
-def main() -> None:
+def print_saved(paths: list[Path]) -> None:
+    """--table: a table per data set and setting of the saved rows."""
+    for setting, rows in saved_rows(paths).items():
+        fields = dict(zip(SETTING, setting, strict=True))
+        table(fields["dataset"], rows, describe(fields))
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="training budget per run")
     parser.add_argument(
@@ -248,15 +320,17 @@ def main() -> None:
         choices=list(CLOCKS),
         help="what the budget counts: wall-clock or this process's CPU time",
     )
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=positive_int, default=3)
     parser.add_argument(
         "--datasets", nargs="+", default=["mnist", "fashion"], choices=["mnist", "fashion"]
     )
     parser.add_argument("--losses", nargs="+", default=list(LOSSES), choices=list(LOSSES))
-    parser.add_argument("--n", type=int, default=10_000, help="samples scored per run")
-    parser.add_argument("--batch", type=int, default=64, help="m for every loss (Lucic: 64)")
+    parser.add_argument("--n", type=positive_int, default=10_000, help="samples scored per run")
+    parser.add_argument(
+        "--batch", type=positive_int, default=64, help="m for every loss (Lucic: 64)"
+    )
     parser.add_argument("--data", default=os.environ.get("ADVNETS_DATA", "../shared/data"))
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--threads", type=positive_int, default=None)
     parser.add_argument(
         "--results",
         type=Path,
@@ -272,16 +346,24 @@ def main() -> None:
     )
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     add_executor_options(parser)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if not (math.isfinite(args.minutes) and args.minutes > 0):
+        parser.error(f"--minutes must be a positive number, got {args.minutes}")
+    if args.n < 2:
+        parser.error("--n: FID and KID need at least 2 samples")
     check_executor(parser, args)
+    return args
+
+
+def main() -> None:
+    args = parse_args()
     if args.table:
-        for dataset, rows in saved_rows(args.table).items():
-            table(dataset, rows)
+        print_saved(args.table)
         return
     if args.threads:
         torch.set_num_threads(args.threads)
     for dataset in args.datasets:
-        table(dataset, run_zoo(args, dataset))
+        table(dataset, run_zoo(args, dataset), describe(setting_of(args, dataset)))
 
 
 if __name__ == "__main__":

@@ -13,9 +13,12 @@ import argparse
 import os
 
 import torch
-from timing import best_of_3, step_ms
+from results import positive_int
+from timing import best_of_3, nonnegative_int, step_ms
 from torch import Tensor
 
+from advnets.data import load_images01
+from advnets.errors import exit_on_error
 from advnets.nets.layers import Maxout
 
 
@@ -44,17 +47,25 @@ def layer_ms(
     return ms, [y.detach(), x.grad, layer.linear.weight.grad]
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--data",
         default=os.environ.get("ADVNETS_DATA", "../shared/data"),
         help="data folder (MNIST, for the gan-mnist step)",
     )
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--repeats", type=int, default=100)
-    parser.add_argument("--steps", type=int, default=100, help="training steps per preset")
-    args = parser.parse_args()
+    parser.add_argument("--threads", type=positive_int, default=1)
+    parser.add_argument("--repeats", type=positive_int, default=100)
+    parser.add_argument(
+        "--steps", type=nonnegative_int, default=100, help="training steps per preset (0: none)"
+    )
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse_args()
+    if args.steps:  # gan-mnist's MNIST, before any timing: one line if it is not there
+        load_images01("mnist", "train", args.data, n=1, download=False)
     torch.set_num_threads(args.threads)
 
     print(
@@ -84,4 +95,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    exit_on_error(main)

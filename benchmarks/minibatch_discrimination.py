@@ -17,9 +17,11 @@ either way, and without it.
 import argparse
 
 import torch
-from timing import best_of_3, step_ms
+from results import positive_int
+from timing import best_of_3, nonnegative_int, step_ms
 from torch import Tensor
 
+from advnets.errors import exit_on_error
 from advnets.nets.layers import MinibatchDiscrimination
 
 
@@ -34,13 +36,15 @@ OURS = MinibatchDiscrimination.forward
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=100)
-    parser.add_argument("--features", type=int, default=256)
-    parser.add_argument("--kernels", type=int, default=100)
-    parser.add_argument("--kernel-dim", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--repeats", type=int, default=50)
-    parser.add_argument("--steps", type=int, default=50, help="training steps timed (0: none)")
+    parser.add_argument("--batch", type=positive_int, default=100)
+    parser.add_argument("--features", type=positive_int, default=256)
+    parser.add_argument("--kernels", type=positive_int, default=100)
+    parser.add_argument("--kernel-dim", type=positive_int, default=5)
+    parser.add_argument("--threads", type=positive_int, default=1)
+    parser.add_argument("--repeats", type=positive_int, default=50)
+    parser.add_argument(
+        "--steps", type=nonnegative_int, default=50, help="training steps timed (0: none)"
+    )
     return parser.parse_args(argv)
 
 
@@ -95,4 +99,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    exit_on_error(main)

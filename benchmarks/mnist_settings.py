@@ -1,7 +1,9 @@
 """Quality against wall-clock for MNIST presets: how the settings of `gan-mnist-fast` are
 picked. Trains a preset and, every few epochs, scores 10,000 samples with the paper's Parzen
 protocol (sigma chosen on the first 1,000 validation images; the test set, or a subset of it
-for speed). Prints one JSON line per evaluation, with the training seconds so far.
+for speed), on the preset's own data set (a Fashion-MNIST preset on Fashion-MNIST), samples
+mapped onto [0, 1] as the images are. Prints one JSON line per evaluation, with the
+training seconds so far.
 With --valid the next 2,000 validation images are scored instead of test images, with the
 samples that `train.eval_every` draws: the numbers a run's periodic evaluation logs, so
 settings can be chosen without looking at the test set.
@@ -13,22 +15,31 @@ settings can be chosen without looking at the test set.
 import argparse
 import json
 import os
+import sys
 import time
+from pathlib import Path
 
-from advnets.config import load_preset
-from advnets.data import load_images01
-from advnets.errors import exit_on_error
-from advnets.metrics.parzen import parzen_protocol
-from advnets.sampling import draw_samples
-from advnets.training import build_run, run_loop
+from torch import Tensor
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from results import positive_int  # noqa: E402
+
+from advnets.config import Config, load_preset  # noqa: E402
+from advnets.data import load_images01  # noqa: E402
+from advnets.data.registry import DATASETS  # noqa: E402
+from advnets.errors import ConfigError, exit_on_error  # noqa: E402
+from advnets.metrics.parzen import parzen_protocol  # noqa: E402
+from advnets.sampling import draw_samples  # noqa: E402
+from advnets.training import build_run, run_loop  # noqa: E402
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("preset")
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--every", type=int, default=4)
-    parser.add_argument("--test", type=int, default=10_000, help="test images scored")
+    parser.add_argument("--epochs", type=positive_int, default=20)
+    parser.add_argument("--every", type=positive_int, default=4, help="epochs between scores")
+    parser.add_argument("--test", type=positive_int, default=10_000, help="test images scored")
     parser.add_argument(
         "--valid",
         action="store_true",
@@ -36,22 +47,48 @@ def main() -> None:
     )
     parser.add_argument("--data", default=os.environ.get("ADVNETS_DATA", "../shared/data"))
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.every > args.epochs:
+        parser.error(f"--every {args.every} is more than --epochs {args.epochs}: nothing to score")
+    return args
 
+
+def scoring_images(cfg: Config, valid_only: bool, test: int) -> tuple[Tensor, Tensor, int]:
+    """Of the run's own data set (MNIST or Fashion-MNIST): the 1,000 validation images
+    that choose sigma, the images scored (the first `test` test images, or with
+    `valid_only` validation images 1,000-2,999), and the seed of the scored samples."""
+    name = cfg.data.name
+    if "parzen" not in DATASETS.get(name).metrics:
+        raise ConfigError(
+            f"the preset trains on {name}, which the Parzen protocol does not score; "
+            f"pick an MNIST or Fashion-MNIST preset"
+        )
+    root, download = cfg.data.root, cfg.data.download
+    valid = load_images01(name, "valid", root, 3000, download)[0].flatten(1)
+    if valid_only:  # as train.eval_every scores (advnets.training.hooks.PeriodicEval)
+        return valid[:1000], valid[1000:], cfg.train.seed + 3
+    return valid[:1000], load_images01(name, "test", root, test, download)[0].flatten(1), 0
+
+
+def samples01(run, cfg: Config, seed: int) -> Tensor:
+    """10,000 samples of G mapped from the preset's value range onto [0, 1], the images'
+    scale (as train.eval_every maps them)."""
+    lo, hi = cfg.data.value_range
+    return ((draw_samples(run.G_sample, cfg, 10_000, seed) - lo) / (hi - lo)).clamp_(0, 1)
+
+
+def main() -> None:
+    args = parse_args()
     cfg = load_preset(args.preset, ["train.progress=false", f"data.root={args.data}", *args.set])
+    valid, test, seed = scoring_images(cfg, args.valid, args.test)
     run = build_run(cfg)
-    valid = load_images01("mnist", "valid", args.data, 3000)[0].flatten(1).to(run.device)
-    if args.valid:  # as train.eval_every scores (advnets.training.hooks.PeriodicEval)
-        valid, test, seed = valid[:1000], valid[1000:], cfg.train.seed + 3
-    else:
-        valid, seed = valid[:1000], 0
-        test = load_images01("mnist", "test", args.data, args.test)[0].flatten(1).to(run.device)
+    valid, test = valid.to(run.device), test.to(run.device)
     train_seconds = 0.0
     for epoch in range(args.every, args.epochs + 1, args.every):
         t = time.perf_counter()
         run_loop(run, [], epoch * run.counters.steps_per_epoch)
         train_seconds += time.perf_counter() - t
-        samples = draw_samples(run.G_sample, cfg, 10_000, seed).flatten(1).to(run.device)
+        samples = samples01(run, cfg, seed).flatten(1).to(run.device)
         result = parzen_protocol(samples, valid, test)
         print(
             json.dumps(
@@ -63,6 +100,7 @@ def main() -> None:
                     "parzen": round(result.mean, 1),
                     "se": round(result.stderr, 1),
                     "sigma": round(result.sigma, 3),
+                    "data": cfg.data.name,
                     "scored": f"{'valid' if args.valid else 'test'}[{len(test)}]",
                 }
             ),

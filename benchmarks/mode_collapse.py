@@ -12,7 +12,7 @@ PacGAN trains for 400,000 steps (400 epochs of 1,000 minibatches); --steps sets 
 (G and D 2 x 256, ReLU / LeakyReLU, Adam 2e-4 with beta1 0.5), same batch of 100.
 
 With --results FILE.jsonl every finished run is appended to FILE, and a run already there
-(same data, set-up, method, seed, steps and --set) is reused instead of trained: a stopped
+(same data, set-up, method, seed, steps, --set and --device) is reused instead of trained: a stopped
 benchmark resumes where it was, and the same command prints the tables again without training.
 `--set KEY=VALUE` changes a config key in every run, e.g. a step decay of both learning rates
 (`optim.G.lr_milestones=[20000]`); with `train.ema_decay` the runs are scored by the average.
@@ -41,7 +41,7 @@ from pathlib import Path
 
 import torch
 from executor import Job, add_executor_options, check_executor, run_jobs
-from results import Results, add_methods_option, add_run_options, check_overrides
+from results import Results, add_methods_option, add_run_options, check_overrides, positive_int
 
 from advnets.config import load_preset
 from advnets.data import toy_distribution
@@ -82,6 +82,9 @@ PUBLISHED: dict[tuple[str, str], str] = {
 KEEPS = (0.99, 0.97, 0.95, 0.9, 0.8)  # the fractions of draws Jacobian truncation keeps
 SETUPS = {"pacgan": "pacgan-{data}", "small": "gan-{data}"}
 NOT_HERE = {"grid": "VEEGAN (not in advnets): 24.6/25, 40 % (VEEGAN Table 1)"}
+# a results row's key; rows from before --set or --device was keyed ran without --set, on CPU
+KEY = ("data", "setup", "method", "seed", "steps", "set", "device")
+KEY_DEFAULTS = {"set": "", "device": "cpu"}
 
 
 def mean_se(values: list[float]) -> tuple[float, float]:
@@ -248,9 +251,14 @@ def scatter(
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=10, help="runs per method (seeds 0..N-1)")
     parser.add_argument(
-        "--steps", type=int, default=20_000, help="Algorithm-1 steps per run (PacGAN: 400000)"
+        "--seeds", type=positive_int, default=10, help="runs per method (seeds 0..N-1)"
+    )
+    parser.add_argument(
+        "--steps",
+        type=positive_int,
+        default=20_000,
+        help="Algorithm-1 steps per run (PacGAN: 400000)",
     )
     parser.add_argument("--data", nargs="+", default=["grid", "ring"], choices=["grid", "ring"])
     add_methods_option(parser, METHODS)
@@ -279,7 +287,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def job(args: argparse.Namespace, data: str, name: str, seed: int) -> Job:
     """One seeded run of one method on one data set: its results key and its training."""
     common = " ".join(args.set)
-    key = dict(data=data, setup=args.setup, method=name, seed=seed, steps=args.steps, set=common)
+    key = dict(
+        data=data,
+        setup=args.setup,
+        method=name,
+        seed=seed,
+        steps=args.steps,
+        set=common,
+        device=args.device,
+    )
     overrides = METHODS[name] + args.set
     return Job(key, partial(train_row, data, args.setup, overrides, seed, args.steps, args.device))
 
@@ -313,9 +329,7 @@ def collect(
 
 def main() -> None:
     args = parse_args()
-    results = Results(
-        args.results, ("data", "setup", "method", "seed", "steps", "set"), defaults={"set": ""}
-    )
+    results = Results(args.results, KEY, defaults=KEY_DEFAULTS)
     common = " ".join(args.set)
     tables, panels = collect(args, results)
     for data, rows in tables.items():

@@ -8,8 +8,21 @@ import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from advnets.config import load_preset
+from advnets.config import Config, load_preset
 from advnets.errors import ConfigError
+
+# train.* keys that set a run's budget or where it computes, not what it learns: a run
+# folder may be extended or continued with other values of these
+BUDGET_KEYS = {
+    "train.epochs",
+    "train.steps",
+    "train.progress",
+    "train.threads",
+    "train.device",
+    "train.checkpoint_every",
+    "train.log_every",
+    "train.samples_per_epoch",
+}
 
 
 class Results:
@@ -20,6 +33,8 @@ class Results:
     def __init__(
         self, path: Path | None, key: tuple[str, ...], defaults: dict | None = None
     ) -> None:
+        if path is not None and path.exists() and not path.is_file():
+            raise ConfigError(f"--results {path} is not a file; name a .jsonl file")
         self.path, self.key, self.defaults = path, key, defaults or {}
         self.runs: dict[tuple, dict] = {}
         if path is not None and path.is_file():
@@ -107,3 +122,60 @@ def check_overrides(
             load_preset(preset, overrides)
     except ConfigError as err:
         parser.error(f"--set: {err}")
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a count that must be at least 1 (seeds, steps, repeats, ...)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def budget_overrides(overrides: list[str]) -> list[str]:
+    """The overrides a resumed run may take: those of BUDGET_KEYS (and data.root)."""
+    keys = BUDGET_KEYS | {"data.root"}
+    return [o for o in overrides if o.split("=", 1)[0].strip() in keys]
+
+
+def check_same_run(wanted: Config, saved: Config, run_dir: Path) -> None:
+    """A run folder is continued or extended only if it holds the run asked for: the same
+    config but for BUDGET_KEYS and data.root (where this machine keeps the data)."""
+    a, b = _flat(wanted.to_dict()), _flat(saved.to_dict())
+    free = BUDGET_KEYS | {"data.root"}
+    differ = [k for k in sorted(a.keys() | b.keys()) if k not in free and a.get(k) != b.get(k)]
+    if differ:
+        k = differ[0]
+        raise ConfigError(
+            f"{run_dir} holds a run with {k}={b.get(k)!r}, not the {a.get(k)!r} asked "
+            f"for ({len(differ)} key(s) differ); give this configuration another --out"
+        )
+
+
+def check_not_past(run_dir: Path, run, cfg: Config) -> None:
+    """A folder's run that went further than `cfg`'s budget (train.steps, else
+    train.epochs) would be scored under it: refused."""
+    t = cfg.train
+    done, asked, unit = (
+        (run.counters.step, t.steps, "steps")
+        if t.steps is not None
+        else (run.counters.epoch, t.epochs, "epochs")
+    )
+    if asked is not None and done > asked + 1e-9:
+        raise ConfigError(
+            f"{run_dir} holds a run of {done:g} {unit}, past the {asked:g} asked for; "
+            f"give this budget another --out"
+        )
+
+
+def _flat(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out

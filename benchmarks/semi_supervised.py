@@ -26,11 +26,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from executor import Job, add_executor_options, check_executor, run_jobs  # noqa: E402
-from results import Results, add_run_options, check_overrides  # noqa: E402
+from results import (  # noqa: E402
+    Results,
+    add_run_options,
+    budget_overrides,
+    check_not_past,
+    check_overrides,
+    check_same_run,
+)
 
 from advnets.checkpoint import load_checkpoint  # noqa: E402
-from advnets.config import Config, load_preset  # noqa: E402
-from advnets.errors import ConfigError, exit_on_error  # noqa: E402
+from advnets.config import load_preset  # noqa: E402
+from advnets.errors import exit_on_error  # noqa: E402
 from advnets.metrics.accuracy import accuracy  # noqa: E402
 from advnets.sampling import checkpoint_config, load_classifier  # noqa: E402
 from advnets.training import train  # noqa: E402
@@ -72,7 +79,7 @@ def train_and_score(preset: str, method: str, labels: int, seed: int, args) -> d
     first_step, last_step = _train_or_extend(load_preset(preset, overrides), run_dir, overrides)
     minutes = (time.perf_counter() - t0) / 60
     # best.pt: the checkpoint chosen on validation; runs that never validate score their last
-    chosen = run_dir / "best.pt" if (run_dir / "best.pt").is_dir() else run_dir
+    chosen = run_dir / "best.pt" if (run_dir / "best.pt").is_file() else run_dir
     D, cfg = load_classifier(chosen)
     test = accuracy(D, cfg, "test")
     curve = validation_curve(run_dir)
@@ -103,32 +110,9 @@ def _train_or_extend(cfg, run_dir: Path, overrides: list[str]) -> tuple[int, int
     ckpt = load_checkpoint(run_dir)
     check_same_run(cfg, checkpoint_config(ckpt), run_dir)
     first = ckpt["counters"]["step"]
-    extend = [o for o in overrides if o.startswith("train.")]
-    return first, train(None, run_dir, resume=True, overrides=extend).counters.step
-
-
-def check_same_run(wanted: Config, saved: Config, run_dir: Path) -> None:
-    """A folder's run is extended only if it is the run asked for: the same config outside
-    train.* (the budget, threads, ...) and data.root (where this machine keeps the data)."""
-    a, b = _flat(wanted.to_dict()), _flat(saved.to_dict())
-    keep = [k for k in sorted(a.keys() | b.keys()) if not k.startswith("train.")]
-    differ = [k for k in keep if k != "data.root" and a.get(k) != b.get(k)]
-    if differ:
-        k = differ[0]
-        raise ConfigError(
-            f"{run_dir} holds a run with {k}={b.get(k)!r}, not the {a.get(k)!r} asked "
-            f"for ({len(differ)} key(s) differ); give this configuration another --out"
-        )
-
-
-def _flat(tree: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
+    run = train(None, run_dir, resume=True, overrides=budget_overrides(overrides))
+    check_not_past(run_dir, run, cfg)
+    return first, run.counters.step
 
 
 def converge(args) -> None:
@@ -148,9 +132,13 @@ def converge(args) -> None:
             "train.progress=false",
             "train.eval_every=0",
             *args.set,
+            *([f"data.root={args.data}"] if args.data else []),
         ]
-        if not (run_dir / "checkpoint.pt").exists():
-            train(load_preset(args.preset, overrides), run_dir)
+        cfg = load_preset(args.preset, overrides)
+        if (run_dir / "checkpoint.pt").exists():  # trained before: the same run?
+            check_same_run(cfg, checkpoint_config(load_checkpoint(run_dir)), run_dir)
+        else:
+            train(cfg, run_dir)
         fid = advnets.evaluate(run_dir, metric="fid", data_root=args.data)["fid"]
         _, cfg = load_generator(run_dir)
         grid = Path(args.out) / f"sgan-vs-gan-{method}.png"

@@ -7,7 +7,7 @@ beside Unrolled GAN's Table 1 (Metz et al. 2016, D of half size: 628 modes with 
 817 with 10 steps; their budget is far larger than a CPU run's).
 
 With --results FILE.jsonl finished runs are appended to FILE and reused when the same run
-(method, seed, steps, width, --set) is asked for again, as in mode_collapse.py; `--set
+(method, seed, steps, width, --set, --device) is asked for again, as in mode_collapse.py; `--set
 KEY=VALUE` changes a config key in every run and `--first-seed` shares seeds out between
 processes.
 
@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from executor import Job, add_executor_options, check_executor, run_jobs
 from mode_collapse import pm, timed_run
-from results import Results, add_methods_option, add_run_options, check_overrides
+from results import Results, add_methods_option, add_run_options, check_overrides, positive_int
 
 from advnets.config import load_preset
 from advnets.data import load_images01, stack_digits
@@ -91,9 +91,13 @@ def train_row(overrides: list[str], seed: int, steps: int, args: argparse.Namesp
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=2, help="runs per method (seeds 0..N-1)")
-    parser.add_argument("--steps", type=int, default=1000, help="Algorithm-1 steps per run")
-    parser.add_argument("--channels", type=int, default=32, help="DCGAN width of G and D")
+    parser.add_argument(
+        "--seeds", type=positive_int, default=2, help="runs per method (seeds 0..N-1)"
+    )
+    parser.add_argument(
+        "--steps", type=positive_int, default=1000, help="Algorithm-1 steps per run"
+    )
+    parser.add_argument("--channels", type=positive_int, default=32, help="DCGAN width of G and D")
     add_methods_option(parser, METHODS)
     parser.add_argument(
         "--grid",
@@ -122,13 +126,14 @@ def print_row(row: dict) -> None:
 def collect(args: argparse.Namespace) -> tuple[dict[str, list[dict]], dict[str, torch.Tensor]]:
     """Every asked-for run, from the results file or trained now by the executor: the runs
     of each method, and the samples of each method's seed 0 when seed 0 is among them."""
-    results = Results(
-        args.results, ("method", "seed", "steps", "channels", "set"), defaults={"set": ""}
-    )
+    # rows from before --set or --device was keyed ran without --set, on CPU
+    key = ("method", "seed", "steps", "channels", "set", "device")
+    results = Results(args.results, key, defaults={"set": "", "device": "cpu"})
     common = " ".join(args.set)
+    fixed = dict(steps=args.steps, channels=args.channels, set=common, device=args.device)
     jobs = [
         Job(
-            dict(method=name, seed=seed, steps=args.steps, channels=args.channels, set=common),
+            dict(method=name, seed=seed, **fixed),
             partial(train_row, METHODS[name] + args.set, seed, args.steps, args),
         )
         for name in args.methods

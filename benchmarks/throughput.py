@@ -34,10 +34,14 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from advnets.config import load_preset
-from advnets.data import load_images
-from advnets.errors import exit_on_error
-from advnets.training import build_run
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from results import positive_int  # noqa: E402
+
+from advnets.config import load_preset  # noqa: E402
+from advnets.data import load_images  # noqa: E402
+from advnets.errors import exit_on_error  # noqa: E402
+from advnets.training import build_run  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -293,7 +297,9 @@ def compare_steps(preset: str, precision: str, data_root: str, steps: int, peak3
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=os.environ.get("ADVNETS_DATA", "../shared/data"))
-    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument(
+        "--steps", type=positive_int, default=100, help="timed steps (--profile: half of them)"
+    )
     parser.add_argument("--skip-process", action="store_true")
     parser.add_argument("--skip-bf16", action="store_true")
     parser.add_argument("--profile", action="store_true", help="profile gan-mnist steps only")
@@ -305,7 +311,7 @@ def main() -> None:
     torch.manual_seed(0)
     if args.profile:
         for precision in ["fp32"] if args.skip_bf16 else ["fp32", "bf16"]:
-            profile_step("gan-mnist", precision, args.data, args.steps // 2)
+            profile_step("gan-mnist", precision, args.data, max(1, args.steps // 2))
         return
     peak32 = matmul_peak(torch.float32)
     peak16 = matmul_peak(torch.bfloat16, sizes=(1024,), repeats=2)

@@ -1,5 +1,6 @@
 """Timing shared by the micro-benchmarks."""
 
+import argparse
 import time
 from collections.abc import Callable
 
@@ -7,8 +8,21 @@ from advnets.config import load_preset
 from advnets.training import build_run, run_loop
 
 
+def nonnegative_int(text: str) -> int:
+    """An argparse type: a count that may be 0 (e.g. training steps timed, 0: none)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
+
+
 def best_of_3(fn: Callable[[], object], repeats: int) -> float:
     """Best of 3 rounds: mean ms per call of `fn`, after 3 warm-up calls."""
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
     for _ in range(3):
         fn()
     best = float("inf")
@@ -22,6 +36,8 @@ def best_of_3(fn: Callable[[], object], repeats: int) -> float:
 
 def step_ms(preset: str, overrides: list[str], steps: int) -> float:
     """ms per Algorithm-1 step of `preset` with `overrides`, after 10 warm-up steps."""
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}")
     cfg = load_preset(
         preset, ["train.seed=0", f"train.steps={steps + 10}", "train.progress=false", *overrides]
     )

@@ -25,9 +25,18 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from executor import Job, add_executor_options, check_executor, run_jobs  # noqa: E402
-from results import Results, add_methods_option, add_run_options, check_overrides  # noqa: E402
+from results import (  # noqa: E402
+    Results,
+    add_methods_option,
+    add_run_options,
+    budget_overrides,
+    check_not_past,
+    check_overrides,
+    check_same_run,
+)
 
 import advnets  # noqa: E402
+from advnets.checkpoint import load_checkpoint  # noqa: E402
 from advnets.config import load_preset  # noqa: E402
 from advnets.data import load_images01  # noqa: E402
 from advnets.data.registry import DATASETS  # noqa: E402
@@ -38,6 +47,7 @@ from advnets.reconstruction import (  # noqa: E402
     reconstruct,
     reconstruction_scores,
 )
+from advnets.sampling import checkpoint_config  # noqa: E402
 from advnets.training import train  # noqa: E402
 from advnets.viz import save_image_grid  # noqa: E402
 
@@ -61,7 +71,12 @@ def train_and_score(args, method: str, seed: int) -> dict:
     overrides += [f"data.root={args.data}"] if args.data else []
     folder, t0 = run_dir(args, method, seed), time.perf_counter()
     cfg = load_preset(f"vaegan-{args.dataset}", overrides)
-    train(cfg, folder)
+    if (folder / "checkpoint.pt").is_file():  # stopped, or trained but not scored: go on
+        check_same_run(cfg, checkpoint_config(load_checkpoint(folder)), folder)
+        run = train(None, folder, resume=True, overrides=budget_overrides(overrides))
+        check_not_past(folder, run, cfg)
+    else:
+        train(cfg, folder)
     minutes = (time.perf_counter() - t0) / 60
     real01 = load_images01(args.dataset, "test", args.data, 2000)[0]
     samples = advnets.sample(folder, 2000, seed=0)  # a sigmoid decoder: images on [0, 1]
@@ -138,10 +153,13 @@ def main(argv: list[str] | None = None) -> None:
     add_run_options(parser)
     add_executor_options(parser)
     args = parser.parse_args(argv)
+    if args.n is not None and args.n < 2:
+        parser.error(f"--n: FID needs at least 2 samples, got {args.n}")
     check_overrides(parser, [f"vaegan-{args.dataset}"], args.set)
     check_executor(parser, args)
     args.out = str(Path(args.out).resolve())  # the same folders for the driver and any task
-    results = Results(args.results, ("dataset", "method", "seed", "epochs", "set"))
+    key = ("dataset", "method", "seed", "epochs", "set", "n")
+    results = Results(args.results, key, defaults={"n": None})  # rows before n was kept
     jobs = [
         Job(
             {
@@ -150,6 +168,7 @@ def main(argv: list[str] | None = None) -> None:
                 "seed": seed,
                 "epochs": args.epochs,
                 "set": " ".join(args.set),
+                "n": args.n,
             },
             partial(train_and_score, args, method, seed),
         )

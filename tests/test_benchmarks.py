@@ -205,6 +205,9 @@ def test_semi_supervised_benchmark_resumes_from_its_results_file(tmp_path, data_
     rows = [json.loads(line) for line in results.read_text().splitlines()]
     assert [(r["method"], r["labels"]) for r in rows] == [("improved-gan", 20), ("supervised", 20)]
     assert all(0.0 <= r["test_accuracy"] <= 1.0 and r["valid_curve"] for r in rows)
+    best = tmp_path / "runs" / "improved-gan-mnist-improved-gan-20-s0" / "best.pt"
+    scored = run([sys.executable, "-m", "advnets.cli", "eval", str(best), "--metric", "accuracy"])
+    assert scored.stdout.split()[-1] == str(rows[0]["test_errors"])  # best.pt was scored
     again = run(args)
     assert again.returncode == 0 and results.read_text().count("\n") == 2
     assert "| improved-gan (improved-gan-mnist) | 20 | 1 |" in again.stdout
@@ -234,6 +237,10 @@ def test_semi_supervised_benchmark_resumes_from_its_results_file(tmp_path, data_
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     line = refused.stderr.strip().splitlines()[-1]
     assert "holds a run with loss.unsupervised_weight=0.5, not the 0.25 asked for" in line
+    shorter = list(args)  # the 0.04-epoch runs asked for as 0.02-epoch ones
+    shorter[shorter.index(str(results))] = str(tmp_path / "shorter.jsonl")
+    refused = run(shorter)
+    assert refused.returncode == 2 and "past the 0.02 asked for" in refused.stderr, refused.stderr
 
 
 def test_semi_supervised_benchmark_scores_a_run_that_never_validates(tmp_path, data_root):
@@ -305,6 +312,13 @@ def test_vaegan_benchmark_scores_all_three_methods(tmp_path, data_root):
     assert "recon_psnr" in rows["vae"] and "recon_psnr" not in rows["gan"]
     assert all(r["fid"] > 0 and 1 <= r["classes"] <= 10 for r in rows.values())
     assert grid.is_file()
+    other = [*args, "--set", "loss.vaegan_gamma=0.5", "--methods", "vaegan"]  # same folders
+    other[other.index(str(results))] = str(tmp_path / "other.jsonl")
+    refused = run(other)
+    assert refused.returncode == 2, refused.stderr
+    assert "holds a run with loss.vaegan_gamma=0.01, not the 0.5" in refused.stderr
+    too_few = run([*args[: args.index("--n")], "--n", "1"])
+    assert too_few.returncode == 2 and "FID needs at least 2 samples" in too_few.stderr
 
 
 def test_restoration_benchmark_tables_every_restorer(tmp_path, data_root):
@@ -332,6 +346,16 @@ def test_restoration_benchmark_tables_every_restorer(tmp_path, data_root):
     again = run(args)
     assert again.returncode == 0 and results.read_text().count("\n") == 2
     assert "| bicubic |" in again.stdout
+    # the same folders asked for another run (another --set, a shorter budget): refused,
+    # where they were once continued with the new settings and scored under them
+    other = [*args[: args.index("--results")], "--set", "loss.adversarial_weight=0"]
+    other += ["--results", str(tmp_path / "other.jsonl")]
+    shorter = [*args[: args.index("3")], "2", *args[args.index("3") + 1 :]]
+    shorter[shorter.index(str(results))] = str(tmp_path / "shorter.jsonl")
+    for command, message in ((other, "loss.adversarial_weight="), (shorter, "past the 2 asked")):
+        refused = run(command)
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr
+        assert message in refused.stderr.strip().splitlines()[-1], refused.stderr
 
 
 def test_throughput_profile_reports_where_a_step_goes(data_root):

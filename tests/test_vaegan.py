@@ -119,6 +119,38 @@ def test_dis_llike_option_adds_the_feature_loss_to_d(data_root):
     torch.testing.assert_close(losses[0.5]["D"] - losses[0.0]["D"], 0.5 * stats["loss_llike"])
 
 
+def test_joint_batch_shows_dis_a_contrast_error_that_separate_batches_hide(data_root):
+    """loss.vaegan_joint_batch: with Dis's running statistics (eval mode) the losses are
+    those of a batch each; in training, batch norm over x and x~ together lets L_llike see
+    x~ = 0.5 x + 0.2, an error every image shares, that each batch's own statistics
+    partly normalise away."""
+    runs = {
+        joint: build_run(
+            load_preset(
+                "vaegan-mnist",
+                [*SMALL, f"data.root={data_root}", f"loss.vaegan_joint_batch={joint}"],
+            )
+        )
+        for joint in ("false", "true")
+    }
+    llike, losses = {}, {}
+    for joint, run in runs.items():
+        batch = run.step.batches.draw(("real", "noise"))
+        for net in run.nets.values():
+            net.eval()
+        torch.manual_seed(3)
+        losses[joint], _ = run.method.losses(batch)
+        for net in run.nets.values():
+            net.train()
+        x = batch.real
+        with torch.no_grad():
+            (f_x, f_tilde), _ = run.method._dis(x, 0.5 * x + 0.2, x)
+        llike[joint] = feature_reconstruction(f_x, f_tilde).mean().item()
+    for player in ("E", "G", "D"):
+        torch.testing.assert_close(losses["true"][player], losses["false"][player])
+    assert 1.3 * llike["false"] < llike["true"] < 10 * llike["false"]
+
+
 @pytest.mark.parametrize("preset", ["vaegan-mnist", "vae-mnist"])
 def test_autoencoder_runs_resume_exactly(preset, data_root, tmp_path):
     overrides = [*SMALL, f"data.root={data_root}"]

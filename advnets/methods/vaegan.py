@@ -14,7 +14,11 @@ L_GAN as the log-likelihood above, the signs are these.) Dis gets no gradient fr
 (its loss does not contain it; `loss.vaegan_dis_llike` > 0 adds that weight of it, the
 option Larsen et al. leave off) and Enc none from L_GAN. Dis_l is D's last hidden layer
 (`D.features`). With `loss.generator=non_saturating` the decoder's adversarial term is
--log Dis(x~) - log Dis(Dec(z_p)) instead of the minimax one.
+-log Dis(x~) - log Dis(Dec(z_p)) instead of the minimax one. With
+`loss.vaegan_joint_batch=true` Dis sees x and x~ as one batch for L_llike and x, x~ and
+Dec(z_p) as one batch for L_GAN, as the authors' code concatenates them: a batch-norm Dis
+then normalises them together, so L_llike also sees an error shared by the whole batch
+(brightness, contrast) that separate batches' statistics would take out.
 """
 
 import torch
@@ -85,6 +89,7 @@ class VAEGAN(Method):
         self.gamma = cfg.loss.vaegan_gamma
         self.minimax = cfg.loss.generator == "minimax"
         self.dis_llike = cfg.loss.vaegan_dis_llike
+        self.joint = cfg.loss.vaegan_joint_batch
 
     def phases(self, counters: Counters, updates: dict[str, int]) -> list[Phase]:
         return [self.solo("all")]
@@ -97,8 +102,8 @@ class VAEGAN(Method):
         mean, logvar = encode(self.E, b.real)
         x_tilde, x_p = self.G(reparameterize(mean, logvar)), self.G(b.z)
         prior = gaussian_kl(mean, logvar).mean()
-        llike = feature_reconstruction(self.D.features(b.real), self.D.features(x_tilde)).mean()
-        real_l, tilde_l, p_l = (self.D(x).float() for x in (b.real, x_tilde, x_p))
+        (f_real, f_tilde), (real_l, tilde_l, p_l) = self._dis(b.real, x_tilde, x_p)
+        llike = feature_reconstruction(f_real, f_tilde).mean()
         fake_terms = F.logsigmoid(-tilde_l).mean() + F.logsigmoid(-p_l).mean()
         l_gan = F.logsigmoid(real_l).mean() + fake_terms
         if self.minimax:
@@ -115,3 +120,14 @@ class VAEGAN(Method):
             "d_fake": torch.sigmoid(p_l).mean().detach(),
         }
         return losses, stats
+
+    def _dis(self, real: Tensor, x_tilde: Tensor, x_p: Tensor) -> tuple[tuple, tuple]:
+        """Dis_l's features of x and x~, and Dis's logits of x, x~ and Dec(z_p): from a
+        batch each, or (vaegan_joint_batch) from one batch for the features and one for
+        the logits."""
+        if not self.joint:
+            features = self.D.features(real), self.D.features(x_tilde)
+            return features, tuple(self.D(x).float() for x in (real, x_tilde, x_p))
+        sizes = [len(real), len(x_tilde), len(x_p)]
+        features = self.D.features(torch.cat([real, x_tilde])).split(sizes[:2])
+        return tuple(features), self.D(torch.cat([real, x_tilde, x_p])).float().split(sizes)
