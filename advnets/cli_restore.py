@@ -3,6 +3,7 @@ restoration from the command line, on PNG/JPEG files of any size (grey or colour
 .npy batches (N, C, H, W) on [0, 1]."""
 
 import argparse
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -137,6 +138,24 @@ def cmd_restore(args: argparse.Namespace) -> None:
     print(f"{s.task}: {tuple(x.shape)} -> {tuple(out.shape)} -> {args.out}")
 
 
+def check_comparable(c: Config, cfg: Config, other: str) -> None:
+    """A --compare run must undo the same corruption, of the same data set, as the run
+    whose test inputs it is scored on (its training crop may differ)."""
+    if c.restore.task != cfg.restore.task or c.data.name != cfg.data.name:
+        raise ConfigError(
+            f"--compare {other}: a {c.restore.task} run on {c.data.name}, "
+            f"not {cfg.restore.task} on {cfg.data.name}"
+        )
+    mine, theirs = asdict(cfg.restore), asdict(c.restore)
+    differ = [k for k in mine if k != "crop" and mine[k] != theirs[k]]
+    if differ:
+        k = differ[0]
+        raise ConfigError(
+            f"--compare {other}: trained on restore.{k}={theirs[k]}, this run's test "
+            f"inputs use {mine[k]}; compare runs of the same corruption"
+        )
+
+
 def eval_psnr(args: argparse.Namespace) -> None:
     """`advnets eval RUN --metric psnr`: the task's table on the test split."""
     from advnets.restore import load_run
@@ -148,11 +167,7 @@ def eval_psnr(args: argparse.Namespace) -> None:
     restorers = {cfg.method: restorer}
     for other in args.compare or []:
         r, c = load_run(Path(other))
-        if c.restore.task != cfg.restore.task or c.data.name != cfg.data.name:
-            raise ConfigError(
-                f"--compare {other}: a {c.restore.task} run on {c.data.name}, "
-                f"not {cfg.restore.task} on {cfg.data.name}"
-            )
+        check_comparable(c, cfg, other)
         restorers[f"{c.method} ({Path(other).name})"] = r
     rows = restoration_table(
         cfg.restore, cfg.data.name, restorers, args.data, args.n or 500, args.seed

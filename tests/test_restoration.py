@@ -15,6 +15,7 @@ from advnets.cli import main
 from advnets.config import RestoreConfig
 from advnets.data import load_images01
 from advnets.data.corruptions import TASKS, degrade, downsample, gaussian_kernel, make_mask
+from advnets.errors import ConfigError
 from advnets.methods.restoration import content_loss
 from advnets.reconstruction import psnr
 from advnets.restore import classical, from_generator
@@ -22,6 +23,7 @@ from advnets.restore.admm import _grad, admm_tv_deconvolve, psf_to_otf, tv_objec
 from advnets.restore.baselines import baselines_for
 from advnets.restore.evaluate import restoration_table, sharpness
 from advnets.training import build_run, run_loop, train
+from advnets.validation import validate
 
 SMALL = [
     "model.generator.channels=8",
@@ -265,6 +267,19 @@ def test_restore_errors_are_one_line(tmp_path, capsys, data_root):
     train(load_preset("gan-ring", ["train.steps=1", "train.progress=false"]), gan)
     assert main(["restore", str(gan), str(good), "--out", str(tmp_path / "o.png")]) == 2
     assert "not a restoration run" in capsys.readouterr().err
+    noisier = tmp_path / "noisier"  # trained on another corruption: not scored on this one
+    sets = [*SMALL, f"data.root={data_root}", "train.steps=1", "restore.noise=0.2"]
+    train(load_preset("restore-denoise-faces", sets), noisier)
+    code = main(["eval", str(run), "--metric", "psnr", "--compare", str(noisier), "--n", "4"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "trained on restore.noise=0.2, this run's test inputs use" in err, err
+
+
+def test_crops_with_a_centre_mask_are_refused():
+    """A crop's centre square is not the test image's: training would learn another hole."""
+    with pytest.raises(ConfigError, match="restore.crop=16 would train on the centre square"):
+        validate(load_preset("restore-inpaint-cifar10", ["restore.crop=16"]))
+    validate(load_preset("restore-inpaint-cifar10", ["restore.crop=16", "restore.mask=holes"]))
 
 
 @pytest.mark.parametrize("task", list(TASKS))

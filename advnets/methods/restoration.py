@@ -37,6 +37,11 @@ def check_restoration(cfg: Config) -> None:
         raise ConfigError(
             f"restore.crop={crop} must be 0 or a positive multiple of the task's scale {scale}"
         )
+    if crop and r.task == "inpaint" and r.mask == "centre":
+        raise ConfigError(
+            f"restore.crop={crop} would train on the centre square of each crop, not the "
+            "test images' centre square; use restore.crop=0 or restore.mask=holes"
+        )
 
 
 def content_loss(clean: Tensor, restored: Tensor) -> Tensor:

@@ -63,12 +63,18 @@ def _median(d: Degraded, s: RestoreConfig, size: float) -> Tensor:
 
 def _nlm(d: Degraded, s: RestoreConfig, h: float) -> Tensor:
     """Non-local means (the seed's formula: weights exp(-|B(q) - B(p)|^2 / h^2) of patch
-    distances), h as a multiple of the noise std."""
+    distances), h as a multiple of the noise std; a colour image's patches span its
+    channels, so the weights see all of them."""
+    options = dict(patch_size=5, patch_distance=6, h=h * s.noise, sigma=s.noise)
 
-    def fn(p: np.ndarray) -> np.ndarray:
-        return denoise_nl_means(p, patch_size=5, patch_distance=6, h=h * s.noise, sigma=s.noise)
+    def one(image: np.ndarray) -> np.ndarray:
+        if len(image) == 1:  # grey: the 2-D filter
+            return denoise_nl_means(image[0], **options)[None]
+        return denoise_nl_means(image, channel_axis=0, **options)
 
-    return _per_channel(d.image, fn)
+    images = d.image.detach().cpu().double().numpy()
+    out = np.stack([one(image) for image in images])
+    return torch.from_numpy(out).to(d.image).clamp(0, 1)
 
 
 def _deconvolve(d: Degraded, s: RestoreConfig, fn: Callable) -> Tensor:
