@@ -13,8 +13,8 @@ import argparse
 import os
 
 import torch
-from results import positive_int
-from timing import best_of_3, nonnegative_int, step_ms
+from results import nonnegative_int, positive_int
+from timing import best_of_3, step_ms
 from torch import Tensor
 
 from advnets.data import load_images01

@@ -17,8 +17,8 @@ either way, and without it.
 import argparse
 
 import torch
-from results import positive_int
-from timing import best_of_3, nonnegative_int, step_ms
+from results import nonnegative_int, positive_int
+from timing import best_of_3, step_ms
 from torch import Tensor
 
 from advnets.errors import exit_on_error

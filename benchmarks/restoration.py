@@ -24,16 +24,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from executor import Job, add_executor_options, check_executor, run_jobs  # noqa: E402
-from results import (  # noqa: E402
-    Results,
-    add_run_options,
-    budget_overrides,
-    check_not_past,
-    check_overrides,
-    check_same_run,
-)
+from results import Results, add_run_options, check_overrides, train_or_continue  # noqa: E402
 
-from advnets.checkpoint import load_checkpoint  # noqa: E402
 from advnets.config import load_preset  # noqa: E402
 from advnets.data import load_images01  # noqa: E402
 from advnets.data.corruptions import TASKS, degrade  # noqa: E402
@@ -41,8 +33,6 @@ from advnets.errors import exit_on_error  # noqa: E402
 from advnets.restore import classical, load_run, ship  # noqa: E402
 from advnets.restore.baselines import baselines_for  # noqa: E402
 from advnets.restore.evaluate import gap, restoration_table  # noqa: E402
-from advnets.sampling import checkpoint_config  # noqa: E402
-from advnets.training import train  # noqa: E402
 from advnets.viz import save_image_grid  # noqa: E402
 
 METHODS = {"restoration": "GAN", "restoration-content": "content-only"}
@@ -64,12 +54,7 @@ def train_runs(args, dataset: str, task: str, seed: int) -> dict:
         cfg = load_preset(
             f"restore-{task}-{dataset}", [f"method={method}", f"train.seed={seed}", *common]
         )
-        if (folder / "checkpoint.pt").is_file():  # finished, or stopped: continue it
-            check_same_run(cfg, checkpoint_config(load_checkpoint(folder)), folder)
-            run = train(None, folder, resume=True, overrides=budget_overrides(common))
-            check_not_past(folder, run, cfg)
-        else:
-            train(cfg, folder)
+        train_or_continue(cfg, folder, common)  # a finished or stopped run: continued
         rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
         minutes[method] = round(max(r.get("seconds", 0) for r in rows) / 60, 1)
     return minutes

@@ -7,9 +7,13 @@ import argparse
 import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
+from advnets.checkpoint import load_checkpoint
 from advnets.config import Config, load_preset
 from advnets.errors import ConfigError
+from advnets.sampling import checkpoint_config
+from advnets.training import train
 
 # train.* keys that set a run's budget or where it computes, not what it learns: a run
 # folder may be extended or continued with other values of these
@@ -124,15 +128,36 @@ def check_overrides(
         parser.error(f"--set: {err}")
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: a count that must be at least 1 (seeds, steps, repeats, ...)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer of at least `minimum` (a count of seeds, steps, ...)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+positive_int = at_least(1)  # seeds, steps, repeats
+nonnegative_int = at_least(0)  # steps timed where 0 means none
+
+
+def train_or_continue(cfg: Config, run_dir: Path, overrides: list[str]) -> tuple[int, Any]:
+    """Train `cfg` into `run_dir`, or continue the run already there (an interrupted one, or
+    a shorter budget's, extended: resume is exact) if it is the same run and not past this
+    budget. Returns the step it started from and the run."""
+    if not (run_dir / "checkpoint.pt").is_file():
+        return 0, train(cfg, run_dir)
+    ckpt = load_checkpoint(run_dir)
+    check_same_run(cfg, checkpoint_config(ckpt), run_dir)
+    run = train(None, run_dir, resume=True, overrides=budget_overrides(overrides))
+    check_not_past(run_dir, run, cfg)
+    return ckpt["counters"]["step"], run
 
 
 def budget_overrides(overrides: list[str]) -> list[str]:

@@ -29,10 +29,9 @@ from executor import Job, add_executor_options, check_executor, run_jobs  # noqa
 from results import (  # noqa: E402
     Results,
     add_run_options,
-    budget_overrides,
-    check_not_past,
     check_overrides,
     check_same_run,
+    train_or_continue,
 )
 
 from advnets.checkpoint import load_checkpoint  # noqa: E402
@@ -76,7 +75,8 @@ def train_and_score(preset: str, method: str, labels: int, seed: int, args) -> d
         overrides.append(f"data.root={args.data}")
     run_dir = Path(args.out) / f"{preset}-{method}-{labels}-s{seed}"
     t0 = time.perf_counter()
-    first_step, last_step = _train_or_extend(load_preset(preset, overrides), run_dir, overrides)
+    first_step, run = train_or_continue(load_preset(preset, overrides), run_dir, overrides)
+    last_step = run.counters.step
     minutes = (time.perf_counter() - t0) / 60
     # best.pt: the checkpoint chosen on validation; runs that never validate score their last
     chosen = run_dir / "best.pt" if (run_dir / "best.pt").is_file() else run_dir
@@ -100,19 +100,6 @@ def validation_curve(run_dir: Path) -> list[float]:
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     evals = [row["eval"] for row in rows if "eval" in row]
     return [e["accuracy"] for e in evals if e.get("accuracy_split", "valid") == "valid"]
-
-
-def _train_or_extend(cfg, run_dir: Path, overrides: list[str]) -> tuple[int, int]:
-    """Train a new run, or continue the one in `run_dir` (an interrupted run, or a shorter
-    budget's run extended to this one: resume is exact). Returns its first and last step."""
-    if not (run_dir / "checkpoint.pt").exists():
-        return 0, train(cfg, run_dir).counters.step
-    ckpt = load_checkpoint(run_dir)
-    check_same_run(cfg, checkpoint_config(ckpt), run_dir)
-    first = ckpt["counters"]["step"]
-    run = train(None, run_dir, resume=True, overrides=budget_overrides(overrides))
-    check_not_past(run_dir, run, cfg)
-    return first, run.counters.step
 
 
 def converge(args) -> None:

@@ -1,22 +1,10 @@
 """Timing shared by the micro-benchmarks."""
 
-import argparse
 import time
 from collections.abc import Callable
 
 from advnets.config import load_preset
 from advnets.training import build_run, run_loop
-
-
-def nonnegative_int(text: str) -> int:
-    """An argparse type: a count that may be 0 (e.g. training steps timed, 0: none)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
-    return value
 
 
 def best_of_3(fn: Callable[[], object], repeats: int) -> float:

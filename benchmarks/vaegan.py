@@ -29,14 +29,11 @@ from results import (  # noqa: E402
     Results,
     add_methods_option,
     add_run_options,
-    budget_overrides,
-    check_not_past,
     check_overrides,
-    check_same_run,
+    train_or_continue,
 )
 
 import advnets  # noqa: E402
-from advnets.checkpoint import load_checkpoint  # noqa: E402
 from advnets.config import load_preset  # noqa: E402
 from advnets.data import load_images01  # noqa: E402
 from advnets.data.registry import DATASETS  # noqa: E402
@@ -47,8 +44,6 @@ from advnets.reconstruction import (  # noqa: E402
     reconstruct,
     reconstruction_scores,
 )
-from advnets.sampling import checkpoint_config  # noqa: E402
-from advnets.training import train  # noqa: E402
 from advnets.viz import save_image_grid  # noqa: E402
 
 METHODS = ("vae", "gan", "vaegan")
@@ -71,12 +66,7 @@ def train_and_score(args, method: str, seed: int) -> dict:
     overrides += [f"data.root={args.data}"] if args.data else []
     folder, t0 = run_dir(args, method, seed), time.perf_counter()
     cfg = load_preset(f"vaegan-{args.dataset}", overrides)
-    if (folder / "checkpoint.pt").is_file():  # stopped, or trained but not scored: go on
-        check_same_run(cfg, checkpoint_config(load_checkpoint(folder)), folder)
-        run = train(None, folder, resume=True, overrides=budget_overrides(overrides))
-        check_not_past(folder, run, cfg)
-    else:
-        train(cfg, folder)
+    train_or_continue(cfg, folder, overrides)  # stopped, or trained but not scored: go on
     minutes = (time.perf_counter() - t0) / 60
     real01 = load_images01(args.dataset, "test", args.data, 2000)[0]
     samples = advnets.sample(folder, 2000, seed=0)  # a sigmoid decoder: images on [0, 1]
