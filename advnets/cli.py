@@ -66,7 +66,10 @@ def _train_config(args: argparse.Namespace, overrides: list[str]) -> Config:
     """The config `advnets train` would run: the preset's, or with --resume the checkpoint's,
     with the overrides applied (without building anything)."""
     if args.resume:
-        return apply_overrides(config_from_dict(load_checkpoint(args.resume)["config"]), overrides)
+        from advnets.training.folder import resume_folder
+
+        ckpt = load_checkpoint(resume_folder(args.resume))
+        return apply_overrides(config_from_dict(ckpt["config"]), overrides)
     if not args.preset:
         raise ConfigError("name a preset (see `advnets presets`) or pass --resume RUN_DIR")
     return load_preset(args.preset, overrides)
@@ -99,7 +102,9 @@ def cmd_train(args: argparse.Namespace) -> None:
         resolve_device(args.device, "--device")  # no CUDA: one line before anything is built
     start = None
     if args.resume:
-        run_dir = Path(args.resume)
+        from advnets.training.folder import resume_folder
+
+        run_dir = resume_folder(args.resume)
         start = load_checkpoint(run_dir)["counters"]["step"]
         run = train(None, run_dir, resume=True, overrides=overrides)
     else:

@@ -244,3 +244,30 @@ def test_training_time_scores_use_the_validation_split(data_root):
     own_term = -math.log(2000) - 784 * math.log(sigma * math.sqrt(2 * math.pi))
     assert on_valid["parzen"] == pytest.approx(own_term, abs=0.5)
     assert 100 < on_test["parzen"] < 250 < own_term
+
+
+def test_a_resume_scored_otherwise_starts_a_new_best(tmp_path):
+    """best.pt records how it was scored; a resume with another train.eval_samples (or
+    eval_metric) does not rank its scores against the old best's, it starts afresh."""
+    from advnets.checkpoint import load_checkpoint
+    from advnets.config import load_preset
+    from advnets.training import train
+
+    sets = ["train.progress=false", "train.samples_per_epoch=false", "train.eval_every=2"]
+    train(load_preset("gan-ring", [*sets, "train.steps=4", "train.eval_samples=500"]), tmp_path)
+    before = load_checkpoint(tmp_path / "best.pt")
+    assert (before["eval_metric"], before["eval_samples"]) == ("modes", 500)
+    train(None, tmp_path, resume=True, overrides=["train.steps=6", "train.eval_samples=400"])
+    after = load_checkpoint(tmp_path / "best.pt")
+    assert (after["counters"]["step"], after["eval_samples"]) == (6, 400)
+
+
+def test_resume_from_a_best_pt_is_refused(tmp_path, capsys):
+    """--resume continues a folder from its checkpoint.pt; naming best.pt used to resume
+    the folder's checkpoint.pt instead, silently."""
+    from advnets.cli import main
+
+    (tmp_path / "best.pt").write_bytes(b"not read")
+    assert main(["train", "--resume", str(tmp_path / "best.pt"), "--steps", "3"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--resume continues a run from its folder's checkpoint.pt; pass" in err

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from advnets.checkpoint import CHECKPOINT, checkpoint_path
 from advnets.config import config_from_dict
 from advnets.errors import AdvnetsError, RunFolderError, WriteError
 from advnets.files import atomic_write, remove_orphans, write_failure
@@ -84,6 +85,18 @@ def _write_holder(f: Any, text: str) -> None:
     f.truncate()
     f.write(text)
     f.flush()
+
+
+def resume_folder(path: Path | str) -> Path:
+    """The run folder that --resume continues: a folder, or its checkpoint.pt. Another
+    file (best.pt) is refused rather than silently swapped for the folder's checkpoint."""
+    path = Path(path)
+    if path.is_file() and path.name != CHECKPOINT:
+        raise RunFolderError(
+            f"{path}: --resume continues a run from its folder's {CHECKPOINT}; pass "
+            f"{path.parent} (a {path.name} is for sample, eval and classify)"
+        )
+    return checkpoint_path(path).parent
 
 
 def check_new(run_dir: Path) -> None:

@@ -240,9 +240,16 @@ class PeriodicEval(Hook):
         )
         self.path, self.best_path = Path(run_dir) / "metrics.jsonl", Path(run_dir) / "best.pt"
         self.writer = metrics.writer if metrics is not None else None
-        self.best = (
-            load_checkpoint(self.best_path).get("eval_rank") if self.best_path.is_file() else None
-        )
+        self.best = self._saved_best()
+
+    def _saved_best(self) -> float | None:
+        """The rank of the best.pt a resumed run left, if it was scored as this run scores
+        (the metric and the sample count are train.* keys, which a resume may change)."""
+        if not self.best_path.is_file():
+            return None
+        saved = load_checkpoint(self.best_path)
+        scored = (saved.get("eval_metric", self.metric), saved.get("eval_samples", self.n))
+        return saved.get("eval_rank") if scored == (self.metric, self.n) else None
 
     def after_step(self, run: Run, stats: Stats) -> None:
         if self.every and run.counters.step % self.every == 0:
@@ -265,7 +272,8 @@ class PeriodicEval(Hook):
         if rank is not None and (self.best is None or rank > self.best):
             self.best = rank
             check_weights(run.players, run.counters.step)
-            save_atomic({**run.state_dict(), "eval": scores, "eval_rank": rank}, self.best_path)
+            scored = {"eval": scores, "eval_rank": rank, "eval_metric": self.metric}
+            save_atomic({**run.state_dict(), **scored, "eval_samples": self.n}, self.best_path)
         return scores
 
     def score(self, run: Run) -> tuple[dict, float | None]:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import yaml
 
-from advnets.checkpoint import checkpoint_path, load_checkpoint
+from advnets.checkpoint import load_checkpoint
 from advnets.config import Config
 from advnets.errors import DivergedError
 from advnets.files import atomic_write, remove_orphans
 from advnets.training.distributed import Team, join, place_from_env
-from advnets.training.folder import check_belongs, check_new, locked, tidy
+from advnets.training.folder import check_belongs, check_new, locked, resume_folder, tidy
 from advnets.training.hooks import (
     Checkpointer,
     DivergenceCheck,
@@ -103,7 +103,7 @@ def train(
     place = place_from_env()
     writes = place is None or place.rank == 0
     if resume:
-        run_dir = checkpoint_path(run_dir).parent
+        run_dir = resume_folder(run_dir)
         ckpt = load_checkpoint(run_dir)  # a missing or unreadable checkpoint: before the lock
     else:
         run_dir, ckpt = Path(run_dir), None
