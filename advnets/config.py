@@ -224,7 +224,9 @@ class TrainConfig:
     # reuse_fakes: one G forward per iteration, D then G on the same fakes (pytorch/examples)
     update: str = "alternating"
     steps: int | None = None  # Algorithm-1 iterations (k D updates + 1 G update)
-    epochs: float | None = None  # used when steps is null; one epoch = one pass of D over the data
+    # used when steps is null; one epoch = one pass of D over the data at k D batches an
+    # iteration (under k_schedule=wgan a nominal one: the 100-update iterations draw more)
+    epochs: float | None = None
     precision: str = "fp32"  # fp32 | bf16
     device: str = "cpu"  # cpu | cuda | auto
     threads: int | None = None  # torch intra-op threads; null = PyTorch's default
