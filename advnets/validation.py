@@ -209,9 +209,9 @@ def check_train(cfg: Config) -> None:
     check(0 <= t.seed <= MAX_SEED, f"train.seed must be in [0, 2**63 - 1], got {t.seed}")
     check(t.eval_every >= 0 and t.eval_samples >= 2, "train.eval_every >= 0, eval_samples >= 2")
     check(
-        not (t.eval_every and cfg.data.split == "full"),
-        "train.eval_every chooses best.pt on the validation images, which data.split=full "
-        "trains on; use data.split=train or train.eval_every=0",
+        not (t.eval_every and cfg.data.split in ("full", "valid")),
+        f"train.eval_every chooses best.pt on the validation images, which "
+        f"data.split={cfg.data.split} trains on; use data.split=train or train.eval_every=0",
     )
     check(0.0 <= t.ema_decay < 1.0, f"train.ema_decay must be in [0, 1), got {t.ema_decay}")
     check(t.ema_start >= 0, f"train.ema_start must be >= 0, got {t.ema_start}")

@@ -27,6 +27,7 @@ BUDGET_KEYS = {
     "train.log_every",
     "train.samples_per_epoch",
 }
+FREE_KEYS = BUDGET_KEYS | {"data.root"}  # and where this machine keeps the data
 
 
 class Results:
@@ -161,17 +162,16 @@ def train_or_continue(cfg: Config, run_dir: Path, overrides: list[str]) -> tuple
 
 
 def budget_overrides(overrides: list[str]) -> list[str]:
-    """The overrides a resumed run may take: those of BUDGET_KEYS (and data.root)."""
-    keys = BUDGET_KEYS | {"data.root"}
-    return [o for o in overrides if o.split("=", 1)[0].strip() in keys]
+    """The overrides a resumed run may take: those of FREE_KEYS."""
+    return [o for o in overrides if o.split("=", 1)[0].strip() in FREE_KEYS]
 
 
 def check_same_run(wanted: Config, saved: Config, run_dir: Path) -> None:
     """A run folder is continued or extended only if it holds the run asked for: the same
-    config but for BUDGET_KEYS and data.root (where this machine keeps the data)."""
+    config but for FREE_KEYS."""
     a, b = _flat(wanted.to_dict()), _flat(saved.to_dict())
-    free = BUDGET_KEYS | {"data.root"}
-    differ = [k for k in sorted(a.keys() | b.keys()) if k not in free and a.get(k) != b.get(k)]
+    keys = sorted(a.keys() | b.keys())
+    differ = [k for k in keys if k not in FREE_KEYS and a.get(k) != b.get(k)]
     if differ:
         k = differ[0]
         raise ConfigError(

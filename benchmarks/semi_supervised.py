@@ -26,20 +26,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from executor import Job, add_executor_options, check_executor, run_jobs  # noqa: E402
-from results import (  # noqa: E402
-    Results,
-    add_run_options,
-    check_overrides,
-    check_same_run,
-    train_or_continue,
-)
+from results import Results, add_run_options, check_overrides, train_or_continue  # noqa: E402
 
-from advnets.checkpoint import load_checkpoint  # noqa: E402
 from advnets.config import load_preset  # noqa: E402
 from advnets.errors import exit_on_error  # noqa: E402
 from advnets.metrics.accuracy import accuracy  # noqa: E402
-from advnets.sampling import checkpoint_config, load_classifier  # noqa: E402
-from advnets.training import train  # noqa: E402
+from advnets.sampling import load_classifier  # noqa: E402
 
 # published MNIST test accuracies: Odena 2016 Table 1 ("CNN": its D/C trained on the labels
 # alone, the supervised row of the sgan preset; SGAN) and Salimans et al. 2016 Table 1
@@ -121,11 +113,7 @@ def converge(args) -> None:
             *args.set,
             *([f"data.root={args.data}"] if args.data else []),
         ]
-        cfg = load_preset(args.preset, overrides)
-        if (run_dir / "checkpoint.pt").exists():  # trained before: the same run?
-            check_same_run(cfg, checkpoint_config(load_checkpoint(run_dir)), run_dir)
-        else:
-            train(cfg, run_dir)
+        train_or_continue(load_preset(args.preset, overrides), run_dir, overrides)
         fid = advnets.evaluate(run_dir, metric="fid", data_root=args.data)["fid"]
         _, cfg = load_generator(run_dir)
         grid = Path(args.out) / f"sgan-vs-gan-{method}.png"

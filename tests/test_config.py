@@ -151,6 +151,7 @@ def test_non_string_keys_and_unreadable_files(tmp_path):
     [
         (["loss.unroll_steps=3", "loss.clip=0.01"], "unroll_steps"),
         (["train.eval_every=100", "data.split=full"], "data.split=full"),
+        (["train.eval_every=100", "data.split=valid"], "data.split=valid trains on"),
         (["data.name=ring", "data.g_real_stream=true"], "ring is drawn afresh for every batch"),
     ],
 )

@@ -186,6 +186,7 @@ def test_batch_larger_than_data_is_a_config_error(data_root):
             "gan-mnist",
             f"data.root={data_root}",
             "data.split=valid",
+            "train.eval_every=0",
             "train.batch_size=20000",
             "train.steps=1",
         )
