@@ -32,6 +32,20 @@ if TYPE_CHECKING:
 
 PathLike = str | os.PathLike
 Overrides = Sequence[str] | Mapping[str, Any]
+LARGEST = 2**62  # no count or seed is larger (torch's generators take int64)
+
+
+def whole_number(value: Any, name: str, least: int) -> int:
+    """`value` as an int in [least, 2**62], else a one-line ConfigError naming `name`."""
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ConfigError(f"{name} must be a whole number, got {value!r}")
+    if value < least:
+        raise ConfigError(f"{name} must be at least {least}, got {value}")
+    if value > LARGEST:
+        raise ConfigError(f"{name} must be at most 2**62, got {value}")
+    return int(value)
 
 
 def override_strings(overrides: Overrides | None) -> list[str]:
@@ -143,8 +157,7 @@ def sample(
     class (else uniform labels)."""
     from advnets.sampling import check_finite, draw_samples
 
-    if n < 1:
-        raise ConfigError(f"n must be at least 1, got {n}")
+    n, seed = whole_number(n, "n", 1), whole_number(seed, "seed", 0)
     G, cfg = load_generator(run_dir, device)
     return check_finite(draw_samples(G, cfg, n, seed, label))
 
@@ -155,8 +168,7 @@ def eval_settings(n: int | None = None, data_root: PathLike | None = None) -> Ev
 
     settings = EvalSettings(data_root=None if data_root is None else os.fspath(data_root))
     if n is not None:
-        if n < 2:
-            raise ConfigError(f"n (--n) must be at least 2, got {n}")
+        n = whole_number(n, "n (--n)", 2)
         settings.parzen_samples = settings.mode_samples = settings.fid_samples = n
         settings.stacked_samples = n
     return settings
@@ -219,6 +231,7 @@ def evaluate(
     from advnets.metrics.evaluate import check_samples, scorable
 
     settings = eval_settings(n, data_root)
+    seed = whole_number(seed, "seed", 0)
     if isinstance(run_or_samples, str | os.PathLike):
         samples, run_dataset, _ = run_samples(run_or_samples, settings, seed, device)
         if dataset is not None and dataset != run_dataset:

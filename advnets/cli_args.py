@@ -29,6 +29,17 @@ def count(text: str) -> int:
     return value
 
 
+def distance(text: str) -> float:
+    """A length (a radius): a finite number of at least 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (0 <= value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be finite and >= 0, got {text}")
+    return value
+
+
 def seed_value(text: str) -> int:
     """A seed: an integer in [0, 2**62]."""
     value = integer(text)

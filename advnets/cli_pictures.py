@@ -3,7 +3,7 @@
 import argparse
 from pathlib import Path
 
-from advnets.cli_args import check_suffix, integer, seed_value
+from advnets.cli_args import check_suffix, distance, integer, seed_value
 from advnets.errors import ConfigError
 from advnets.files import read_npy
 
@@ -63,12 +63,16 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
 def _arithmetic_picks(args: argparse.Namespace) -> dict[str, str | None]:
     """--a/--b/--c as given: all three without --show-grid, none with it."""
     picks = {"a": args.a, "b": args.b, "c": args.c}
-    if args.a_images or args.b_images or args.c_images:
+    sets = {k: getattr(args, f"{k}_images") for k in "abc"}
+    if any(sets.values()):
         if any(v is not None for v in picks.values()) or args.show_grid:
             raise ConfigError(
                 "--a-images/--b-images/--c-images replace --a/--b/--c and "
                 "--show-grid; pass one kind of concept"
             )
+        missing = [f"--{k}-images" for k, v in sets.items() if not v]
+        if missing:
+            raise ConfigError(f"image concepts need all three sets; add {', '.join(missing)}")
         return picks
     if args.show_grid and any(v is not None for v in picks.values()):
         raise ConfigError(
@@ -94,8 +98,6 @@ def _encoded_concepts(args: argparse.Namespace) -> list:
     codes = []
     for name in ("a_images", "b_images", "c_images"):
         path = getattr(args, name)
-        if not path:
-            raise ConfigError("--a-images needs --b-images and --c-images as well")
         x = torch.from_numpy(read_npy(path))
         check_images(x, cfg.data.name, tuple(cfg.data.value_range), path)
         codes.append(encode_images(E, x.float()))
@@ -249,7 +251,7 @@ def _add_arithmetic_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=seed_value, default=0, help="seed of the candidate grid's noise")
     p.add_argument(
         "--radius",
-        type=float,
+        type=distance,
         default=0.25,
         help="the 8 samples around Y are G(Y + U(-radius, radius))",
     )

@@ -29,6 +29,10 @@ class WriteError(AdvnetsError):
     """A file could not be written (disk full, no permission); the previous one is intact."""
 
 
+class TeamError(AdvnetsError):
+    """A data-parallel run whose processes fell out of step, or whose peer stopped."""
+
+
 class RunFolderError(ConfigError):
     """A run folder in use by another process, or holding another run's files."""
 

@@ -97,20 +97,24 @@ def d_hinge(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
     return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
 
 
-def interpolates(real: Tensor, fake: Tensor, alpha: Tensor | None = None) -> Tensor:
-    """x_hat = alpha x + (1 - alpha) x_tilde, alpha ~ U[0, 1] per sample (WGAN-GP, Alg. 1)."""
+def interpolates(real: Tensor, fake: Tensor, alpha: Tensor | None = None, pack: int = 1) -> Tensor:
+    """x_hat = alpha x + (1 - alpha) x_tilde, alpha ~ U[0, 1] per critic input (WGAN-GP,
+    Alg. 1): per sample, or shared by the `pack` consecutive samples of a PacGAN pack, so
+    that each interpolated pack lies on the segment between a real and a fake pack."""
     if alpha is None:
-        alpha = torch.rand(len(real), device=real.device, dtype=real.dtype)
+        alpha = torch.rand(len(real) // pack, device=real.device, dtype=real.dtype)
+        alpha = alpha.repeat_interleave(pack)
     alpha = alpha.view(-1, *([1] * (real.ndim - 1)))
     return alpha * real.detach() + (1 - alpha) * fake.detach()
 
 
 def gradient_penalty(
-    D: nn.Module, real: Tensor, fake: Tensor, alpha: Tensor | None = None
+    D: nn.Module, real: Tensor, fake: Tensor, alpha: Tensor | None = None, pack: int = 1
 ) -> Tensor:
     """WGAN-GP's penalty (Gulrajani et al. 2017, eq. 3, without lambda):
-    E[(||grad_x_hat D(x_hat)||_2 - 1)^2] on random interpolates, differentiable in D."""
-    x_hat = interpolates(real, fake, alpha).requires_grad_(True)
+    E[(||grad_x_hat D(x_hat)||_2 - 1)^2] on random interpolates, differentiable in D; a
+    critic of packs of `pack` samples (PacGAN) gets one alpha and one norm per pack."""
+    x_hat = interpolates(real, fake, alpha, pack).requires_grad_(True)
     out = D(x_hat)
     (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
     # one norm per critic input: per sample, or per pack of m consecutive samples (PacGAN)

@@ -63,7 +63,7 @@ def checkpoint_config(ckpt: dict) -> Config:
     it: one line (CheckpointError) for another preset's or a damaged checkpoint."""
     try:
         cfg = config_from_dict(ckpt["config"])
-        validate(cfg)
+        validate(cfg, training=False)
     except ConfigError as err:
         raise CheckpointError(f"the checkpoint's config is invalid: {err}") from None
     expected = DATASETS.get(cfg.data.name).shape

@@ -104,8 +104,11 @@ def optimal_logit(log_p_data: Tensor, log_p_g: Tensor) -> Tensor:
 
 def optimal_discriminator(log_p_data: Tensor, log_p_g: Tensor) -> Tensor:
     """D*(x) = p_data / (p_data + p_g) from log-densities at the same points: sigmoid of their
-    difference, finite even where both densities underflow."""
-    return torch.sigmoid(optimal_logit(log_p_data, log_p_g))
+    difference, finite even where both densities underflow; 1/2 where both are 0 (-inf
+    logs), outside both supports, where any D is optimal."""
+    d = torch.sigmoid(optimal_logit(log_p_data, log_p_g))
+    nowhere = (log_p_data == -math.inf) & (log_p_g == -math.inf)
+    return torch.where(nowhere, torch.full_like(d, 0.5), d)
 
 
 def _weighted(log_w: Tensor, f: Tensor) -> Tensor:

@@ -198,6 +198,12 @@ def check_loss(cfg: Config) -> None:
         "loss.unroll_steps does not clip the unrolled critic's weights; use "
         "loss.gradient_penalty, or set loss.clip=0",
     )
+    d_opt = cfg.optim.get("D")
+    check(
+        not (loss.unroll_steps and d_opt is not None and d_opt.eps_inside_sqrt),
+        "loss.unroll_steps has no differentiable form of Adam with eps inside the square "
+        "root; set optim.D.eps_inside_sqrt=false",
+    )
 
 
 def check_train(cfg: Config) -> None:
@@ -251,8 +257,38 @@ def check_eval(cfg: Config) -> None:
     )
 
 
-def validate(cfg: Config) -> None:
-    """All of a config's checks; raises a one-line ConfigError naming the key."""
+def periodic_metric(cfg: Config) -> str:
+    """The periodic evaluation's metric: train.eval_metric, or for auto the accuracy of a
+    classifying method, else the data set's default (its registry entry's first metric)."""
+    t = cfg.train
+    if t.eval_metric in ("auto", "accuracy") and METHODS.get(cfg.method).classifies:
+        return "accuracy"
+    metrics = DATASETS.get(cfg.data.name).metrics
+    return t.eval_metric if t.eval_metric != "auto" else (metrics[0] if metrics else "none")
+
+
+def check_new_training(cfg: Config) -> None:
+    """Rules for training from now on, not applied to the configs of saved runs (which are
+    still sampled and scored): no training on the test images, and a periodic FID on more
+    samples than its features."""
+    from advnets.metrics.classifier import FEATURES
+
+    check(
+        cfg.data.split != "test",
+        "data.split=test trains on the test images that score the run (advnets eval); "
+        "use data.split=train (or full with train.eval_every=0)",
+    )
+    t = cfg.train
+    check(
+        not (t.eval_every and periodic_metric(cfg) == "fid" and t.eval_samples <= FEATURES),
+        f"train.eval_samples={t.eval_samples}: FID needs more samples than the classifier's "
+        f"{FEATURES} features; raise it, or set train.eval_metric=kid",
+    )
+
+
+def validate(cfg: Config, training: bool = True) -> None:
+    """All of a config's checks; raises a one-line ConfigError naming the key. `training`:
+    also the rules for a run about to train (off for a saved run's config)."""
     check_finite(cfg.to_dict())
     check_choices(cfg)
     check_data_and_model(cfg)
@@ -261,4 +297,6 @@ def validate(cfg: Config) -> None:
         check_optim(optim, f"optim.{player}")
     check_train(cfg)
     check_eval(cfg)
+    if training:
+        check_new_training(cfg)
     METHODS.get(cfg.method).check(cfg)

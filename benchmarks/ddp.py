@@ -43,8 +43,8 @@ def worker(preset: str, steps: int, threads: int, batch: int, data: str) -> None
 
     torch.set_num_threads(threads)
     overrides = [f"train.batch_size={batch}", f"train.threads={threads}", f"data.root={data}"]
+    place = place_from_env()  # first: under CUDA each rank then builds on its own GPU
     run = build_run(load_preset(preset, [*overrides, "train.progress=false"]))
-    place = place_from_env()
     team = join(place, run) if place is not None else None
     run_loop(run, [], WARMUP, team)
     start = time.perf_counter()
@@ -68,7 +68,9 @@ def measure(preset: str, steps: int, threads: int, batch: int, data: str, procs:
         [*launcher, __file__, *args], env=env, capture_output=True, text=True, check=False
     )
     if done.returncode:
-        raise SystemExit(f"{preset}: the measurement failed: {done.stderr.strip()[-500:]}")
+        errors = [line for line in done.stderr.splitlines() if "error:" in line]
+        cause = errors[0] if errors else done.stderr.strip()[-500:]
+        raise SystemExit(f"{preset}: the measurement failed: {cause}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -121,10 +123,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
     for preset in args.presets:  # C trains on B / N images: at least one each
         batch = load_preset(preset).train.batch_size
-        if batch < args.processes:
+        if batch < args.processes or batch % args.processes:
             parser.error(
-                f"--processes {args.processes}: more than {preset}'s batch of {batch} "
-                f"images, which the processes share out"
+                f"--processes {args.processes}: {preset}'s batch of {batch} images is "
+                f"shared out equally; choose a number of processes that divides it"
             )
     return args
 

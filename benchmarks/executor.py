@@ -18,6 +18,7 @@ the same environment (advnets installed); submit the driver with `ray job submit
 import argparse
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,8 +51,19 @@ def add_executor_options(parser: argparse.ArgumentParser) -> None:
         "--address",
         help="Ray cluster address (auto, or ray://HEAD:10001); default: a Ray started here",
     )
-    parser.add_argument("--cpus-per-task", type=float, default=1.0, help="Ray CPUs per run")
-    parser.add_argument("--gpus-per-task", type=float, default=0.0, help="Ray GPUs per run")
+    parser.add_argument("--cpus-per-task", type=share, default=1.0, help="Ray CPUs per run")
+    parser.add_argument("--gpus-per-task", type=share, default=0.0, help="Ray GPUs per run")
+
+
+def share(text: str) -> float:
+    """An argparse type: a finite amount of a resource, at least 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be finite and >= 0, got {text}")
+    return value
 
 
 def check_executor(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -77,7 +89,7 @@ def run_jobs(
         rows = _on_ray(todo, args) if args.executor == "ray" else _here(todo)
         failed = []
         for job, row in rows:
-            if isinstance(row, BaseException):
+            if isinstance(row, Exception):
                 failed.append((job, row))
                 continue
             results.add({**job.key, **{k: v for k, v in row.items() if not k.startswith("_")}})
@@ -87,15 +99,32 @@ def run_jobs(
             job, err = failed[0]
             raise SystemExit(
                 f"{len(failed)} of {len(todo)} runs failed, first {job.key}: "
-                f"{str(err).strip().splitlines()[-1]}; finished rows are saved, run again"
+                f"{(str(err).strip().splitlines() or [type(err).__name__])[-1]}; finished "
+                f"rows are saved, run again"
             )
     return [results.get(**j.key) for j in jobs]
 
 
 def _here(jobs: list[Job]):
-    """The jobs one after another in this process, (job, row) as each finishes."""
+    """The jobs one after another in this process, (job, row or its error) as each
+    finishes. A run that fails (diverges, or raises) is reported and the sweep goes on, as
+    on Ray; bad input (advnets' other one-line errors: a folder holding another run,
+    missing data) would stop every run alike, so it ends the sweep at once."""
+    from advnets.errors import AdvnetsError, DivergedError
+
     for job in jobs:
-        yield job, job.run()
+        try:
+            row = job.run()
+        except DivergedError as err:
+            row = err
+        except AdvnetsError:
+            raise
+        except Exception as err:  # noqa: BLE001 - reported, and counted at the end
+            traceback.print_exc()
+            row = err
+        if isinstance(row, Exception):
+            print(f"run {job.key} failed: {row}", file=sys.stderr, flush=True)
+        yield job, row
 
 
 def _call(run: Callable[[], dict], threads: int) -> dict:
@@ -117,6 +146,8 @@ def _on_ray(jobs: list[Job], args: argparse.Namespace):
         ray.init(
             address=args.address, include_dashboard=False, log_to_driver=False, runtime_env=local
         )
+        if args.address is None:  # a Ray of this machine's: a task it cannot place would wait
+            _check_fits(ray.cluster_resources(), args)
     for name in ("executor", "results", *_benchmark_modules(jobs)):
         ray.cloudpickle.register_pickle_by_value(sys.modules[name])
     task = ray.remote(num_cpus=args.cpus_per_task, num_gpus=args.gpus_per_task)(_call)
@@ -129,6 +160,16 @@ def _on_ray(jobs: list[Job], args: argparse.Namespace):
             yield job, ray.get(done)
         except ray.exceptions.RayError as err:
             yield job, err
+
+
+def _check_fits(resources: dict, args: argparse.Namespace) -> None:
+    """Stop with one line when one task asks for more CPUs or GPUs than the Ray has."""
+    for name, asked in (("CPU", args.cpus_per_task), ("GPU", args.gpus_per_task)):
+        if asked > resources.get(name, 0):
+            raise SystemExit(
+                f"--{name.lower()}s-per-task {asked:g}: this machine's Ray has "
+                f"{resources.get(name, 0):g} {name}s, so no run could start; ask for less"
+            )
 
 
 def _benchmark_modules(jobs: list[Job]) -> set[str]:

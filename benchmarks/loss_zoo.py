@@ -35,6 +35,7 @@ from results import Results, positive_int
 
 from advnets.config import load_preset
 from advnets.errors import ConfigError, exit_on_error
+from advnets.metrics.classifier import FEATURES
 from advnets.metrics.evaluate import METRICS, EvalSettings, check_samples
 from advnets.sampling import draw_samples
 from advnets.training import build_run
@@ -349,8 +350,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not (math.isfinite(args.minutes) and args.minutes > 0):
         parser.error(f"--minutes must be a positive number, got {args.minutes}")
-    if args.n < 2:
-        parser.error("--n: FID and KID need at least 2 samples")
+    if args.n <= FEATURES:
+        parser.error(f"--n: FID needs more than the classifier's {FEATURES} features, got {args.n}")
     check_executor(parser, args)
     return args
 

@@ -12,6 +12,7 @@ from typing import Any
 from advnets.checkpoint import load_checkpoint
 from advnets.config import Config, load_preset
 from advnets.errors import ConfigError
+from advnets.files import atomic_write
 from advnets.sampling import checkpoint_config
 from advnets.training import train
 
@@ -43,6 +44,7 @@ class Results:
         self.path, self.key, self.defaults = path, key, defaults or {}
         self.runs: dict[tuple, dict] = {}
         if path is not None and path.is_file():
+            self._drop_cut_line(path)
             for number, line in enumerate(path.read_text().splitlines(), 1):
                 if not line.strip():
                     continue
@@ -54,6 +56,22 @@ class Results:
                         f"{path}, line {number}: not a results row of this "
                         f"benchmark ({e}); pass another --results file"
                     ) from e
+
+    @staticmethod
+    def _drop_cut_line(path: Path) -> None:
+        """A last line without its newline that is not a whole row was cut off when its
+        writer was killed mid-append: it is dropped (its run trains again). A whole row
+        gets its newline. Either way the file then ends where the next row goes."""
+        text = path.read_text()
+        if not text or text.endswith("\n"):
+            return
+        kept, last = text[: text.rfind("\n") + 1], text[text.rfind("\n") + 1 :]
+        try:
+            json.loads(last)
+            kept = text + "\n"
+        except json.JSONDecodeError:
+            print(f"{path}: dropping its last line, cut off mid-row; that run trains again")
+        atomic_write(path, lambda f: f.write(kept.encode()))
 
     def _key(self, row: dict) -> tuple:
         return tuple(row[k] if k in row else self.defaults[k] for k in self.key)

@@ -38,6 +38,7 @@ from advnets.config import load_preset  # noqa: E402
 from advnets.data import load_images01  # noqa: E402
 from advnets.data.registry import DATASETS  # noqa: E402
 from advnets.errors import exit_on_error  # noqa: E402
+from advnets.metrics.classifier import FEATURES  # noqa: E402
 from advnets.reconstruction import (  # noqa: E402
     laplacian_variance,
     load_autoencoder,
@@ -143,8 +144,8 @@ def main(argv: list[str] | None = None) -> None:
     add_run_options(parser)
     add_executor_options(parser)
     args = parser.parse_args(argv)
-    if args.n is not None and args.n < 2:
-        parser.error(f"--n: FID needs at least 2 samples, got {args.n}")
+    if args.n is not None and args.n <= FEATURES:
+        parser.error(f"--n: FID needs more than the classifier's {FEATURES} features, got {args.n}")
     check_overrides(parser, [f"vaegan-{args.dataset}"], args.set)
     check_executor(parser, args)
     args.out = str(Path(args.out).resolve())  # the same folders for the driver and any task

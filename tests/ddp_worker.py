@@ -71,10 +71,10 @@ def family_weights(name: str, data_root: str | None, team_place=None) -> dict:
     return {player: net.state_dict() for player, net in run.nets.items()}
 
 
-def fixed_alpha_penalty(D, real, fake):
+def fixed_alpha_penalty(D, real, fake, alpha=None, pack=1):
     """The gradient penalty at alpha = sigmoid(sum of the real sample's values)."""
     alpha = torch.sigmoid(real.detach().flatten(1).sum(1))
-    return fixed_alpha_penalty.original(D, real, fake, alpha)
+    return fixed_alpha_penalty.original(D, real, fake, alpha, pack)
 
 
 def desync() -> None:
@@ -109,6 +109,8 @@ def train_families(out: str, names: list[str]) -> None:
     weights = {n: family_weights(n, os.environ.get("ADVNETS_DATA"), place) for n in names}
     if place is None or place.rank == 0:
         torch.save(weights, out)
+    if place is not None and place.rank > 0:  # to check that every rank holds the same
+        torch.save(weights, f"{out}.rank{place.rank}")
     if torch.distributed.is_initialized():  # every family's run ended with a barrier
         torch.distributed.destroy_process_group()
 

@@ -60,7 +60,7 @@ def test_sample_and_load_generator(ring_run):
     assert not torch.equal(x, advnets.sample(ring_run, 50, seed=2))
     G, cfg = advnets.load_generator(ring_run)
     assert not G.training and cfg.data.name == "ring"
-    with pytest.raises(ConfigError, match="at least 1"):
+    with pytest.raises(ConfigError, match="n must be at least 1, got 0"):
         advnets.sample(ring_run, 0)
     with pytest.raises(ConfigError, match="conditional"):
         advnets.sample(ring_run, 5, label=1)
@@ -83,7 +83,13 @@ def test_evaluate_a_run_or_its_samples(ring_run):
         (lambda run: advnets.evaluate(np.zeros((10, 2), np.float32)), "needs dataset="),
         (lambda run: advnets.evaluate(run, dataset="mnist"), "is a run on ring"),
         (lambda run: advnets.evaluate(run, metric="bleu"), "unknown metric 'bleu'"),
-        (lambda run: advnets.evaluate(run, n=1), "at least 2"),
+        (lambda run: advnets.evaluate(run, n=1), r"n \(--n\) must be at least 2, got 1"),
+        (lambda run: advnets.evaluate(run, n=3.5), "n .* must be a whole number, got 3.5"),
+        (lambda run: advnets.evaluate(run, seed=-1), "seed must be at least 0, got -1"),
+        (lambda run: advnets.sample(run, 2.5), "n must be a whole number, got 2.5"),
+        (lambda run: advnets.sample(run, "5"), "n must be a whole number, got '5'"),
+        (lambda run: advnets.sample(run, 5, seed=2**70), r"seed must be at most 2\*\*62"),
+        (lambda run: advnets.sample(run, True), "n must be a whole number, got True"),
         (lambda run: advnets.load_generator(run, device="tpu"), "unknown device"),
     ],
 )

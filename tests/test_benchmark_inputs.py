@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from types import SimpleNamespace
 
 import pytest
@@ -79,10 +80,12 @@ def test_zero_counts_are_refused_by_the_parser(bench, capsys, name, argv):
     assert ": error: " in line and ("at least" in line or "positive" in line or "more than" in line)
 
 
-def test_ddp_refuses_more_processes_than_a_batch_holds(bench, capsys):
+@pytest.mark.parametrize("processes", ["1000", "3"])
+def test_ddp_refuses_processes_that_do_not_share_a_batch_out(bench, capsys, processes):
     with pytest.raises(SystemExit):
-        bench("ddp").parse_args(["--presets", "gan-mnist", "--processes", "1000"])
-    assert "more than gan-mnist's batch of 100" in capsys.readouterr().err
+        bench("ddp").parse_args(["--presets", "gan-mnist", "--processes", processes])
+    assert "gan-mnist's batch of 100 images is shared out equally" in capsys.readouterr().err
+    bench("ddp").parse_args(["--presets", "gan-mnist", "--processes", "4"])
 
 
 def test_timing_refuses_zero_repeats_and_steps(bench):
@@ -231,3 +234,67 @@ def test_stacked_mnist_keys_runs_by_device(bench, monkeypatch, tmp_path):
     sm.collect(sm.parse_args([*argv, "--device", "cuda"]))
     sm.collect(sm.parse_args(argv))  # saved: not trained again
     assert asked == ["cpu", "cuda"]
+
+
+def test_a_failed_local_run_is_reported_and_the_sweep_goes_on(bench, tmp_path, capsys):
+    """The local executor, as the Ray one: the other runs train and are saved, and the
+    failure ends the sweep with one line counting it."""
+    from advnets.errors import DivergedError
+
+    executor, results = bench("executor"), bench("results")
+    saved = results.Results(tmp_path / "r.jsonl", ("seed",))
+
+    def fails(error: Exception) -> Callable[[], dict]:
+        def run() -> dict:
+            raise error
+
+        return run
+
+    jobs = [
+        executor.Job({"seed": 0}, fails(DivergedError("diverged at step 9"))),
+        executor.Job({"seed": 1}, fails(ZeroDivisionError("a bug"))),
+        executor.Job({"seed": 2}, lambda: {"score": 7}),
+    ]
+    local = SimpleNamespace(executor="local")
+    with pytest.raises(SystemExit, match=r"2 of 3 runs failed, first \{'seed': 0\}"):
+        executor.run_jobs(saved, jobs, local)
+    err = capsys.readouterr().err
+    assert "diverged at step 9" in err and "ZeroDivisionError: a bug" in err  # its traceback
+    again = results.Results(tmp_path / "r.jsonl", ("seed",))
+    assert again.get(seed=2) == {"seed": 2, "score": 7} and again.get(seed=0) is None
+    # bad input would stop every run alike: it ends the sweep at once, with its one line
+    with pytest.raises(SystemExit, match="first \\{'seed': 4\\}: AssertionError; finished"):
+        executor.run_jobs(again, [executor.Job({"seed": 4}, fails(AssertionError()))], local)
+    jobs = [executor.Job({"seed": 3}, fails(ConfigError("no data"))), jobs[2]]
+    with pytest.raises(ConfigError, match="no data"):
+        executor.run_jobs(again, jobs, local)
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf", "x"])
+def test_ray_resources_per_task_are_finite_and_not_negative(bench, capsys, value):
+    with pytest.raises(SystemExit):
+        bench("mode_collapse").parse_args(["--executor", "local", "--cpus-per-task", value])
+    assert "--cpus-per-task" in capsys.readouterr().err
+
+
+def test_a_task_larger_than_the_local_ray_is_refused(bench):
+    check = bench("executor")._check_fits
+    check({"CPU": 2.0}, SimpleNamespace(cpus_per_task=1.0, gpus_per_task=0.0))
+    with pytest.raises(SystemExit, match="--gpus-per-task 1: this machine's Ray has 0 GPUs"):
+        check({"CPU": 2.0}, SimpleNamespace(cpus_per_task=1.0, gpus_per_task=1.0))
+
+
+def test_a_results_row_cut_off_mid_write_is_dropped(bench, tmp_path, capsys):
+    results = bench("results")
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"seed": 0, "score": 1}\n{"seed": 1, "sc')
+    saved = results.Results(path, ("seed",))
+    assert "dropping its last line" in capsys.readouterr().out
+    assert saved.get(seed=0) == {"seed": 0, "score": 1} and saved.get(seed=1) is None
+    saved.add({"seed": 1, "score": 2})
+    assert results.Results(path, ("seed",)).get(seed=1) == {"seed": 1, "score": 2}
+    whole = tmp_path / "whole.jsonl"  # a whole last row without its newline is kept
+    whole.write_text('{"seed": 0, "score": 1}')
+    results.Results(whole, ("seed",)).add({"seed": 1, "score": 2})
+    assert results.Results(whole, ("seed",)).get(seed=0) == {"seed": 0, "score": 1}
+    assert "dropping" not in capsys.readouterr().out

@@ -318,7 +318,7 @@ def test_vaegan_benchmark_scores_all_three_methods(tmp_path, data_root):
     assert refused.returncode == 2, refused.stderr
     assert "holds a run with loss.vaegan_gamma=0.01, not the 0.5" in refused.stderr
     too_few = run([*args[: args.index("--n")], "--n", "1"])
-    assert too_few.returncode == 2 and "FID needs at least 2 samples" in too_few.stderr
+    assert too_few.returncode == 2 and "FID needs more than the classifier's 128" in too_few.stderr
 
 
 def test_restoration_benchmark_tables_every_restorer(tmp_path, data_root):

@@ -3,7 +3,7 @@ import torch
 
 from advnets.checkpoint import load_checkpoint, save_atomic
 from advnets.config import load_preset
-from advnets.errors import CheckpointError
+from advnets.errors import CheckpointError, ConfigError
 from advnets.sampling import generate, load_generator
 from advnets.training import train
 
@@ -24,7 +24,12 @@ def test_checkpoint_round_trip_same_outputs(tmp_path, quiet):
     ckpt = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
     assert {"nets", "optimizers", "averages", "rng", "config", "counters", "sampler"} <= set(ckpt)
     assert set(ckpt["nets"]) == set(ckpt["optimizers"]) == {"G", "D"}
-    assert ckpt["counters"] == {"step": 20, "updates": {"G": 20, "D": 20}}
+    steps_per_epoch = run.counters.steps_per_epoch
+    assert ckpt["counters"] == {
+        "step": 20,
+        "steps_per_epoch": steps_per_epoch,
+        "updates": {"G": 20, "D": 20},
+    }
 
 
 SGD_RAMP = [
@@ -128,3 +133,32 @@ def test_resume_rejects_structural_overrides(tmp_path, quiet):
     train(load_preset("gan-ring", [*quiet, "train.steps=2"]), tmp_path / "r")
     with pytest.raises(CheckpointError, match="does not fit"):
         train(None, tmp_path / "r", resume=True, overrides=["model.generator.hidden=[8]"])
+
+
+@pytest.mark.parametrize("override", ["train.batch_size=50", "train.k=2"])
+def test_resume_refuses_a_change_of_epoch_length(tmp_path, quiet, override):
+    """train.batch_size or train.k changed on resume would renumber the run's epochs; other
+    train.* keys (its length) may change."""
+    train(load_preset("gan-ring", [*quiet, "train.steps=2"]), tmp_path / "r")
+    with pytest.raises(ConfigError, match="renumber its epochs"):
+        train(None, tmp_path / "r", resume=True, overrides=[override, "train.steps=3"])
+    run = train(None, tmp_path / "r", resume=True, overrides=["train.steps=3"])
+    assert run.counters.step == 3
+
+
+def test_a_saved_run_is_sampled_under_the_rules_of_its_day(tmp_path, quiet):
+    """Rules for new training (e.g. data.split=test refused) do not lock out saved runs
+    made before them: they still sample; resuming one is refused, with the rule's line."""
+    train(load_preset("gan-ring", [*quiet, "train.steps=2"]), tmp_path / "r")
+    path = tmp_path / "r" / "checkpoint.pt"
+    ckpt = torch.load(path, weights_only=True)
+    ckpt["config"]["data"]["split"] = "test"
+    save_atomic(ckpt, path)
+    folder_config = tmp_path / "r" / "config.yaml"
+    text = folder_config.read_text()
+    assert "split: train" in text
+    folder_config.write_text(text.replace("split: train", "split: test"))
+    G, cfg = load_generator(tmp_path / "r")
+    assert cfg.data.split == "test" and generate(G, torch.randn(3, 2)).shape == (3, 2)
+    with pytest.raises(ConfigError, match="data.split=test trains on the test images"):
+        train(None, tmp_path / "r", resume=True, overrides=["train.steps=3"])

@@ -128,6 +128,7 @@ def test_round_trip_through_dict():
         ("optim.G.lr=.nan", "must be finite"),
         ("train.precision=fp16", "choose one of: bf16, fp32"),
         ("model.z_dim=0", "z_dim"),
+        ("data.split=test", "trains on the test images that score the run"),
     ],
 )
 def test_validation_catches_out_of_range_values(override, message):
@@ -150,6 +151,11 @@ def test_non_string_keys_and_unreadable_files(tmp_path):
     "overrides, message",
     [
         (["loss.unroll_steps=3", "loss.clip=0.01"], "unroll_steps"),
+        (["loss.unroll_steps=1", "optim.D.eps_inside_sqrt=true"], "eps_inside_sqrt=false"),
+        (
+            ["train.eval_every=100", "train.eval_metric=fid", "train.eval_samples=128"],
+            "FID needs more samples than",
+        ),
         (["train.eval_every=100", "data.split=full"], "data.split=full"),
         (["train.eval_every=100", "data.split=valid"], "data.split=valid trains on"),
         (["data.name=ring", "data.g_real_stream=true"], "ring is drawn afresh for every batch"),

@@ -154,6 +154,8 @@ def test_a_cuda_ssl_run_samples_scores_and_classifies_on_both_devices(data_root,
 def test_torchrun_with_nccl_and_sync_batch_norm(data_root, tmp_path):
     """One process per GPU (this machine's count); DCGAN's batch norm synchronised."""
     gpus = torch.cuda.device_count()
+    if gpus < 2:  # torchrun with one process is the plain run: no DDP, no sync_bn
+        pytest.skip("nccl data parallelism needs two or more GPUs")
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     sets = [f"--set={s}" for s in [*QUIET, "train.sync_bn=true", f"train.batch_size={64 * gpus}"]]
     cmd = [

@@ -93,6 +93,57 @@ def test_paper_splits(data_root):
     assert list(np.bincount(test_y)) == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 
+def test_cifar10_records_and_faces_people_split_as_documented(data_root):
+    """A CIFAR-10 record is a label byte then the R, G, B planes; train and valid are the
+    official training images in order; the faces' splits are disjoint sets of people."""
+    from advnets.data.photos import load_cifar10, load_faces
+
+    batch5 = data_root / "cifar10" / "data_batch_5.bin"
+    raw = np.fromfile(batch5, dtype=np.uint8, count=3073, offset=5_000 * 3073)
+    valid, valid_y = load_cifar10("valid", str(data_root))
+    train, _ = load_cifar10("train", str(data_root))
+    assert train.shape == (45_000, 3, 32, 32) and valid.shape == (5_000, 3, 32, 32)
+    assert valid_y[0] == raw[0]  # valid: the 45,000th training image on, batch 5's 5,001st
+    np.testing.assert_array_equal(valid[0].reshape(3, -1), raw[1:].reshape(3, 1024))
+    splits = ("train", "valid", "test", "full")
+    train, valid, test, full = (set(load_faces(s, str(data_root))[1]) for s in splits)
+    assert [len(p) for p in (train, valid, test)] == [28, 4, 8]
+    assert train | valid | test == set(range(40)) and len(train | valid | test) == 40
+    assert full == train | valid  # as for the other data sets: never the test people
+
+
+def _faces_file(tmp_path, name: str):
+    path = tmp_path / name / "faces" / "olivetti" / "olivetti_faces.npz"
+    path.parent.mkdir(parents=True)
+    return path
+
+
+def test_damaged_photo_files_give_one_line(tmp_path, data_root):
+    """Damaged faces or CIFAR-10 files are refused with the file named and the fix, never a
+    traceback from numpy or zipfile, and never a short split silently shifted."""
+    from advnets.data.photos import load_cifar10, load_faces
+
+    good = (data_root / "faces" / "olivetti" / "olivetti_faces.npz").read_bytes()
+    with np.load(data_root / "faces" / "olivetti" / "olivetti_faces.npz") as f:
+        images, labels = f["images"], f["labels"]
+    _faces_file(tmp_path, "cut").write_bytes(good[: len(good) // 2])
+    _faces_file(tmp_path, "junk").write_bytes(b"junk" * 100)
+    with open(_faces_file(tmp_path, "one"), "wb") as f:
+        np.save(f, images)
+    np.savez(_faces_file(tmp_path, "nolabels"), images=images)
+    np.savez(_faces_file(tmp_path, "ids"), images=images, labels=labels + 1)
+    cases = {"cut": "damaged", "junk": "damaged", "one": "one array", "nolabels": "no 'labels'"}
+    for name, message in {**cases, "ids": "person ids must be 0-39"}.items():
+        with pytest.raises(DataError, match=message) as err:
+            load_faces("train", str(tmp_path / name))
+        assert str(tmp_path / name) in str(err.value) and "\n" not in str(err.value)
+    cifar = tmp_path / "short" / "cifar10"
+    cifar.mkdir(parents=True)
+    (cifar / "data_batch_1.bin").write_bytes(bytes(3073 * 9_999))  # one record short
+    with pytest.raises(DataError, match="holds 10000 records.*fetch it again"):
+        load_cifar10("train", str(tmp_path / "short"))
+
+
 def test_build_data_respects_value_range(data_root):
     data = build_data(
         DataConfig(name="mnist", root=str(data_root), download=False, value_range=[-1.0, 1.0])

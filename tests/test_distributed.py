@@ -116,6 +116,10 @@ def test_a_two_process_run_resumes_exactly(tmp_path):
         for key, value in a["nets"][player].items():
             assert torch.equal(value, b["nets"][player][key]), (player, key)
     assert torch.equal(a["rng"]["torch"], b["rng"]["torch"])
+    assert b["world_size"] == 2
+    done = launch([], 1, halves, 7, "--resume", str(halves))  # on in one process
+    assert "resuming a 2-process run in one process" in done.stdout
+    assert checkpoint(halves)["world_size"] == 1
 
 
 def split_weights(tmp_path: Path, names: list[str], data_root: Path | None) -> dict:
@@ -130,13 +134,21 @@ def split_weights(tmp_path: Path, names: list[str], data_root: Path | None) -> d
         env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-    return torch.load(out, weights_only=True)
+    split = torch.load(out, weights_only=True)
+    other = torch.load(f"{out}.rank1", weights_only=True)
+    for name in names:  # DDP's averaged gradients: every rank's weights the same, bit for bit
+        for player, state in split[name].items():
+            for key, value in state.items():
+                if "running_" not in key and "num_batches" not in key:  # batch norm's own
+                    assert torch.equal(value, other[name][player][key]), (name, player, key)
+    return split
 
 
 def assert_families_match(tmp_path: Path, names: list[str], data_root: Path | None) -> None:
     split = split_weights(tmp_path, names, data_root)
     for name in names:
-        if name in ddp_worker.PER_RANK:  # per-share by design: trained, finite, in step
+        if name in ddp_worker.PER_RANK:  # per-share by design: trained, finite, the same
+            # on every rank (split_weights checks that)
             assert all(v.isfinite().all() for s in split[name].values() for v in s.values())
             continue
         one = ddp_worker.family_weights(name, None if data_root is None else str(data_root))
@@ -165,6 +177,16 @@ def test_split_conditional_ssl_and_vaegan_runs_match_one_process(tmp_path, monke
 def test_processes_whose_batch_streams_drift_apart_stop(tmp_path):
     done = launch(["--desync"], 2, tmp_path / "run", 3, ok=False)
     assert "streams of batches differ after step 2" in done.stderr
+    assert "[rank" not in done.stderr  # one line from each process, no rank's traceback
+
+
+def test_a_failure_on_rank_0_alone_is_one_line_on_the_other_rank(tmp_path):
+    """Rank 0's hooks (here the divergence check) stop it alone; rank 1 then finds its peer
+    gone, and says so in one line rather than with gloo's traceback."""
+    done = launch([], 2, tmp_path / "run", 5, "--set", "train.max_loss=0.01", ok=False)
+    assert "training diverged at step 1" in done.stderr
+    assert "rank 1: another process left the run" in done.stderr
+    assert "[rank" not in done.stderr  # torchrun prefixes each line of a rank's traceback
 
 
 def test_shares_of_a_batch_make_up_the_whole_batch():
@@ -182,7 +204,7 @@ def test_shares_of_a_batch_make_up_the_whole_batch():
     assert shares[1].real.shape == (2, 2)
 
 
-def test_a_split_that_does_not_fit_stops_with_one_line():
+def test_a_split_that_does_not_fit_stops_with_one_line(monkeypatch):
     cfg = load_preset("pacgan-grid", ["train.batch_size=200", "model.discriminator.pack=2"])
     check_split(cfg, 2, cuda=False)  # 100 per process: 50 packs each
     with pytest.raises(ConfigError, match="multiple of 3"):
@@ -193,6 +215,11 @@ def test_a_split_that_does_not_fit_stops_with_one_line():
     cfg.train.sync_bn = True
     with pytest.raises(ConfigError, match="sync_bn=true needs CUDA"):
         check_split(cfg, 2, cuda=False)
+    cfg.train.sync_bn = False
+    if torch.cuda.device_count() < 2:  # a CUDA run of two processes here: a GPU each needed
+        monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")  # as torchrun sets it
+        with pytest.raises(ConfigError, match="2 processes on this node for .* GPU"):
+            check_split(cfg, 2, cuda=True)
 
 
 def test_each_rank_has_its_own_stream_for_each_step():

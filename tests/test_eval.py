@@ -90,7 +90,8 @@ def test_eval_run_end_to_end_appends_metrics(tmp_path, capsys):
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["step"] == 20 and rows[-1]["eval"]["modes_total"] == 8
     assert main(["eval", str(run_dir), "--metric", "parzen"]) == 2
-    assert "Parzen protocol is for image data" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "Parzen protocol is the paper's for fashion, mnist, not 'ring'" in err
 
 
 @pytest.mark.parametrize("metric, better", [("fid", min), ("parzen", max)])

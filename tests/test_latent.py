@@ -288,6 +288,10 @@ def test_plot_on_a_toy_run(toy_run, tmp_path):
             "--grid must be between 1 and 1000",
         ),
         (
+            ["arithmetic", "{run}", "--b-images", "{tmp}/b.npy", "--out", "{tmp}/x.png"],
+            "need all three sets; add --a-images, --c-images",
+        ),
+        (
             ["interpolate", "{run}", "--between", "3:17,5", "--out", "{tmp}/x.png"],
             "--between takes index pairs",
         ),
@@ -309,6 +313,15 @@ def test_bad_input_one_line_errors(args, message, mnist_run, toy_run, tmp_path, 
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("radius", ["nan", "-5", "inf"])
+def test_arithmetic_refuses_a_radius_that_is_not_a_distance(radius, mnist_run, tmp_path, capsys):
+    args = ["arithmetic", str(mnist_run), "--a", "3", "--b", "5", "--c", "1"]
+    with pytest.raises(SystemExit) as exit:
+        main([*args, "--radius", radius, "--out", str(tmp_path / "x.png")])
+    assert exit.value.code == 2
+    assert f"--radius: must be finite and >= 0, got {radius}" in capsys.readouterr().err
 
 
 def test_plot_without_samples_or_metrics(mnist_run, tmp_path, capsys):

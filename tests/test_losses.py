@@ -207,3 +207,8 @@ def test_gradient_penalty_of_a_packed_critic_takes_one_norm_per_pack():
         lin.weight.copy_(torch.tensor([[0.6, 0.0, 0.8, 0.0]]))  # ||w|| = 1 over the pack
     D = Packed(nn.Sequential(nn.Flatten(), lin), 2)
     close(gradient_penalty(D, torch.randn(8, 2), torch.randn(8, 2)), 0.0)
+    # each interpolated pack lies between a real and a fake pack: one alpha per pack
+    x_hat = interpolates(torch.zeros(8, 2), torch.ones(8, 2), pack=2)
+    packs = x_hat.reshape(4, 4)
+    assert torch.equal(packs, packs[:, :1].expand(4, 4))
+    assert len(packs[:, 0].unique()) == 4

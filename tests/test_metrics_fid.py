@@ -72,3 +72,25 @@ def test_fid_real_vs_real_floor_and_noise_ceiling(data_root):
     assert fid(noise, "mnist", noise_settings)["fid"] > 50 * floor["fid"]
     noise_kid = kid(noise, "mnist", noise_settings)
     assert noise_kid["kid"] > 10 * (abs(real_kid["kid"]) + real_kid["kid_std"])
+
+
+def test_fid_matches_scipy_on_full_covariances():
+    """Correlated features, where tr((C_a^1/2 C_b C_a^1/2)^1/2) differs from the shortcut
+    tr(C_a^1/2 C_b^1/2): the distance as scipy's matrix square root gives it."""
+    import numpy as np
+    from scipy import linalg
+
+    g = torch.Generator().manual_seed(5)
+
+    def draw(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=g, dtype=torch.float64)
+
+    a, b = draw(400, 6) @ draw(6, 6), draw(400, 6) @ draw(6, 6)
+    ca, cb = np.cov(a.numpy().T), np.cov(b.numpy().T)
+    cross = linalg.sqrtm(ca @ cb).real.trace()
+    mean = ((a.mean(0) - b.mean(0)) ** 2).sum().item()
+    expected = mean + ca.trace() + cb.trace() - 2 * cross
+    assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-8)
+    roots = (linalg.sqrtm(ca) @ linalg.sqrtm(cb)).real.trace()
+    shortcut = mean + ca.trace() + cb.trace() - 2 * roots
+    assert abs(shortcut - expected) > 1e-3 * expected  # the case tells the two apart

@@ -61,3 +61,14 @@ def test_stacked_mnist_real_and_collapsed_sets(data_root):
     assert m["modes"] == 1 and m["reverse_kl"] == pytest.approx(math.log(1000))
     with pytest.raises(DataError, match=r"shape \(N, 3, 28, 28\)"):
         check_samples(digits, "stacked-mnist")
+
+
+def test_high_quality_means_within_three_standard_deviations():
+    """Samples at 2.9 std from a mode count for it; at 3.1 std they count for none."""
+    means = torch.tensor([[0.0, 0.0], [10.0, 0.0]])
+    std = 0.1
+    inside = torch.tensor([[0.29, 0.0], [10.0, -0.29]])
+    outside = torch.tensor([[0.0, 0.31], [9.69, 0.0]])
+    scores = mode_metrics(torch.cat([inside, outside]), means, std)
+    assert scores["modes"] == 2 and scores["high_quality"] == pytest.approx(0.5)
+    assert mode_metrics(outside, means, std)["modes"] == 0

@@ -61,3 +61,20 @@ def test_sigma_selection_picks_the_known_best():
     assert result.mean == pytest.approx(ll.mean(), rel=1e-9)
     default = parzen_protocol(samples[:50], valid[:5], valid[:5], dtype=torch.float64)
     np.testing.assert_allclose(default.sigmas, np.logspace(-1, 0, 10))
+
+
+def test_sigma_comes_from_the_validation_set_never_the_test_set():
+    """Validation data like the samples favour a narrow kernel, test data far wider a wide
+    one: the protocol takes the validation set's sigma and scores the test set with it."""
+    g = torch.Generator().manual_seed(4)
+    samples = torch.randn(2000, 1, generator=g, dtype=torch.float64) * 0.3
+    valid = torch.randn(300, 1, generator=g, dtype=torch.float64) * 0.3
+    test = torch.randn(300, 1, generator=g, dtype=torch.float64) * 5.0
+    grid = np.array([0.05, 3.0])
+    on_test = [brute_force(samples.numpy(), test.numpy(), s).mean() for s in grid]
+    best_on_test = int(np.argmax(on_test))
+    assert grid[best_on_test] == 3.0  # so a selection on the test set would differ
+    result = parzen_protocol(samples, valid, test, sigmas=grid, dtype=torch.float64)
+    assert result.sigma == pytest.approx(0.05)
+    expected = brute_force(samples.numpy(), test.numpy(), 0.05).mean()
+    assert result.mean == pytest.approx(expected, rel=1e-9)

@@ -239,7 +239,7 @@ def test_ssl_config_errors_are_one_line(data_root):
         build_run(load_preset("improved-gan-mnist", ["data.labels=0"]))
     with pytest.raises(ConfigError, match="needs labelled images"):
         build_run(load_preset("gan-ring", ["method=sgan", "data.labels=100"]))
-    with pytest.raises(ConfigError, match="scored on the test images, which data.split=test"):
+    with pytest.raises(ConfigError, match="data.split=test trains on the test images that score"):
         build_run(load_preset("improved-gan-mnist", ["data.split=test"]))
     with pytest.raises(ConfigError, match="which data.split=valid trains on"):
         build_run(load_preset("sgan-mnist", ["method=supervised", "data.split=valid"]))

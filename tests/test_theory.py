@@ -55,10 +55,11 @@ def test_jsd_against_scipy_quad_and_known_cases():
 
 
 def test_optimal_discriminator_is_stable_and_estimates_criterion():
-    lp = torch.tensor([-1000.0, -1001.0, 0.0, -math.inf], dtype=torch.float64)
-    lq = torch.tensor([-1001.0, -1000.0, -math.inf, -5.0], dtype=torch.float64)
+    lp = torch.tensor([-1000.0, -1001.0, 0.0, -math.inf, -math.inf], dtype=torch.float64)
+    lq = torch.tensor([-1001.0, -1000.0, -math.inf, -5.0, -math.inf], dtype=torch.float64)
     d = theory.optimal_discriminator(lp, lq)
-    expected = torch.tensor([1 / (1 + math.e**-1), 1 / (1 + math.e), 1.0, 0.0], dtype=torch.float64)
+    expected = [1 / (1 + math.e**-1), 1 / (1 + math.e), 1.0, 0.0, 0.5]  # 0.5: both zero
+    expected = torch.tensor(expected, dtype=torch.float64)
     torch.testing.assert_close(d, expected)
     # value_estimate with the exact D* on 2 10^5 samples estimates C(G): its standard error
     # here is 1.0e-3 (measured over seeds 0-9), so 5e-3 is a 5-sigma band

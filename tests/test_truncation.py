@@ -89,9 +89,14 @@ def test_keep_one_is_plain_sampling_and_bad_keeps_are_refused(ring_cfg):
 def test_conditional_generator_of_one_class(monkeypatch):
     monkeypatch.setattr(truncation, "CALIBRATION_DRAWS", 200)
     cfg = load_preset("cgan-mnist", ["model.generator.hidden=[16]", "model.z_dim=8"])
-    G = build_generator(cfg.model, (1, 28, 28), torch.full((784,), 0.5))
+    G = build_generator(cfg.model, (1, 28, 28), torch.full((784,), 0.5)).eval()
     x = draw_truncated(G, cfg, 30, 0.9, seed=0, label=3)
     assert x.shape == (30, 1, 28, 28)
+    # the kept samples are some of the draws of class 3 (the first m of them, m >= 46)
+    for label, expected in ((3, True), (4, False)):
+        candidates = draw_samples(G, cfg, 400, seed=0, label=label).flatten(1)
+        found = (torch.cdist(x.flatten(1), candidates).min(dim=1).values == 0).all()
+        assert bool(found) == expected
     z = draw_noise(cfg, 1, seed=0)
     assert jacobian_norms(G, z, torch.tensor([3])).shape == (1,)
 

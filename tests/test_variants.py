@@ -18,6 +18,7 @@ from advnets.nets.layers import MinibatchDiscrimination, Packed, pack
 from advnets.nets.mlp import MLPDiscriminator
 from advnets.sampling import draw_samples
 from advnets.training import build_run, run_loop
+from advnets.training.optim import scheduled_lr
 
 
 def ring_run(*overrides: str):
@@ -120,9 +121,9 @@ def test_cheap_unrolled_variant_holds_the_unrolled_discriminator_fixed():
     """Without backprop, G's gradient is that of its loss at theta_D^K taken as constants;
     theta_D^K is the same as with backprop."""
     G, D, z, real, opt = tiny_problem("adam")
-    D.requires_grad_(False)
     full = Unroller(3, FunctionalOptimizer(opt, D), backprop=True)
     cheap = Unroller(3, FunctionalOptimizer(opt, D), backprop=False)
+    D.requires_grad_(False)  # as in the G step
     theta_k = cheap(d_loss64, D, real, G(z)).tensors
     for name, value in full(d_loss64, D, real, G(z)).tensors.items():
         torch.testing.assert_close(value.detach(), theta_k[name], rtol=1e-12, atol=1e-14)
@@ -148,18 +149,42 @@ def test_functional_optimizer_step_equals_torch_step(make):
     """The differentiable update rule is PyTorch's: from the same state, one step gives the
     same parameters (three steps: the first from an empty state, then with moments)."""
     D = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
+    D[0].bias.requires_grad_(False)  # a frozen parameter: torch's step leaves it alone
     opt = make(D.parameters())
     rule = FunctionalOptimizer(opt, D)
+    assert rule.trainable == ("0.weight", "2.weight", "2.bias")
+    frozen_bias = D[0].bias.detach().clone()
     for _ in range(3):
         x = torch.randn(5, 3)
         state = rule.initial_state()
         params = {n: p.detach().clone() for n, p in D.named_parameters()}
         opt.zero_grad()
         D(x).pow(2).mean().backward()
-        predicted, _ = rule.step(params, [p.grad for p in D.parameters()], state)
+        grads = {n: D.get_parameter(n).grad for n in rule.trainable}
+        predicted, _ = rule.step(params, grads, state)
         opt.step()
         for name, p in D.named_parameters():
             torch.testing.assert_close(predicted[name], p.detach(), rtol=1e-5, atol=1e-7)
+    assert torch.equal(D[0].bias, frozen_bias)
+
+
+def test_unrolled_look_ahead_leaves_frozen_weight_norm_scales_alone():
+    """D's fixed weight-norm scales (weight_norm_train_hidden=false) never move under its
+    optimizer, nor in the look-ahead; its trainable weights do."""
+    run = ring_run(
+        "loss.unroll_steps=2",
+        "model.discriminator.weight_norm=true",
+        "model.discriminator.weight_norm_train_hidden=false",
+    )
+    unroller, D = run.method.unroller, run.D
+    frozen = [n for n, p in D.named_parameters() if not p.requires_grad]
+    assert frozen and set(frozen).isdisjoint(unroller.optimizer.trainable)
+    run.step()
+    real, fake = torch.randn(8, 2), torch.randn(8, 2)
+    ahead = unroller(run.method.discriminator_loss, D, real, fake).tensors
+    for name, p in D.named_parameters():
+        moved = not torch.equal(ahead[name], p.detach())
+        assert moved == (name not in frozen), name
 
 
 def test_unrolled_training_composes_with_other_variants():
@@ -178,6 +203,28 @@ def test_unrolled_training_composes_with_other_variants():
     assert (run.players["D"].updates, run.players["G"].updates) == (1, 1)
     assert not any(torch.equal(a, b) for a, b in zip(g0, params_of(run.G), strict=True))
     assert not all(torch.equal(a, b) for a, b in zip(d0, params_of(run.D), strict=True))
+
+
+def test_unrolled_look_ahead_takes_the_lr_of_ds_next_update(monkeypatch):
+    """Under lr decay the K look-ahead updates use the lr D's next real update will use,
+    not the lr of its previous one."""
+    run = ring_run("loss.unroll_steps=1", "optim.D.lr_decay=2.0")
+    seen: list[tuple[float, float]] = []
+    step = FunctionalOptimizer.step
+
+    def spy(self, params, grads, state):
+        d = run.players["D"]
+        seen.append((self.opt.param_groups[0]["lr"], scheduled_lr(d.optim_cfg, d.updates)))
+        return step(self, params, grads, state)
+
+    monkeypatch.setattr(FunctionalOptimizer, "step", spy)
+    for _ in range(3):
+        run.step()
+    assert len(seen) == 3
+    for used, expected in seen:
+        assert used == pytest.approx(expected, rel=1e-12)
+    lr0 = run.players["D"].optim_cfg.lr
+    assert [used for used, _ in seen] == pytest.approx([lr0 / 2, lr0 / 4, lr0 / 8], rel=1e-12)
 
 
 # --- PacGAN ---

@@ -1,6 +1,8 @@
 """CIFAR-10 (official binary version) and the Olivetti faces: find the files, check them and
 cut the splits. Images come back as uint8 (N, C, H, W) with int64-able labels (N,)."""
 
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +11,7 @@ from advnets.data.mnist import data_root
 from advnets.errors import DataError
 
 CIFAR_RECORD = 1 + 3 * 32 * 32  # a label byte, then the red, green and blue 32x32 planes
+CIFAR_FILE_RECORDS = 10_000  # every official batch file, training and test
 CIFAR_TRAIN = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
 # the last 5,000 official training images choose checkpoints and baseline settings
 CIFAR_SPLITS = {
@@ -19,12 +22,13 @@ CIFAR_SPLITS = {
 }
 
 FACES_FILE = Path("faces") / "olivetti" / "olivetti_faces.npz"
-# whole people (ids 0-39, 10 images each) per split, so test faces are never seen in training
+# whole people (ids 0-39, 10 images each) per split, so test faces are never seen in
+# training; full is train + valid, as for the other data sets
 FACES_SPLITS = {
     "train": range(0, 28),
     "valid": range(28, 32),
     "test": range(32, 40),
-    "full": range(0, 40),
+    "full": range(0, 32),
 }
 
 _FETCH_HINT = "point at the data folder with --data DIR or ADVNETS_DATA (see shared data README)"
@@ -40,10 +44,11 @@ def _read_cifar_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if not path.is_file():
         raise DataError(f"cifar10: {path} not found; {_FETCH_HINT}")
     raw = np.fromfile(path, dtype=np.uint8)
-    if raw.size == 0 or raw.size % CIFAR_RECORD:
+    if raw.size != CIFAR_FILE_RECORDS * CIFAR_RECORD:
         raise DataError(
-            f"{path}: {raw.size} bytes is not a whole number of {CIFAR_RECORD}-byte CIFAR-10 "
-            f"records; the file is truncated or not the official binary version"
+            f"{path}: {raw.size} bytes, where an official CIFAR-10 binary batch holds "
+            f"{CIFAR_FILE_RECORDS} records of {CIFAR_RECORD} bytes "
+            f"({CIFAR_FILE_RECORDS * CIFAR_RECORD}); delete it and fetch it again"
         )
     records = raw.reshape(-1, CIFAR_RECORD)
     labels = records[:, 0]
@@ -59,10 +64,6 @@ def load_cifar10(split: str = "train", root: str | None = None) -> tuple[np.ndar
     parts = [_read_cifar_file(folder / name) for name in files]
     images = np.concatenate([p[0] for p in parts])
     labels = np.concatenate([p[1] for p in parts])
-    if len(images) < stop:
-        raise DataError(
-            f"cifar10: {len(images)} images in {folder}, the {split} split needs {stop}"
-        )
     return images[start:stop], labels[start:stop]
 
 
@@ -72,12 +73,28 @@ def load_faces(split: str = "train", root: str | None = None) -> tuple[np.ndarra
     path = data_root(root) / FACES_FILE
     if not path.is_file():
         raise DataError(f"faces: {path} not found; {_FETCH_HINT}")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            images, labels = f["images"], f["labels"]
-    except (OSError, ValueError, KeyError) as e:
-        raise DataError(f"{path}: not the Olivetti faces .npz (arrays images, labels): {e}") from e
-    if images.dtype != np.uint8 or images.shape[1:] != (64, 64) or len(images) != len(labels):
-        raise DataError(f"{path}: expected uint8 images (N, 64, 64) with one label each")
+    images, labels = _read_faces(path)
     keep = np.isin(labels, np.asarray(people))
     return images[keep][:, None], labels[keep]
+
+
+def _read_faces(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The archive's images and person ids, checked: 40 people of 10 uint8 64x64 images."""
+    damaged = f"{path}: not the Olivetti faces .npz (arrays images, labels)"
+    try:
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise DataError(f"{damaged}: it holds one array; delete it and fetch it again")
+        with archive as f:
+            missing = [key for key in ("images", "labels") if key not in f.files]
+            if missing:
+                raise DataError(f"{damaged}: no {missing[0]!r} in it; delete it and fetch it again")
+            images, labels = f["images"], f["labels"]  # members decompress as they are read
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error):
+        raise DataError(f"{damaged}: it is damaged; delete it and fetch it again") from None
+    if images.dtype != np.uint8 or images.shape != (400, 64, 64) or labels.shape != (400,):
+        raise DataError(f"{damaged}: expected 400 uint8 images (64, 64) with one label each")
+    ids, counts = np.unique(labels, return_counts=True)
+    if not (np.array_equal(ids, np.arange(40)) and (counts == 10).all()):
+        raise DataError(f"{damaged}: person ids must be 0-39 with 10 images each")
+    return images, labels

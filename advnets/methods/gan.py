@@ -115,6 +115,7 @@ class GAN(Method):
         g_name = "non_saturating" if self.feature_matching else loss.generator
         self.g_loss = bind_options(G_LOSSES.get(g_name), loss)
         self.penalty, self.clip = loss.gradient_penalty, loss.clip
+        self.pack = cfg.model.discriminator.pack  # samples per critic input (PacGAN)
         self.joint_forward = not sees_batches_apart(self.D)  # one D forward over [real; fake]
         self.unroller = None
         if loss.unroll_steps > 0:
@@ -206,7 +207,7 @@ class GAN(Method):
         real sample's condition) added to D's loss."""
         if not self.penalty:
             return loss, stats
-        penalty = gradient_penalty(partial(critic, D, cond=real_y), real, fake)
+        penalty = gradient_penalty(partial(critic, D, cond=real_y), real, fake, pack=self.pack)
         return loss + self.penalty * penalty, {**stats, "gradient_penalty": penalty.detach()}
 
     def generator_loss(

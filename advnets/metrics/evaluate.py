@@ -15,15 +15,19 @@ from advnets.config import DataConfig
 from advnets.data import load_images01, toy_distribution
 from advnets.data.registry import DATASETS, Dataset
 from advnets.errors import DataError
-from advnets.metrics.classifier import load_classifier, predict
+from advnets.metrics.classifier import FEATURES, load_classifier, predict
 from advnets.metrics.fid import class_histogram, frechet_distance, inception_score, kernel_distance
 from advnets.metrics.modes import mode_metrics, stacked_mode_metrics
 from advnets.metrics.parzen import parzen_protocol
 
 
-def scorable() -> list[str]:
-    """The data sets some metric can score."""
-    return [name for name in DATASETS if DATASETS.get(name).metrics]
+def scorable(metric: str | None = None) -> list[str]:
+    """The data sets some metric (`metric`, if given) can score."""
+    return [
+        name
+        for name in DATASETS
+        if DATASETS.get(name).metrics and (metric is None or metric in DATASETS.get(name).metrics)
+    ]
 
 
 def info(dataset: str, metric: str | None = None) -> Dataset:
@@ -68,6 +72,8 @@ def check_samples(samples: np.ndarray | Tensor, dataset: str) -> Tensor:
             raise DataError(f"samples must be floating point, got {array.dtype}")
         samples = torch.from_numpy(array.astype(np.float32))  # also fixes the byte order
     x = samples
+    if x.ndim == 0:
+        raise DataError("samples must be an array of shape (N, ...), got a single number")
     if not x.is_floating_point():
         raise DataError(f"samples must be floating point, got {x.dtype}")
     if len(x) == 0:
@@ -89,11 +95,14 @@ def check_samples(samples: np.ndarray | Tensor, dataset: str) -> Tensor:
 
 def parzen(samples: Tensor, dataset: str, s: EvalSettings) -> dict[str, float]:
     if "parzen" not in info(dataset).metrics:
-        raise DataError(f"the Parzen protocol is for image data, not {dataset!r}")
+        raise DataError(
+            f"the Parzen protocol is the paper's for {', '.join(scorable('parzen'))}, "
+            f"not {dataset!r}"
+        )
     if len(samples) < s.parzen_samples:
         raise DataError(
-            f"parzen needs {s.parzen_samples} samples, got {len(samples)} "
-            f"(pass --n {s.parzen_samples}, or lower the protocol's sample count)"
+            f"parzen needs {s.parzen_samples} samples, got {len(samples)} (draw "
+            f"{s.parzen_samples}, or pass --n {len(samples)} to use these as the centres)"
         )
     if s.reference == "valid":
         images = load_images01(dataset, "valid", s.data_root, s.parzen_valid + s.parzen_test)[0]
@@ -117,7 +126,9 @@ def sample_count(dataset: str, s: EvalSettings) -> int:
     entry = info(dataset)
     if "parzen" in entry.metrics:
         return max(s.parzen_samples, s.fid_samples)
-    return s.stacked_samples if entry.images else s.mode_samples
+    if "modes" in entry.metrics:
+        return s.stacked_samples if entry.images else s.mode_samples
+    return s.fid_samples
 
 
 def modes(samples: Tensor, dataset: str, s: EvalSettings) -> dict[str, float]:
@@ -176,6 +187,12 @@ def _classifier_outputs(samples: Tensor, dataset: str, s: EvalSettings):
 def fid(samples: Tensor, dataset: str, s: EvalSettings) -> dict[str, float]:
     """FID on classifier features against the reference set (the test set unless
     `s.reference` says otherwise), plus the samples' class histogram."""
+    if s.fid_samples <= FEATURES:
+        raise DataError(
+            f"FID needs more samples than the classifier's {FEATURES} features (a covariance "
+            f"of full rank), got {s.fid_samples}; score {FEATURES + 1} or more (the "
+            f"protocol: 10,000), or use kid"
+        )
     feats, probs, test_feats = _classifier_outputs(samples, dataset, s)
     return {
         "fid": frechet_distance(feats, test_feats),

@@ -14,7 +14,7 @@ def mode_metrics(samples: Tensor, means: Tensor, std: float) -> dict[str, float]
     if at least one high-quality sample is nearest to it; the reverse KL compares the
     histogram of high-quality samples over modes with the uniform distribution.
     """
-    dist = torch.cdist(samples.double(), means.double())
+    dist = torch.cdist(samples.double(), means.to(samples.device).double())
     nearest_dist, nearest = dist.min(dim=1)
     high_quality = nearest_dist <= 3 * std
     k = len(means)

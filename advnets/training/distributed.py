@@ -39,7 +39,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
-from advnets.errors import ConfigError
+from advnets.errors import ConfigError, TeamError
 from advnets.methods.base import Counters, Phase, Stats
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ def place_from_env() -> Place | None:
     if world < 2:
         return None
     rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-    if torch.cuda.is_available():
+    if local < torch.cuda.device_count():
         torch.cuda.set_device(local)  # "cuda" then means this process's own GPU
     return Place(rank, world, local)
 
@@ -190,7 +190,7 @@ class Team:
         both = torch.cat([torch.stack(values), extra]) if values else extra
         dist.all_reduce(both)
         if abs(float(both[-1]) / self.world - mine) > 1e-6:
-            raise RuntimeError(
+            raise TeamError(
                 f"the processes' streams of batches differ after step {self.counters.step} "
                 f"(something drew random numbers on some ranks only); the run cannot go on"
             )
@@ -236,6 +236,36 @@ class Team:
             dist.destroy_process_group()
 
 
+def alone(run: "Run") -> None:
+    """A run in one process: a data-parallel run resumed here says so, and records it."""
+    if run.world_size != 1 and run.counters.step > 0:
+        print(
+            f"resuming a {run.world_size}-process run in one process: the same batches; "
+            f"its own randomness and per-batch statistics now follow the whole batch"
+        )
+    if run.cfg.train.sync_bn:
+        print("note: train.sync_bn synchronises batch norm across processes; one has none")
+    run.world_size = 1
+
+
+PEER_GONE = ("Connection closed by peer", "Connection reset by peer", "Broken pipe")
+
+
+def peer_left(err: BaseException, team: "Team | None") -> TeamError | None:
+    """One line for a collective that failed on a non-writing rank because a peer left the
+    run (rank 0 stops on a failure of its own hooks: divergence, a full disk), whose own
+    error says why; None for any other error."""
+    if team is None or team.writes or not isinstance(err, RuntimeError):
+        return None
+    gone = [s for s in PEER_GONE if s in str(err)]
+    if not gone:
+        return None
+    return TeamError(
+        f"rank {team.rank}: another process left the run after step {team.counters.step} "
+        f"({gone[0].lower()}); its own error (rank 0's, above) says why"
+    )
+
+
 def check_split(cfg: "Config", world: int, cuda: bool) -> None:
     """The config rules of a run split over `world` processes (one line each)."""
     m, pack = cfg.train.batch_size, cfg.model.discriminator.pack
@@ -254,6 +284,12 @@ def check_split(cfg: "Config", world: int, cuda: bool) -> None:
         raise ConfigError(
             "train.sync_bn=true needs CUDA devices (torch's SyncBatchNorm does not run on "
             "CPU); set it false, and each process normalises its own share of the batch"
+        )
+    per_node, gpus = int(os.environ.get("LOCAL_WORLD_SIZE", 0)), torch.cuda.device_count()
+    if cuda and per_node > gpus:  # torchrun sets LOCAL_WORLD_SIZE; other launchers may not
+        raise ConfigError(
+            f"{per_node} processes on this node for {gpus} GPU(s): a CUDA run takes one "
+            f"GPU per process; pass --nproc_per_node {gpus}, or train.device=cpu"
         )
 
 

@@ -20,6 +20,7 @@ from advnets.methods.base import Stats
 from advnets.sampling import SAMPLES_PER_CLASS, draw_samples, generate
 from advnets.training.guard import check_weights
 from advnets.training.run import Run
+from advnets.validation import periodic_metric
 from advnets.viz import image_grid, save_points_plot
 
 BAR = ("loss_d", "loss_g", "d_real", "d_fake")  # the progress bar's postfix
@@ -199,14 +200,12 @@ class Checkpointer(Hook):
 
 
 def eval_metric(cfg: Config) -> str:
-    """The periodic evaluation's metric: train.eval_metric, or for auto the accuracy of a
-    classifying method, else the data set's default (its registry entry's first metric)."""
-    classifies = METHODS.get(cfg.method).classifies
-    if cfg.train.eval_metric in ("auto", "accuracy") and classifies:
-        return "accuracy"
+    """The periodic evaluation's metric (`validation.periodic_metric`), one that can score
+    the run's data."""
+    metric = periodic_metric(cfg)
+    if metric == "accuracy" and METHODS.get(cfg.method).classifies:
+        return metric
     metrics = DATASETS.get(cfg.data.name).metrics
-    default = metrics[0] if metrics else "none"
-    metric = cfg.train.eval_metric if cfg.train.eval_metric != "auto" else default
     if metric not in metrics:
         raise ConfigError(
             f"train.eval_metric={cfg.train.eval_metric} cannot score {cfg.data.name} samples; "

@@ -11,7 +11,7 @@ from advnets.checkpoint import load_checkpoint
 from advnets.config import Config
 from advnets.errors import DivergedError
 from advnets.files import atomic_write, remove_orphans
-from advnets.training.distributed import Team, join, place_from_env
+from advnets.training.distributed import Team, alone, join, peer_left, place_from_env
 from advnets.training.folder import check_belongs, check_new, locked, resume_folder, tidy
 from advnets.training.hooks import (
     Checkpointer,
@@ -110,9 +110,14 @@ def train(
         validate(cfg)  # an invalid config: before any folder is made
     with locked(run_dir) if writes else nullcontext():
         run = _start(cfg, run_dir, ckpt, overrides, writes)
-        team = join(place, run) if place is not None else None
+        team = join(place, run) if place is not None else alone(run)
         try:
             return _loop(run, run_dir, team)
+        except RuntimeError as err:
+            peer = peer_left(err, team)
+            if peer is None:
+                raise
+            raise peer from None
         finally:
             if team is not None:
                 team.close()

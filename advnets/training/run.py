@@ -110,6 +110,7 @@ class Run:
             "data_shape": list(self.data.shape),
             "counters": {
                 "step": self.counters.step,
+                "steps_per_epoch": self.counters.steps_per_epoch,
                 "updates": {p.name: p.updates for p in players},
             },
             "nets": {p.name: p.net.state_dict() for p in players},
@@ -270,6 +271,7 @@ def restore_run(ckpt: dict[str, Any], where: Path, overrides: list[str] | None =
             f"{where}: the checkpoint was trained on data of shape {tuple(ckpt['data_shape'])}"
             f", the config builds {tuple(run.data.shape)}"
         )
+    _check_epoch_length(ckpt, run, where)
     try:
         run.load_state_dict(ckpt)
     except (RuntimeError, KeyError, ValueError, TypeError) as err:
@@ -279,3 +281,19 @@ def restore_run(ckpt: dict[str, Any], where: Path, overrides: list[str] | None =
             f"config ({first}); on resume override only train.* keys"
         ) from None
     return run
+
+
+def _check_epoch_length(ckpt: dict[str, Any], run: Run, where: Path) -> None:
+    """A resume keeps the run's steps per epoch (checkpoints that record it): a change of
+    train.batch_size, train.k or train.update would renumber its epochs and jump the
+    schedules that follow them."""
+    saved = ckpt["counters"].get("steps_per_epoch")
+    now = run.counters.steps_per_epoch
+    if saved is not None and not isinstance(saved, int):
+        raise CheckpointError(f"{where}: the checkpoint's steps_per_epoch is damaged")
+    if saved is not None and saved != now:
+        raise ConfigError(
+            f"{where}: the overrides make an epoch {now} steps where the run's took {saved}, "
+            f"which would renumber its epochs; resume without changing train.batch_size, "
+            f"train.k or train.update, or train a new run"
+        )

@@ -79,6 +79,8 @@ class Step:
         """Draw the phase's batch, compute its losses with the other players frozen, and
         step the players it trains."""
         batch = self.batches.draw(phase.needs)
+        for player in self.players.values():  # a look-ahead (unrolled D) reads next update's lr
+            player.scheduled(int(self.counters.epoch))
         keep = set(phase.trains) | set(phase.keeps_graph)
         others = [p.net for name, p in self.players.items() if name not in keep]
         with self.around(phase), frozen(others):
