@@ -191,6 +191,7 @@ def run_samples(
     if DATASETS.get(dataset).mixture is not None:
         settings.toy = cfg.data
     settings.data_root = settings.data_root or cfg.data.root
+    settings.trained_on = cfg.data.split
     samples = draw_samples(G, cfg, sample_count(dataset, settings), seed)
     lo, hi = cfg.data.value_range
     if samples.ndim == 4 and (lo, hi) != (0.0, 1.0):

@@ -115,6 +115,12 @@ def cmd_eval(args: argparse.Namespace) -> None:
     samples, dataset, settings, run = _eval_samples(args)
     _warn_below_protocol(dataset, settings, len(samples))
     rows = score_samples(samples, dataset, args.metric, settings)
+    if "parzen" in rows and settings.trained_on in ("full", "valid"):
+        print(
+            f"advnets: warning: Parzen's sigma is chosen on validation images that this run "
+            f"trained on (data.split={settings.trained_on}); its score is optimistic",
+            file=sys.stderr,
+        )
     for scores in rows.values():
         _print_scores(scores)
     if run is not None:

@@ -272,3 +272,18 @@ def test_resume_from_a_best_pt_is_refused(tmp_path, capsys):
     assert main(["train", "--resume", str(tmp_path / "best.pt"), "--steps", "3"]) == 2
     err = capsys.readouterr().err.strip()
     assert "--resume continues a run from its folder's checkpoint.pt; pass" in err
+
+
+def test_parzen_on_a_run_that_trained_on_the_validation_images_warns(
+    tmp_path, capsys, quiet, data_root
+):
+    """A run of data.split=full has seen the images that choose Parzen's sigma: eval says
+    its score is optimistic."""
+    from advnets.config import load_preset
+    from advnets.training import train
+
+    sets = [*quiet, "train.steps=1", "train.eval_every=0", "data.split=full"]
+    sets.append(f"data.root={data_root}")
+    train(load_preset("gan-mnist-fast", sets), tmp_path / "full")
+    assert main(["eval", str(tmp_path / "full"), "--metric", "parzen", "--n", "200"]) == 0
+    assert "trained on (data.split=full); its score is optimistic" in capsys.readouterr().err

@@ -60,6 +60,7 @@ class EvalSettings:
     fid_samples: int = 10_000  # samples embedded for FID / KID (against the 10,000 test images)
     data_root: str | None = None
     toy: DataConfig | None = None  # a run's own mixture settings; else the published ones
+    trained_on: str | None = None  # a run's data.split (its images are not fresh to it)
     cache: dict = field(default_factory=dict, repr=False)  # features shared by FID and KID
 
 
