@@ -279,6 +279,8 @@ def test_packed_training_step_splits_real_and_fake_packs():
     torch.testing.assert_close(real_logits, run.D(real))  # no pack mixes real and fake
     with pytest.raises(ConfigError, match="multiple of model.discriminator.pack=3"):
         ring_run("model.discriminator.pack=3")
+    with pytest.raises(ConfigError, match=r"pack=2: packs of samples of shape \(2,\)"):
+        ring_run("model.discriminator.pack=2", "model.discriminator.arch=dcgan")
 
 
 # --- minibatch discrimination ---

@@ -4,6 +4,7 @@ nothing of losses or optimizers."""
 from torch import Tensor, nn
 
 from advnets.config import ModelConfig
+from advnets.errors import ConfigError
 from advnets.nets.conditional import conditional_discriminator, conditional_generator
 from advnets.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from advnets.nets.layers import Maxout, Packed
@@ -53,7 +54,12 @@ def build_discriminator(cfg: ModelConfig, in_shape: tuple[int, ...], outputs: in
         return conditional_discriminator(net, cfg.discriminator, in_shape, cfg.num_classes)
     m = cfg.discriminator.pack
     if m > 1:  # PacGAN: D of m samples, concatenated along their first feature axis
-        return Packed(net(cfg.discriminator, (m * in_shape[0], *in_shape[1:])), m)
+        try:
+            return Packed(net(cfg.discriminator, (m * in_shape[0], *in_shape[1:])), m)
+        except ConfigError as err:
+            raise ConfigError(
+                f"{err} (model.discriminator.pack={m}: packs of samples of shape {tuple(in_shape)})"
+            ) from None
     if outputs > 1:
         return net(cfg.discriminator, in_shape, outputs)
     return net(cfg.discriminator, in_shape)
