@@ -28,6 +28,7 @@ from advnets.config import (
     apply_overrides,
     config_from_dict,
     load_preset,
+    path_override,
     preset_description,
     preset_names,
 )
@@ -50,7 +51,7 @@ def _train_overrides(args: argparse.Namespace) -> list[str]:
     """--set first, then the dedicated flags, which therefore win over a --set of their key."""
     overrides = list(args.set or [])
     if args.data:
-        overrides.append(f"data.root={args.data}")
+        overrides.append(path_override("data.root", args.data))
     if args.steps is not None:
         overrides += [f"train.steps={args.steps}", "train.epochs=null"]
     if args.epochs is not None:

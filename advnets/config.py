@@ -7,7 +7,9 @@ raises a one-line `ConfigError` that names the key.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import os
 import types
 import typing
 from dataclasses import asdict, dataclass, field
@@ -382,7 +384,15 @@ def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
         node = child
     if parts[-1] not in node:
         raise ConfigError(f"unknown config key {dotted!r}; see `advnets presets --show NAME`")
-    node[parts[-1]] = value
+    old = node[parts[-1]]  # a whole section is merged key by key, as based_on merges it
+    both = isinstance(old, dict) and isinstance(value, dict)
+    node[parts[-1]] = _merged(old, value) if both else value
+
+
+def path_override(key: str, path: str | os.PathLike) -> str:
+    """`key=path` as an override that YAML reads back as the very same string (quoted): a
+    path may hold ' #' or ': ', or look like null, a number or a list."""
+    return f"{key}={json.dumps(os.fspath(path))}"
 
 
 def apply_overrides(config: Config, overrides: list[str]) -> Config:
@@ -418,11 +428,32 @@ def preset_description(name: str) -> str:
     return str(load_yaml(_preset_files()[name]).get("description", ""))
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml's safe loader, refusing a key given twice in one mapping (plain YAML keeps the
+    last silently); keys merged in from an anchor (`<<`) may still be overridden."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, typing.Hashable):
+                continue  # yaml's own constructor refuses it, with its message
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} is given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def load_yaml(path: Path | Any) -> dict[str, Any]:
     try:
-        values = yaml.safe_load(path.read_text())
+        values = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({err.__class__.__name__})") from None
+        problem = getattr(err, "problem", None) or err.__class__.__name__
+        raise ConfigError(f"{path}: not valid YAML ({problem})") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: cannot be read ({err.__class__.__name__})") from None
     if not isinstance(values, dict):

@@ -37,12 +37,16 @@ def worker(preset: str, steps: int, threads: int, batch: int, data: str) -> None
     WARMUP steps; rank 0 prints {ms per step, images per second} as JSON."""
     import torch
 
-    from advnets.config import load_preset
+    from advnets.config import load_preset, path_override
     from advnets.training import build_run, run_loop
     from advnets.training.distributed import join, place_from_env
 
     torch.set_num_threads(threads)
-    overrides = [f"train.batch_size={batch}", f"train.threads={threads}", f"data.root={data}"]
+    overrides = [
+        f"train.batch_size={batch}",
+        f"train.threads={threads}",
+        path_override("data.root", data),
+    ]
     place = place_from_env()  # first: under CUDA each rank then builds on its own GPU
     run = build_run(load_preset(preset, [*overrides, "train.progress=false"]))
     team = join(place, run) if place is not None else None

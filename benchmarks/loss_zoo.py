@@ -33,7 +33,7 @@ import torch
 from executor import Job, add_executor_options, check_executor, run_jobs
 from results import Results, positive_int
 
-from advnets.config import load_preset
+from advnets.config import load_preset, path_override
 from advnets.errors import ConfigError, exit_on_error
 from advnets.metrics.classifier import FEATURES
 from advnets.metrics.evaluate import METRICS, EvalSettings, check_samples
@@ -198,7 +198,7 @@ def zoo_row(args: argparse.Namespace, dataset: str, name: str, seed: int) -> dic
     overrides = [
         "train.progress=false",
         f"data.name={dataset}",
-        f"data.root={args.data}",
+        path_override("data.root", args.data),
         f"train.seed={seed}",
         f"train.batch_size={args.batch}",
         *extra,

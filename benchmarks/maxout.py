@@ -17,6 +17,7 @@ from results import nonnegative_int, positive_int
 from timing import best_of_3, step_ms
 from torch import Tensor
 
+from advnets.config import path_override
 from advnets.data import load_images01
 from advnets.errors import exit_on_error
 from advnets.nets.layers import Maxout
@@ -85,7 +86,7 @@ def main() -> None:
     if args.steps:
         print(f"\n{'training step':<38} {'amax ms':>8} {'ours ms':>8} {'speed-up':>8}")
         for preset in ["gan-mnist", "pacgan-grid"]:
-            data = [f"data.root={args.data}"]
+            data = [path_override("data.root", args.data)]
             Maxout.forward = amax_forward
             base = step_ms(preset, data, args.steps)
             Maxout.forward = OURS

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from results import positive_int  # noqa: E402
 
-from advnets.config import Config, load_preset  # noqa: E402
+from advnets.config import Config, load_preset, path_override  # noqa: E402
 from advnets.data import load_images01  # noqa: E402
 from advnets.data.registry import DATASETS  # noqa: E402
 from advnets.errors import ConfigError, exit_on_error  # noqa: E402
@@ -79,7 +79,9 @@ def samples01(run, cfg: Config, seed: int) -> Tensor:
 
 def main() -> None:
     args = parse_args()
-    cfg = load_preset(args.preset, ["train.progress=false", f"data.root={args.data}", *args.set])
+    cfg = load_preset(
+        args.preset, ["train.progress=false", path_override("data.root", args.data), *args.set]
+    )
     valid, test, seed = scoring_images(cfg, args.valid, args.test)
     run = build_run(cfg)
     valid, test = valid.to(run.device), test.to(run.device)

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from advnets.checkpoint import load_checkpoint
-from advnets.config import load_preset
+from advnets.config import load_preset, path_override
 from advnets.errors import exit_on_error
 from advnets.metrics.evaluate import EvalSettings, check_samples, parzen
 from advnets.sampling import sample_from_run
@@ -31,7 +31,7 @@ def train_and_score(
 ) -> tuple[dict, float, float]:
     """Train `preset` into `run_dir` and score its best.pt (if the preset evaluates during
     training) or its final checkpoint: (Parzen scores, epochs of that checkpoint, seconds)."""
-    overrides = [f"data.root={data}"]
+    overrides = [path_override("data.root", data)]
     if epochs is not None:
         overrides += ["train.steps=null", f"train.epochs={epochs}"]
     cfg = load_preset(preset, overrides)

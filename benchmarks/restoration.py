@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from executor import Job, add_executor_options, check_executor, run_jobs  # noqa: E402
 from results import Results, add_run_options, check_overrides, train_or_continue  # noqa: E402
 
-from advnets.config import load_preset  # noqa: E402
+from advnets.config import load_preset, path_override  # noqa: E402
 from advnets.data import load_images01  # noqa: E402
 from advnets.data.corruptions import TASKS, degrade  # noqa: E402
 from advnets.errors import exit_on_error  # noqa: E402
@@ -49,7 +49,7 @@ def train_runs(args, dataset: str, task: str, seed: int) -> dict:
     for method in METHODS:
         folder = run_dir(args, dataset, task, method, seed)
         common = ["train.progress=false", *args.set]
-        common += [f"data.root={args.data}"] if args.data else []
+        common += [path_override("data.root", args.data)] if args.data else []
         common += [f"train.steps={args.steps}"] if args.steps else []
         cfg = load_preset(
             f"restore-{task}-{dataset}", [f"method={method}", f"train.seed={seed}", *common]

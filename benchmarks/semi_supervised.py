@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from executor import Job, add_executor_options, check_executor, run_jobs  # noqa: E402
 from results import Results, add_run_options, check_overrides, train_or_continue  # noqa: E402
 
-from advnets.config import load_preset  # noqa: E402
+from advnets.config import load_preset, path_override  # noqa: E402
 from advnets.errors import exit_on_error  # noqa: E402
 from advnets.metrics.accuracy import accuracy  # noqa: E402
 from advnets.sampling import load_classifier  # noqa: E402
@@ -64,7 +64,7 @@ def train_and_score(preset: str, method: str, labels: int, seed: int, args) -> d
         *args.set,
     ]
     if args.data:
-        overrides.append(f"data.root={args.data}")
+        overrides.append(path_override("data.root", args.data))
     run_dir = Path(args.out) / f"{preset}-{method}-{labels}-s{seed}"
     t0 = time.perf_counter()
     first_step, run = train_or_continue(load_preset(preset, overrides), run_dir, overrides)
@@ -111,7 +111,7 @@ def converge(args) -> None:
             "train.progress=false",
             "train.eval_every=0",
             *args.set,
-            *([f"data.root={args.data}"] if args.data else []),
+            *([path_override("data.root", args.data)] if args.data else []),
         ]
         train_or_continue(load_preset(args.preset, overrides), run_dir, overrides)
         fid = advnets.evaluate(run_dir, metric="fid", data_root=args.data)["fid"]

@@ -27,7 +27,7 @@ from executor import Job, add_executor_options, check_executor, run_jobs
 from mode_collapse import pm, timed_run
 from results import Results, add_methods_option, add_run_options, check_overrides, positive_int
 
-from advnets.config import load_preset
+from advnets.config import load_preset, path_override
 from advnets.data import load_images01, stack_digits
 from advnets.errors import exit_on_error
 from advnets.metrics.evaluate import METRICS, EvalSettings, check_samples
@@ -59,7 +59,7 @@ def train_and_score(
     cfg = load_preset(
         "dcgan-stacked-mnist",
         [
-            f"data.root={args.data}",
+            path_override("data.root", args.data),
             f"train.batch_size={BATCH}",
             f"train.seed={seed}",
             f"train.steps={steps}",

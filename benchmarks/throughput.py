@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from results import positive_int  # noqa: E402
 
-from advnets.config import load_preset  # noqa: E402
+from advnets.config import load_preset, path_override  # noqa: E402
 from advnets.data import load_images  # noqa: E402
 from advnets.errors import exit_on_error  # noqa: E402
 from advnets.training import build_run  # noqa: E402
@@ -241,7 +241,12 @@ MATMULS = ("aten::mm", "aten::addmm", "aten::bmm")
 def preset_run(preset: str, precision: str, data_root: str):
     """The preset's config and a built run of it in `precision`."""
     cfg = load_preset(
-        preset, ["train.progress=false", f"data.root={data_root}", f"train.precision={precision}"]
+        preset,
+        [
+            "train.progress=false",
+            path_override("data.root", data_root),
+            f"train.precision={precision}",
+        ],
     )
     return cfg, build_run(cfg)
 

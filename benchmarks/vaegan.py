@@ -34,7 +34,7 @@ from results import (  # noqa: E402
 )
 
 import advnets  # noqa: E402
-from advnets.config import load_preset  # noqa: E402
+from advnets.config import load_preset, path_override  # noqa: E402
 from advnets.data import load_images01  # noqa: E402
 from advnets.data.registry import DATASETS  # noqa: E402
 from advnets.errors import exit_on_error  # noqa: E402
@@ -64,7 +64,7 @@ def train_and_score(args, method: str, seed: int) -> dict:
         "train.progress=false",
         *args.set,
     ]
-    overrides += [f"data.root={args.data}"] if args.data else []
+    overrides += [path_override("data.root", args.data)] if args.data else []
     folder, t0 = run_dir(args, method, seed), time.perf_counter()
     cfg = load_preset(f"vaegan-{args.dataset}", overrides)
     train_or_continue(cfg, folder, overrides)  # stopped, or trained but not scored: go on

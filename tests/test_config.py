@@ -180,3 +180,49 @@ def test_a_periodic_evaluation_the_method_cannot_score_is_refused(preset, overri
     with pytest.raises(ConfigError, match=message):
         validate(load_preset(preset, [*overrides, "train.eval_every=100"]))
     validate(load_preset(preset, [*overrides, "train.eval_every=0"]))
+
+
+def test_a_key_given_twice_in_a_preset_file_is_refused(tmp_path):
+    """Plain YAML keeps the last of two `train:` sections silently; here it is one line.
+    Keys merged from an anchor may still be overridden."""
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("based_on: gan-ring\ntrain:\n  k: 2\ntrain:\n  seed: 3\n")
+    with pytest.raises(ConfigError, match="the key 'train' is given twice"):
+        load_preset(str(twice))
+    anchored = tmp_path / "anchored.yaml"
+    anchored.write_text(
+        "based_on: gan-ring\noptim:\n  D: &d {lr: 0.001, name: adam}\n"
+        "  G:\n    <<: *d\n    lr: 0.002\n"
+    )
+    cfg = load_preset(str(anchored))
+    assert (cfg.optim["G"].lr, cfg.optim["G"].name, cfg.optim["D"].lr) == (0.002, "adam", 0.001)
+
+
+def test_overriding_a_whole_section_merges_it_key_by_key():
+    """`--set model.generator={...}` changes the keys it names, as based_on does; the
+    preset's other keys stay (they used to fall back to the dataclass defaults)."""
+    base = load_preset("gan-mnist")
+    cfg = apply_overrides(base, ["model.generator={hidden: [64]}", "optim.D={lr: 0.01}"])
+    assert cfg.model.generator.hidden == [64] and cfg.optim["D"].lr == 0.01
+    assert cfg.model.generator.init == base.model.generator.init != "default"
+    assert cfg.optim["D"].lr_decay == base.optim["D"].lr_decay != 1.0
+
+
+@pytest.mark.parametrize("path", ["/mnt/my data #2", "null", "~", "2024", "/x: y", "[v2]/d"])
+def test_a_data_path_is_taken_as_written(path):
+    """--data and the benchmarks' data folders pass through path_override: YAML would cut
+    a path at ' #', read 'null' as None or '2024' as a number."""
+    from advnets.config import path_override
+
+    assert load_preset("gan-ring", [path_override("data.root", path)]).data.root == path
+
+
+@pytest.mark.parametrize(
+    "override",
+    ["input_dropout=0.5", "hidden_noise=0.3", "weight_norm=true", "activation=maxout"],
+)
+def test_keys_a_dcgan_net_would_ignore_are_refused(override):
+    """The DCGAN nets read none of the MLP-only keys: setting one would change nothing."""
+    with pytest.raises(ConfigError, match="is read by MLP nets only; arch dcgan"):
+        validate(load_preset("dcgan-mnist", [f"model.discriminator.{override}"]))
+    validate(load_preset("gan-mnist", [f"model.discriminator.{override}"]))  # an MLP reads it
