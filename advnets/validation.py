@@ -108,31 +108,6 @@ def check_optim(o: OptimConfig, which: str) -> None:
     check(all(mu >= 0 for mu in momenta), f"{which}.momentum and momentum_final must be >= 0")
 
 
-# keys that only the MLP nets read; another arch would ignore them silently
-MLP_ONLY = (
-    "hidden",
-    "activation",
-    "batch_norm",
-    "bn_eps",
-    "input_dropout",
-    "hidden_dropout",
-    "input_noise",
-    "hidden_noise",
-    "weight_norm",
-)
-
-
-def check_read(net: NetConfig, prefix: str) -> None:
-    """No key that the net's arch would ignore is set (a conv net reads no MLP-only key)."""
-    default = NetConfig()
-    ignored = [k for k in MLP_ONLY if getattr(net, k) != getattr(default, k)]
-    check(
-        net.arch == "mlp" or not ignored,
-        f"{prefix}{ignored[0] if ignored else ''} is read by MLP nets only; arch {net.arch} "
-        f"would ignore it: drop it, or set {prefix}arch=mlp",
-    )
-
-
 def check_net(net: NetConfig, prefix: str, num_classes: int) -> None:
     check(all(w >= 1 for w in net.hidden), f"{prefix}hidden widths must be >= 1")
     check(net.pieces >= 1, f"{prefix}pieces must be >= 1")
@@ -294,12 +269,10 @@ def periodic_metric(cfg: Config) -> str:
 
 def check_new_training(cfg: Config) -> None:
     """Rules for training from now on, not applied to the configs of saved runs (which are
-    still sampled and scored): no key a net would ignore, no training on the test images,
-    and a periodic FID on more samples than its features."""
+    still sampled and scored): no training on the test images, and a periodic FID on more
+    samples than its features."""
     from advnets.metrics.classifier import FEATURES
 
-    for which in ("generator", "discriminator", "encoder"):
-        check_read(getattr(cfg.model, which), f"model.{which}.")
     check(
         cfg.data.split != "test",
         "data.split=test trains on the test images that score the run (advnets eval); "

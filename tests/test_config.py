@@ -215,14 +215,3 @@ def test_a_data_path_is_taken_as_written(path):
     from advnets.config import path_override
 
     assert load_preset("gan-ring", [path_override("data.root", path)]).data.root == path
-
-
-@pytest.mark.parametrize(
-    "override",
-    ["input_dropout=0.5", "hidden_noise=0.3", "weight_norm=true", "activation=maxout"],
-)
-def test_keys_a_dcgan_net_would_ignore_are_refused(override):
-    """The DCGAN nets read none of the MLP-only keys: setting one would change nothing."""
-    with pytest.raises(ConfigError, match="is read by MLP nets only; arch dcgan"):
-        validate(load_preset("dcgan-mnist", [f"model.discriminator.{override}"]))
-    validate(load_preset("gan-mnist", [f"model.discriminator.{override}"]))  # an MLP reads it
