@@ -190,13 +190,14 @@ def run_samples(
     dataset = cfg.data.name
     if DATASETS.get(dataset).mixture is not None:
         settings.toy = cfg.data
+    settings.data = cfg.data
     settings.data_root = settings.data_root or cfg.data.root
     settings.trained_on = cfg.data.split
     samples = draw_samples(G, cfg, sample_count(dataset, settings), seed)
     lo, hi = cfg.data.value_range
     if samples.ndim == 4 and (lo, hi) != (0.0, 1.0):
         samples = (samples - lo) / (hi - lo)  # the metrics' images are on [0, 1]
-    return check_samples(samples, dataset), dataset, ckpt["counters"]["step"]
+    return check_samples(samples, dataset, settings), dataset, ckpt["counters"]["step"]
 
 
 def score_samples(
@@ -208,7 +209,12 @@ def score_samples(
 
     if metric != "all" and metric not in METRICS:
         raise ConfigError(f"unknown metric {metric!r}; choose one of: {', '.join(METRICS)}, all")
-    names = metrics_for(dataset) if metric == "all" else [metric]
+    names = metrics_for(dataset, settings) if metric == "all" else [metric]
+    if dataset == "folder" and not set(names) <= set(metrics_for(dataset, settings)):
+        raise ConfigError(
+            f"{metric} cannot score samples of your own pictures; choose one of: "
+            f"{', '.join(metrics_for(dataset, settings))}"
+        )
     return {name: METRICS[name](samples, dataset, settings) for name in names}
 
 

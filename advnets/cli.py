@@ -1,6 +1,7 @@
 """The `advnets` command line: one `cmd_*` function per subcommand (see `advnets --help`)."""
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -33,7 +34,7 @@ from advnets.config import (
     preset_names,
 )
 from advnets.errors import AdvnetsError, ConfigError
-from advnets.files import read_npy, save_npy
+from advnets.files import atomic_write, read_npy, save_npy
 from advnets.metrics.classifier import SPECS
 
 
@@ -73,13 +74,29 @@ def _train_config(args: argparse.Namespace, overrides: list[str]) -> Config:
         return apply_overrides(config_from_dict(ckpt["config"]), overrides)
     if not args.preset:
         raise ConfigError("name a preset (see `advnets presets`) or pass --resume RUN_DIR")
-    return load_preset(args.preset, overrides)
+    return _own_images(load_preset(args.preset, overrides), args)
+
+
+def _own_images(cfg: Config, args: argparse.Namespace) -> Config:
+    """The preset on the user's pictures (--images, --size), data and nets following them."""
+    from advnets.data.resolve import parse_size, with_images
+
+    size = parse_size(args.size) if args.size else None
+    if args.images:
+        return with_images(cfg, args.images, size)
+    if size is None:
+        return cfg
+    if cfg.data.name != "folder":
+        raise ConfigError("--size sets the size of your own pictures: give --images DIR too")
+    return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, image_size=size))
 
 
 def _check_resume_args(args: argparse.Namespace) -> None:
     """--resume continues a run in its own folder with its own config: a preset or --out
     beside it would be ignored, so they are refused rather than silently dropped."""
-    for given, what in ((args.preset, f"the preset {args.preset!r}"), (args.out, "--out")):
+    given_flags = (args.preset, f"the preset {args.preset!r}"), (args.out, "--out")
+    given_flags += ((args.images, "--images"), (args.size, "--size"))
+    for given, what in given_flags:
         if args.resume and given:
             raise ConfigError(
                 f"--resume continues {args.resume} with its own config and folder; drop "
@@ -93,9 +110,10 @@ def cmd_train(args: argparse.Namespace) -> None:
     _check_resume_args(args)
     overrides = _train_overrides(args)
     if args.print_config:
+        from advnets.data.resolve import resolve
         from advnets.validation import validate
 
-        cfg = _train_config(args, overrides)
+        cfg = resolve(_train_config(args, overrides))
         validate(cfg)  # the same checks as a run gets, before printing
         print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
         return
@@ -111,7 +129,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     else:
         if not args.preset:
             raise ConfigError("name a preset (see `advnets presets`) or pass --resume RUN_DIR")
-        cfg = load_preset(args.preset, overrides)
+        cfg = _own_images(load_preset(args.preset, overrides), args)
         run_dir = Path(args.out or Path("runs") / Path(args.preset).stem)
         run = train(cfg, run_dir)  # refuses a folder that holds another run's files
     if os.environ.get("RANK", "0") != "0":  # under torchrun: rank 0 speaks for the run
@@ -124,12 +142,20 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
-    from advnets.sampling import check_finite, check_label, class_grid, draw_samples, load_generator
+    from advnets.sampling import (
+        check_finite,
+        check_label,
+        class_grid,
+        draw_samples,
+        label_index,
+        load_generator,
+    )
     from advnets.truncation import check_keep, draw_truncated
     from advnets.viz import save_image_grid, save_points_plot
 
     out = check_suffix(args.out, (".npy", ".png"))
     G, cfg = load_generator(Path(args.run_dir), resolve_device(args.device, "--device"))
+    args.label = label_index(cfg, args.label)
     check_label(cfg, args.label)
     classes, nrow = cfg.model.num_classes, None
     keep = args.jacobian_keep
@@ -161,21 +187,30 @@ def cmd_sample(args: argparse.Namespace) -> None:
     print(f"wrote {len(samples)} samples {tuple(samples.shape[1:])}{what} -> {out}")
 
 
+def names_path(out: str) -> Path:
+    """Where `classify --out Y.npy` writes the predicted class names: Y.names.txt."""
+    return Path(out).with_suffix(".names.txt")
+
+
 def cmd_classify(args: argparse.Namespace) -> None:
     """D/C's predicted labels for images in the run's data layout and value range."""
     import torch
 
     from advnets.data import check_images
-    from advnets.data.registry import DATASETS
+    from advnets.data.registry import spec
     from advnets.metrics.accuracy import predict_classes
     from advnets.sampling import load_classifier
 
     check_suffix(args.out, (".npy",))
     D, cfg = load_classifier(Path(args.run_dir), resolve_device(args.device, "--device"))
     x = torch.from_numpy(read_npy(args.samples))
-    check_images(x, cfg.data.name, tuple(cfg.data.value_range), args.samples)
-    labels = predict_classes(D, x.float(), DATASETS.get(cfg.data.name).classes)
+    check_images(x, cfg.data, tuple(cfg.data.value_range), args.samples)
+    labels = predict_classes(D, x.float(), spec(cfg.data).classes)
     save_npy(Path(args.out), labels.numpy().astype(np.int64))
+    names = spec(cfg.data).class_names
+    if names:  # the class names beside the indices, one line per image
+        text = "".join(f"{names[i]}\n" for i in labels.tolist())
+        atomic_write(names_path(args.out), lambda f: f.write(text.encode()))
     print(f"wrote {len(labels)} labels (int64) -> {args.out}")
 
 
@@ -188,7 +223,7 @@ def _autoencoder_input(args: argparse.Namespace):
 
     E, G, cfg = load_autoencoder(Path(args.run_dir), resolve_device(args.device, "--device"))
     x = torch.from_numpy(read_npy(args.samples))
-    check_images(x, cfg.data.name, tuple(cfg.data.value_range), args.samples)
+    check_images(x, cfg.data, tuple(cfg.data.value_range), args.samples)
     return E, G, cfg, x.float()
 
 
@@ -264,6 +299,18 @@ def _add_train_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run saved in RUN_DIR")
     p.add_argument("--data", metavar="DIR", help="data folder (else $ADVNETS_DATA)")
     p.add_argument(
+        "--images",
+        metavar="PATH",
+        help="train on your own pictures: a folder (subfolders: classes) or a .npy/.npz "
+        "array; the preset's method, nets and optimisers are kept",
+    )
+    p.add_argument(
+        "--size",
+        metavar="N|HxW",
+        help="with --images: resize the shorter side, then centre-crop to N x N (or H x W); "
+        "default: the preset's own image size",
+    )
+    p.add_argument(
         "--print-config",
         action="store_true",
         help="print the resolved config (with --resume: the run's, overridden) as "
@@ -291,8 +338,8 @@ def _add_sample_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=seed_value, default=0, help="seed of the noise")
     p.add_argument(
         "--label",
-        type=integer,
-        help="conditional runs: every sample of this class (else uniform labels)",
+        help="conditional runs: every sample of this class, by number or by name (a folder's "
+        "subfolder name; else uniform labels)",
     )
     p.add_argument(
         "--jacobian-keep",
@@ -367,9 +414,31 @@ def _add_autoencoder_commands(sub: argparse._SubParsersAction) -> None:
         p.set_defaults(func=func)
 
 
+def cmd_prepare(args: argparse.Namespace) -> None:
+    from advnets.data.folder import prepare
+    from advnets.data.resolve import parse_size, summary
+
+    found = prepare(args.path, tuple(parse_size(args.size)), args.channels, args.cache, True)
+    print(summary(args.path, found) + ("" if found.built else " (already prepared)"))
+
+
+def _add_prepare_command(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "prepare", help="prepare a folder of pictures for training (done by train otherwise)"
+    )
+    p.add_argument("path", help="a folder of pictures (subfolders: classes) or a .npy/.npz")
+    p.add_argument("--size", required=True, metavar="N|HxW", help="training size, e.g. 64")
+    p.add_argument(
+        "--channels", type=int, choices=(0, 1, 3), default=0, help="1, 3 or 0: auto (default)"
+    )
+    p.add_argument("--cache", metavar="DIR", help="cache folder (else $ADVNETS_CACHE)")
+    p.set_defaults(func=cmd_prepare)
+
+
 def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     """presets, train, sample, eval, classify, classifier: training runs and their scores."""
     _add_presets_command(sub)
+    _add_prepare_command(sub)
     _add_train_command(sub)
     _add_sample_command(sub)
     add_eval_command(sub)

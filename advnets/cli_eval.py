@@ -84,6 +84,8 @@ def _eval_samples(args: argparse.Namespace):
     device = resolve_device(args.device, "--device")
     samples, dataset, step = run_samples(args.run_dir, settings, args.seed, device)
     run_dir = checkpoint_path(Path(args.run_dir)).parent
+    if args.metric in ("memorization", "all"):  # the nearest pairs, beside the scores
+        settings.picture = str(run_dir / "memorization.png")
     return samples, dataset, settings, (run_dir, step)
 
 

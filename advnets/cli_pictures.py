@@ -99,7 +99,7 @@ def _encoded_concepts(args: argparse.Namespace) -> list:
     for name in ("a_images", "b_images", "c_images"):
         path = getattr(args, name)
         x = torch.from_numpy(read_npy(path))
-        check_images(x, cfg.data.name, tuple(cfg.data.value_range), path)
+        check_images(x, cfg.data, tuple(cfg.data.value_range), path)
         codes.append(encode_images(E, x.float()))
     return codes
 

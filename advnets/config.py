@@ -26,9 +26,22 @@ from advnets.errors import ConfigError
 class DataConfig:
     """Where training samples come from."""
 
-    name: str = "mnist"  # mnist | fashion | stacked-mnist | gaussian1d | ring | grid
+    # mnist | fashion | cifar10 | faces | stacked-mnist | gaussian1d | ring | grid |
+    # folder (your own pictures: data.path)
+    name: str = "mnist"
     split: str = "train"  # train (first 50k) | valid (last 10k) | test | full (all 60k)
     root: str | None = None  # data folder; else $ADVNETS_DATA, else ~/.cache/advnets
+    # folder: a folder of pictures (subfolders: classes) or a .npy/.npz array of images
+    path: str | None = None
+    # folder: [H, W] of the training images (shorter side resized, centre cropped); empty:
+    # recorded from the preset's own data set when --images swaps it in
+    image_size: list[int] = field(default_factory=list)
+    channels: int = 0  # folder: 1 (grey) | 3 (colour); 0: 1 if every picture is grey, else 3
+    # folder: the class names (first-level subfolders), recorded when the run starts
+    class_names: list[str] = field(default_factory=list)
+    valid_fraction: float = 0.1  # folder: share of each class held out as the valid split
+    split_seed: int = 0  # folder: which images are held out
+    cache: str | None = None  # folder: prepared caches; else $ADVNETS_CACHE, else ~/.cache
     download: bool = True  # fetch from the official mirrors (sha256-checked) if files are absent
     value_range: list[float] = field(default_factory=lambda: [0.0, 1.0])  # pixel range fed to D
     mean: float = 4.0  # gaussian1d: mean of p_data

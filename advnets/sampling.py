@@ -8,7 +8,7 @@ from torch import Tensor, nn
 from advnets.checkpoint import load_checkpoint
 from advnets.config import Config, config_from_dict
 from advnets.data import TrainingData, sample_labels, sample_noise
-from advnets.data.registry import DATASETS
+from advnets.data.registry import spec
 from advnets.errors import CheckpointError, ConfigError
 from advnets.methods import METHODS
 from advnets.nets import build_generator
@@ -66,7 +66,7 @@ def checkpoint_config(ckpt: dict) -> Config:
         validate(cfg, training=False)
     except ConfigError as err:
         raise CheckpointError(f"the checkpoint's config is invalid: {err}") from None
-    expected = DATASETS.get(cfg.data.name).shape
+    expected = spec(cfg.data).shape
     if tuple(ckpt["data_shape"]) != expected:
         raise CheckpointError(
             f"the checkpoint's data shape {tuple(ckpt['data_shape'])} is not that of its "
@@ -149,6 +149,24 @@ def class_rows(z: Tensor, classes: int) -> tuple[Tensor, Tensor]:
     """The same n noise vectors for each class, one class after another: (classes * n)
     z's and labels (0 x n, 1 x n, ...) for a picture with one row per class."""
     return z.repeat(classes, 1), torch.arange(classes).repeat_interleave(len(z))
+
+
+def label_index(cfg: Config, label: str | int | None) -> int | None:
+    """A class given by number or by name (a folder run's subfolder names, MNIST's digits,
+    CIFAR-10's "cat") as its index; None stays None."""
+    if label is None or isinstance(label, int):
+        return label
+    names = list(spec(cfg.data).class_names)
+    if label in names:
+        return names.index(label)
+    try:
+        return int(label)
+    except ValueError:
+        shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+        raise ConfigError(
+            f"--label {label!r} is not a class of this run; choose a number"
+            + (f" or one of: {shown}" if names else "")
+        ) from None
 
 
 def check_label(cfg: Config, label: int | None) -> None:

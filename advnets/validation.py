@@ -5,12 +5,12 @@ that types alone cannot express. Code downstream trusts a validated config."""
 import math
 from typing import Any
 
-from advnets.config import Config, NetConfig, OptimConfig
+from advnets.config import Config, DataConfig, NetConfig, OptimConfig
 from advnets.data.corruptions import MASKS, TASKS
 from advnets.data.labelled import LABEL_DRAWS
 from advnets.data.mnist import SPLITS
 from advnets.data.noise import PRIORS
-from advnets.data.registry import DATASETS
+from advnets.data.registry import DATASETS, FOLDER, spec
 from advnets.errors import ConfigError
 from advnets.losses import D_LOSSES
 from advnets.methods import METHODS
@@ -33,7 +33,7 @@ def choices(cfg: Config) -> dict[str, tuple[Any, Any]]:
     out = {
         "method": (cfg.method, METHODS),
         "data.name": (cfg.data.name, DATASETS),
-        "data.split": (cfg.data.split, SPLITS),
+        "data.split": (cfg.data.split, _splits(cfg.data.name)),
         "data.labels_draw": (cfg.data.labels_draw, LABEL_DRAWS),
         "model.noise": (m.noise, PRIORS),
         "loss.discriminator": (cfg.loss.discriminator, D_LOSSES),
@@ -57,6 +57,11 @@ def choices(cfg: Config) -> dict[str, tuple[Any, Any]]:
     for player, optim in cfg.optim.items():
         out[f"optim.{player}.name"] = (optim.name, OPTIMIZERS)
     return out
+
+
+def _splits(name: str) -> tuple[str, ...]:
+    """The splits of data set `name` (an unknown name is refused by its own check)."""
+    return DATASETS.get(name).splits if name in DATASETS else tuple(SPLITS)
 
 
 def check(ok: bool, message: str) -> None:
@@ -140,6 +145,28 @@ def check_net(net: NetConfig, prefix: str, num_classes: int) -> None:
     )
 
 
+def check_folder(d: DataConfig) -> None:
+    """A folder of pictures: its path, size, channels and held-out share; the folder keys
+    are refused on the built-in data sets, which would ignore them."""
+    if d.name != FOLDER:
+        check(
+            d.path is None and not d.image_size and not d.channels and not d.class_names,
+            f"data.path, data.image_size, data.channels and data.class_names describe a "
+            f"folder of pictures, not {d.name}; train on a folder with --images DIR",
+        )
+        return
+    check(bool(d.path), "data.name=folder needs data.path (advnets train ... --images DIR)")
+    check(
+        len(d.image_size) == 2 and min(d.image_size) >= 1,
+        f"data.image_size must be [H, W] with each >= 1 (e.g. --size 64), got {d.image_size}",
+    )
+    check(d.channels in (0, 1, 3), f"data.channels must be 1, 3 or 0 (auto), got {d.channels}")
+    check(
+        0 <= d.valid_fraction < 1,
+        f"data.valid_fraction must be in [0, 1), got {d.valid_fraction}",
+    )
+
+
 def check_data_and_model(cfg: Config) -> None:
     d, m = cfg.data, cfg.model
     lo_hi = d.value_range
@@ -164,6 +191,7 @@ def check_data_and_model(cfg: Config) -> None:
         f"data.g_real_stream gives G its own pass over a set of images; {d.name} is drawn "
         "afresh for every batch already: set data.g_real_stream=false",
     )
+    check_folder(d)
     check(m.num_classes >= 0, "model.num_classes must be >= 0 (0: unconditional)")
     check(m.z_dim >= 1, "model.z_dim must be >= 1")
     check(m.noise_scale > 0, "model.noise_scale must be > 0")
@@ -263,7 +291,7 @@ def periodic_metric(cfg: Config) -> str:
     t = cfg.train
     if t.eval_metric in ("auto", "accuracy") and METHODS.get(cfg.method).classifies:
         return "accuracy"
-    metrics = DATASETS.get(cfg.data.name).metrics
+    metrics = spec(cfg.data).metrics
     return t.eval_metric if t.eval_metric != "auto" else (metrics[0] if metrics else "none")
 
 

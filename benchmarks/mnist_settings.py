@@ -27,7 +27,7 @@ from results import positive_int  # noqa: E402
 
 from advnets.config import Config, load_preset, path_override  # noqa: E402
 from advnets.data import load_images01  # noqa: E402
-from advnets.data.registry import DATASETS  # noqa: E402
+from advnets.data.registry import static_spec  # noqa: E402
 from advnets.errors import ConfigError, exit_on_error  # noqa: E402
 from advnets.metrics.parzen import parzen_protocol  # noqa: E402
 from advnets.sampling import draw_samples  # noqa: E402
@@ -58,7 +58,7 @@ def scoring_images(cfg: Config, valid_only: bool, test: int) -> tuple[Tensor, Te
     that choose sigma, the images scored (the first `test` test images, or with
     `valid_only` validation images 1,000-2,999), and the seed of the scored samples."""
     name = cfg.data.name
-    if "parzen" not in DATASETS.get(name).metrics:
+    if "parzen" not in static_spec(name).metrics:
         raise ConfigError(
             f"the preset trains on {name}, which the Parzen protocol does not score; "
             f"pick an MNIST or Fashion-MNIST preset"

@@ -36,7 +36,7 @@ from results import (  # noqa: E402
 import advnets  # noqa: E402
 from advnets.config import load_preset, path_override  # noqa: E402
 from advnets.data import load_images01  # noqa: E402
-from advnets.data.registry import DATASETS  # noqa: E402
+from advnets.data.registry import static_spec  # noqa: E402
 from advnets.errors import exit_on_error  # noqa: E402
 from advnets.metrics.classifier import FEATURES  # noqa: E402
 from advnets.reconstruction import (  # noqa: E402
@@ -77,7 +77,7 @@ def train_and_score(args, method: str, seed: int) -> dict:
             laplacian_variance(samples).mean() / laplacian_variance(real01).mean()
         ).item(),
     }
-    if "fid" in DATASETS.get(args.dataset).metrics:  # a shipped classifier scores its samples
+    if "fid" in static_spec(args.dataset).metrics:  # a shipped classifier scores its samples
         scores = advnets.evaluate(folder, metric="fid", n=args.n, data_root=args.data)
         row.update(fid=scores["fid"], classes=scores["classes"], class_kl=scores["class_kl"])
     if method != "gan":

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -9,8 +10,14 @@ from advnets.config import DataConfig
 from advnets.data.labelled import LABEL_DRAWS, labelled_subset
 from advnets.data.mnist import load_images
 from advnets.data.noise import sample_labels, sample_noise
-from advnets.data.registry import DATASETS, STACKED
-from advnets.data.sampler import CyclingSampler, DistributionSampler, Sampler, TensorSampler
+from advnets.data.registry import DATASETS, FOLDER, STACKED, Images, Spec, spec
+from advnets.data.sampler import (
+    CyclingSampler,
+    DistributionSampler,
+    MappedSampler,
+    Sampler,
+    TensorSampler,
+)
 from advnets.data.stacked import stack_digits
 from advnets.data.toy import GaussianMixture
 from advnets.errors import ConfigError, DataError
@@ -19,6 +26,9 @@ __all__ = [
     "TrainingData",
     "labelled_subset",
     "build_data",
+    "load_split01",
+    "spec",
+    "Spec",
     "check_images",
     "load_images",
     "load_images01",
@@ -50,13 +60,23 @@ class TrainingData:
 def load_images01(
     dataset: str, split: str, root: str | None = None, n: int | None = None, download: bool = False
 ) -> tuple[Tensor, Tensor]:
-    """The first `n` images of a split as float32 (N, C, H, W) on [0, 1], and int64 labels."""
-    loader = DATASETS.get(dataset).loader
+    """The first `n` images of a built-in data set's split as float32 (N, C, H, W) on
+    [0, 1], and int64 labels."""
+    return load_split01(DataConfig(name=dataset, root=root, download=download), split, n)
+
+
+def load_split01(cfg: DataConfig, split: str, n: int | None = None) -> tuple[Tensor, Tensor]:
+    """The first `n` images of a split of the data set `cfg` names (a folder included) as
+    float32 (N, C, H, W) on [0, 1], and int64 labels (-1: unlabelled)."""
+    loader = DATASETS.get(cfg.name).loader
     if loader is None:
-        raise DataError(f"{dataset} is not a data set of images")
-    images, labels = loader(split, root, download)
-    x01 = torch.from_numpy(images[:n].copy()).float().div_(255)
-    return x01, torch.from_numpy(labels[:n].astype("int64"))
+        raise DataError(f"{cfg.name} is not a data set of images")
+    images = loader(cfg, split)
+    rows = images.index if images.index is not None else np.arange(len(images.pixels))
+    rows = rows[:n]
+    pixels = images.pixels[rows] if images.index is not None else images.pixels[:n]
+    x01 = torch.from_numpy(np.array(pixels)).float().div_(255)
+    return x01, torch.from_numpy(images.labels[rows].astype("int64"))
 
 
 def to_range(images01: Tensor, value_range: tuple[float, float]) -> Tensor:
@@ -66,14 +86,14 @@ def to_range(images01: Tensor, value_range: tuple[float, float]) -> Tensor:
 
 
 def check_images(
-    x: Tensor, dataset: str, value_range: tuple[float, float], name: str = "images"
+    x: Tensor, data: DataConfig, value_range: tuple[float, float], name: str = "images"
 ) -> None:
-    """Images a user hands a run (classify, encode, reconstruct): `dataset`'s layout
+    """Images a user hands a run (classify, encode, reconstruct): the run's sample layout
     (N, *shape) with N >= 1, finite floats within the run's value range."""
-    shape = DATASETS.get(dataset).shape
+    shape = spec(data).shape
     if x.ndim != 1 + len(shape) or tuple(x.shape[1:]) != shape or len(x) == 0:
         raise DataError(
-            f"{name}: images for this {dataset} run must have shape (N, "
+            f"{name}: images for this {data.name} run must have shape (N, "
             f"{', '.join(map(str, shape))}) with N >= 1, got {tuple(x.shape)}"
         )
     lo, hi = value_range
@@ -107,10 +127,16 @@ def _image_data(
     if cfg.name == STACKED:
         digits, digit_labels = load_images01("mnist", cfg.split, cfg.root, download=cfg.download)
         x01, labels = stack_digits(digits, digit_labels, cfg.epoch_size, cfg.stack_seed)
+    elif cfg.name == FOLDER:
+        return _mapped_data(cfg, value_range, device, seed)
     else:
-        x01, labels = load_images01(cfg.name, cfg.split, cfg.root, download=cfg.download)
+        x01, labels = load_split01(cfg, cfg.split)
     data = to_range(x01, value_range).to(device)
-    labelled = _labelled_sampler(cfg, data, labels, value_range[0], seed) if cfg.labels else None
+    classes = spec(cfg).classes
+    labelled = None
+    if cfg.labels:
+        idx = _labelled_rows(cfg, labels, seed)
+        labelled = _cycling(cfg, data[idx.to(device)], labels[idx].to(device), value_range[0])
     labels = labels.to(device)
     return TrainingData(
         TensorSampler(data, labels),
@@ -118,27 +144,68 @@ def _image_data(
         value_range,
         len(data),
         mean01=x01.mean(0).flatten(),
-        num_classes=DATASETS.get(cfg.name).classes,
+        num_classes=classes,
         labelled=labelled,
         g_real=TensorSampler(data, labels) if cfg.g_real_stream else None,
     )
 
 
-def _labelled_sampler(
-    cfg: DataConfig, data: Tensor, labels: Tensor, fill: float, seed: int
-) -> CyclingSampler:
-    """The labelled subset of a semi-supervised run, cycled (and shifted) in batches."""
-    if cfg.labelled_shift >= min(data.shape[2:]):
-        raise ConfigError(
-            f"data.labelled_shift={cfg.labelled_shift} must be smaller than the images "
-            f"({data.shape[2]}x{data.shape[3]}); MNIST-sized digits take 1-3"
+def _mapped_data(
+    cfg: DataConfig, value_range: tuple[float, float], device, seed: int
+) -> TrainingData:
+    """A prepared folder's split, gathered batch by batch from its memory-mapped cache."""
+    images: Images = DATASETS.get(cfg.name).loader(cfg, cfg.split)
+    rows = images.index
+    if rows is None or len(rows) == 0:
+        raise DataError(
+            f"data.split={cfg.split} of {cfg.path} holds no images; use data.split=train "
+            "or raise data.valid_fraction"
         )
+    shape = tuple(images.pixels.shape[1:])
+    if shape != spec(cfg).shape:
+        raise DataError(
+            f"{cfg.path}: the prepared images are {shape}, the run records {spec(cfg).shape}; "
+            "set data.channels and data.image_size as the run had them"
+        )
+    sampler = MappedSampler(images.pixels, rows, images.labels, value_range, device)
+    sample = rows[:: max(1, len(rows) // 10_000)]  # the mean image from <= ~10,000 of them
+    mean01 = torch.from_numpy(images.pixels[sample].astype(np.float32)).div_(255).mean(0)
+    labelled = None
+    if cfg.labels:
+        labels = torch.from_numpy(images.labels[rows])
+        idx = _labelled_rows(cfg, labels, seed)
+        x, y = sampler.gather(rows[idx.numpy()]), labels[idx].to(device)
+        labelled = _cycling(cfg, x, y, value_range[0])
+    return TrainingData(
+        sampler,
+        shape,
+        value_range,
+        len(rows),
+        mean01=mean01.flatten(),
+        num_classes=spec(cfg).classes,
+        labelled=labelled,
+        g_real=MappedSampler(images.pixels, rows, images.labels, value_range, device)
+        if cfg.g_real_stream
+        else None,
+    )
+
+
+def _labelled_rows(cfg: DataConfig, labels: Tensor, seed: int) -> Tensor:
+    """Which images of the split carry labels in a semi-supervised run (data.labels_seed,
+    else the run's seed, draws them)."""
     if cfg.labels_seed is not None:
         seed = cfg.labels_seed
-    draw = LABEL_DRAWS[cfg.labels_draw]
-    idx = draw(labels, cfg.labels, DATASETS.get(cfg.name).classes, seed)
-    device = data.device
-    return CyclingSampler(data[idx.to(device)], labels[idx].to(device), cfg.labelled_shift, fill)
+    return LABEL_DRAWS[cfg.labels_draw](labels, cfg.labels, spec(cfg).classes, seed)
+
+
+def _cycling(cfg: DataConfig, x: Tensor, y: Tensor, fill: float) -> CyclingSampler:
+    """The labelled subset of a semi-supervised run, cycled (and shifted) in batches."""
+    if cfg.labelled_shift >= min(x.shape[2:]):
+        raise ConfigError(
+            f"data.labelled_shift={cfg.labelled_shift} must be smaller than the images "
+            f"({x.shape[2]}x{x.shape[3]}); MNIST-sized digits take 1-3"
+        )
+    return CyclingSampler(x, y, cfg.labelled_shift, fill)
 
 
 def build_data(cfg: DataConfig, device: torch.device | str = "cpu", seed: int = 0) -> TrainingData:

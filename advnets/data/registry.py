@@ -1,6 +1,12 @@
-"""The data sets advnets knows, one entry each: what a sample looks like, its labels, which
-metrics can score samples of it. Data loading, evaluation, training hooks and the CLI all
-read this table, so a new data set is one entry here (plus its loader)."""
+"""The data sets advnets knows, one entry each, and the one contract they share: a data set
+*describes* itself (`spec`: the shape of a sample, its classes and their names, the metrics
+that score it) and *loads* a split as uint8 images and labels. Nets, samplers, readers and
+metrics take the shape and classes from `spec(cfg.data)`, never from a constant, so a new
+data source is one file plus its entry here.
+
+A folder of one's own pictures (`folder`) describes itself from the run's config, whose
+data.image_size, data.channels and data.class_names are recorded when the run starts
+(`advnets.data.resolve`): a saved run is read without its pictures."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,49 +18,130 @@ from advnets.data.mnist import load_images
 from advnets.data.photos import load_cifar10, load_faces
 from advnets.data.stacked import MODES
 from advnets.data.toy import GaussianMixture, gaussian_1d, grid, ring
+from advnets.errors import ConfigError
 from advnets.registry import Registry
 
 STACKED = "stacked-mnist"  # three MNIST digits as the channels of one image: 1,000 modes
+FOLDER = "folder"
+DIGITS = tuple(str(i) for i in range(10))
+FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat")
+FASHION += ("Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+CIFAR10 = ("airplane", "automobile", "bird", "cat", "deer")
+CIFAR10 += ("dog", "frog", "horse", "ship", "truck")
+PAPER_SPLITS = ("train", "valid", "test", "full")
+# a folder's samples: FID / KID in a classifier's features, and the copying check
+FOLDER_METRICS = ("fid", "kid", "memorization")
 
 
 @dataclass(frozen=True)
-class Dataset:
-    """One data set's facts."""
+class Spec:
+    """What one data set's samples are: the run records it, everything else reads it."""
 
-    name: str
-    shape: tuple[int, ...]  # one sample
-    classes: int  # labels of the samples (stacked MNIST: its modes); 0: unlabelled
-    # `advnets eval` metrics that can score its samples; the first is the default of the
-    # periodic evaluation during training
-    metrics: tuple[str, ...]
-    # toy data: its known distribution, from the data config; None for files of images
-    mixture: Callable[[DataConfig], GaussianMixture] | None = None
-    # files of images: (split, root, download) -> uint8 images (N, C, H, W) and labels (N,)
-    loader: Callable[[str, str | None, bool], tuple[np.ndarray, np.ndarray]] | None = None
+    shape: tuple[int, ...]  # one sample: (C, H, W) images, (D,) points
+    class_names: tuple[str, ...] = ()  # labels' names; empty: unlabelled
+    metrics: tuple[str, ...] = ()  # `advnets eval` metrics; the first: the periodic default
+
+    @property
+    def classes(self) -> int:
+        return len(self.class_names)
 
     @property
     def images(self) -> bool:
         return len(self.shape) == 3
 
 
-def _idx_loader(name: str) -> Callable[[str, str | None, bool], tuple[np.ndarray, np.ndarray]]:
-    def load(split: str, root: str | None, download: bool) -> tuple[np.ndarray, np.ndarray]:
-        images, labels = load_images(name, split, root, download)
-        return images[:, None], labels
+@dataclass
+class Images:
+    """A split of an image data set: uint8 (N, C, H, W) pixels (possibly memory-mapped),
+    int64 labels (-1: none) and, for a split cut from a larger array, the rows it uses."""
+
+    pixels: np.ndarray
+    labels: np.ndarray
+    index: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.pixels) if self.index is None else len(self.index)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One data set's entry: its spec (fixed, or described from the run's data config),
+    its splits and how to load them."""
+
+    name: str
+    spec: Spec | Callable[[DataConfig], Spec]
+    splits: tuple[str, ...] = PAPER_SPLITS
+    # toy data: its known distribution, from the data config; None for images
+    mixture: Callable[[DataConfig], GaussianMixture] | None = None
+    # images: (data config, split) -> the split's pixels and labels
+    loader: Callable[[DataConfig, str], Images] | None = None
+
+    def describe(self, cfg: DataConfig) -> Spec:
+        return self.spec(cfg) if callable(self.spec) else self.spec
+
+
+def _idx_loader(name: str) -> Callable[[DataConfig, str], Images]:
+    def load(cfg: DataConfig, split: str) -> Images:
+        images, labels = load_images(name, split, cfg.root, cfg.download)
+        return Images(images[:, None], labels.astype(np.int64))
 
     return load
 
 
+def _folder_spec(cfg: DataConfig) -> Spec:
+    """A folder run's spec, from its recorded config (no file is read)."""
+    if cfg.channels not in (1, 3) or len(cfg.image_size) != 2:
+        raise ConfigError(
+            "data.name=folder needs data.channels (1 or 3) and data.image_size [H, W]; they "
+            "are recorded when a run starts (advnets train ... --images DIR --size N)"
+        )
+    names = tuple(cfg.class_names) if len(cfg.class_names) >= 2 else ()
+    return Spec((cfg.channels, *cfg.image_size), names, FOLDER_METRICS)
+
+
+def _load_folder(cfg: DataConfig, split: str) -> Images:
+    from advnets.data.folder import held_out, prepare
+
+    found = prepare(cfg.path, tuple(cfg.image_size), cfg.channels, cfg.cache)
+    labels = found.labels if found.classes >= 2 else np.full(len(found.labels), -1)
+    mask = held_out(labels, cfg.valid_fraction, cfg.split_seed)
+    rows = {"train": ~mask, "valid": mask, "full": np.ones_like(mask)}[split]
+    return Images(found.images, labels, np.flatnonzero(rows))
+
+
+def _photo_loader(load: Callable[[str, str | None], tuple]) -> Callable[[DataConfig, str], Images]:
+    def loader(cfg: DataConfig, split: str) -> Images:
+        images, labels = load(split, cfg.root)
+        return Images(images, labels.astype(np.int64))
+
+    return loader
+
+
+SCORED = ("fid", "kid", "parzen")  # MNIST-like digits: a shipped classifier, the paper's Parzen
 DATASETS: Registry[Dataset] = Registry("dataset")
 for entry in (
-    Dataset("mnist", (1, 28, 28), 10, ("fid", "kid", "parzen"), loader=_idx_loader("mnist")),
-    Dataset("fashion", (1, 28, 28), 10, ("fid", "kid", "parzen"), loader=_idx_loader("fashion")),
-    Dataset("cifar10", (3, 32, 32), 10, ("fid", "kid"), loader=lambda s, r, d: load_cifar10(s, r)),
+    Dataset("mnist", Spec((1, 28, 28), DIGITS, SCORED), loader=_idx_loader("mnist")),
+    Dataset("fashion", Spec((1, 28, 28), FASHION, SCORED), loader=_idx_loader("fashion")),
+    Dataset("cifar10", Spec((3, 32, 32), CIFAR10, SCORED[:2]), loader=_photo_loader(load_cifar10)),
     # the faces are unlabelled: no classifier scores their samples
-    Dataset("faces", (1, 64, 64), 0, (), loader=lambda s, r, d: load_faces(s, r)),
-    Dataset(STACKED, (3, 28, 28), MODES, ("modes",)),
-    Dataset("gaussian1d", (1,), 0, (), lambda c: gaussian_1d(c.mean, c.std)),
-    Dataset("ring", (2,), 0, ("modes",), lambda c: ring(c.modes, c.radius, c.std)),
-    Dataset("grid", (2,), 0, ("modes",), lambda c: grid(c.std)),
-):
+    Dataset("faces", Spec((1, 64, 64)), loader=_photo_loader(load_faces)),
+    Dataset(STACKED, Spec((3, 28, 28), tuple(f"{i:03d}" for i in range(MODES)), ("modes",))),
+    Dataset(FOLDER, _folder_spec, ("train", "valid", "full"), loader=_load_folder),
+    Dataset("gaussian1d", Spec((1,)), mixture=lambda c: gaussian_1d(c.mean, c.std)),
+    Dataset("ring", Spec((2,), (), ("modes",)), mixture=lambda c: ring(c.modes, c.radius, c.std)),
+    Dataset("grid", Spec((2,), (), ("modes",)), mixture=lambda c: grid(c.std)),
+):  # fmt: skip
     DATASETS.add(entry.name, entry)
+
+
+def spec(cfg: DataConfig) -> Spec:
+    """The spec of the data set a data config names."""
+    return DATASETS.get(cfg.name).describe(cfg)
+
+
+def static_spec(name: str) -> Spec:
+    """The spec of a built-in data set by name (not `folder`, which a run describes)."""
+    entry = DATASETS.get(name)
+    if callable(entry.spec):
+        raise ConfigError(f"{name} samples are described by their run; give the run folder")
+    return entry.spec

@@ -3,6 +3,7 @@ checkpoint of that RNG plus `state_dict()` resumes the exact stream of batches."
 
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -117,3 +118,60 @@ class DistributionSampler:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         pass
+
+
+class MappedSampler:
+    """Minibatches without replacement from uint8 images that stay where they are (a
+    memory-mapped cache larger than memory): each batch is one gather of its rows, scaled to
+    `value_range` on `device`. The permutation and position are the resume state, as for
+    `TensorSampler`, so a resumed run draws the very same batches."""
+
+    def __init__(
+        self,
+        pixels: np.ndarray,
+        rows: np.ndarray,
+        labels: np.ndarray,
+        value_range: tuple[float, float],
+        device: torch.device | str = "cpu",
+    ) -> None:
+        self.pixels, self.rows, self.labels = pixels, rows, labels
+        self.lo, self.hi = value_range
+        self.device = torch.device(device)
+        self.perm = torch.randperm(len(rows))
+        self.pos = 0
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def _indices(self, m: int) -> np.ndarray:
+        if self.pos + m > len(self.rows):
+            self.perm = torch.randperm(len(self.rows))
+            self.pos = 0
+        idx = self.perm[self.pos : self.pos + m].numpy()
+        self.pos += m
+        return np.sort(self.rows[idx])  # ascending rows: a forward sweep through the file
+
+    def gather(self, rows: np.ndarray) -> Tensor:
+        """The images at `rows` of the array, as float32 in the value range on the device."""
+        x = torch.from_numpy(np.ascontiguousarray(self.pixels[rows])).to(self.device)
+        return x.float().div_(255).mul_(self.hi - self.lo).add_(self.lo)
+
+    def next(self, m: int) -> Tensor:
+        return self.gather(self._indices(m))
+
+    def next_labelled(self, m: int) -> tuple[Tensor, Tensor]:
+        """A batch and its labels (conditional GANs)."""
+        rows = self._indices(m)
+        return self.gather(rows), torch.from_numpy(self.labels[rows]).to(self.device)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"perm": self.perm.clone(), "pos": self.pos}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if len(state["perm"]) != len(self.rows):
+            raise ValueError(
+                f"the checkpoint's sampler went through {len(state['perm'])} images, the "
+                f"data now holds {len(self.rows)}; the folder changed since the run started"
+            )
+        self.perm = state["perm"].cpu()
+        self.pos = int(state["pos"])

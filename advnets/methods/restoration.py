@@ -11,7 +11,7 @@ from advnets.config import Config
 from advnets.data import TrainingData
 from advnets.data.batches import Batch
 from advnets.data.corruptions import TASKS, Degraded, degrade, random_crops
-from advnets.data.registry import DATASETS
+from advnets.data.registry import spec
 from advnets.errors import ConfigError
 from advnets.losses import D_LOSSES, G_LOSSES
 from advnets.methods.base import Counters, Losses, Method, Phase, Stats, check_plain_d
@@ -20,7 +20,7 @@ from advnets.nets.restorer import PatchDiscriminator, ResidualRestorer
 
 def check_restoration(cfg: Config) -> None:
     """Images on [0, 1] (PSNR's MAX is 1) whose training crops the task can downsample."""
-    entry = DATASETS.get(cfg.data.name)
+    entry = spec(cfg.data)
     if not entry.images or list(cfg.data.value_range) != [0.0, 1.0]:
         raise ConfigError(
             f"method {cfg.method} restores images: use an image data set "

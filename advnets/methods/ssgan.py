@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from advnets.config import Config
 from advnets.data import TrainingData
 from advnets.data.batches import Batch
-from advnets.data.registry import DATASETS
+from advnets.data.registry import spec
 from advnets.data.sampler import TensorSampler
 from advnets.errors import ConfigError
 from advnets.losses import feature_matching
@@ -114,14 +114,14 @@ class SemiSupervisedGAN(Method):
 
     @classmethod
     def build_nets(cls, cfg: Config, data: TrainingData) -> dict[str, nn.Module]:
-        classes = DATASETS.get(cfg.data.name).classes
+        classes = spec(cfg.data).classes
         G = build_generator(cfg.model, data.shape, data.mean01)
         outputs = classes + 1 if cls.extra_output else classes
         return {"G": G, "D": classifier(cfg, data, outputs)}
 
     def __init__(self, cfg: Config, nets: dict[str, nn.Module], optimizers: dict) -> None:
         self.G, self.D = nets["G"], nets["D"]
-        self.classes = DATASETS.get(cfg.data.name).classes
+        self.classes = spec(cfg.data).classes
         self.weight = cfg.loss.unsupervised_weight
         self.consistency_weight = cfg.loss.consistency_weight
         self.feature_matching = cfg.loss.generator == "feature_matching"
@@ -185,7 +185,7 @@ class ImprovedGAN(SemiSupervisedGAN):
 
 def check_ssl(cfg: Config) -> None:
     """What a semi-supervised run needs: labelled image data, an unconditional, unpacked D."""
-    entry = DATASETS.get(cfg.data.name)
+    entry = spec(cfg.data)
     if not entry.classes or not entry.images:
         raise ConfigError(
             f"method {cfg.method} needs labelled images (mnist, fashion); "

@@ -8,7 +8,7 @@ from torch import nn
 from advnets.config import Config
 from advnets.data import TrainingData
 from advnets.data.batches import Batch
-from advnets.data.registry import DATASETS
+from advnets.data.registry import spec
 from advnets.methods.base import Counters, Losses, Method, Phase, Stats
 from advnets.methods.ssgan import check_ssl, classifier
 
@@ -26,7 +26,7 @@ class Supervised(Method):
 
     @staticmethod
     def build_nets(cfg: Config, data: TrainingData) -> dict[str, nn.Module]:
-        classes = DATASETS.get(cfg.data.name).classes
+        classes = spec(cfg.data).classes
         return {"D": classifier(cfg, data, classes)}
 
     def __init__(self, cfg: Config, nets: dict[str, nn.Module], optimizers: dict) -> None:

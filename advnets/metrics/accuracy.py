@@ -5,7 +5,7 @@ from torch import Tensor, nn
 
 from advnets.config import Config
 from advnets.data import load_images01, to_range
-from advnets.data.registry import DATASETS
+from advnets.data.registry import spec
 
 
 @torch.no_grad()
@@ -29,7 +29,7 @@ def accuracy(
     fed in the run's value range."""
     images01, labels = load_images01(cfg.data.name, split, root or cfg.data.root, n)
     x = to_range(images01, tuple(cfg.data.value_range))
-    predicted = predict_classes(D, x, DATASETS.get(cfg.data.name).classes)
+    predicted = predict_classes(D, x, spec(cfg.data).classes)
     wrong = int((predicted != labels).sum())
     return {
         "accuracy": (len(labels) - wrong) / len(labels),

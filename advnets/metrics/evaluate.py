@@ -13,30 +13,34 @@ from torch import Tensor
 
 from advnets.config import DataConfig
 from advnets.data import load_images01, toy_distribution
-from advnets.data.registry import DATASETS, Dataset
+from advnets.data.registry import DATASETS, FOLDER, Spec, spec, static_spec
 from advnets.errors import DataError
 from advnets.metrics.classifier import FEATURES, load_classifier, predict
 from advnets.metrics.fid import class_histogram, frechet_distance, inception_score, kernel_distance
+from advnets.metrics.folder import FEATURE_SPACE, folder_features, memorization
 from advnets.metrics.modes import mode_metrics, stacked_mode_metrics
 from advnets.metrics.parzen import parzen_protocol
 
 
+def _metrics_of(name: str) -> tuple[str, ...]:
+    """The metrics of a built-in data set (none for a name that is not one)."""
+    if name not in DATASETS or callable(DATASETS.get(name).spec):
+        return ()
+    return static_spec(name).metrics
+
+
 def scorable(metric: str | None = None) -> list[str]:
-    """The data sets some metric (`metric`, if given) can score."""
-    return [
-        name
-        for name in DATASETS
-        if DATASETS.get(name).metrics and (metric is None or metric in DATASETS.get(name).metrics)
-    ]
+    """The built-in data sets some metric (`metric`, if given) can score."""
+    return [n for n in DATASETS if _metrics_of(n) and (metric is None or metric in _metrics_of(n))]
 
 
-def info(dataset: str, metric: str | None = None) -> Dataset:
-    """The registry entry of a data set that can be scored (by `metric`, if given)."""
-    if dataset not in DATASETS or not DATASETS.get(dataset).metrics:
+def info(dataset: str, metric: str | None = None) -> Spec:
+    """The spec of a built-in data set that can be scored (by `metric`, if given)."""
+    if not _metrics_of(dataset):
         raise DataError(
             f"unknown dataset {dataset!r} for evaluation; choose one of: {', '.join(scorable())}"
         )
-    entry = DATASETS.get(dataset)
+    entry = static_spec(dataset)
     if metric is not None and metric not in entry.metrics:
         raise DataError(
             f"{metric} cannot score {dataset} samples; it scores: {', '.join(entry.metrics)}"
@@ -60,13 +64,27 @@ class EvalSettings:
     fid_samples: int = 10_000  # samples embedded for FID / KID (against the 10,000 test images)
     data_root: str | None = None
     toy: DataConfig | None = None  # a run's own mixture settings; else the published ones
+    data: DataConfig | None = None  # a folder run's data (its pictures, splits and shape)
+    picture: str | None = None  # memorization: where to draw the nearest pairs (PNG)
     trained_on: str | None = None  # a run's data.split (its images are not fresh to it)
     cache: dict = field(default_factory=dict, repr=False)  # features shared by FID and KID
 
 
-def check_samples(samples: np.ndarray | Tensor, dataset: str) -> Tensor:
+def spec_for(dataset: str, s: "EvalSettings | None" = None) -> Spec:
+    """The spec of the data scored: a folder run's from its data config, else the
+    built-in data set's."""
+    if dataset == FOLDER:
+        if s is None or s.data is None:
+            raise DataError("samples of your own pictures are scored through their run folder")
+        return spec(s.data)
+    return info(dataset)
+
+
+def check_samples(
+    samples: np.ndarray | Tensor, dataset: str, s: "EvalSettings | None" = None
+) -> Tensor:
     """Validate a sample set for `dataset`; returns float32 (N, ...) on the CPU."""
-    expected = info(dataset).shape
+    expected = spec_for(dataset, s).shape
     if not isinstance(samples, Tensor):
         array = np.asarray(samples)
         if array.dtype.kind != "f":
@@ -124,6 +142,8 @@ def parzen(samples: Tensor, dataset: str, s: EvalSettings) -> dict[str, float]:
 
 def sample_count(dataset: str, s: EvalSettings) -> int:
     """How many samples the default metrics of `dataset` need."""
+    if dataset == FOLDER:
+        return s.fid_samples
     entry = info(dataset)
     if "parzen" in entry.metrics:
         return max(s.parzen_samples, s.fid_samples)
@@ -164,6 +184,8 @@ def stacked_modes(samples: Tensor, s: EvalSettings) -> dict[str, float]:
 def _classifier_outputs(samples: Tensor, dataset: str, s: EvalSettings):
     """Classifier features and probabilities of the samples and of the reference set
     (`s.reference`: the test set, or the validation set during training; cached)."""
+    if dataset == FOLDER:
+        return folder_features(samples, s)
     if "fid" not in info(dataset).metrics:
         raise DataError(
             f"FID and KID use a shipped domain classifier: there is none for {dataset!r}"
@@ -195,7 +217,7 @@ def fid(samples: Tensor, dataset: str, s: EvalSettings) -> dict[str, float]:
             f"protocol: 10,000), or use kid"
         )
     feats, probs, test_feats = _classifier_outputs(samples, dataset, s)
-    return {
+    return _named(dataset) | {
         "fid": frechet_distance(feats, test_feats),
         "inception_score": inception_score(probs),
         **class_histogram(probs),
@@ -206,7 +228,13 @@ def fid(samples: Tensor, dataset: str, s: EvalSettings) -> dict[str, float]:
 def kid(samples: Tensor, dataset: str, s: EvalSettings) -> dict[str, float]:
     feats, _, test_feats = _classifier_outputs(samples, dataset, s)
     mean, std = kernel_distance(feats, test_feats)
-    return {"kid": mean, "kid_std": std, "fid_samples": s.fid_samples}
+    return _named(dataset) | {"kid": mean, "kid_std": std, "fid_samples": s.fid_samples}
+
+
+def _named(dataset: str) -> dict[str, str]:
+    """The feature space of a folder's FID / KID (a built-in set's own classifier: unnamed,
+    as in every earlier row of metrics.jsonl)."""
+    return {"features": FEATURE_SPACE} if dataset == FOLDER else {}
 
 
 METRICS: dict[str, Callable[[Tensor, str, EvalSettings], dict[str, float]]] = {
@@ -214,12 +242,13 @@ METRICS: dict[str, Callable[[Tensor, str, EvalSettings], dict[str, float]]] = {
     "fid": fid,
     "kid": kid,
     "modes": modes,
+    "memorization": memorization,
 }
 
 
 def applies(metric: str, dataset: str) -> bool:
     """Whether `metric` can score samples of `dataset`."""
-    return dataset in DATASETS and metric in DATASETS.get(dataset).metrics
+    return metric in _metrics_of(dataset)
 
 
 def jsonable(scores: dict[str, float]) -> dict[str, float | None]:
@@ -229,18 +258,28 @@ def jsonable(scores: dict[str, float]) -> dict[str, float | None]:
     }
 
 
-def metrics_for(dataset: str) -> list[str]:
+def metrics_for(dataset: str, s: EvalSettings | None = None) -> list[str]:
     """Every metric that scores `dataset` (what `--metric all` runs), in METRICS' order."""
-    return [name for name in METRICS if name in info(dataset).metrics]
+    return [name for name in METRICS if name in spec_for(dataset, s).metrics]
 
 
 def summary_line(name: str, scores: dict[str, float]) -> str:
-    """The machine-readable last line, e.g. `parzen 225.30 +- 2.01`."""
+    """The machine-readable last line, e.g. `parzen 225.30 +- 2.01`; a folder's scores
+    name their feature space after it."""
+    line = _summary(name, scores)
+    return line + (f" ({scores['features']} features)" if "features" in scores else "")
+
+
+def _summary(name: str, scores: dict[str, float]) -> str:
     if name == "parzen":
         return f"parzen {scores['parzen']:.2f} +- {scores['parzen_se']:.2f}"
     if name == "fid":
         return f"fid {scores['fid']:.4f}"
     if name == "kid":
         return f"kid {scores['kid']:.6f} +- {scores['kid_std']:.6f}"
+    if name == "memorization":
+        return (
+            f"memorization {scores['memorization']:.4f} median_ratio {scores['median_ratio']:.3f}"
+        )
     quality = f" high_quality {scores['high_quality']:.4f}" if "high_quality" in scores else ""
     return f"modes {scores['modes']}{quality} reverse_kl {scores['reverse_kl']:.4f}"

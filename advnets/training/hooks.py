@@ -12,7 +12,7 @@ from torch import Tensor
 
 from advnets.checkpoint import CHECKPOINT, load_checkpoint, save_atomic
 from advnets.config import Config
-from advnets.data.registry import DATASETS
+from advnets.data.registry import DATASETS, spec
 from advnets.errors import ConfigError
 from advnets.files import append_row, finite_or_none, save_image
 from advnets.methods import METHODS
@@ -205,7 +205,7 @@ def eval_metric(cfg: Config) -> str:
     metric = periodic_metric(cfg)
     if metric == "accuracy" and METHODS.get(cfg.method).classifies:
         return metric
-    metrics = DATASETS.get(cfg.data.name).metrics
+    metrics = spec(cfg.data).metrics
     if metric not in metrics:
         raise ConfigError(
             f"train.eval_metric={cfg.train.eval_metric} cannot score {cfg.data.name} samples; "

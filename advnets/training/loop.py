@@ -9,6 +9,7 @@ import yaml
 
 from advnets.checkpoint import load_checkpoint
 from advnets.config import Config
+from advnets.data.resolve import resolve
 from advnets.errors import DivergedError
 from advnets.files import atomic_write, remove_orphans
 from advnets.training.distributed import Team, alone, join, peer_left, place_from_env
@@ -107,6 +108,7 @@ def train(
         ckpt = load_checkpoint(run_dir)  # a missing or unreadable checkpoint: before the lock
     else:
         run_dir, ckpt = Path(run_dir), None
+        cfg = resolve(cfg, progress=writes)  # the data's facts recorded in the config
         validate(cfg)  # an invalid config: before any folder is made
     with locked(run_dir) if writes else nullcontext():
         run = _start(cfg, run_dir, ckpt, overrides, writes)

@@ -190,7 +190,8 @@ def build_run(cfg: Config) -> Run:
     data = build_data(cfg.data, device, t.seed)
     if t.batch_size > data.size:
         raise ConfigError(
-            f"train.batch_size={t.batch_size} is larger than the data set ({data.size} samples)"
+            f"train.batch_size={t.batch_size} is larger than the data set ({data.size} samples); "
+            f"lower it, e.g. --set train.batch_size={max(1, data.size // 2)}"
         )
     players = build_players(cfg, method_cls, method_cls.build_nets(cfg, data), device)
     method = method_cls(

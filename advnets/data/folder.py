@@ -1,0 +1,401 @@
+"""A user's own pictures: a folder of image files (or one .npy/.npz array of images) as a
+data set, prepared once into a uint8 cache that every later run memory-maps.
+
+Rules (docs/own_images.md): files are found recursively and decoded with Pillow (PNG, JPEG,
+WebP, BMP, TIFF, GIF's first frame; EXIF orientation applied; 16-bit, palette and alpha
+converted); each image's shorter side is resized to the size, then the centre is cropped.
+The first-level subfolders name the classes when there are two or more. Unreadable files
+are skipped and counted. The cache is keyed by the files (paths, sizes, modification times)
+and the settings, so a changed folder is prepared again and an unchanged one starts at once.
+"""
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from advnets.errors import DataError
+
+SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+ARRAY_SUFFIXES = (".npy", ".npz")
+GREY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
+FORMAT = 1  # bump when the cache's layout or the decoding changes
+MAX_PIXELS = 200_000_000  # a file whose header claims more is skipped (decompression bomb)
+
+
+@dataclass
+class Prepared:
+    """A prepared folder: uint8 images (N, C, H, W), memory-mapped, their labels (-1 when
+    unlabelled) and class names, and what was skipped."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    class_names: list[str]
+    skipped: list[str]
+    cache: Path
+    built: bool  # prepared by this call (False: found in the cache)
+
+    @property
+    def classes(self) -> int:
+        return len(self.class_names)
+
+
+def cache_root(explicit: str | None = None) -> Path:
+    """Where prepared folders live: data.cache, else $ADVNETS_CACHE, else
+    ~/.cache/advnets/prepared (never inside the user's folder, which may be read-only)."""
+    if explicit:
+        return Path(explicit).expanduser()
+    env = os.environ.get("ADVNETS_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "advnets" / "prepared"
+
+
+def scan(path: Path) -> tuple[list[Path], list[int], list[str]]:
+    """The image files under `path` (sorted), their class indices and the class names: the
+    first-level subfolders that hold images, when there are two or more (else unlabelled)."""
+    if not path.is_dir():
+        raise DataError(f"{path}: no such folder; give --images a folder of pictures or a .npy")
+    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES and _visible(p, path))
+    tops = sorted({p.relative_to(path).parts[0] for p in files if p.parent != path})
+    if len(tops) < 2 or any(p.parent == path for p in files):
+        return files, [-1] * len(files), []
+    index = {name: i for i, name in enumerate(tops)}
+    return files, [index[p.relative_to(path).parts[0]] for p in files], tops
+
+
+def _visible(p: Path, root: Path) -> bool:
+    return p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+
+
+def _key(source: Path, files: list[Path], size: tuple[int, int], channels: int) -> str:
+    """The cache key: the files as they are now and the settings."""
+    h = hashlib.sha256(json.dumps([FORMAT, str(source), list(size), channels]).encode())
+    for p in files:
+        st = p.stat()
+        h.update(f"{p.relative_to(source) if p != source else p.name}\0{st.st_size}\0".encode())
+        h.update(f"{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:24]
+
+
+def _open(p: Path) -> Image.Image:
+    """The picture in `p`, upright (EXIF), first frame; refuses header-claimed bombs."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        img = Image.open(p)
+    if img.width * img.height > MAX_PIXELS:
+        raise OSError(f"{img.width}x{img.height} pixels, over the limit of {MAX_PIXELS}")
+    img.seek(0)
+    return ImageOps.exif_transpose(img)
+
+
+def is_grey(img: Image.Image) -> bool:
+    """Whether a picture has one channel of information (palette images: a grey palette)."""
+    if img.mode in GREY_MODES:
+        return True
+    if img.mode == "P":
+        palette = np.asarray(img.convert("RGB").getcolors(1 << 24) or [], dtype=object)
+        return all(r == g == b for _, (r, g, b) in palette) if len(palette) else False
+    return False
+
+
+def to_array(img: Image.Image, channels: int) -> np.ndarray:
+    """uint8 (C, H, W) of a picture: "F" pictures hold values on [0, 1] (16-bit ones, see
+    `decode`), alpha is composited on white, palettes are expanded."""
+    if img.mode == "F":
+        values = np.clip(np.asarray(img, dtype=np.float64), 0, 1)
+        img = Image.fromarray((values * 255).round().astype(np.uint8), "L")
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, rgba)
+    array = np.asarray(img.convert("L" if channels == 1 else "RGB"))
+    return array[None] if channels == 1 else array.transpose(2, 0, 1)
+
+
+def fit(img: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """The shorter side resized to cover (H, W), then the centre cropped (Lanczos)."""
+    h, w = size
+    scale = max(h / img.height, w / img.width)
+    new = (max(w, round(img.width * scale)), max(h, round(img.height * scale)))
+    if new != img.size:
+        img = img.resize(new, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    left, top = (img.width - w) // 2, (img.height - h) // 2
+    return img.crop((left, top, left + w, top + h))
+
+
+def decode(p: Path, size: tuple[int, int], channels: int) -> np.ndarray | None:
+    """One file as uint8 (C, H, W), or None when it is not a readable picture."""
+    try:
+        with _open(p) as img:
+            img.load()
+            if img.mode.startswith("I"):  # 16-bit: resized at full depth, on [0, 1]
+                img = img.convert("F").point(lambda v: v / 65535)
+            return to_array(fit(img, size), channels)
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
+    except Image.DecompressionBombWarning:
+        return None
+
+
+def count_grey(files: list[Path]) -> tuple[bool, int]:
+    """(whether every readable picture is grey, how many headers could be read): from the
+    headers and palettes alone, so that channels=auto needs no second decode."""
+    grey, readable = True, 0
+    for p in files:
+        try:
+            with _open(p) as img:
+                readable += 1
+                grey = grey and is_grey(img)
+        except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
+            continue
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            continue
+    return grey, readable
+
+
+def prepare(
+    source: str | Path,
+    size: tuple[int, int],
+    channels: int = 0,
+    cache: str | None = None,
+    progress: bool = False,
+) -> Prepared:
+    """The folder (or array file) `source` at (H, W) with `channels` (0: 1 if every picture
+    is grey, else 3), from the cache or prepared into it. Processes that prepare the same
+    folder at once (torchrun ranks, sweep workers) take turns: one builds, the rest map it."""
+    source = Path(source).expanduser().resolve()
+    if any(s < 1 for s in size):
+        raise DataError(f"data.image_size={list(size)}: sizes must be >= 1 (e.g. --size 64)")
+    if source.is_file() and source.suffix.lower() in ARRAY_SUFFIXES:
+        files, labels, names = [source], [], []
+    else:
+        files, labels, names = scan(source)
+        if not files:
+            raise DataError(
+                f"{source}: no pictures found ({', '.join(SUFFIXES)}); point --images at a "
+                "folder of images or at a .npy/.npz array"
+            )
+    root = cache_root(cache)
+    folder = root / _key(source, files, size, channels)
+    with _locked(root, folder.name):
+        found = _open_cache(folder)
+        if found is not None:
+            return found
+        _build(folder, source, files, labels, names, size, channels, progress)
+        built = _open_cache(folder)
+    if built is None:
+        raise DataError(f"{folder}: the prepared cache could not be read back; delete it")
+    built.built = True
+    return built
+
+
+@contextlib.contextmanager
+def _locked(root: Path, name: str) -> Iterator[None]:
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        handle = open(root / f"{name}.lock", "w")  # noqa: SIM115 (held for the block)
+    except OSError as err:
+        raise DataError(
+            f"cannot write the prepared-images cache in {root} ({err.strerror}); "
+            "set ADVNETS_CACHE or data.cache to a writable folder"
+        ) from None
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _open_cache(folder: Path) -> Prepared | None:
+    """A finished cache folder, memory-mapped; None if absent. A damaged one (cut short,
+    edited) is removed so that it is built again."""
+    if not folder.is_dir():
+        return None
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+        images = np.load(folder / "images.npy", mmap_mode="r", allow_pickle=False)
+        labels = np.load(folder / "labels.npy", allow_pickle=False)
+        ok = images.dtype == np.uint8 and images.ndim == 4 and len(labels) == len(images)
+        ok = ok and meta.get("format") == FORMAT and len(images) == meta.get("images")
+    except (OSError, ValueError, json.JSONDecodeError, AttributeError):
+        ok = False
+    if not ok:
+        print(f"advnets: the prepared cache {folder} is damaged; preparing it again")
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+    names = [str(n) for n in meta["class_names"]]
+    skipped = [str(s) for s in meta["skipped"]]
+    return Prepared(images, labels.astype(np.int64), names, skipped, folder, False)
+
+
+def _build(
+    folder: Path,
+    source: Path,
+    files: list[Path],
+    labels: list[int],
+    names: list[str],
+    size: tuple[int, int],
+    channels: int,
+    progress: bool,
+) -> None:
+    """Decode every file into a temporary folder beside the cache, then rename it into
+    place: a cache folder is either whole or absent."""
+    tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        if source.suffix.lower() in ARRAY_SUFFIXES and source.is_file():
+            kept, skipped = _array_into(tmp, source, size, channels)
+        else:
+            kept, skipped = _files_into(tmp, source, files, labels, size, channels, progress)
+        meta = {"format": FORMAT, "source": str(source), "images": int(len(kept))}
+        meta |= {"class_names": names, "skipped": skipped, "size": list(size)}
+        np.save(tmp / "labels.npy", kept)
+        (tmp / "meta.json").write_text(json.dumps(meta))
+        os.replace(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _files_into(
+    tmp: Path,
+    source: Path,
+    files: list[Path],
+    labels: list[int],
+    size: tuple[int, int],
+    channels: int,
+    progress: bool,
+) -> tuple[np.ndarray, list[str]]:
+    """Decode `files` one by one into tmp/images.npy (memory bounded: written as it goes);
+    returns the labels of the images kept and the names of the files skipped."""
+    from tqdm import tqdm
+
+    if channels == 0:
+        channels = 1 if count_grey(files)[0] else 3
+    out = np.lib.format.open_memmap(
+        tmp / "images.npy", mode="w+", dtype=np.uint8, shape=(len(files), channels, *size)
+    )
+    kept, skipped = [], []
+    for p, label in zip(tqdm(files, "preparing", disable=not progress), labels, strict=True):
+        pixels = decode(p, size, channels)
+        if pixels is None:
+            skipped.append(str(p.relative_to(source)))
+            continue
+        out[len(kept)] = pixels
+        kept.append(label)
+    out.flush()
+    del out
+    if not kept:
+        raise DataError(
+            f"{source}: none of its {len(files)} picture files could be read "
+            f"(e.g. {skipped[0]}); check that they are images"
+        )
+    if skipped:  # shrink the file to the images kept
+        _truncate(tmp / "images.npy", len(kept))
+    return np.asarray(kept, dtype=np.int64), skipped
+
+
+def _truncate(path: Path, n: int) -> None:
+    """Rewrite an .npy's header to hold its first n rows, and cut the file there."""
+    full = np.load(path, mmap_mode="r")
+    shape, offset = (n, *full.shape[1:]), full.offset
+    del full
+    header = {"descr": "|u1", "fortran_order": False, "shape": shape}
+    with open(path, "r+b") as f:
+        f.seek(0)
+        np.lib.format.write_array_header_1_0(f, header)
+        if f.tell() != offset:
+            raise DataError(f"{path}: could not rewrite the cache header; delete it")
+        f.truncate(offset + int(np.prod(shape)))
+
+
+def _array_into(
+    tmp: Path, source: Path, size: tuple[int, int], channels: int
+) -> tuple[np.ndarray, list[str]]:
+    """An array file of images (N, H, W[, C]) or (N, C, H, W), uint8 or floats on [0, 1],
+    resized like pictures into tmp/images.npy; every image is unlabelled."""
+    array = read_array(source)
+    n, colours = len(array), array.shape[1]
+    if channels == 0:
+        channels = 1 if colours == 1 else 3
+    out = np.lib.format.open_memmap(
+        tmp / "images.npy", mode="w+", dtype=np.uint8, shape=(n, channels, *size)
+    )
+    for i in range(n):
+        pixels = array[i].transpose(1, 2, 0)
+        img = Image.fromarray(pixels[..., 0] if colours == 1 else pixels)
+        out[i] = to_array(fit(img, size), channels)
+    out.flush()
+    del out
+    return np.full(n, -1, dtype=np.int64), []
+
+
+def read_array(path: Path) -> np.ndarray:
+    """Images from a .npy or .npz (its one array, or the one named `images`) as uint8
+    (N, C, H, W), C 1 or 3; floats must lie on [0, 1]."""
+    from advnets.files import read_npy
+
+    array = _npz_images(path) if path.suffix.lower() == ".npz" else read_npy(path)
+    if array.ndim == 3:
+        array = array[:, None]
+    elif array.ndim == 4 and array.shape[-1] in (1, 3, 4) and array.shape[1] not in (1, 3):
+        array = array.transpose(0, 3, 1, 2)[:, :3]
+    if array.ndim != 4 or array.shape[1] not in (1, 3) or len(array) == 0:
+        raise DataError(
+            f"{path}: an array of images must be (N, H, W), (N, H, W, C) or (N, C, H, W) "
+            f"with C 1 or 3 and N >= 1, got shape {array.shape}"
+        )
+    return _as_uint8(array, path)
+
+
+def _npz_images(path: Path) -> np.ndarray:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            names = list(z.files)
+            key = "images" if "images" in names else (names[0] if len(names) == 1 else None)
+            if key is None:
+                raise DataError(
+                    f"{path}: holds arrays {', '.join(names) or 'none'}; name the images "
+                    "'images' or save one array"
+                )
+            return z[key]
+    except (OSError, ValueError, EOFError) as err:
+        raise DataError(f"{path}: not a readable .npz ({type(err).__name__})") from None
+
+
+def _as_uint8(array: np.ndarray, path: Path) -> np.ndarray:
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype.kind != "f":
+        raise DataError(f"{path}: images must be uint8 or floats on [0, 1], got {array.dtype}")
+    if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
+        raise DataError(
+            f"{path}: float images must be finite and on [0, 1], got values in "
+            f"[{np.nanmin(array):.3g}, {np.nanmax(array):.3g}]; rescale them (e.g. x / 255)"
+        )
+    return (array * 255).round().astype(np.uint8)
+
+
+def held_out(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """A boolean mask of the held-out images: `fraction` of each class (of all, when
+    unlabelled), at least one of each, drawn with `seed`; none when fraction is 0."""
+    mask = np.zeros(len(labels), dtype=bool)
+    if fraction <= 0:
+        return mask
+    rng = np.random.default_rng(seed)
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        if len(members) < 2:
+            raise DataError(
+                f"class {c} has {len(members)} image; a held-out split needs two or more of "
+                "each class (add pictures, or set data.valid_fraction=0)"
+            )
+        take = min(len(members) - 1, max(1, round(fraction * len(members))))
+        mask[rng.choice(members, take, replace=False)] = True
+    return mask

@@ -1,0 +1,97 @@
+"""Scoring a run on one's own pictures: FID / KID in the features of the shipped CIFAR-10
+classifier (pictures resized to 32 x 32, grey ones repeated over three channels), against
+the folder's held-out images; and the copying check a small-data user asks for: is each
+sample much nearer to a training picture than to any held-out one?"""
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from advnets.data import load_split01
+from advnets.errors import DataError
+from advnets.metrics.classifier import load_classifier, predict
+
+FEATURE_SPACE = "cifar10-classifier"  # named beside every folder score
+REFERENCE = 10_000  # held-out images embedded, at most
+MEMORIZATION_SAMPLES = 1_000  # samples checked for copying, at most
+TRAIN_IMAGES = 20_000  # training pictures searched for each sample's nearest, at most
+RATIO = 0.5  # "much nearer": the nearest training picture at under half the distance
+
+
+def as_cifar(x: Tensor) -> Tensor:
+    """Images on [0, 1] of any size and 1 or 3 channels as CIFAR-10's (N, 3, 32, 32)."""
+    if x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1)
+    if tuple(x.shape[2:]) != (32, 32):
+        x = F.interpolate(x, size=(32, 32), mode="bilinear", antialias=True, align_corners=False)
+    return x.clamp(0, 1)
+
+
+def _reference_split(s) -> str:
+    """The folder's held-out images (valid), or all of them when none are held out."""
+    return "valid" if s.data.valid_fraction > 0 else "full"
+
+
+def folder_features(samples: Tensor, s) -> tuple[Tensor, Tensor, Tensor]:
+    """(sample features, sample class probabilities, reference features) for FID / KID."""
+    if s.fid_samples < 2 or len(samples) < s.fid_samples:
+        raise DataError(
+            f"FID/KID need at least 2 and here {s.fid_samples} samples, got {len(samples)}"
+        )
+    key = ("folder-reference", s.data.path, tuple(s.data.image_size), s.data.split_seed)
+    if key not in s.cache:
+        model = load_classifier("cifar10")
+        images = load_split01(s.data, _reference_split(s), REFERENCE)[0]
+        s.cache[key] = (model, predict(model, as_cifar(images))[0])
+    model, reference = s.cache[key]
+    feats, probs = predict(model, as_cifar(samples[: s.fid_samples]))
+    return feats, probs, reference
+
+
+def _nearest(x: Tensor, pool: Tensor, chunk: int = 256) -> tuple[Tensor, Tensor]:
+    """(distance, index) of each row of x's nearest row of pool (Euclidean, pixels)."""
+    dist, idx = [], []
+    for part in x.split(chunk):
+        d = torch.cdist(part, pool)
+        best = d.min(1)
+        dist.append(best.values)
+        idx.append(best.indices)
+    return torch.cat(dist), torch.cat(idx)
+
+
+def memorization(samples: Tensor, dataset: str, s) -> dict[str, float]:
+    """The share of samples whose nearest training picture is under RATIO times as far as
+    their nearest held-out picture (pixel distance at the training size): near 0 for a G
+    that generalises, near 1 for one that copies. With `s.picture`, the 16 most suspicious
+    samples beside their nearest training and held-out pictures."""
+    if dataset != "folder":
+        raise DataError("memorization scores runs on your own pictures (train --images DIR)")
+    if s.data is None or s.data.valid_fraction <= 0:
+        raise DataError(
+            "memorization compares samples with held-out pictures: train with "
+            "data.valid_fraction > 0 (the default 0.1)"
+        )
+    x = samples[:MEMORIZATION_SAMPLES].flatten(1)
+    train = load_split01(s.data, "train", TRAIN_IMAGES)[0]
+    valid = load_split01(s.data, "valid", TRAIN_IMAGES)[0]
+    d_train, i_train = _nearest(x, train.flatten(1))
+    d_valid, i_valid = _nearest(x, valid.flatten(1))
+    ratio = d_train / d_valid.clamp_min(1e-8)
+    if s.picture:
+        _draw_pairs(samples, train, valid, ratio, i_train, i_valid, s.picture)
+    return {
+        "memorization": float((ratio < RATIO).float().mean()),
+        "median_ratio": float(ratio.median()),
+        "memorization_samples": len(x),
+        "distance": "pixels",
+    }
+
+
+def _draw_pairs(samples, train, valid, ratio, i_train, i_valid, path: str) -> None:
+    """Rows of (sample, nearest training picture, nearest held-out picture), the samples
+    with the smallest ratio first."""
+    from advnets.viz import save_image_grid
+
+    order = ratio.argsort()[:16]
+    rows = [torch.stack([samples[i], train[i_train[i]], valid[i_valid[i]]]) for i in order]
+    save_image_grid(torch.cat(rows), path, (0.0, 1.0), nrow=3)
