@@ -278,41 +278,57 @@ def _files_into(
 
     if channels == 0:
         channels = 1 if count_grey(files)[0] else 3
-    out = np.lib.format.open_memmap(
-        tmp / "images.npy", mode="w+", dtype=np.uint8, shape=(len(files), channels, *size)
-    )
     kept, skipped = [], []
-    for p, label in zip(tqdm(files, "preparing", disable=not progress), labels, strict=True):
-        pixels = decode(p, size, channels)
-        if pixels is None:
-            skipped.append(str(p.relative_to(source)))
-            continue
-        out[len(kept)] = pixels
-        kept.append(label)
-    out.flush()
-    del out
+    with _ImageWriter(tmp / "images.npy", len(files), (channels, *size)) as out:
+        for p, label in zip(tqdm(files, "preparing", disable=not progress), labels, strict=True):
+            pixels = decode(p, size, channels)
+            if pixels is None:
+                skipped.append(str(p.relative_to(source)))
+                continue
+            out.write(pixels)
+            kept.append(label)
     if not kept:
         raise DataError(
             f"{source}: none of its {len(files)} picture files could be read "
             f"(e.g. {skipped[0]}); check that they are images"
         )
-    if skipped:  # shrink the file to the images kept
-        _truncate(tmp / "images.npy", len(kept))
     return np.asarray(kept, dtype=np.int64), skipped
 
 
-def _truncate(path: Path, n: int) -> None:
-    """Rewrite an .npy's header to hold its first n rows, and cut the file there."""
-    full = np.load(path, mmap_mode="r")
-    shape, offset = (n, *full.shape[1:]), full.offset
-    del full
-    header = {"descr": "|u1", "fortran_order": False, "shape": shape}
-    with open(path, "r+b") as f:
-        f.seek(0)
-        np.lib.format.write_array_header_1_0(f, header)
-        if f.tell() != offset:
-            raise DataError(f"{path}: could not rewrite the cache header; delete it")
-        f.truncate(offset + int(np.prod(shape)))
+class _ImageWriter:
+    """An .npy of uint8 images written one after another through a plain file (memory
+    stays flat however many there are); its header is set to the count written on close."""
+
+    def __init__(self, path: Path, most: int, shape: tuple[int, ...]) -> None:
+        self.path, self.shape, self.count = path, shape, 0
+        self.file = open(path, "w+b")  # noqa: SIM115 (closed in __exit__)
+        self._header(most)
+        self.offset = self.file.tell()
+
+    def _header(self, n: int) -> None:
+        header = {"descr": "|u1", "fortran_order": False, "shape": (n, *self.shape)}
+        np.lib.format.write_array_header_1_0(self.file, header)
+
+    def write(self, pixels: np.ndarray) -> None:
+        self.file.write(np.ascontiguousarray(pixels, dtype=np.uint8).tobytes())
+        self.count += 1
+
+    def __enter__(self) -> "_ImageWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        end = self.file.tell()
+        self.file.seek(0)
+        self._header(self.count)  # padded to 64 bytes: almost always the same length
+        if self.file.tell() != self.offset:  # it shrank: move the pixels up behind it
+            self.file.seek(self.offset)
+            pixels = self.file.read(end - self.offset)
+            self.file.seek(0)
+            self._header(self.count)
+            self.file.write(pixels)
+            end = self.file.tell()
+        self.file.truncate(end)
+        self.file.close()
 
 
 def _array_into(
@@ -324,15 +340,11 @@ def _array_into(
     n, colours = len(array), array.shape[1]
     if channels == 0:
         channels = 1 if colours == 1 else 3
-    out = np.lib.format.open_memmap(
-        tmp / "images.npy", mode="w+", dtype=np.uint8, shape=(n, channels, *size)
-    )
-    for i in range(n):
-        pixels = array[i].transpose(1, 2, 0)
-        img = Image.fromarray(pixels[..., 0] if colours == 1 else pixels)
-        out[i] = to_array(fit(img, size), channels)
-    out.flush()
-    del out
+    with _ImageWriter(tmp / "images.npy", n, (channels, *size)) as out:
+        for i in range(n):
+            pixels = array[i].transpose(1, 2, 0)
+            img = Image.fromarray(pixels[..., 0] if colours == 1 else pixels)
+            out.write(to_array(fit(img, size), channels))
     return np.full(n, -1, dtype=np.int64), []
 
 

@@ -65,6 +65,7 @@ def resolve(cfg: Config, progress: bool = True) -> Config:
         raise ConfigError("data.name=folder needs data.path (train ... --images DIR)")
     if len(d.image_size) != 2:
         raise ConfigError(f"data.image_size must be [H, W] (e.g. --size 64), got {d.image_size}")
+    progress = progress and cfg.train.progress
     found = prepare(d.path, tuple(d.image_size), d.channels, d.cache, progress)
     if found.built:
         print(summary(d.path, found))

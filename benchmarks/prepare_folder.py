@@ -1,0 +1,97 @@
+"""A large folder of one's own pictures: preparation time, the second start, and peak memory.
+
+Writes N synthetic JPEG pictures of mixed sizes (default 100,000, about 80 x 100 px, in 10
+class subfolders) once into --folder, then in fresh processes: (1) `advnets prepare` at
+--size, (2) the same again (the cache is found: the second start), (3) 50 training steps of
+dcgan-mnist on it (memory-mapped batches). Prints each one's wall time and peak resident
+memory, the ratio of the second start to the first, and peak memory over the cache's size
+(below 1: the set was never held in memory whole).
+
+    python benchmarks/prepare_folder.py --n 100000 --size 64 --folder /tmp/folder100k
+"""
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+CHILD = """
+import json, resource, sys, time
+t = time.perf_counter()
+from advnets.cli import main
+code = main(sys.argv[1:])
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"code": code, "seconds": time.perf_counter() - t, "peak_mb": peak}))
+"""
+
+
+def make_folder(root: Path, n: int, seed: int = 0) -> None:
+    """n JPEGs in 10 class folders: smooth colour gradients with noise, sizes 72-100 px."""
+    if (root / "done").is_file() and int((root / "done").read_text()) == n:
+        return
+    rng = np.random.default_rng(seed)
+    for i in tqdm(range(n), "writing pictures"):
+        h, w = rng.integers(72, 101, 2)
+        base = rng.integers(0, 256, 3)
+        ramp = np.linspace(0, 1, w)[None, :, None] * rng.integers(-80, 80, 3)
+        pixels = base + ramp + rng.normal(0, 12, (h, w, 3))
+        folder = root / f"class{i % 10}"
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).save(folder / f"{i}.jpg", quality=85)
+    (root / "done").write_text(str(n))
+
+
+def child(args: list[str], env_cache: str) -> dict:
+    """One advnets command in a fresh single-threaded process: its time and peak memory."""
+    import os
+
+    env = {**os.environ, "ADVNETS_CACHE": env_cache, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, *args], capture_output=True, text=True, env=env, check=False
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if result["code"] != 0:
+        raise SystemExit(f"advnets {' '.join(args)} failed: {out.stderr.strip()[-500:]}")
+    return result
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n", type=int, default=100_000)
+    p.add_argument("--size", type=int, default=64)
+    p.add_argument("--folder", type=Path, default=Path(tempfile.gettempdir()) / "advnets-folder")
+    p.add_argument("--steps", type=int, default=50)
+    args = p.parse_args()
+    make_folder(args.folder, args.n)
+    cache = tempfile.mkdtemp(prefix="advnets-cache-")
+    size = ["--size", str(args.size)]
+    first = child(["prepare", str(args.folder), *size], cache)
+    second = child(["prepare", str(args.folder), *size], cache)
+    run = Path(cache) / "run"
+    train = [
+        "train", "dcgan-mnist", "--images", str(args.folder), *size, "--out", str(run),
+        "--steps", str(args.steps), "--set", "train.progress=false",
+        "--set", "train.samples_per_epoch=false", "--set", "train.threads=1",
+    ]  # fmt: skip
+    trained = child(train, cache)
+    cache_mb = sum(f.stat().st_size for f in Path(cache).rglob("images.npy")) / 2**20
+    rows = {"prepare": first, "second start": second, f"train {args.steps} steps": trained}
+    for name, r in rows.items():
+        print(f"{name:<18} {r['seconds']:8.1f} s   peak {r['peak_mb']:8.0f} MB")
+    print(f"pictures {args.n} at {args.size}x{args.size}; cache {cache_mb:.0f} MB")
+    print(f"ratio second start / prepare: {second['seconds'] / first['seconds']:.4f}")
+    peak = max(r["peak_mb"] for r in rows.values())
+    print(f"ratio peak memory / cache size: {peak / cache_mb:.3f}")
+    print(f"(this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()
