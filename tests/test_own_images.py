@@ -80,7 +80,8 @@ def test_scan_labels_from_first_level_subfolders(labelled):
     files, labels, names = scan(labelled)
     assert names == ["bars", "columns", "corner"]
     assert len(files) == 24 and sorted(set(labels)) == [0, 1, 2]
-    assert all(names[y] == p.relative_to(labelled).parts[0] for p, y in zip(files, labels))
+    for p, y in zip(files, labels, strict=True):
+        assert names[y] == p.relative_to(labelled).parts[0]
 
 
 def test_prepare_grey_folder_records_shape_classes_and_reuses_cache(labelled, tmp_path):
@@ -221,7 +222,7 @@ def test_shape_flows_from_data_to_config_to_nets(photos):
     assert nets["G"](torch.randn(2, 8)).shape == (2, 3, 64, 64)  # depth from the size
     assert nets["D"](torch.rand(2, 3, 64, 64)).shape == (2,)
     x = data.sampler.next(4)
-    assert x.shape == (4, 3, 64, 64) and -1 <= x.min() and x.max() <= 1  # DCGAN's range
+    assert x.shape == (4, 3, 64, 64) and x.min() >= -1 and x.max() <= 1  # DCGAN's range
 
 
 def test_sampler_draws_each_training_image_once_an_epoch(labelled):
@@ -235,66 +236,35 @@ def test_sampler_draws_each_training_image_once_an_epoch(labelled):
     assert x.shape == (5, 1, 28, 28) and set(y.tolist()) <= {0, 1, 2}
 
 
+def cli(command: str, *more: str) -> int:
+    """`advnets COMMAND` with the words of `command` (paths without spaces) and `more`."""
+    return main([*command.split(), *more])
+
+
 def test_labelled_folder_train_sample_eval_classify(labelled, tmp_path, capsys):
     run = tmp_path / "cgan"
     sets = [f"--set={s}" for s in [*SMALL, "model.generator.hidden=[16]"]]
     sets += ["--set=model.discriminator.hidden=[16]", "--set=model.discriminator.pieces=2"]
     sets += ["--set=model.discriminator.branches=[8,4]", "--set=model.generator.branches=[8,4]"]
-    assert main(["train", "cgan-mnist", "--images", str(labelled), "--out", str(run)]
-                + ["--steps", "3", *sets]) == 0  # fmt: skip
+    assert cli(f"train cgan-mnist --images {labelled} --out {run} --steps 3", *sets) == 0
     saved = load_checkpoint(run)
     assert saved["config"]["data"]["class_names"] == ["bars", "columns", "corner"]
     assert saved["config"]["model"]["num_classes"] == 3  # from the folder, not the preset's 10
-    assert (
-        main(
-            ["sample", str(run), "--n", "4", "--label", "corner", "--out", str(tmp_path / "c.npy")]
-        )
-        == 0
-    )
+    assert cli(f"sample {run} --n 4 --label corner --out {tmp_path / 'c.npy'}") == 0
     assert np.load(tmp_path / "c.npy").shape == (4, 1, 28, 28)
-    assert main(["sample", str(run), "--n", "6", "--out", str(tmp_path / "grid.png")]) == 0
-    assert (
-        main(["sample", str(run), "--n", "2", "--label", "owls", "--out", str(tmp_path / "o.npy")])
-        == 2
-    )
+    assert cli(f"sample {run} --n 6 --out {tmp_path / 'grid.png'}") == 0
+    assert cli(f"sample {run} --n 2 --label owls --out {tmp_path / 'o.npy'}") == 2
     assert "bars, columns, corner" in capsys.readouterr().err
 
 
-def test_semi_supervised_on_a_folder_classifies_by_name(labelled, tmp_path, capsys):
+def test_semi_supervised_on_a_folder_classifies_by_name(labelled, tmp_path):
     run = tmp_path / "sgan"
     sets = [f"--set={s}" for s in [*SMALL, *TINY_DCGAN, "data.labels=6"]]
-    assert (
-        main(
-            [
-                "train",
-                "sgan-mnist",
-                "--images",
-                str(labelled),
-                "--out",
-                str(run),
-                "--steps",
-                "2",
-                *sets,
-            ]
-        )
-        == 0
-    )
+    assert cli(f"train sgan-mnist --images {labelled} --out {run} --steps 2", *sets) == 0
     cfg = resolve(with_images(load_preset("sgan-mnist"), str(labelled)), progress=False)
     x, _ = load_split01(cfg.data, "valid")
     np.save(tmp_path / "x.npy", (x * 2 - 1).numpy())  # the run's range, [-1, 1]
-    assert (
-        main(
-            [
-                "classify",
-                str(run),
-                "--samples",
-                str(tmp_path / "x.npy"),
-                "--out",
-                str(tmp_path / "y.npy"),
-            ]
-        )
-        == 0
-    )
+    assert cli(f"classify {run} --samples {tmp_path / 'x.npy'} --out {tmp_path / 'y.npy'}") == 0
     names = (tmp_path / "y.names.txt").read_text().split()
     assert len(names) == len(x) == 3 and set(names) <= {"bars", "columns", "corner"}
     assert [["bars", "columns", "corner"][i] for i in np.load(tmp_path / "y.npy")] == names
@@ -305,41 +275,12 @@ def test_colour_folder_vaegan_reconstructs_and_eval_names_features(photos, tmp_p
     sets = [f"--set={s}" for s in [*SMALL[:3], "train.batch_size=3", "data.valid_fraction=0.25"]]
     sets += [f"--set=model.{w}.channels=4" for w in ("generator", "discriminator", "encoder")]
     sets += ["--set=model.z_dim=8"]
-    assert (
-        main(
-            [
-                "train",
-                "vaegan-mnist",
-                "--images",
-                str(photos),
-                "--size",
-                "32",
-                "--out",
-                str(run),
-                "--steps",
-                "2",
-                *sets,
-            ]
-        )
-        == 0
-    )
+    assert cli(f"train vaegan-mnist --images {photos} --size 32 --out {run} --steps 2", *sets) == 0
     np.save(tmp_path / "x.npy", np.random.default_rng(0).random((2, 3, 32, 32), np.float32))
-    assert (
-        main(
-            [
-                "reconstruct",
-                str(run),
-                "--samples",
-                str(tmp_path / "x.npy"),
-                "--out",
-                str(tmp_path / "r.npy"),
-            ]
-        )
-        == 0
-    )
+    assert cli(f"reconstruct {run} --samples {tmp_path / 'x.npy'} --out {tmp_path / 'r.npy'}") == 0
     assert np.load(tmp_path / "r.npy").shape == (2, 3, 32, 32)
     capsys.readouterr()
-    assert main(["eval", str(run), "--n", "150", "--metric", "kid"]) == 0
+    assert cli(f"eval {run} --n 150 --metric kid") == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith("kid ") and last.endswith("(cifar10-classifier features)")
     row = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
@@ -370,7 +311,7 @@ def test_folder_run_resumes_exactly(labelled, tmp_path):
     whole = advnets.train(cfg, tmp_path / "whole", overrides=["train.steps=4"])
     advnets.train(cfg, tmp_path / "half", overrides=["train.steps=2"])
     resumed = advnets.train(None, tmp_path / "half", resume=True, overrides=["train.steps=4"])
-    for a, b in zip(whole.G.state_dict().values(), resumed.G.state_dict().values()):
+    for a, b in zip(whole.G.state_dict().values(), resumed.G.state_dict().values(), strict=False):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
