@@ -126,6 +126,11 @@ class NetConfig:
     # empty: y is concatenated to the input
     branches: list[int] = field(default_factory=list)
     branch_pieces: int | None = None  # maxout pieces of the branch layers; null: `pieces`
+    # D only: spectral normalisation of every weight (Miyato et al. 2018)
+    spectral_norm: bool = False
+    # D only: DiffAugment (Zhao et al. 2020) of every image D sees while training, real and
+    # generated alike: a comma-separated policy of translation, cutout, color ("": off)
+    augment: str = ""
 
 
 @dataclass

@@ -167,6 +167,26 @@ def check_folder(d: DataConfig) -> None:
     )
 
 
+def check_small_data(cfg: Config) -> None:
+    """Spectral norm and DiffAugment are D's; augmentation needs images."""
+    from advnets.nets.augment import parse_policy
+
+    m = cfg.model
+    for which in ("generator", "encoder"):
+        net = getattr(m, which)
+        check(
+            not net.spectral_norm and not net.augment,
+            f"model.{which}.spectral_norm and .augment are for the discriminator; "
+            f"set model.discriminator.* instead",
+        )
+    if parse_policy(m.discriminator.augment):
+        check(
+            spec(cfg.data).images,
+            f"model.discriminator.augment transforms images; {cfg.data.name} holds points: "
+            'set model.discriminator.augment=""',
+        )
+
+
 def check_data_and_model(cfg: Config) -> None:
     d, m = cfg.data, cfg.model
     lo_hi = d.value_range
@@ -197,6 +217,7 @@ def check_data_and_model(cfg: Config) -> None:
     check(m.noise_scale > 0, "model.noise_scale must be > 0")
     for which in ("generator", "discriminator", "encoder"):
         check_net(getattr(m, which), f"model.{which}.", m.num_classes)
+    check_small_data(cfg)
     pack = m.discriminator.pack
     check(
         cfg.train.batch_size % pack == 0,

@@ -28,8 +28,9 @@ def as_cifar(x: Tensor) -> Tensor:
 
 
 def _reference_split(s) -> str:
-    """The folder's held-out images (valid), or all of them when none are held out."""
-    return "valid" if s.data.valid_fraction > 0 else "full"
+    """The folder's held-out images (valid); all of them (full) when none are held out or
+    when asked (few-shot practice: FID against the whole small set)."""
+    return "valid" if s.data.valid_fraction > 0 and s.reference != "full" else "full"
 
 
 def folder_features(samples: Tensor, s) -> tuple[Tensor, Tensor, Tensor]:
@@ -38,10 +39,11 @@ def folder_features(samples: Tensor, s) -> tuple[Tensor, Tensor, Tensor]:
         raise DataError(
             f"FID/KID need at least 2 and here {s.fid_samples} samples, got {len(samples)}"
         )
-    key = ("folder-reference", s.data.path, tuple(s.data.image_size), s.data.split_seed)
+    split = _reference_split(s)
+    key = ("folder-reference", s.data.path, tuple(s.data.image_size), s.data.split_seed, split)
     if key not in s.cache:
         model = load_classifier("cifar10")
-        images = load_split01(s.data, _reference_split(s), REFERENCE)[0]
+        images = load_split01(s.data, split, REFERENCE)[0]
         s.cache[key] = (model, predict(model, as_cifar(images))[0])
     model, reference = s.cache[key]
     feats, probs = predict(model, as_cifar(samples[: s.fid_samples]))

@@ -5,6 +5,7 @@ from torch import Tensor, nn
 
 from advnets.config import ModelConfig
 from advnets.errors import ConfigError
+from advnets.nets.augment import DiffAugment, parse_policy, spectral_norm_
 from advnets.nets.conditional import conditional_discriminator, conditional_generator
 from advnets.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from advnets.nets.layers import Maxout, Packed
@@ -48,7 +49,16 @@ def build_encoder(cfg: ModelConfig, in_shape: tuple[int, ...]) -> nn.Module:
 
 def build_discriminator(cfg: ModelConfig, in_shape: tuple[int, ...], outputs: int = 1) -> nn.Module:
     """D(x), or D(x, y) when `cfg.num_classes` > 0 (conditional GAN); with `outputs` > 1 a
-    classifier's logits (unconditional, unpacked D only)."""
+    classifier's logits (unconditional, unpacked D only). Spectral normalisation and
+    DiffAugment (model.discriminator.spectral_norm, .augment) wrap whichever D it is."""
+    D = _discriminator(cfg, in_shape, outputs)
+    if cfg.discriminator.spectral_norm:
+        spectral_norm_(D)
+    policy = parse_policy(cfg.discriminator.augment)
+    return DiffAugment(D, policy) if policy else D
+
+
+def _discriminator(cfg: ModelConfig, in_shape: tuple[int, ...], outputs: int) -> nn.Module:
     net = DISCRIMINATORS.get(cfg.discriminator.arch)
     if cfg.num_classes:
         return conditional_discriminator(net, cfg.discriminator, in_shape, cfg.num_classes)
