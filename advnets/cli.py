@@ -259,6 +259,10 @@ def cmd_encode(args: argparse.Namespace) -> None:
 def cmd_classifier(args: argparse.Namespace) -> None:
     from advnets.metrics.classifier import train_classifier, weights_path
 
+    if args.images:
+        return _folder_classifier(args)
+    if args.dataset is None:
+        raise ConfigError(f"name a data set ({', '.join(SPECS)}) or give --images DIR")
     if args.out is None and not args.replace_shipped:
         raise ConfigError(
             "name the weights file with --out FILE (or --replace-shipped to "
@@ -267,6 +271,24 @@ def cmd_classifier(args: argparse.Namespace) -> None:
     out = Path(args.out) if args.out else weights_path(args.dataset)
     accuracy = train_classifier(args.dataset, args.data, args.epochs, args.seed, out)
     print(f"classifier for {args.dataset}: test accuracy {accuracy:.4f} -> {out}")
+
+
+def _folder_classifier(args: argparse.Namespace) -> None:
+    """A classifier of the labelled pictures at --images, kept in their prepared cache."""
+    from advnets.config import Config, DataConfig
+    from advnets.data.resolve import parse_size, resolve
+    from advnets.metrics.folder_classifier import train_folder_classifier
+
+    if args.dataset or args.out or args.replace_shipped:
+        raise ConfigError(
+            "--images trains the classifier of your folder: drop the data set, "
+            "--out and --replace-shipped (it is kept with the prepared pictures)"
+        )
+    size = parse_size(args.size or "32")
+    data = DataConfig(name="folder", path=str(Path(args.images).resolve()), image_size=size)
+    data = resolve(Config(data=data)).data
+    accuracy, path = train_folder_classifier(data, args.epochs or 30, args.seed)
+    print(f"classifier of {args.images}: held-out accuracy {accuracy:.4f} -> {path}")
 
 
 def _add_train_command(sub: argparse._SubParsersAction) -> None:
@@ -354,7 +376,15 @@ def _add_sample_command(sub: argparse._SubParsersAction) -> None:
 
 def _add_classifier_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("classifier", help="train the evaluation classifier (FID/KID features)")
-    p.add_argument("dataset", choices=list(SPECS))
+    p.add_argument("dataset", nargs="?", choices=list(SPECS))
+    p.add_argument(
+        "--images",
+        metavar="DIR",
+        help="instead: a classifier of your labelled folder (subfolders), trained on its "
+        "training split; FID/KID of runs on it then use its features, and `eval --metric "
+        "fidelity` reads a conditional run's samples with it",
+    )
+    p.add_argument("--size", metavar="N|HxW", help="with --images: the runs' size (default 32)")
     defaults = ", ".join(f"{name} {spec.epochs}" for name, spec in SPECS.items())
     p.add_argument(
         "--epochs", type=integer, help=f"passes over the training images (default: {defaults})"

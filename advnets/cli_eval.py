@@ -53,6 +53,25 @@ def _eval_reconstruction(args: argparse.Namespace) -> None:
     )
 
 
+def _eval_fidelity(args: argparse.Namespace) -> None:
+    """`advnets eval RUN --metric fidelity`: a conditional folder run's label fidelity."""
+    from advnets.metrics.folder import label_fidelity
+    from advnets.sampling import generator_from_checkpoint
+
+    ckpt, run_dir, device = _eval_run_checkpoint(args, "fidelity scores a conditional run")
+    G, cfg = generator_from_checkpoint(ckpt, device)
+    if not cfg.model.num_classes or cfg.data.name != "folder":
+        raise ConfigError("--metric fidelity scores conditional runs on your own pictures")
+    per_class = max(1, (args.n or 1000) // cfg.model.num_classes)
+    scores = label_fidelity(G, cfg, per_class, args.seed)
+    _print_scores(scores)
+    _append_eval(run_dir, ckpt["counters"]["step"], scores)
+    worst = min((v, k) for k, v in scores.items() if k != "fidelity")
+    print(
+        f"fidelity {scores['fidelity']:.4f} worst {worst[1].removeprefix('fidelity_')} {worst[0]:.4f}"
+    )
+
+
 def _eval_accuracy(args: argparse.Namespace) -> None:
     """`advnets eval RUN --metric accuracy`: the classifier on the test split."""
     from advnets.metrics.accuracy import accuracy
@@ -110,6 +129,8 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
     if args.metric == "accuracy":
         return _eval_accuracy(args)
+    if args.metric == "fidelity":
+        return _eval_fidelity(args)
     if args.metric == "reconstruction":
         return _eval_reconstruction(args)
     if args.metric == "psnr":
@@ -143,7 +164,7 @@ def add_eval_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--metric",
         default="all",
-        choices=[*METRICS, "accuracy", "reconstruction", "psnr", "all"],
+        choices=[*METRICS, "accuracy", "fidelity", "reconstruction", "psnr", "all"],
         help="accuracy: a semi-supervised run's classifier on the test split; "
         "reconstruction: a vae / vaegan run's PSNR and sharpness on the test split; "
         "psnr: a restoration run against every classical restorer of its task",

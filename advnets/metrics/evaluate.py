@@ -17,7 +17,7 @@ from advnets.data.registry import DATASETS, FOLDER, Spec, spec, static_spec
 from advnets.errors import DataError
 from advnets.metrics.classifier import FEATURES, load_classifier, predict
 from advnets.metrics.fid import class_histogram, frechet_distance, inception_score, kernel_distance
-from advnets.metrics.folder import FEATURE_SPACE, folder_features, memorization
+from advnets.metrics.folder import feature_space, folder_features, memorization
 from advnets.metrics.modes import mode_metrics, stacked_mode_metrics
 from advnets.metrics.parzen import parzen_protocol
 
@@ -217,7 +217,7 @@ def fid(samples: Tensor, dataset: str, s: EvalSettings) -> dict[str, float]:
             f"protocol: 10,000), or use kid"
         )
     feats, probs, test_feats = _classifier_outputs(samples, dataset, s)
-    return _named(dataset) | {
+    return _named(dataset, s) | {
         "fid": frechet_distance(feats, test_feats),
         "inception_score": inception_score(probs),
         **class_histogram(probs),
@@ -228,13 +228,13 @@ def fid(samples: Tensor, dataset: str, s: EvalSettings) -> dict[str, float]:
 def kid(samples: Tensor, dataset: str, s: EvalSettings) -> dict[str, float]:
     feats, _, test_feats = _classifier_outputs(samples, dataset, s)
     mean, std = kernel_distance(feats, test_feats)
-    return _named(dataset) | {"kid": mean, "kid_std": std, "fid_samples": s.fid_samples}
+    return _named(dataset, s) | {"kid": mean, "kid_std": std, "fid_samples": s.fid_samples}
 
 
-def _named(dataset: str) -> dict[str, str]:
+def _named(dataset: str, s: EvalSettings) -> dict[str, str]:
     """The feature space of a folder's FID / KID (a built-in set's own classifier: unnamed,
     as in every earlier row of metrics.jsonl)."""
-    return {"features": FEATURE_SPACE} if dataset == FOLDER else {}
+    return {"features": feature_space(s)} if dataset == FOLDER else {}
 
 
 METRICS: dict[str, Callable[[Tensor, str, EvalSettings], dict[str, float]]] = {

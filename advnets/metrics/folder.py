@@ -33,6 +33,21 @@ def _reference_split(s) -> str:
     return "valid" if s.data.valid_fraction > 0 and s.reference != "full" else "full"
 
 
+def _model(s):
+    """The folder's own classifier where one was trained (`advnets classifier --images`),
+    else the shipped CIFAR-10 one; and the name of its feature space."""
+    from advnets.metrics.folder_classifier import FEATURE_SPACE as OWN
+    from advnets.metrics.folder_classifier import load_folder_classifier
+
+    own = load_folder_classifier(s.data)
+    return (own, OWN) if own is not None else (load_classifier("cifar10"), FEATURE_SPACE)
+
+
+def feature_space(s) -> str:
+    """The name of the features a folder run's FID / KID were measured in."""
+    return s.cache.get("feature_space", FEATURE_SPACE)
+
+
 def folder_features(samples: Tensor, s) -> tuple[Tensor, Tensor, Tensor]:
     """(sample features, sample class probabilities, reference features) for FID / KID."""
     if s.fid_samples < 2 or len(samples) < s.fid_samples:
@@ -42,7 +57,7 @@ def folder_features(samples: Tensor, s) -> tuple[Tensor, Tensor, Tensor]:
     split = _reference_split(s)
     key = ("folder-reference", s.data.path, tuple(s.data.image_size), s.data.split_seed, split)
     if key not in s.cache:
-        model = load_classifier("cifar10")
+        model, s.cache["feature_space"] = _model(s)
         images = load_split01(s.data, split, REFERENCE)[0]
         s.cache[key] = (model, predict(model, as_cifar(images))[0])
     model, reference = s.cache[key]
@@ -97,3 +112,21 @@ def _draw_pairs(samples, train, valid, ratio, i_train, i_valid, path: str) -> No
     order = ratio.argsort()[:16]
     rows = [torch.stack([samples[i], train[i_train[i]], valid[i_valid[i]]]) for i in order]
     save_image_grid(torch.cat(rows), path, (0.0, 1.0), nrow=3)
+
+
+@torch.no_grad()
+def label_fidelity(G, cfg, per_class: int, seed: int = 0) -> dict[str, float]:
+    """How often a conditional G draws the class it is asked for, read by the folder's own
+    classifier: overall and per class (by name)."""
+    from advnets.metrics.folder_classifier import as_input, load_folder_classifier
+    from advnets.sampling import draw_samples
+
+    model = load_folder_classifier(cfg.data, required=True)
+    lo, hi = cfg.data.value_range
+    out, hits = {}, []
+    for c, name in enumerate(cfg.data.class_names):
+        x = (draw_samples(G, cfg, per_class, seed + c, c) - lo) / (hi - lo)
+        right = predict(model, as_input(x.clamp(0, 1)))[1].argmax(1) == c
+        out[f"fidelity_{name}"] = float(right.float().mean())
+        hits.append(right)
+    return {"fidelity": float(torch.cat(hits).float().mean()), **out}

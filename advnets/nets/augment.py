@@ -63,7 +63,7 @@ def cutout(x: Tensor, ratio: float = 0.5) -> Tensor:
 
 
 def parse_policy(text: str) -> list[str]:
-    """"translation,cutout,color" as its policy names (each checked); "" is none."""
+    """ "translation,cutout,color" as its policy names (each checked); "" is none."""
     names = [p.strip() for p in text.split(",") if p.strip()]
     for name in names:
         POLICIES.get(name)
