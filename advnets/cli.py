@@ -19,6 +19,7 @@ from advnets.cli_args import (
     count,
     integer,
     seed_value,
+    value_range,
 )
 from advnets.cli_eval import add_eval_command
 from advnets.cli_pictures import add_picture_commands
@@ -33,7 +34,7 @@ from advnets.config import (
     preset_names,
 )
 from advnets.errors import AdvnetsError, ConfigError
-from advnets.files import read_npy, save_npy
+from advnets.files import refuse_overwriting_inputs, save_npy
 from advnets.metrics.classifier import SPECS
 
 
@@ -129,6 +130,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
     from advnets.viz import save_image_grid, save_points_plot
 
     out = check_suffix(args.out, (".npy", ".png"))
+    refuse_overwriting_inputs([out], [args.run_dir])
     G, cfg = load_generator(Path(args.run_dir), resolve_device(args.device, "--device"))
     check_label(cfg, args.label)
     classes, nrow = cfg.model.num_classes, None
@@ -161,42 +163,46 @@ def cmd_sample(args: argparse.Namespace) -> None:
     print(f"wrote {len(samples)} samples {tuple(samples.shape[1:])}{what} -> {out}")
 
 
-def cmd_classify(args: argparse.Namespace) -> None:
-    """D/C's predicted labels for images in the run's data layout and value range."""
-    import torch
+def _run_images(args: argparse.Namespace, cfg: Config):
+    """--samples (a picture, or a .npy batch on --range, [0, 1] by default) in the run's
+    layout, mapped onto the run's own value range."""
+    from advnets.image_files import images_for_run
 
-    from advnets.data import check_images
+    run_range = tuple(cfg.data.value_range)
+    return images_for_run(args.samples, cfg.data.name, run_range, args.range, args.max_pixels)
+
+
+def cmd_classify(args: argparse.Namespace) -> None:
+    """D/C's predicted labels for images (on [0, 1], or --range) in the run's layout."""
     from advnets.data.registry import DATASETS
     from advnets.metrics.accuracy import predict_classes
     from advnets.sampling import load_classifier
 
     check_suffix(args.out, (".npy",))
+    refuse_overwriting_inputs([args.out], [args.samples, args.run_dir])
     D, cfg = load_classifier(Path(args.run_dir), resolve_device(args.device, "--device"))
-    x = torch.from_numpy(read_npy(args.samples))
-    check_images(x, cfg.data.name, tuple(cfg.data.value_range), args.samples)
-    labels = predict_classes(D, x.float(), DATASETS.get(cfg.data.name).classes)
+    x = _run_images(args, cfg)
+    labels = predict_classes(D, x, DATASETS.get(cfg.data.name).classes)
     save_npy(Path(args.out), labels.numpy().astype(np.int64))
     print(f"wrote {len(labels)} labels (int64) -> {args.out}")
 
 
 def _autoencoder_input(args: argparse.Namespace):
-    """(E, G, cfg, images) of `advnets reconstruct` / `encode`, images checked."""
-    import torch
-
-    from advnets.data import check_images
+    """(E, G, cfg, images) of `advnets reconstruct` / `encode`, images checked and mapped
+    onto the run's range; --out checked not to be an input first."""
     from advnets.reconstruction import load_autoencoder
 
+    refuse_overwriting_inputs([args.out], [args.samples, args.run_dir])
     E, G, cfg = load_autoencoder(Path(args.run_dir), resolve_device(args.device, "--device"))
-    x = torch.from_numpy(read_npy(args.samples))
-    check_images(x, cfg.data.name, tuple(cfg.data.value_range), args.samples)
-    return E, G, cfg, x.float()
+    return E, G, cfg, _run_images(args, cfg)
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> None:
-    """Encode then decode images; .npy of reconstructions, or a picture of rows of
-    originals and their reconstructions (Larsen et al.'s Fig. 4 layout)."""
+    """Encode then decode images; .npy of reconstructions (on the inputs' range), or a
+    picture of rows of originals and their reconstructions (Larsen et al.'s Fig. 4 layout)."""
     import torch
 
+    from advnets.image_files import from_run_range
     from advnets.reconstruction import reconstruct
     from advnets.viz import save_image_grid
 
@@ -207,7 +213,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
         rows = torch.stack([x[:64], r[:64]], 1).flatten(0, 1)  # original, reconstruction, ...
         save_image_grid(rows, out, tuple(cfg.data.value_range), 16)
     else:
-        save_npy(out, r.numpy())
+        save_npy(out, from_run_range(r, tuple(cfg.data.value_range), args.range).numpy())
     print(f"wrote {len(r)} reconstructions -> {out}")
 
 
@@ -323,17 +329,38 @@ def _add_classifier_command(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_classifier)
 
 
+def _add_samples_arguments(p: argparse.ArgumentParser) -> None:
+    """--samples, --range and --max-pixels: the images a run is handed."""
+    from advnets.image_files import MAX_PIXELS
+
+    p.add_argument(
+        "--samples",
+        required=True,
+        metavar="X.npy|X.png",
+        help="images (N, C, H, W) as floats on [0, 1] or uint8, or one PNG/JPEG picture",
+    )
+    p.add_argument(
+        "--range",
+        type=value_range,
+        default=(0.0, 1.0),
+        metavar="LO,HI",
+        help="the range of a float .npy's values (default 0,1; e.g. -1,1); the run's own "
+        "range is applied inside",
+    )
+    p.add_argument(
+        "--max-pixels",
+        type=count,
+        default=MAX_PIXELS,
+        help=f"refuse pictures with more pixels (default {MAX_PIXELS:,})",
+    )
+
+
 def _add_classify_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("classify", help="a semi-supervised run's predicted labels for images")
     p.add_argument(
         "run_dir", help="run folder (or checkpoint file) of an sgan, improved-gan or supervised run"
     )
-    p.add_argument(
-        "--samples",
-        required=True,
-        metavar="X.npy",
-        help="float images (N, C, H, W) in the run's data range",
-    )
+    _add_samples_arguments(p)
     p.add_argument("--out", required=True, metavar="Y.npy", help="int64 labels (N,)")
     add_device_argument(p, "where D runs")
     p.set_defaults(func=cmd_classify)
@@ -350,12 +377,7 @@ def _add_autoencoder_commands(sub: argparse._SubParsersAction) -> None:
     ):
         p = sub.add_parser(name, help=f"{name} images with a vae / vaegan run")
         p.add_argument("run_dir", help="run folder (or checkpoint file) of a vae or vaegan run")
-        p.add_argument(
-            "--samples",
-            required=True,
-            metavar="X.npy",
-            help="float images (N, C, H, W) in the run's data range",
-        )
+        _add_samples_arguments(p)
         p.add_argument("--out", required=True, help=out)
         p.add_argument(
             "--draw",

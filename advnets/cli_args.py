@@ -1,6 +1,7 @@
 """Argument types the `advnets` subcommands share."""
 
 import argparse
+import math
 from pathlib import Path
 
 from advnets.errors import ConfigError
@@ -38,6 +39,18 @@ def distance(text: str) -> float:
     if not (0 <= value < float("inf")):
         raise argparse.ArgumentTypeError(f"must be finite and >= 0, got {text}")
     return value
+
+
+def value_range(text: str) -> tuple[float, float]:
+    """--range LO,HI: the finite range of the values in an input file, LO < HI."""
+    parts = text.split(",")
+    try:
+        lo, hi = (float(part) for part in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes LO,HI such as 0,1 or -1,1, got {text!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise argparse.ArgumentTypeError(f"needs finite LO < HI, got {text!r}")
+    return lo, hi
 
 
 def seed_value(text: str) -> int:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from advnets.cli_args import check_suffix, distance, integer, seed_value
 from advnets.errors import ConfigError
-from advnets.files import read_npy
+from advnets.files import refuse_overwriting_inputs
 
 
 def _png_out(out: str) -> Path:
@@ -40,6 +40,7 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
     from advnets.viz import image_grid, save_picture, zoom
 
     out = _png_out(args.out)
+    refuse_overwriting_inputs([out], [args.run_dir])
     G, cfg = _image_generator(args)
     if args.between:
         ends = [pair.split(":") for pair in args.between.split(",") if pair.strip()]
@@ -89,18 +90,14 @@ def _arithmetic_picks(args: argparse.Namespace) -> dict[str, str | None]:
 
 def _encoded_concepts(args: argparse.Namespace) -> list:
     """The codes of the --a/--b/--c-images sets, from the run's encoder (means of q(z|x))."""
-    import torch
-
-    from advnets.data import check_images
+    from advnets.image_files import images_for_run
     from advnets.reconstruction import encode_images, load_autoencoder
 
     E, _, cfg = load_autoencoder(Path(args.run_dir))
     codes = []
     for name in ("a_images", "b_images", "c_images"):
-        path = getattr(args, name)
-        x = torch.from_numpy(read_npy(path))
-        check_images(x, cfg.data.name, tuple(cfg.data.value_range), path)
-        codes.append(encode_images(E, x.float()))
+        x = images_for_run(getattr(args, name), cfg.data.name, tuple(cfg.data.value_range))
+        codes.append(encode_images(E, x))
     return codes
 
 
@@ -113,6 +110,8 @@ def cmd_arithmetic(args: argparse.Namespace) -> None:
 
     out = _png_out(args.out)
     picks = _arithmetic_picks(args)
+    inputs = [args.run_dir, args.a_images, args.b_images, args.c_images]
+    refuse_overwriting_inputs([out], inputs)
     G, cfg = _image_generator(args)
     value_range = tuple(cfg.data.value_range)
     if args.show_grid:
@@ -179,6 +178,8 @@ def cmd_plot(args: argparse.Namespace) -> None:
                 f"runs write one per epoch unless "
                 f"train.samples_per_epoch=false"
             )
+    inputs = [run_dir / "metrics.jsonl", *(p for _, p in frames)]
+    refuse_overwriting_inputs([out, args.gif], inputs)
     rows, eval_rows = read_metrics(run_dir / "metrics.jsonl")
     save_training_curves(rows, eval_rows, out, title=run_dir.name)
     print(f"wrote curves of {len(rows)} logged steps and {len(eval_rows)} evaluations -> {out}")
