@@ -56,7 +56,7 @@ def _check_destination(path: Path) -> None:
         raise WriteError(f"{path} exists and is not a regular file; write to another path")
 
 
-def _missing_folders(folder: Path) -> list[Path]:
+def missing_folders(folder: Path) -> list[Path]:
     """The folders above a file that do not exist yet, deepest first."""
     missing = []
     while not folder.exists() and folder != folder.parent:
@@ -95,7 +95,7 @@ def write_all(writes: list[tuple[Path, Callable[[IO[bytes]], Any]]]) -> list[Pat
     for path in paths:
         _check_destination(path)
     existed = {path: path.exists() for path in paths}
-    missing = {f for p in paths for f in _missing_folders(p.parent)}
+    missing = {f for p in paths for f in missing_folders(p.parent)}
     folders = sorted(missing, key=lambda f: -len(f.parts))  # deepest first
     tmps: list[str] = []
     current = paths[0]
