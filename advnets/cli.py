@@ -125,6 +125,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
+    from advnets.image_files import from_run_range
     from advnets.sampling import check_finite, check_label, class_grid, draw_samples, load_generator
     from advnets.truncation import check_keep, draw_truncated
     from advnets.viz import save_image_grid, save_points_plot
@@ -154,6 +155,8 @@ def cmd_sample(args: argparse.Namespace) -> None:
         what = f" of class {args.label}" if args.label is not None else ""
         what += f", Jacobian truncation keeping {keep:.0%} of the draws" if keep else ""
     check_finite(samples)
+    if out.suffix == ".npy" and samples.ndim == 4:  # images: on [0, 1] unless --range
+        samples = from_run_range(samples, tuple(cfg.data.value_range), args.range)
     if out.suffix == ".npy":
         save_npy(out, samples.numpy().astype(np.float32))
     elif samples.ndim == 4:
@@ -291,8 +294,16 @@ def _add_sample_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--out",
         required=True,
-        help=".npy (N, C, H, W float32) or .png grid "
+        help=".npy (N, C, H, W float32 images on [0, 1], or --range) or .png grid "
         "(a conditional run's: one row per class, N / classes per row)",
+    )
+    p.add_argument(
+        "--range",
+        type=value_range,
+        default=(0.0, 1.0),
+        metavar="LO,HI",
+        help="the range of the images written to .npy (default 0,1, whatever the run's own; "
+        "e.g. -1,1)",
     )
     p.add_argument("--seed", type=seed_value, default=0, help="seed of the noise")
     p.add_argument(

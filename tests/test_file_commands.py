@@ -419,3 +419,26 @@ def test_a_missing_data_folder_is_not_created(tmp_path, capsys, monkeypatch):
     cmd = ["train", "gan-mnist", "--data", missing, "--steps", "1"]
     refused(capsys, cmd, "not found in")
     assert list(tmp_path.iterdir()) == []  # neither the data folder nor runs/
+
+
+# --- 3. one convention: images on [0, 1] in and out -----------------------------------------
+
+
+def test_a_minus_one_one_run_writes_and_reads_images_on_zero_one(data_root, tmp_path, capsys):
+    """A tanh run (range [-1, 1]): `sample` writes [0, 1] (`--range=-1,1`: its own range),
+    as `eval --samples`, `classify`, `encode` and `reconstruct` read them."""
+    from advnets import load_preset, sample
+    from advnets.training import train
+
+    small = ["model.generator.hidden=[8]", "model.discriminator.hidden=[8]"]
+    quiet = ["train.progress=false", "train.samples_per_epoch=false", "train.checkpoint_every=0"]
+    sets = [*small, *quiet, "train.steps=1", "train.batch_size=8", f"data.root={data_root}"]
+    run = tmp_path / "run"
+    train(load_preset("pytorch-gan-mnist", sets), run)
+    own = sample(run, n=6, seed=3).numpy()
+    assert own.min() < 0  # the run's own range
+    for extra, expected in (([], (own + 1) / 2), (["--range=-1,1"], own)):
+        out = tmp_path / "s.npy"
+        args = ["sample", str(run), "--n", "6", "--seed", "3", "--out", str(out), *extra]
+        assert main([*args, "--device", "cpu"]) == 0
+        np.testing.assert_allclose(np.load(out), expected, atol=1e-6)
