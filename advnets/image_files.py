@@ -33,12 +33,13 @@ ValueRange = tuple[float, float]
 @contextmanager
 def _own_pixel_limit() -> Iterator[None]:
     """Pillow's own decompression-bomb check off while advnets applies its limit (which
-    --max-pixels may raise above Pillow's)."""
+    --max-pixels may raise above Pillow's), and its warnings about damaged metadata it
+    skips (a multi-line note on stderr) silenced: the picture reads or fails in one line."""
     saved = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = None
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore")
             yield
     finally:
         Image.MAX_IMAGE_PIXELS = saved
@@ -189,4 +190,6 @@ def read_image_batch(
     if channels and (array.ndim != 4 or array.shape[1] not in channels):
         wanted = f" with C {' or '.join(map(str, channels))}" if channels else ""
         raise DataError(f"{path}: images must be (N, C, H, W){wanted}, got shape {array.shape}")
+    if channels and array.size == 0:
+        raise DataError(f"{path}: holds no pixels (shape {array.shape}); give at least one image")
     return torch.from_numpy(array_on_unit_range(array, p, value_range))
