@@ -442,3 +442,32 @@ def test_a_minus_one_one_run_writes_and_reads_images_on_zero_one(data_root, tmp_
         args = ["sample", str(run), "--n", "6", "--seed", "3", "--out", str(out), *extra]
         assert main([*args, "--device", "cpu"]) == 0
         np.testing.assert_allclose(np.load(out), expected, atol=1e-6)
+
+
+def test_classify_takes_zero_one_images_for_a_minus_one_one_run(data_root, tmp_path, capsys):
+    """The audit's case: MNIST test images on [0, 1] given to an sgan-mnist run (range
+    [-1, 1]) were classified as if on [-1, 1]. Now they are mapped inside, and the same
+    images on [-1, 1] with --range=-1,1 get the same labels."""
+    from advnets import load_preset
+    from advnets.data import load_images01
+    from advnets.metrics.accuracy import predict_classes
+    from advnets.sampling import load_classifier
+    from advnets.training import train
+
+    nets = ["model.generator.channels=8", "model.discriminator.channels=8", "model.z_dim=8"]
+    quiet = ["train.progress=false", "train.samples_per_epoch=false", "train.checkpoint_every=0"]
+    sets = [*nets, *quiet, "train.eval_every=0", "train.steps=1", "train.batch_size=8"]
+    run = tmp_path / "run"
+    train(load_preset("sgan-mnist", [*sets, f"data.root={data_root}"]), run)
+    x01 = load_images01("mnist", "test", str(data_root), 16)[0]
+    np.save(tmp_path / "x01.npy", x01.numpy())
+    np.save(tmp_path / "x11.npy", x01.numpy() * 2 - 1)
+    before = snapshot(tmp_path / "x01.npy", tmp_path / "x11.npy")
+    D, _ = load_classifier(run, "cpu")
+    expected = predict_classes(D, x01 * 2 - 1, 10).numpy()
+    for name, extra in (("x01", []), ("x11", ["--range=-1,1"])):
+        out = tmp_path / f"{name}-labels.npy"
+        args = ["classify", str(run), "--samples", str(tmp_path / f"{name}.npy"), "--out", str(out)]
+        assert main([*args, *extra, "--device", "cpu"]) == 0
+        np.testing.assert_array_equal(np.load(out), expected)
+    unchanged(before)
