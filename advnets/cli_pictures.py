@@ -110,8 +110,7 @@ def cmd_arithmetic(args: argparse.Namespace) -> None:
 
     out = _png_out(args.out)
     picks = _arithmetic_picks(args)
-    inputs = [args.run_dir, args.a_images, args.b_images, args.c_images]
-    refuse_overwriting_inputs([out], inputs)
+    refuse_overwriting_inputs([out], [args.run_dir, args.a_images, args.b_images, args.c_images])
     G, cfg = _image_generator(args)
     value_range = tuple(cfg.data.value_range)
     if args.show_grid:

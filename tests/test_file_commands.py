@@ -107,6 +107,24 @@ def test_sample_refuses_to_write_over_its_checkpoint_file(tmp_path, capsys):
     refused(capsys, ["sample", ckpt, "--out", ckpt], "would overwrite the input", ckpt)
 
 
+def test_picture_commands_refuse_to_write_over_their_inputs(tmp_path, capsys):
+    """arithmetic's image concepts, plot's metrics and sample pictures."""
+    sets = {}
+    for name in "abc":
+        sets[name] = tmp_path / f"{name}.png"
+        Image.fromarray(np.zeros((28, 28), np.uint8)).save(sets[name])
+    images = [a for n in "abc" for a in (f"--{n}-images", sets[n])]
+    cmd = ["arithmetic", tmp_path / "run", *images, "--out", sets["b"]]
+    refused(capsys, cmd, "b.png would overwrite the input", *sets.values())
+    run = tmp_path / "run"
+    (run / "samples").mkdir(parents=True)
+    (run / "metrics.jsonl").write_text('{"step": 1}\n')
+    frame = run / "samples" / "epoch_0001.png"
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(frame)
+    cmd = ["plot", run, "--out", frame, "--gif", tmp_path / "g.gif"]
+    refused(capsys, cmd, "epoch_0001.png would overwrite the input", frame, run / "metrics.jsonl")
+
+
 # --- 2. pictures read faithfully, or refused ------------------------------------------------
 
 
