@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from advnets.cli_args import count, seed_value
-from advnets.config import Config, RestoreConfig, apply_overrides
+from advnets.config import Config, apply_overrides
 from advnets.data.corruptions import MASKS, TASKS, Degraded, degrade
 from advnets.errors import ConfigError, DataError
 from advnets.files import image_writer, npy_writer, refuse_overwriting_inputs, write_all
@@ -78,14 +78,12 @@ def settings(task: str | None, overrides: list[str], base: Config | None = None)
     return cfg
 
 
-def check_fits(s: RestoreConfig, x: torch.Tensor, path: str) -> None:
-    """An inpainting hole must leave part of the image known."""
-    side = max(1, round(s.mask_size * min(x.shape[-2:])))
-    if TASKS.get(s.task).masked and side >= min(x.shape[-2:]):
-        raise ConfigError(
-            f"{path}: restore.mask_size={s.mask_size:g} makes a {side}-pixel hole in a "
-            f"{x.shape[-2]}x{x.shape[-1]} image, which hides all of it; lower restore.mask_size"
-        )
+def check_known_pixels(mask: torch.Tensor | None, where: str, fix: str) -> None:
+    """Refuse a mask (N, 1, H, W) that marks every pixel of an image missing: nothing is
+    left to restore from."""
+    if mask is not None and mask.flatten(1).ge(0.5).all(1).any():
+        h, w = mask.shape[-2:]
+        raise ConfigError(f"{where} hides every pixel of a {h}x{w} image; {fix}")
 
 
 def cmd_degrade(args: argparse.Namespace) -> None:
@@ -97,8 +95,9 @@ def cmd_degrade(args: argparse.Namespace) -> None:
     refuse_overwriting_inputs(outputs, [args.input])
     check_out_suffix(args.out)
     x = read_images(args.input, args.max_pixels)
-    check_fits(s, x, args.input)
     d = degrade(x, s, torch.Generator().manual_seed(args.seed))
+    where = f"restore.mask={s.mask} with restore.mask_size={s.mask_size:g}"
+    check_known_pixels(d.mask, where, "lower restore.mask_size")
     writes = [(outputs[0], image_writer_for(d.image, args.out))]
     if d.mask is not None:
         writes.append((outputs[1], npy_writer(d.mask.numpy())))
@@ -124,6 +123,7 @@ def _load_mask(args: argparse.Namespace, x: torch.Tensor) -> torch.Tensor:
     mask = (mask[:, :1] > 0.5).float()
     if mask.shape[-2:] != x.shape[-2:] or len(mask) not in (1, len(x)):
         raise DataError(f"{path}: mask {tuple(mask.shape)} does not fit images {tuple(x.shape)}")
+    check_known_pixels(mask, f"the mask {path}", "mark some pixels known (0)")
     return mask.expand(len(x), -1, -1, -1)
 
 
@@ -164,6 +164,8 @@ def cmd_restore(args: argparse.Namespace) -> None:
     """Restore corrupted images (a picture, or a .npy batch) with one restorer."""
     _check_restore_args(args)
     restorer, s = _restorer(args)
+    if args.mask and not TASKS.get(s.task).masked:
+        raise ConfigError(f"--mask is for inpainting; {args.run} restores {s.task}; drop it")
     x = read_images(args.input, args.max_pixels)
     mask = _load_mask(args, x) if TASKS.get(s.task).masked else None
     out = restorer(Degraded(x * (1 - mask) if mask is not None else x, mask))
