@@ -5,7 +5,7 @@ from pathlib import Path
 
 from advnets.cli_args import check_suffix, distance, integer, seed_value
 from advnets.errors import ConfigError
-from advnets.files import refuse_overwriting_inputs
+from advnets.files import check_destinations, refuse_overwriting_inputs
 
 
 def _png_out(out: str) -> Path:
@@ -179,6 +179,7 @@ def cmd_plot(args: argparse.Namespace) -> None:
             )
     inputs = [run_dir / "metrics.jsonl", *(p for _, p in frames)]
     refuse_overwriting_inputs([out, args.gif], inputs)
+    check_destinations([out, args.gif])  # the curves are not written if the GIF cannot be
     rows, eval_rows = read_metrics(run_dir / "metrics.jsonl")
     save_training_curves(rows, eval_rows, out, title=run_dir.name)
     print(f"wrote curves of {len(rows)} logged steps and {len(eval_rows)} evaluations -> {out}")

@@ -56,6 +56,15 @@ def _check_destination(path: Path) -> None:
         raise WriteError(f"{path} exists and is not a regular file; write to another path")
 
 
+def check_destinations(paths: Iterable[str | os.PathLike | None]) -> None:
+    """Refuse, before any work, a destination that is a folder or another non-file (None
+    entries, flags not given, are skipped): a command writing several files in turn then
+    fails before the first rather than after it."""
+    for path in paths:
+        if path is not None:
+            _check_destination(Path(path))
+
+
 def missing_folders(folder: Path) -> list[Path]:
     """The folders above a file that do not exist yet, deepest first."""
     missing = []

@@ -413,6 +413,17 @@ def test_degrade_writes_picture_and_mask_together_or_neither(tmp_path, colour, c
     assert mask.shape == (1, 1, 12, 10) and 0 < mask.mean() < 1
 
 
+def test_plot_writes_no_curves_when_the_gif_cannot_be_written(tmp_path, capsys):
+    run = tmp_path / "run"
+    (run / "samples").mkdir(parents=True)
+    (run / "metrics.jsonl").write_text('{"step": 1, "loss_D": 1.0, "loss_G": 1.0}\n')
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(run / "samples" / "epoch_0001.png")
+    (tmp_path / "g.gif").mkdir()
+    cmd = ["plot", run, "--out", tmp_path / "c.png", "--gif", tmp_path / "g.gif"]
+    refused(capsys, cmd, "g.gif exists and is not a regular file", run / "metrics.jsonl")
+    assert not (tmp_path / "c.png").exists()
+
+
 def test_a_failed_write_leaves_no_file_and_no_folder(tmp_path, colour, capsys, monkeypatch):
     from advnets import files
 
