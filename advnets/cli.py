@@ -15,6 +15,7 @@ from advnets.cli_args import (
     DEVICE_HELP,
     DEVICES,
     add_device_argument,
+    add_image_input_arguments,
     check_suffix,
     count,
     integer,
@@ -342,28 +343,13 @@ def _add_classifier_command(sub: argparse._SubParsersAction) -> None:
 
 def _add_samples_arguments(p: argparse.ArgumentParser) -> None:
     """--samples, --range and --max-pixels: the images a run is handed."""
-    from advnets.image_files import MAX_PIXELS
-
     p.add_argument(
         "--samples",
         required=True,
         metavar="X.npy|X.png",
         help="images (N, C, H, W) as floats on [0, 1] or uint8, or one PNG/JPEG picture",
     )
-    p.add_argument(
-        "--range",
-        type=value_range,
-        default=(0.0, 1.0),
-        metavar="LO,HI",
-        help="the range of a float .npy's values (default 0,1; e.g. -1,1); the run's own "
-        "range is applied inside",
-    )
-    p.add_argument(
-        "--max-pixels",
-        type=count,
-        default=MAX_PIXELS,
-        help=f"refuse pictures with more pixels (default {MAX_PIXELS:,})",
-    )
+    add_image_input_arguments(p)
 
 
 def _add_classify_command(sub: argparse._SubParsersAction) -> None:

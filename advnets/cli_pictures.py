@@ -3,7 +3,13 @@
 import argparse
 from pathlib import Path
 
-from advnets.cli_args import check_suffix, distance, integer, seed_value
+from advnets.cli_args import (
+    add_image_input_arguments,
+    check_suffix,
+    distance,
+    integer,
+    seed_value,
+)
 from advnets.errors import ConfigError
 from advnets.files import check_destinations, refuse_overwriting_inputs
 
@@ -96,7 +102,8 @@ def _encoded_concepts(args: argparse.Namespace) -> list:
     E, _, cfg = load_autoencoder(Path(args.run_dir))
     codes = []
     for name in ("a_images", "b_images", "c_images"):
-        x = images_for_run(getattr(args, name), cfg.data.name, tuple(cfg.data.value_range))
+        path, run_range = getattr(args, name), tuple(cfg.data.value_range)
+        x = images_for_run(path, cfg.data.name, run_range, args.range, args.max_pixels)
         codes.append(encode_images(E, x))
     return codes
 
@@ -245,9 +252,11 @@ def _add_arithmetic_command(sub: argparse._SubParsersAction) -> None:
     for name in "abc":
         p.add_argument(
             f"--{name}-images",
-            metavar="X.npy",
-            help=f"vae / vaegan runs: concept {name.upper()} as the mean code of these images",
+            metavar="X.npy|X.png",
+            help=f"vae / vaegan runs: concept {name.upper()} as the mean code of these images "
+            f"(on [0, 1], or --range)",
         )
+    add_image_input_arguments(p)
     p.add_argument("--grid", type=integer, default=100, help="size of the candidate grid")
     p.add_argument("--seed", type=seed_value, default=0, help="seed of the candidate grid's noise")
     p.add_argument(

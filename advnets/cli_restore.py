@@ -11,7 +11,7 @@ from typing import IO, Any
 import numpy as np
 import torch
 
-from advnets.cli_args import count, seed_value
+from advnets.cli_args import add_image_input_arguments, seed_value
 from advnets.config import Config, apply_overrides
 from advnets.data.corruptions import MASKS, TASKS, Degraded, degrade
 from advnets.errors import ConfigError, DataError
@@ -220,15 +220,6 @@ def eval_psnr(args: argparse.Namespace) -> None:
     print(f"psnr {own.psnr:.2f} best_baseline {best.name} {best.psnr:.2f}")
 
 
-def _add_max_pixels(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--max-pixels",
-        type=count,
-        default=MAX_PIXELS,
-        help=f"refuse pictures with more pixels (default {MAX_PIXELS:,}: decompression bombs)",
-    )
-
-
 def add_restore_commands(sub: argparse._SubParsersAction) -> None:
     """The degrade and restore subcommands."""
     tasks = ", ".join(TASKS)
@@ -237,7 +228,7 @@ def add_restore_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--task", required=True, help=f"the corruption: {tasks}")
     p.add_argument("--out", required=True, help="OUT.png / OUT.npy (inpaint: mask beside)")
     p.add_argument("--seed", type=seed_value, default=0, help="seed of the noise or the holes")
-    _add_max_pixels(p)
+    add_image_input_arguments(p, range_flag=False)
     p.add_argument(
         "--set",
         action="append",
@@ -254,7 +245,7 @@ def add_restore_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--param", type=float, help="the classical restorer's parameter")
     p.add_argument("--mask", help="inpaint: the mask (1 = missing; default IN.mask.npy)")
     p.add_argument("--out", required=True, help="OUT.png / OUT.npy")
-    _add_max_pixels(p)
+    add_image_input_arguments(p, range_flag=False)
     p.add_argument(
         "--set",
         action="append",

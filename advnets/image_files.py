@@ -125,9 +125,12 @@ def read_picture(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         ) from None
 
 
-def array_on_unit_range(array: np.ndarray, path: str | Path, value_range: ValueRange) -> np.ndarray:
+def array_on_unit_range(
+    array: np.ndarray, path: str | Path, value_range: ValueRange, has_range_flag: bool = False
+) -> np.ndarray:
     """A float or uint8 array mapped from `value_range` onto [0, 1]; values outside the
-    range (beyond rounding) are refused with one line, never clamped."""
+    range (beyond rounding) are refused with one line, never clamped. `has_range_flag`:
+    the command takes --range, which the line then names."""
     if array.dtype == np.uint8:
         return array.astype(np.float32) / 255
     if array.dtype.kind != "f":
@@ -143,7 +146,8 @@ def array_on_unit_range(array: np.ndarray, path: str | Path, value_range: ValueR
     if x.size and (x.min() < -TOLERANCE or x.max() > 1 + TOLERANCE):
         raise DataError(
             f"{path}: values run from {array.min():.4g} to {array.max():.4g}, outside "
-            f"[{lo:g}, {hi:g}]; rescale them, or give their range with --range LO,HI"
+            f"[{lo:g}, {hi:g}]; rescale them"
+            + (", or give their range with --range=LO,HI" if has_range_flag else "")
         )
     return x.clip(0, 1).astype(np.float32)  # only rounding error is clipped
 
@@ -160,7 +164,7 @@ def images_for_run(
     run's own range, in the run's layout."""
     from advnets.data import check_images
 
-    x = read_image_batch(path, given_range, max_pixels, channels=())
+    x = read_image_batch(path, given_range, max_pixels, channels=(), has_range_flag=True)
     lo, hi = run_range
     x = lo + (hi - lo) * x
     check_images(x, dataset, (lo, hi), str(path))
@@ -178,6 +182,7 @@ def read_image_batch(
     value_range: ValueRange = (0.0, 1.0),
     max_pixels: int = MAX_PIXELS,
     channels: tuple[int, ...] = (1, 3),
+    has_range_flag: bool = False,
 ) -> torch.Tensor:
     """A picture as a batch of one, or a .npy batch (N, C, H, W), as float32 on [0, 1]
     (`channels` empty: any layout, which the caller checks)."""
@@ -192,4 +197,4 @@ def read_image_batch(
         raise DataError(f"{path}: images must be (N, C, H, W){wanted}, got shape {array.shape}")
     if channels and array.size == 0:
         raise DataError(f"{path}: holds no pixels (shape {array.shape}); give at least one image")
-    return torch.from_numpy(array_on_unit_range(array, p, value_range))
+    return torch.from_numpy(array_on_unit_range(array, p, value_range, has_range_flag))

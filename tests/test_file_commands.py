@@ -291,8 +291,8 @@ def test_run_images_take_zero_one_or_a_stated_range():
         array_on_unit_range((x01 * 255).round().astype(np.uint8), "x", (0, 1)),
         (x01 * 255).round() / 255,
     )
-    with pytest.raises(DataError, match=r"give their range with --range LO,HI"):
-        array_on_unit_range(x01 * 2 - 1, "x", (0, 1))
+    with pytest.raises(DataError, match=r"rescale them, or give their range with --range=LO,HI"):
+        array_on_unit_range(x01 * 2 - 1, "x", (0, 1), has_range_flag=True)
 
 
 def test_images_for_run_map_onto_the_runs_range(tmp_path):
