@@ -66,7 +66,7 @@ def check_destinations(paths: Iterable[str | os.PathLike | None]) -> None:
 
 
 def missing_folders(folder: Path) -> list[Path]:
-    """The folders above a file that do not exist yet, deepest first."""
+    """`folder` and the folders above it that do not exist yet, deepest first."""
     missing = []
     while not folder.exists() and folder != folder.parent:
         missing.append(folder)
