@@ -142,10 +142,16 @@ for _name, _baseline in {
     "input": Baseline(("denoise", "deblur", "inpaint"), _identity),  # the corrupted image
     "nearest": Baseline(("sr2", "sr4"), _nearest),  # the report's "LRes"
     "bicubic": Baseline(("sr2", "sr4"), _bicubic),
-    "median": Baseline(("denoise",), _median, (3.0, 5.0), 3.0, "window side", True, 99),
-    "nlm": Baseline(("denoise",), _nlm, (0.4, 0.5, 0.6, 0.8, 1.0), 0.6, "h (x noise std)"),
-    "wiener": Baseline(("deblur",), _wiener, (0.0003, 0.001, 0.003, 0.01, 0.03), 0.003, "balance"),
-    "admm-tv": Baseline(("deblur",), _admm_tv, (0.0001, 0.0003, 0.001, 0.003), 0.001, "lambda"),
+    "median": Baseline(
+        ("denoise",), _median, (3.0, 5.0), 3.0, param="window side", integer=True, most=99
+    ),
+    "nlm": Baseline(("denoise",), _nlm, (0.4, 0.5, 0.6, 0.8, 1.0), 0.6, param="h (x noise std)"),
+    "wiener": Baseline(
+        ("deblur",), _wiener, (0.0003, 0.001, 0.003, 0.01, 0.03), 0.003, param="balance"
+    ),
+    "admm-tv": Baseline(
+        ("deblur",), _admm_tv, (0.0001, 0.0003, 0.001, 0.003), 0.001, param="lambda"
+    ),
     "biharmonic": Baseline(("inpaint",), _biharmonic),
 }.items():
     BASELINES.add(_name, _baseline)
