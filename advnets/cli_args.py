@@ -68,9 +68,9 @@ def add_device_argument(p: argparse.ArgumentParser, what: str, note: str = "") -
     p.add_argument("--device", choices=DEVICES, default="auto", help=help)
 
 
-def add_image_input_arguments(p: argparse.ArgumentParser, range_flag: bool = True) -> None:
-    """--max-pixels (the decompression-bomb limit of input pictures) and, with
-    `range_flag`, --range LO,HI (the range of the values of an input array)."""
+def add_image_input_arguments(p: argparse.ArgumentParser) -> None:
+    """--max-pixels (the decompression-bomb limit of input pictures) and --range LO,HI (the
+    range of the values of an input array)."""
     from advnets.image_files import MAX_PIXELS
 
     p.add_argument(
@@ -79,15 +79,14 @@ def add_image_input_arguments(p: argparse.ArgumentParser, range_flag: bool = Tru
         default=MAX_PIXELS,
         help=f"refuse input pictures with more pixels (default {MAX_PIXELS:,})",
     )
-    if range_flag:
-        p.add_argument(
-            "--range",
-            type=value_range,
-            default=(0.0, 1.0),
-            metavar="LO,HI",
-            help="the range of an input array's values (default 0,1; give -1,1 as "
-            "--range=-1,1); the run's own range is applied inside",
-        )
+    p.add_argument(
+        "--range",
+        type=value_range,
+        default=(0.0, 1.0),
+        metavar="LO,HI",
+        help="the range of the values of an input .npy, and of a .npy written from it "
+        "(default 0,1; give -1,1 as --range=-1,1); a run's own range is applied inside",
+    )
 
 
 def check_suffix(out: str, suffixes: tuple[str, ...]) -> Path:

@@ -16,14 +16,23 @@ from advnets.config import Config, apply_overrides
 from advnets.data.corruptions import MASKS, TASKS, Degraded, degrade
 from advnets.errors import ConfigError, DataError
 from advnets.files import image_writer, npy_writer, refuse_overwriting_inputs, write_all
-from advnets.image_files import MAX_PIXELS, PICTURE_SUFFIXES, read_image_batch
+from advnets.image_files import (
+    MAX_PIXELS,
+    PICTURE_SUFFIXES,
+    ValueRange,
+    from_run_range,
+    read_image_batch,
+)
 from advnets.restore.baselines import BASELINES
 from advnets.validation import check_restore
 
 
-def read_images(path: str, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
-    """A picture as (1, C, H, W), or a .npy batch (N, C, H, W), as float32 on [0, 1]."""
-    return read_image_batch(path, max_pixels=max_pixels)
+def read_images(
+    path: str, max_pixels: int = MAX_PIXELS, value_range: ValueRange = (0.0, 1.0)
+) -> torch.Tensor:
+    """A picture as (1, C, H, W), or a .npy batch (N, C, H, W) on `value_range`, as float32
+    on [0, 1]."""
+    return read_image_batch(path, value_range, max_pixels, has_range_flag=True)
 
 
 def check_out_suffix(path: str) -> None:
@@ -42,18 +51,21 @@ def _picture(x: torch.Tensor, path: Path) -> np.ndarray:
     return pixels[0].numpy() if len(pixels) == 1 else pixels.permute(1, 2, 0).numpy()
 
 
-def image_writer_for(x: torch.Tensor, path: str | Path) -> Callable[[IO[bytes]], Any]:
-    """What `write_all` calls to write a batch as .npy (float32 (N, C, H, W)), or one
-    image as a picture (by suffix); checked before anything is written."""
+def image_writer_for(
+    x: torch.Tensor, path: str | Path, value_range: ValueRange = (0.0, 1.0)
+) -> Callable[[IO[bytes]], Any]:
+    """What `write_all` calls to write a batch on [0, 1] as .npy (float32 (N, C, H, W) on
+    `value_range`, the inputs' own), or one image as a picture (by suffix); checked before
+    anything is written."""
     p = Path(path)
     if p.suffix.lower() == ".npy":
-        return npy_writer(x.numpy().astype(np.float32))
+        return npy_writer(from_run_range(x, (0.0, 1.0), value_range).numpy().astype(np.float32))
     return image_writer(_picture(x, p), p)
 
 
-def write_images(x: torch.Tensor, path: str) -> None:
+def write_images(x: torch.Tensor, path: str, value_range: ValueRange = (0.0, 1.0)) -> None:
     """A batch as .npy (float32 (N, C, H, W)), or one image as a picture (by suffix)."""
-    write_all([(Path(path), image_writer_for(x, path))])
+    write_all([(Path(path), image_writer_for(x, path, value_range))])
 
 
 def mask_path(image_path: str) -> Path:
@@ -94,11 +106,11 @@ def cmd_degrade(args: argparse.Namespace) -> None:
     outputs = [Path(args.out), *([mask_path(args.out)] if masked else [])]
     refuse_overwriting_inputs(outputs, [args.input])
     check_out_suffix(args.out)
-    x = read_images(args.input, args.max_pixels)
+    x = read_images(args.input, args.max_pixels, args.range)
     d = degrade(x, s, torch.Generator().manual_seed(args.seed))
     where = f"restore.mask={s.mask} with restore.mask_size={s.mask_size:g}"
     check_known_pixels(d.mask, where, "lower restore.mask_size")
-    writes = [(outputs[0], image_writer_for(d.image, args.out))]
+    writes = [(outputs[0], image_writer_for(d.image, args.out, args.range))]
     if d.mask is not None:
         writes.append((outputs[1], npy_writer(d.mask.numpy())))
     write_all(writes)
@@ -166,10 +178,10 @@ def cmd_restore(args: argparse.Namespace) -> None:
     restorer, s = _restorer(args)
     if args.mask and not TASKS.get(s.task).masked:
         raise ConfigError(f"--mask is for inpainting; {args.run} restores {s.task}; drop it")
-    x = read_images(args.input, args.max_pixels)
+    x = read_images(args.input, args.max_pixels, args.range)
     mask = _load_mask(args, x) if TASKS.get(s.task).masked else None
     out = restorer(Degraded(x * (1 - mask) if mask is not None else x, mask))
-    write_images(out, args.out)
+    write_images(out, args.out, args.range)
     print(f"{s.task}: {tuple(x.shape)} -> {tuple(out.shape)} -> {args.out}")
 
 
@@ -228,7 +240,7 @@ def add_restore_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--task", required=True, help=f"the corruption: {tasks}")
     p.add_argument("--out", required=True, help="OUT.png / OUT.npy (inpaint: mask beside)")
     p.add_argument("--seed", type=seed_value, default=0, help="seed of the noise or the holes")
-    add_image_input_arguments(p, range_flag=False)
+    add_image_input_arguments(p)
     p.add_argument(
         "--set",
         action="append",
@@ -245,7 +257,7 @@ def add_restore_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--param", type=float, help="the classical restorer's parameter")
     p.add_argument("--mask", help="inpaint: the mask (1 = missing; default IN.mask.npy)")
     p.add_argument("--out", required=True, help="OUT.png / OUT.npy")
-    add_image_input_arguments(p, range_flag=False)
+    add_image_input_arguments(p)
     p.add_argument(
         "--set",
         action="append",

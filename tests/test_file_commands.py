@@ -282,6 +282,23 @@ def test_out_of_range_arrays_are_refused_not_clamped(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_degrade_and_restore_keep_a_stated_range(tmp_path, capsys):
+    """--range=-1,1: a .npy on [-1, 1] is read, and written back, on [-1, 1]."""
+    x01 = np.linspace(0, 1, 2 * 4 * 6, dtype=np.float32).reshape(1, 2, 4, 6)[:, :1]
+    source = tmp_path / "x.npy"
+    np.save(source, x01 * 2 - 1)
+    before, out = snapshot(source), tmp_path / "o.npy"
+    cmd = ["degrade", str(source), "--task", "sr2", "--out", str(out), "--range=-1,1"]
+    assert main(cmd) == 0
+    expected = downsample(torch.from_numpy(x01), 2).numpy() * 2 - 1
+    np.testing.assert_allclose(np.load(out), expected, atol=1e-6)
+    cmd = ["restore", str(source), "--task", "denoise", "--method", "input", "--out", str(out)]
+    assert main([*cmd, "--range=-1,1"]) == 0
+    np.testing.assert_allclose(np.load(out), x01 * 2 - 1, atol=1e-6)
+    refused(capsys, cmd, "outside [0, 1]; rescale them, or give their range with --range", source)
+    unchanged(before)
+
+
 def test_run_images_take_zero_one_or_a_stated_range():
     """classify / encode / reconstruct: [0, 1] in, the run's [-1, 1] applied inside."""
     x01 = np.linspace(0, 1, 28 * 28, dtype=np.float32).reshape(1, 1, 28, 28)
