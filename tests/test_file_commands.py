@@ -398,6 +398,16 @@ def test_methods_that_cannot_work_on_the_input_say_so(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_biharmonic_refuses_an_all_missing_mask_from_python_too():
+    from advnets.config import RestoreConfig
+    from advnets.data.corruptions import Degraded
+    from advnets.restore import classical
+
+    restorer = classical("biharmonic", RestoreConfig(task="inpaint"))
+    with pytest.raises(DataError, match="a mask marks every pixel missing"):
+        restorer(Degraded(torch.zeros(2, 1, 4, 4), torch.ones(2, 1, 4, 4)))
+
+
 def test_a_seed_beyond_int64_is_one_line(tmp_path, colour, capsys):
     before = snapshot(colour)
     args = ["degrade", str(colour), "--task", "denoise", "--out", str(tmp_path / "o.png")]
