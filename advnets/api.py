@@ -153,7 +153,8 @@ def sample(
 ) -> Tensor:
     """n samples of a run's generator as a float32 CPU Tensor (n, *data_shape), in the data
     range of its preset (e.g. [0, 1] images, points in the plane); the same as `advnets
-    sample RUN --n n --seed seed`. `label`: conditional runs only, every sample of that
+    sample RUN --n n --seed seed`, which writes images on [0, 1] whatever the preset's range
+    (`--range=LO,HI` for another). `label`: conditional runs only, every sample of that
     class (else uniform labels)."""
     from advnets.sampling import check_finite, draw_samples
 

@@ -16,10 +16,12 @@ from advnets.cli_args import (
     DEVICE_HELP,
     DEVICES,
     add_device_argument,
+    add_image_input_arguments,
     check_suffix,
     count,
     integer,
     seed_value,
+    value_range,
 )
 from advnets.cli_eval import add_eval_command
 from advnets.cli_pictures import add_picture_commands
@@ -34,7 +36,7 @@ from advnets.config import (
     preset_names,
 )
 from advnets.errors import AdvnetsError, ConfigError
-from advnets.files import atomic_write, read_npy, save_npy
+from advnets.files import atomic_write, refuse_overwriting_inputs, save_npy
 from advnets.metrics.classifier import SPECS
 
 
@@ -142,6 +144,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
+    from advnets.image_files import from_run_range
     from advnets.sampling import (
         check_finite,
         check_label,
@@ -154,6 +157,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
     from advnets.viz import save_image_grid, save_points_plot
 
     out = check_suffix(args.out, (".npy", ".png"))
+    refuse_overwriting_inputs([out], [args.run_dir])
     G, cfg = load_generator(Path(args.run_dir), resolve_device(args.device, "--device"))
     args.label = label_index(cfg, args.label)
     check_label(cfg, args.label)
@@ -178,6 +182,8 @@ def cmd_sample(args: argparse.Namespace) -> None:
         what = f" of class {args.label}" if args.label is not None else ""
         what += f", Jacobian truncation keeping {keep:.0%} of the draws" if keep else ""
     check_finite(samples)
+    if out.suffix == ".npy" and samples.ndim == 4:  # images: on [0, 1] unless --range
+        samples = from_run_range(samples, tuple(cfg.data.value_range), args.range)
     if out.suffix == ".npy":
         save_npy(out, samples.numpy().astype(np.float32))
     elif samples.ndim == 4:
@@ -192,20 +198,26 @@ def names_path(out: str) -> Path:
     return Path(out).with_suffix(".names.txt")
 
 
-def cmd_classify(args: argparse.Namespace) -> None:
-    """D/C's predicted labels for images in the run's data layout and value range."""
-    import torch
+def _run_images(args: argparse.Namespace, cfg: Config):
+    """--samples (a picture, or a .npy batch on --range, [0, 1] by default) in the run's
+    layout, mapped onto the run's own value range."""
+    from advnets.image_files import images_for_run
 
-    from advnets.data import check_images
+    run_range = tuple(cfg.data.value_range)
+    return images_for_run(args.samples, cfg.data, run_range, args.range, args.max_pixels)
+
+
+def cmd_classify(args: argparse.Namespace) -> None:
+    """D/C's predicted labels for images (on [0, 1], or --range) in the run's layout."""
     from advnets.data.registry import spec
     from advnets.metrics.accuracy import predict_classes
     from advnets.sampling import load_classifier
 
     check_suffix(args.out, (".npy",))
+    refuse_overwriting_inputs([args.out], [args.samples, args.run_dir])
     D, cfg = load_classifier(Path(args.run_dir), resolve_device(args.device, "--device"))
-    x = torch.from_numpy(read_npy(args.samples))
-    check_images(x, cfg.data, tuple(cfg.data.value_range), args.samples)
-    labels = predict_classes(D, x.float(), spec(cfg.data).classes)
+    x = _run_images(args, cfg)
+    labels = predict_classes(D, x, spec(cfg.data).classes)
     save_npy(Path(args.out), labels.numpy().astype(np.int64))
     names = spec(cfg.data).class_names
     if names:  # the class names beside the indices, one line per image
@@ -215,23 +227,21 @@ def cmd_classify(args: argparse.Namespace) -> None:
 
 
 def _autoencoder_input(args: argparse.Namespace):
-    """(E, G, cfg, images) of `advnets reconstruct` / `encode`, images checked."""
-    import torch
-
-    from advnets.data import check_images
+    """(E, G, cfg, images) of `advnets reconstruct` / `encode`, images checked and mapped
+    onto the run's range; --out checked not to be an input first."""
     from advnets.reconstruction import load_autoencoder
 
+    refuse_overwriting_inputs([args.out], [args.samples, args.run_dir])
     E, G, cfg = load_autoencoder(Path(args.run_dir), resolve_device(args.device, "--device"))
-    x = torch.from_numpy(read_npy(args.samples))
-    check_images(x, cfg.data, tuple(cfg.data.value_range), args.samples)
-    return E, G, cfg, x.float()
+    return E, G, cfg, _run_images(args, cfg)
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> None:
-    """Encode then decode images; .npy of reconstructions, or a picture of rows of
-    originals and their reconstructions (Larsen et al.'s Fig. 4 layout)."""
+    """Encode then decode images; .npy of reconstructions (on the inputs' range), or a
+    picture of rows of originals and their reconstructions (Larsen et al.'s Fig. 4 layout)."""
     import torch
 
+    from advnets.image_files import from_run_range
     from advnets.reconstruction import reconstruct
     from advnets.viz import save_image_grid
 
@@ -242,7 +252,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
         rows = torch.stack([x[:64], r[:64]], 1).flatten(0, 1)  # original, reconstruction, ...
         save_image_grid(rows, out, tuple(cfg.data.value_range), 16)
     else:
-        save_npy(out, r.numpy())
+        save_npy(out, from_run_range(r, tuple(cfg.data.value_range), args.range).numpy())
     print(f"wrote {len(r)} reconstructions -> {out}")
 
 
@@ -354,8 +364,16 @@ def _add_sample_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--out",
         required=True,
-        help=".npy (N, C, H, W float32) or .png grid "
+        help=".npy (N, C, H, W float32 images on [0, 1], or --range) or .png grid "
         "(a conditional run's: one row per class, N / classes per row)",
+    )
+    p.add_argument(
+        "--range",
+        type=value_range,
+        default=(0.0, 1.0),
+        metavar="LO,HI",
+        help="the range of the images written to .npy (default 0,1, whatever the run's own; "
+        "e.g. -1,1)",
     )
     p.add_argument("--seed", type=seed_value, default=0, help="seed of the noise")
     p.add_argument(
@@ -400,17 +418,23 @@ def _add_classifier_command(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_classifier)
 
 
+def _add_samples_arguments(p: argparse.ArgumentParser) -> None:
+    """--samples, --range and --max-pixels: the images a run is handed."""
+    p.add_argument(
+        "--samples",
+        required=True,
+        metavar="X.npy|X.png",
+        help="images (N, C, H, W) as floats on [0, 1] or uint8, or one PNG/JPEG picture",
+    )
+    add_image_input_arguments(p)
+
+
 def _add_classify_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("classify", help="a semi-supervised run's predicted labels for images")
     p.add_argument(
         "run_dir", help="run folder (or checkpoint file) of an sgan, improved-gan or supervised run"
     )
-    p.add_argument(
-        "--samples",
-        required=True,
-        metavar="X.npy",
-        help="float images (N, C, H, W) in the run's data range",
-    )
+    _add_samples_arguments(p)
     p.add_argument("--out", required=True, metavar="Y.npy", help="int64 labels (N,)")
     add_device_argument(p, "where D runs")
     p.set_defaults(func=cmd_classify)
@@ -427,12 +451,7 @@ def _add_autoencoder_commands(sub: argparse._SubParsersAction) -> None:
     ):
         p = sub.add_parser(name, help=f"{name} images with a vae / vaegan run")
         p.add_argument("run_dir", help="run folder (or checkpoint file) of a vae or vaegan run")
-        p.add_argument(
-            "--samples",
-            required=True,
-            metavar="X.npy",
-            help="float images (N, C, H, W) in the run's data range",
-        )
+        _add_samples_arguments(p)
         p.add_argument("--out", required=True, help=out)
         p.add_argument(
             "--draw",

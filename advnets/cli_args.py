@@ -1,6 +1,7 @@
 """Argument types the `advnets` subcommands share."""
 
 import argparse
+import math
 from pathlib import Path
 
 from advnets.errors import ConfigError
@@ -40,6 +41,18 @@ def distance(text: str) -> float:
     return value
 
 
+def value_range(text: str) -> tuple[float, float]:
+    """--range LO,HI: the finite range of the values in an input file, LO < HI."""
+    parts = text.split(",")
+    try:
+        lo, hi = (float(part) for part in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes LO,HI such as 0,1 or -1,1, got {text!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise argparse.ArgumentTypeError(f"needs finite LO < HI, got {text!r}")
+    return lo, hi
+
+
 def seed_value(text: str) -> int:
     """A seed: an integer in [0, 2**62]."""
     value = integer(text)
@@ -53,6 +66,27 @@ def add_device_argument(p: argparse.ArgumentParser, what: str, note: str = "") -
     added to the help after the default."""
     help = f"{what}: {DEVICE_HELP} (default: auto{note})"
     p.add_argument("--device", choices=DEVICES, default="auto", help=help)
+
+
+def add_image_input_arguments(p: argparse.ArgumentParser) -> None:
+    """--max-pixels (the decompression-bomb limit of input pictures) and --range LO,HI (the
+    range of the values of an input array)."""
+    from advnets.image_files import MAX_PIXELS
+
+    p.add_argument(
+        "--max-pixels",
+        type=count,
+        default=MAX_PIXELS,
+        help=f"refuse input pictures with more pixels (default {MAX_PIXELS:,})",
+    )
+    p.add_argument(
+        "--range",
+        type=value_range,
+        default=(0.0, 1.0),
+        metavar="LO,HI",
+        help="the range of the values of an input .npy, and of a .npy written from it "
+        "(default 0,1; give -1,1 as --range=-1,1); a run's own range is applied inside",
+    )
 
 
 def check_suffix(out: str, suffixes: tuple[str, ...]) -> Path:

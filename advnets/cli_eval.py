@@ -67,9 +67,8 @@ def _eval_fidelity(args: argparse.Namespace) -> None:
     _print_scores(scores)
     _append_eval(run_dir, ckpt["counters"]["step"], scores)
     worst = min((v, k) for k, v in scores.items() if k != "fidelity")
-    print(
-        f"fidelity {scores['fidelity']:.4f} worst {worst[1].removeprefix('fidelity_')} {worst[0]:.4f}"
-    )
+    name = worst[1].removeprefix("fidelity_")
+    print(f"fidelity {scores['fidelity']:.4f} worst {name} {worst[0]:.4f}")
 
 
 def _eval_accuracy(args: argparse.Namespace) -> None:

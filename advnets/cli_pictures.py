@@ -3,9 +3,15 @@
 import argparse
 from pathlib import Path
 
-from advnets.cli_args import check_suffix, distance, integer, seed_value
+from advnets.cli_args import (
+    add_image_input_arguments,
+    check_suffix,
+    distance,
+    integer,
+    seed_value,
+)
 from advnets.errors import ConfigError
-from advnets.files import read_npy
+from advnets.files import check_destinations, refuse_overwriting_inputs
 
 
 def _png_out(out: str) -> Path:
@@ -40,6 +46,7 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
     from advnets.viz import image_grid, save_picture, zoom
 
     out = _png_out(args.out)
+    refuse_overwriting_inputs([out], [args.run_dir])
     G, cfg = _image_generator(args)
     if args.between:
         ends = [pair.split(":") for pair in args.between.split(",") if pair.strip()]
@@ -89,18 +96,15 @@ def _arithmetic_picks(args: argparse.Namespace) -> dict[str, str | None]:
 
 def _encoded_concepts(args: argparse.Namespace) -> list:
     """The codes of the --a/--b/--c-images sets, from the run's encoder (means of q(z|x))."""
-    import torch
-
-    from advnets.data import check_images
+    from advnets.image_files import images_for_run
     from advnets.reconstruction import encode_images, load_autoencoder
 
     E, _, cfg = load_autoencoder(Path(args.run_dir))
     codes = []
     for name in ("a_images", "b_images", "c_images"):
-        path = getattr(args, name)
-        x = torch.from_numpy(read_npy(path))
-        check_images(x, cfg.data, tuple(cfg.data.value_range), path)
-        codes.append(encode_images(E, x.float()))
+        path, run_range = getattr(args, name), tuple(cfg.data.value_range)
+        x = images_for_run(path, cfg.data, run_range, args.range, args.max_pixels)
+        codes.append(encode_images(E, x))
     return codes
 
 
@@ -113,6 +117,7 @@ def cmd_arithmetic(args: argparse.Namespace) -> None:
 
     out = _png_out(args.out)
     picks = _arithmetic_picks(args)
+    refuse_overwriting_inputs([out], [args.run_dir, args.a_images, args.b_images, args.c_images])
     G, cfg = _image_generator(args)
     value_range = tuple(cfg.data.value_range)
     if args.show_grid:
@@ -179,6 +184,9 @@ def cmd_plot(args: argparse.Namespace) -> None:
                 f"runs write one per epoch unless "
                 f"train.samples_per_epoch=false"
             )
+    inputs = [run_dir / "metrics.jsonl", *(p for _, p in frames)]
+    refuse_overwriting_inputs([out, args.gif], inputs)
+    check_destinations([out, args.gif])  # the curves are not written if the GIF cannot be
     rows, eval_rows = read_metrics(run_dir / "metrics.jsonl")
     save_training_curves(rows, eval_rows, out, title=run_dir.name)
     print(f"wrote curves of {len(rows)} logged steps and {len(eval_rows)} evaluations -> {out}")
@@ -244,9 +252,11 @@ def _add_arithmetic_command(sub: argparse._SubParsersAction) -> None:
     for name in "abc":
         p.add_argument(
             f"--{name}-images",
-            metavar="X.npy",
-            help=f"vae / vaegan runs: concept {name.upper()} as the mean code of these images",
+            metavar="X.npy|X.png",
+            help=f"vae / vaegan runs: concept {name.upper()} as the mean code of these images "
+            f"(on [0, 1], or --range)",
         )
+    add_image_input_arguments(p)
     p.add_argument("--grid", type=integer, default=100, help="size of the candidate grid")
     p.add_argument("--seed", type=seed_value, default=0, help="seed of the candidate grid's noise")
     p.add_argument(

@@ -3,65 +3,69 @@ restoration from the command line, on PNG/JPEG files of any size (grey or colour
 .npy batches (N, C, H, W) on [0, 1]."""
 
 import argparse
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 
+from advnets.cli_args import add_image_input_arguments, seed_value
 from advnets.config import Config, apply_overrides
-from advnets.data.corruptions import TASKS, Degraded, degrade
+from advnets.data.corruptions import MASKS, TASKS, Degraded, degrade
 from advnets.errors import ConfigError, DataError
-from advnets.files import read_npy, save_image, save_npy
+from advnets.files import image_writer, npy_writer, refuse_overwriting_inputs, write_all
+from advnets.image_files import (
+    MAX_PIXELS,
+    PICTURE_SUFFIXES,
+    ValueRange,
+    from_run_range,
+    read_image_batch,
+)
 from advnets.restore.baselines import BASELINES
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-
-
-def read_images(path: str) -> torch.Tensor:
-    """A picture as (1, C, H, W), or a .npy batch (N, C, H, W), as float32 on [0, 1]."""
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(f"{path}: no such file")
-    if p.suffix.lower() == ".npy":
-        return _npy_images(path)
-    try:
-        with Image.open(p) as img:
-            grey = img.mode in ("1", "L", "LA", "I", "I;16", "F")
-            array = np.asarray(img.convert("L" if grey else "RGB"))
-    except (UnidentifiedImageError, OSError) as err:
-        raise DataError(f"{path}: not a readable image ({err}); give a PNG/JPEG or .npy") from None
-    x = torch.from_numpy(array.copy()).float().div_(255)
-    return x[None, None] if grey else x.permute(2, 0, 1)[None]
+from advnets.validation import check_restore
 
 
-def _npy_images(path: str) -> torch.Tensor:
-    array = read_npy(path)  # header checked against the file size, never unpickled
-    if array.ndim != 4 or array.shape[1] not in (1, 3) or min(array.shape[2:]) < 2:
-        raise DataError(
-            f"{path}: images must be (N, C, H, W) with C 1 or 3, got shape {array.shape}"
-        )
-    if array.dtype == np.uint8:
-        return torch.from_numpy(array.astype(np.float32) / 255)
-    if array.dtype.kind != "f" or not np.isfinite(array).all():
-        raise DataError(f"{path}: images must be finite floats on [0, 1] or uint8")
-    return torch.from_numpy(array.astype(np.float32)).clamp(0, 1)
+def read_images(
+    path: str, max_pixels: int = MAX_PIXELS, value_range: ValueRange = (0.0, 1.0)
+) -> torch.Tensor:
+    """A picture as (1, C, H, W), or a .npy batch (N, C, H, W) on `value_range`, as float32
+    on [0, 1]."""
+    return read_image_batch(path, value_range, max_pixels, has_range_flag=True)
 
 
-def write_images(x: torch.Tensor, path: str) -> None:
-    """A batch as .npy (float32 (N, C, H, W)), or one image as a picture (by suffix)."""
-    p = Path(path)
-    if p.suffix.lower() == ".npy":
-        save_npy(p, x.numpy().astype(np.float32))
-        return
-    if p.suffix.lower() not in IMAGE_SUFFIXES:
-        raise ConfigError(f"--out {path}: use .npy, or a picture ({', '.join(IMAGE_SUFFIXES)})")
+def check_out_suffix(path: str) -> None:
+    """--out names a .npy or a picture file: checked before any work."""
+    suffix = Path(path).suffix.lower()
+    if suffix != ".npy" and suffix not in PICTURE_SUFFIXES:
+        raise ConfigError(f"--out {path}: use .npy, or a picture ({', '.join(PICTURE_SUFFIXES)})")
+
+
+def _picture(x: torch.Tensor, path: Path) -> np.ndarray:
+    """The one image of a batch as a uint8 array (H, W) or (H, W, 3), for a picture file."""
+    check_out_suffix(str(path))
     if len(x) != 1:
         raise ConfigError(f"--out {path}: {len(x)} images need a .npy output")
     pixels = (x[0].clamp(0, 1) * 255).round().byte()
-    array = pixels[0].numpy() if len(pixels) == 1 else pixels.permute(1, 2, 0).numpy()
-    save_image(Image.fromarray(array), p)
+    return pixels[0].numpy() if len(pixels) == 1 else pixels.permute(1, 2, 0).numpy()
+
+
+def image_writer_for(
+    x: torch.Tensor, path: str | Path, value_range: ValueRange = (0.0, 1.0)
+) -> Callable[[IO[bytes]], Any]:
+    """What `write_all` calls to write a batch on [0, 1] as .npy (float32 (N, C, H, W) on
+    `value_range`, the inputs' own), or one image as a picture (by suffix); checked before
+    anything is written."""
+    p = Path(path)
+    if p.suffix.lower() == ".npy":
+        return npy_writer(from_run_range(x, (0.0, 1.0), value_range).numpy().astype(np.float32))
+    return image_writer(_picture(x, p), p)
+
+
+def write_images(x: torch.Tensor, path: str, value_range: ValueRange = (0.0, 1.0)) -> None:
+    """A batch as .npy (float32 (N, C, H, W)), or one image as a picture (by suffix)."""
+    write_all([(Path(path), image_writer_for(x, path, value_range))])
 
 
 def mask_path(image_path: str) -> Path:
@@ -70,7 +74,8 @@ def mask_path(image_path: str) -> Path:
 
 
 def settings(task: str | None, overrides: list[str], base: Config | None = None) -> Config:
-    """The restore settings: a run's (or the defaults), `--task`, then `--set restore.*`."""
+    """The restore settings: a run's (or the defaults), `--task`, then `--set restore.*`,
+    each checked (a negative noise or a mask as large as the image refused)."""
     cfg = base or Config()
     for item in overrides:
         if not item.startswith("restore."):
@@ -79,30 +84,71 @@ def settings(task: str | None, overrides: list[str], base: Config | None = None)
     if task is not None:
         TASKS.get(task)
         cfg.restore.task = task
+    if cfg.restore.mask not in MASKS:
+        raise ConfigError(f"restore.mask={cfg.restore.mask!r}; choose one of: {', '.join(MASKS)}")
+    check_restore(cfg.restore)
     return cfg
 
 
+def check_known_pixels(mask: torch.Tensor | None, where: str, fix: str) -> None:
+    """Refuse a mask (N, 1, H, W) that marks every pixel of an image missing: nothing is
+    left to restore from."""
+    if mask is not None and mask.flatten(1).ge(0.5).all(1).any():
+        h, w = mask.shape[-2:]
+        raise ConfigError(f"{where} hides every pixel of a {h}x{w} image; {fix}")
+
+
 def cmd_degrade(args: argparse.Namespace) -> None:
-    """Corrupt images as a restoration task's training and test inputs are corrupted."""
+    """Corrupt images as a restoration task's training and test inputs are corrupted; the
+    picture and (inpaint) its mask are written together or not at all."""
     s = settings(args.task, args.set).restore
-    x = read_images(args.input)
+    masked = TASKS.get(s.task).masked
+    outputs = [Path(args.out), *([mask_path(args.out)] if masked else [])]
+    refuse_overwriting_inputs(outputs, [args.input])
+    check_out_suffix(args.out)
+    x = read_images(args.input, args.max_pixels, args.range)
     d = degrade(x, s, torch.Generator().manual_seed(args.seed))
-    write_images(d.image, args.out)
+    where = f"restore.mask={s.mask} with restore.mask_size={s.mask_size:g}"
+    check_known_pixels(d.mask, where, "lower restore.mask_size")
+    writes = [(outputs[0], image_writer_for(d.image, args.out, args.range))]
     if d.mask is not None:
-        save_npy(mask_path(args.out), d.mask.numpy())
-        print(f"mask of the missing pixels -> {mask_path(args.out)}")
+        writes.append((outputs[1], npy_writer(d.mask.numpy())))
+    write_all(writes)
+    if d.mask is not None:
+        print(f"mask of the missing pixels -> {outputs[1]}")
     print(f"{s.task}: {tuple(x.shape)} -> {tuple(d.image.shape)} -> {args.out}")
+
+
+def _mask_file(args: argparse.Namespace) -> Path | None:
+    """The mask `restore` reads: --mask, else IN.mask.npy when the task may be inpaint."""
+    if args.mask:
+        return Path(args.mask)
+    maybe_inpaint = args.task is None and args.run or args.task and TASKS.get(args.task).masked
+    return mask_path(args.input) if maybe_inpaint else None
 
 
 def _load_mask(args: argparse.Namespace, x: torch.Tensor) -> torch.Tensor:
     path = Path(args.mask) if args.mask else mask_path(args.input)
     if not path.is_file():
         raise ConfigError(f"inpaint needs the mask of missing pixels: --mask FILE (not {path})")
-    mask = _npy_images(str(path)) if path.suffix == ".npy" else read_images(str(path))
+    mask = read_images(str(path), args.max_pixels)
     mask = (mask[:, :1] > 0.5).float()
     if mask.shape[-2:] != x.shape[-2:] or len(mask) not in (1, len(x)):
         raise DataError(f"{path}: mask {tuple(mask.shape)} does not fit images {tuple(x.shape)}")
+    check_known_pixels(mask, f"the mask {path}", "mark some pixels known (0)")
     return mask.expand(len(x), -1, -1, -1)
+
+
+def _check_restore_args(args: argparse.Namespace) -> None:
+    """Flags that would be silently ignored are refused before any work."""
+    if args.run and args.method:
+        raise ConfigError("pass a run folder or --method NAME, not both")
+    if args.param is not None and not args.method:
+        raise ConfigError("--param sets a classical method's parameter: add --method NAME")
+    if args.mask and args.task and not TASKS.get(args.task).masked:
+        raise ConfigError(f"--mask is for --task inpaint, not {args.task}; drop it")
+    refuse_overwriting_inputs([args.out], [args.input, _mask_file(args), args.run])
+    check_out_suffix(args.out)
 
 
 def _restorer(args: argparse.Namespace):
@@ -110,8 +156,6 @@ def _restorer(args: argparse.Namespace):
     the G shipped for the task."""
     from advnets.restore import classical, load_run, load_shipped
 
-    if args.run and args.method:
-        raise ConfigError("pass a run folder or --method NAME, not both")
     if args.run:
         restorer, cfg = load_run(Path(args.run))
         if args.task and args.task != cfg.restore.task:
@@ -130,11 +174,14 @@ def _restorer(args: argparse.Namespace):
 
 def cmd_restore(args: argparse.Namespace) -> None:
     """Restore corrupted images (a picture, or a .npy batch) with one restorer."""
-    x = read_images(args.input)
+    _check_restore_args(args)
     restorer, s = _restorer(args)
+    if args.mask and not TASKS.get(s.task).masked:
+        raise ConfigError(f"--mask is for inpainting; {args.run} restores {s.task}; drop it")
+    x = read_images(args.input, args.max_pixels, args.range)
     mask = _load_mask(args, x) if TASKS.get(s.task).masked else None
     out = restorer(Degraded(x * (1 - mask) if mask is not None else x, mask))
-    write_images(out, args.out)
+    write_images(out, args.out, args.range)
     print(f"{s.task}: {tuple(x.shape)} -> {tuple(out.shape)} -> {args.out}")
 
 
@@ -192,7 +239,8 @@ def add_restore_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", metavar="IN", help="a PNG/JPEG picture, or a .npy batch")
     p.add_argument("--task", required=True, help=f"the corruption: {tasks}")
     p.add_argument("--out", required=True, help="OUT.png / OUT.npy (inpaint: mask beside)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the noise or the holes")
+    p.add_argument("--seed", type=seed_value, default=0, help="seed of the noise or the holes")
+    add_image_input_arguments(p)
     p.add_argument(
         "--set",
         action="append",
@@ -209,6 +257,7 @@ def add_restore_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--param", type=float, help="the classical restorer's parameter")
     p.add_argument("--mask", help="inpaint: the mask (1 = missing; default IN.mask.npy)")
     p.add_argument("--out", required=True, help="OUT.png / OUT.npy")
+    add_image_input_arguments(p)
     p.add_argument(
         "--set",
         action="append",

@@ -3,6 +3,8 @@
 Every write goes to a temporary file in the target's folder and is renamed over the target
 only once it is complete and on disk, so a crash or a full disk never leaves a partial
 file behind a valid name; a failed write is one line that says the previous file is intact.
+A command that writes several files writes them all or none (`write_all`), and no command
+writes over one of its own inputs (`refuse_overwriting_inputs`).
 A .npy file is read only after its header has been checked against the file's size.
 """
 
@@ -11,13 +13,13 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
-from advnets.errors import DataError, WriteError
+from advnets.errors import ConfigError, DataError, WriteError
 
 TMP_SUFFIX = ".tmp"  # temporary files are NAME.<random>.tmp next to NAME
 
@@ -49,31 +51,110 @@ def _usual_permissions(tmp: str) -> None:
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; use the usual permissions
 
 
+def _check_destination(path: Path) -> None:
+    if path.exists() and not path.is_file():  # a folder, a pipe, a device: never replace it
+        raise WriteError(f"{path} exists and is not a regular file; write to another path")
+
+
+def check_destinations(paths: Iterable[str | os.PathLike | None]) -> None:
+    """Refuse, before any work, a destination that is a folder or another non-file (None
+    entries, flags not given, are skipped): a command writing several files in turn then
+    fails before the first rather than after it."""
+    for path in paths:
+        if path is not None:
+            _check_destination(Path(path))
+
+
+def missing_folders(folder: Path) -> list[Path]:
+    """`folder` and the folders above it that do not exist yet, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _write_temporary(path: Path, write: Callable[[IO[bytes]], Any], tmps: list[str]) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=TMP_SUFFIX, dir=path.parent)
+    tmps.append(tmp)
+    with os.fdopen(fd, "wb") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+    _usual_permissions(tmp)
+
+
+def _undo(tmps: list[str], folders: list[Path]) -> None:
+    """Remove the temporary files and the (then empty) folders a failed write created."""
+    for tmp in tmps:
+        Path(tmp).unlink(missing_ok=True)
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            break
+
+
+def write_all(writes: list[tuple[Path, Callable[[IO[bytes]], Any]]]) -> list[Path]:
+    """Write several files all or none: every destination is checked first, each
+    `write(file)` goes to a temporary file beside its target, and only when all are complete
+    and on disk are they renamed over their targets. A failed write raises a one-line
+    WriteError and leaves every target, and the folders, as they were."""
+    paths = [Path(path) for path, _ in writes]
+    for path in paths:
+        _check_destination(path)
+    existed = {path: path.exists() for path in paths}
+    missing = {f for p in paths for f in missing_folders(p.parent)}
+    folders = sorted(missing, key=lambda f: -len(f.parts))  # deepest first
+    tmps: list[str] = []
+    current = paths[0]
+    try:
+        for path, (_, write) in zip(paths, writes, strict=True):
+            current = path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _write_temporary(path, write, tmps)
+        for path, tmp in zip(paths, tmps, strict=True):
+            current = path
+            os.replace(tmp, path)
+    except BaseException as err:
+        _undo(tmps, folders)
+        cause = _caused_by_os_error(err) if isinstance(err, Exception) else None
+        if cause is None:  # not a write error (e.g. an object torch cannot save): as it is
+            raise
+        raise WriteError(write_failure(current, cause, existed[current])) from None
+    return paths
+
+
 def atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> Path:
     """Call `write(file)` on a temporary file beside `path`, fsync it, then rename it over
     `path`. Any write error (disk full, no permission) raises a one-line WriteError and
     leaves the previous `path` as it was; the temporary file is removed."""
-    path = Path(path)
-    existed, tmp = path.exists(), None
-    if existed and not path.is_file():  # a folder, a pipe, a device: never replace it
-        raise WriteError(f"{path} exists and is not a regular file; write to another path")
+    return write_all([(path, write)])[0]
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether `a` and `b` name one file: the same path, another spelling, a symlink or a
+    hard link (same device and inode); False when either does not exist."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=TMP_SUFFIX, dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        _usual_permissions(tmp)
-        os.replace(tmp, path)
-    except BaseException as err:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        cause = _caused_by_os_error(err) if isinstance(err, Exception) else None
-        if cause is None:  # not a write error (e.g. an object torch cannot save): as it is
-            raise
-        raise WriteError(write_failure(path, cause, existed)) from None
-    return path
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
+def refuse_overwriting_inputs(
+    outputs: Iterable[str | os.PathLike | None], inputs: Iterable[str | os.PathLike | None]
+) -> None:
+    """A one-line ConfigError when a file a command is about to write is one of the files it
+    reads, however it is spelled or linked, so no command ever destroys its own input.
+    Call it before anything is read or written; None entries (flags not given) are skipped."""
+    sources = [Path(p) for p in inputs if p is not None]
+    for out in (Path(p) for p in outputs if p is not None):
+        for source in sources:
+            if _same_file(out, source):
+                raise ConfigError(
+                    f"{out} would overwrite the input {source} (the same file); "
+                    f"write to another path"
+                )
 
 
 def finite_or_none(value: Any) -> Any:
@@ -96,19 +177,29 @@ def append_row(path: Path, row: dict) -> None:
         raise WriteError(write_failure(path, err, False, appending=True)) from None
 
 
+def npy_writer(array: np.ndarray) -> Callable[[IO[bytes]], Any]:
+    """What `write_all` calls to write `array` as .npy."""
+    return lambda f: np.save(f, array, allow_pickle=False)
+
+
+def image_writer(image: Any, path: Path, **options: Any) -> Callable[[IO[bytes]], Any]:
+    """What `write_all` calls to write a Pillow image (or a uint8 array) to `path`, its
+    format from the suffix."""
+    from PIL import Image
+
+    picture = image if isinstance(image, Image.Image) else Image.fromarray(image)
+    fmt = Image.registered_extensions().get(Path(path).suffix.lower(), "PNG")
+    return lambda f: picture.save(f, format=fmt, **options)
+
+
 def save_npy(path: Path, array: np.ndarray) -> Path:
     """numpy.save, atomically."""
-    return atomic_write(path, lambda f: np.save(f, array, allow_pickle=False))
+    return atomic_write(path, npy_writer(array))
 
 
 def save_image(image: Any, path: Path, **options: Any) -> Path:
     """A Pillow image (or a uint8 array) saved atomically, its format from the suffix."""
-    from PIL import Image
-
-    path = Path(path)
-    picture = image if isinstance(image, Image.Image) else Image.fromarray(image)
-    fmt = Image.registered_extensions().get(path.suffix.lower(), "PNG")
-    return atomic_write(path, lambda f: picture.save(f, format=fmt, **options))
+    return atomic_write(path, image_writer(image, path, **options))
 
 
 def save_figure(fig: Any, path: Path, **options: Any) -> Path:

@@ -161,8 +161,7 @@ def _pyplot():
 def draw_figure1(panels: list[Panel], out: Path, dpi: int = 100) -> Path:
     """Four panels side by side, as the paper's Figure 1; 1200 x 360 pixels at dpi 100."""
     plt = _pyplot()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = Path(out)  # its folder is made by the write (and removed again if that fails)
     fig, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels), 3.6), dpi=dpi, sharey=True)
     x_lo, x_hi = panels[0].x[0].item(), panels[0].x[-1].item()
     top = max(max(p.p_data.max().item(), p.p_g.max().item()) for p in panels)
@@ -350,8 +349,7 @@ def theory_report(prefix: str, steps: int = 3000, seed: int = 0):
     yield from _prop1_lines(check, steps, seed)
     sat = theory.saturation(d_steps=min(200, steps), seed=seed)
     yield from _saturation_lines(sat)
-    out = Path(prefix)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = Path(prefix)  # the folder is made by the writes
     a = draw_prop1(check, out.with_name(out.name + "_prop1.png"))
     b = draw_saturation(sat, out.with_name(out.name + "_saturation.png"))
     yield f"wrote {a} and {b}"

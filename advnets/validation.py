@@ -5,7 +5,7 @@ that types alone cannot express. Code downstream trusts a validated config."""
 import math
 from typing import Any
 
-from advnets.config import Config, DataConfig, NetConfig, OptimConfig
+from advnets.config import Config, DataConfig, NetConfig, OptimConfig, RestoreConfig
 from advnets.data.corruptions import MASKS, TASKS
 from advnets.data.labelled import LABEL_DRAWS
 from advnets.data.mnist import SPLITS
@@ -316,6 +316,32 @@ def periodic_metric(cfg: Config) -> str:
     return t.eval_metric if t.eval_metric != "auto" else (metrics[0] if metrics else "none")
 
 
+def check_restore(r: RestoreConfig) -> None:
+    """The corruption's settings: a negative noise or a mask as large as the image would
+    silently destroy every picture, so each is refused with its key."""
+    numbers = {
+        "noise": r.noise,
+        "blur": r.blur,
+        "blur_noise": r.blur_noise,
+        "mask_size": r.mask_size,
+    }
+    for key, value in numbers.items():
+        check(
+            math.isfinite(value),
+            f"restore.{key} must be a finite number, got {value}",
+        )
+    check(r.noise >= 0, f"restore.noise is a standard deviation: must be >= 0, got {r.noise}")
+    check(r.blur > 0, f"restore.blur is the blur's std in pixels: must be > 0, got {r.blur}")
+    check(r.blur_noise >= 0, f"restore.blur_noise must be >= 0, got {r.blur_noise}")
+    check(
+        0 < r.mask_size < 1,
+        f"restore.mask_size is the hole's side per image side: must be in (0, 1), "
+        f"got {r.mask_size}",
+    )
+    check(r.holes >= 1, f"restore.holes must be >= 1, got {r.holes}")
+    check(r.crop >= 0, f"restore.crop must be >= 0 (0: whole images), got {r.crop}")
+
+
 def check_new_training(cfg: Config) -> None:
     """Rules for training from now on, not applied to the configs of saved runs (which are
     still sampled and scored): no training on the test images, and a periodic FID on more
@@ -346,6 +372,7 @@ def validate(cfg: Config, training: bool = True) -> None:
         check_optim(optim, f"optim.{player}")
     check_train(cfg)
     check_eval(cfg)
+    check_restore(cfg.restore)
     if training:
         check_new_training(cfg)
     METHODS.get(cfg.method).check(cfg)

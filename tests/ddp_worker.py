@@ -6,6 +6,7 @@ options below), launched by torch.distributed.run or alone.
 --writes DIR: every checkpoint write is recorded in DIR/writes-rank<RANK>.txt;
 --desync: rank 0's hooks draw random numbers without the fence that keeps the shared
     stream of batches in step (the run must stop at once, saying so);
+--die RANK: that rank is killed (SIGKILL) after step 2, as the system kills a process;
 --families OUT NAME...: instead of `advnets train`, trains each named entry of FAMILIES
     (one process group for all) and rank 0 saves every one's weights to OUT.
 """
@@ -92,6 +93,22 @@ def desync() -> None:
     loop.default_hooks = lambda *args: [Draw(), *original(*args)]
 
 
+def die(rank: str) -> None:
+    """Rank `rank` is killed (SIGKILL: no error of its own) as it ends step 2."""
+    import signal
+
+    from advnets.training.distributed import Team
+
+    original = Team.agree
+
+    def agree(self, stats, stop):
+        if self.counters.step == 2 and os.environ.get("RANK") == rank:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return original(self, stats, stop)
+
+    Team.agree = agree
+
+
 def record_writes(folder: str) -> None:
     original, rank = hooks.save_atomic, os.environ.get("RANK", "0")
 
@@ -127,6 +144,9 @@ if __name__ == "__main__":
     if argv[0] == "--desync":
         desync()
         argv = argv[1:]
+    if argv[0] == "--die":
+        die(argv[1])
+        argv = argv[2:]
     if argv[0] == "--writes":
         record_writes(argv[1])
         argv = argv[2:]

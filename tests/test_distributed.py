@@ -189,6 +189,18 @@ def test_a_failure_on_rank_0_alone_is_one_line_on_the_other_rank(tmp_path):
     assert "[rank" not in done.stderr  # torchrun prefixes each line of a rank's traceback
 
 
+@pytest.mark.parametrize("killed", ["0", "1"])
+def test_a_killed_rank_leaves_one_line_from_each_other_rank(tmp_path, killed):
+    """A rank killed outright (SIGKILL: the system's out-of-memory killer) says nothing;
+    the other rank, writer or not, stops with one line of its own instead of dying silently
+    on torchrun's SIGTERM or with gloo's traceback."""
+    done = launch(["--die", killed], 2, tmp_path / "run", 6, ok=False)
+    other = 1 - int(killed)
+    lines = [line for line in done.stderr.splitlines() if line.startswith("advnets: error:")]
+    assert len(lines) == 1 and lines[0].startswith(f"advnets: error: rank {other}: "), lines
+    assert "[rank" not in done.stderr
+
+
 def test_shares_of_a_batch_make_up_the_whole_batch():
     data = torch.arange(40.0).view(20, 2)
     noise = torch.arange(12.0).view(6, 2)

@@ -1,12 +1,15 @@
-"""Property tests (Hypothesis) over what users hand advnets: IDX headers, config overrides
-and .npy headers. Each input gives a result or one line (the project's error type), never
+"""Property tests (Hypothesis) over what users hand advnets: IDX headers, config overrides,
+.npy headers, pictures (random bytes, random PNG headers, damaged pictures of every mode)
+and image arrays. Each input gives a result or one line (the project's error type), never
 another exception. Derandomized and bounded, so the tests are fast and repeatable."""
 
 import gzip
+import io
 import json
 import math
 import re
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +17,13 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from advnets.config import Config, load_preset
 from advnets.data.idx import read_idx
 from advnets.errors import AdvnetsError
 from advnets.files import read_npy
+from advnets.image_files import read_image_batch, read_picture
 from advnets.sampling import check_finite
 from advnets.validation import validate
 
@@ -172,3 +177,96 @@ def test_non_finite_output_is_refused():
     check_finite(torch.zeros(3))
     with pytest.raises(AdvnetsError, match="NaN or Inf"):
         check_finite(torch.tensor([0.0, float("inf")]))
+
+
+# --- pictures and image arrays ------------------------------------------------------------------
+
+MODES = ["1", "L", "LA", "P", "PA", "RGB", "RGBA", "CMYK", "I;16", "I", "F", "YCbCr"]
+FORMATS = {"PNG": "x.png", "TIFF": "x.tif", "GIF": "x.gif", "BMP": "x.bmp", "JPEG": "x.jpg"}
+PNG_KINDS = [(1, 0), (8, 0), (16, 0), (8, 2), (16, 2), (4, 3), (8, 3), (8, 4), (16, 4), (8, 6)]
+SMALL_LIMIT = 4096  # pixels: a header claiming more is refused before decoding
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    body = kind + data
+    return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+
+@st.composite
+def png_headers(draw) -> bytes:
+    """A PNG with random IHDR fields (size, bit depth, colour type) and random pixel data."""
+    size = st.one_of(st.integers(1, 12), st.integers(0, 2**31))
+    any_kind = st.tuples(st.sampled_from([1, 2, 4, 8, 16, 3, 0]), st.sampled_from([0, 2, 3, 5]))
+    depth, colour = draw(st.one_of(st.sampled_from(PNG_KINDS), any_kind))
+    interlace = draw(st.sampled_from([0, 1, 2]))
+    ihdr = struct.pack(">IIBBBBB", draw(size), draw(size), depth, colour, 0, 0, interlace)
+    data = draw(st.one_of(st.binary(max_size=300), st.integers(0, 2000).map(bytes)))
+    idat = zlib.compress(data) if draw(st.booleans()) else data
+    chunks = [_chunk(b"IHDR", ihdr)]
+    if draw(st.booleans()):
+        chunks.append(_chunk(b"PLTE", draw(st.binary(max_size=48))))
+    if draw(st.booleans()):
+        chunks.append(_chunk(b"tRNS", draw(st.binary(max_size=8))))
+    chunks += [_chunk(b"IDAT", idat), _chunk(b"IEND", b"")]
+    return b"\x89PNG\r\n\x1a\n" + b"".join(chunks)
+
+
+@st.composite
+def damaged_pictures(draw) -> tuple[bytes, str]:
+    """A real picture of a random mode, size and format, then cut short or with bytes
+    changed; or random bytes."""
+    mode, fmt = draw(st.sampled_from(MODES)), draw(st.sampled_from(list(FORMATS)))
+    side = st.integers(1, 24)
+    image = Image.new(mode, (draw(side), draw(side)), color=draw(st.integers(0, 255)))
+    buffer = io.BytesIO()
+    try:
+        image.save(buffer, format=fmt, save_all=fmt in ("GIF", "TIFF"))
+    except (OSError, ValueError, KeyError):  # the format cannot hold that mode
+        image.convert("RGB").save(buffer, format=fmt)
+    raw = bytearray(buffer.getvalue())
+    for _ in range(draw(st.integers(0, 4))):
+        raw[draw(st.integers(0, len(raw) - 1))] = draw(st.integers(0, 255))
+    raw = raw[: draw(st.integers(0, len(raw)))] if draw(st.booleans()) else raw
+    return draw(st.one_of(st.just(bytes(raw)), st.binary(max_size=200))), FORMATS[fmt]
+
+
+def _picture_or_one_line(path: Path) -> None:
+    try:
+        array = read_picture(path, SMALL_LIMIT)
+    except AdvnetsError as err:
+        one_line(err)
+    else:
+        assert array.dtype == np.float32 and array.ndim == 3 and array.shape[0] in (1, 3)
+        assert np.isfinite(array).all() and array.min() >= 0 and array.max() <= 1
+
+
+@FUZZ
+@given(png_headers())
+def test_png_headers_read_or_one_line(scratch, raw):
+    _picture_or_one_line(written(scratch, raw, "x.png"))
+
+
+@FUZZ
+@given(damaged_pictures())
+def test_pictures_of_any_mode_read_or_one_line(scratch, case):
+    raw, name = case
+    _picture_or_one_line(written(scratch, raw, name))
+
+
+@FUZZ
+@given(
+    st.sampled_from(["uint8", "float32", "float64", "float16", "int16", "bool", "complex64"]),
+    st.lists(st.integers(0, 5), min_size=1, max_size=5),
+    st.floats(allow_nan=True, allow_infinity=True, width=32),
+    st.sampled_from([(0.0, 1.0), (-1.0, 1.0)]),
+)
+def test_image_arrays_read_or_one_line(scratch, dtype, shape, value, value_range):
+    with np.errstate(over="ignore", invalid="ignore"):  # the cast to small dtypes
+        array = np.full(shape, value if dtype != "uint8" else 7).astype(dtype)
+    np.save(scratch / "x.npy", array)
+    try:
+        x = read_image_batch(scratch / "x.npy", value_range)
+    except AdvnetsError as err:
+        one_line(err)
+    else:
+        assert x.dtype == torch.float32 and x.ndim == 4 and 0 <= x.min() <= x.max() <= 1

@@ -383,10 +383,10 @@ def test_classify_bad_input_is_one_line(data_root, tmp_path, capsys):
     cases = [
         (ssl, "points.npy", "y.npy", "must have shape (N, 1, 28, 28) with N >= 1, got (3, 2)"),
         (ssl, "empty.npy", "y.npy", "with N >= 1, got (0, 1, 28, 28)"),
-        (ssl, "ints.npy", "y.npy", "images must be floats in [0, 1], got int64"),
-        (ssl, "nan.npy", "y.npy", "images hold NaN or infinite values"),
-        (ssl, "bytes.npy", "y.npy", "lie in [255.000, 255.000] but this run takes pixels in"),
-        (ssl, "missing.npy", "y.npy", "not a readable .npy file"),
+        (ssl, "ints.npy", "y.npy", "images must be floats on [0, 1] or uint8 (0-255), got int64"),
+        (ssl, "nan.npy", "y.npy", "holds NaN or infinite values"),
+        (ssl, "bytes.npy", "y.npy", "values run from 255 to 255, outside [0, 1]; rescale"),
+        (ssl, "missing.npy", "y.npy", "missing.npy: no such file"),
         (ssl, "nan.npy", "y.txt", "--out must end in .npy, got 'y.txt'"),
         (ring, "points.npy", "y.npy", "has no classifier"),
     ]

@@ -11,6 +11,7 @@ import numpy as np
 
 from advnets.data.idx import REFETCH, read_idx
 from advnets.errors import DataError
+from advnets.files import missing_folders
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def _sha256(path: Path) -> str:
 
 def _download(spec: IdxDataset, name: str, dest: Path) -> bool:
     """Fetch `name` from the first mirror that serves the official bytes (sha256-checked)."""
-    tmp, created = dest.with_suffix(".part"), not dest.parent.exists()
+    tmp, created = dest.with_suffix(".part"), missing_folders(dest.parent)
     for mirror in spec.mirrors:
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -100,8 +101,9 @@ def _download(spec: IdxDataset, name: str, dest: Path) -> bool:
         except (OSError, http.client.HTTPException):
             pass
         tmp.unlink(missing_ok=True)
-    if created and dest.parent.is_dir() and not any(dest.parent.iterdir()):
-        dest.parent.rmdir()  # a failed download leaves no empty data folder
+    for folder in created:  # a failed download leaves no folder it created (not even --data)
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
     return False
 
 

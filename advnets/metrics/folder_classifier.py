@@ -64,9 +64,8 @@ def train_folder_classifier(
             sched.step()
         if epoch == epochs - 1 or (epoch + 1) % 10 == 0:
             accuracy = held_out_accuracy(model.eval(), data)
-            log(
-                f"epoch {epoch + 1}: held-out accuracy {accuracy:.4f} ({time.perf_counter() - t:.1f} s)"
-            )
+            seconds = time.perf_counter() - t
+            log(f"epoch {epoch + 1}: held-out accuracy {accuracy:.4f} ({seconds:.1f} s)")
     path = classifier_file(data)
     save_atomic({"weights": model.state_dict(), "classes": list(data.class_names)}, path)
     return accuracy, path

@@ -41,6 +41,8 @@ def classical(name: str, settings: RestoreConfig, param: float | None = None) ->
             f"--method {name} does not do {settings.task}; for {settings.task} use one of: "
             f"{', '.join(baselines_for(settings.task))}"
         )
+    if param is not None:
+        baseline.check(name, param)
     value = baseline.default if param is None else param
     return lambda d: baseline.fn(d, settings, value)
 

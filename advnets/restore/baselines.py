@@ -5,6 +5,7 @@ validation images by `advnets.restore.evaluate`); `default` is used where no val
 images exist (the CLI on a user's photo). scikit-image and SciPy do the work wherever they
 implement the method; ADMM-TV is advnets.restore.admm."""
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ from torch import Tensor
 
 from advnets.config import RestoreConfig
 from advnets.data.corruptions import TASKS, Degraded, gaussian_kernel
+from advnets.errors import ConfigError, DataError
 from advnets.registry import Registry
 from advnets.restore.admm import admm_tv_deconvolve
 
@@ -31,6 +33,24 @@ class Baseline:
     fn: BaselineFn
     grid: tuple[float, ...] = (0.0,)  # values of its free parameter tried on validation images
     default: float = 0.0
+    param: str = ""  # what --param sets ("" : the method has no parameter)
+    integer: bool = False  # the parameter is a whole number >= 1 (a window side), else > 0
+    most: float = math.inf  # its largest value
+
+    def check(self, name: str, value: float) -> None:
+        """Refuse a --param this method cannot use, with the range it takes."""
+        if not self.param:
+            raise ConfigError(f"--method {name} has no parameter; drop --param")
+        ok = math.isfinite(value) and 0 < value <= self.most
+        if self.integer:
+            ok = ok and value >= 1 and value == int(value)
+        wanted = "a whole number >= 1" if self.integer else "a finite number > 0"
+        wanted += f" and <= {self.most:g}" if math.isfinite(self.most) else ""
+        if not ok:
+            raise ConfigError(
+                f"--param {value:g}: {name}'s {self.param} must be {wanted} "
+                f"(default {self.default:g})"
+            )
 
 
 BASELINES: Registry[Baseline] = Registry("restoration baseline")
@@ -65,6 +85,11 @@ def _nlm(d: Degraded, s: RestoreConfig, h: float) -> Tensor:
     """Non-local means (the seed's formula: weights exp(-|B(q) - B(p)|^2 / h^2) of patch
     distances), h as a multiple of the noise std; a colour image's patches span its
     channels, so the weights see all of them."""
+    if min(d.image.shape[-2:]) < 2 or s.noise <= 0:
+        raise DataError(
+            f"nlm compares patches of a noisy image: it needs images of at least 2x2 pixels "
+            f"and restore.noise > 0 (got {tuple(d.image.shape[-2:])}, noise {s.noise:g})"
+        )
     options = dict(patch_size=5, patch_distance=6, h=h * s.noise, sigma=s.noise)
 
     def one(image: np.ndarray) -> np.ndarray:
@@ -100,6 +125,11 @@ def _admm_tv(d: Degraded, s: RestoreConfig, lam: float) -> Tensor:
 def _biharmonic(d: Degraded, s: RestoreConfig, p: float) -> Tensor:
     images = d.image.detach().cpu().double().numpy()
     masks = d.mask.detach().cpu().numpy()[:, 0] > 0.5
+    if masks.reshape(len(masks), -1).all(1).any():
+        raise DataError(
+            "biharmonic fills missing pixels from the known ones, but a mask marks every "
+            "pixel missing; give a mask with some pixels known (0)"
+        )
     out = [inpaint_biharmonic(x, m, channel_axis=0) for x, m in zip(images, masks, strict=True)]
     return torch.from_numpy(np.stack(out)).to(d.image).clamp(0, 1)
 
@@ -112,10 +142,16 @@ for _name, _baseline in {
     "input": Baseline(("denoise", "deblur", "inpaint"), _identity),  # the corrupted image
     "nearest": Baseline(("sr2", "sr4"), _nearest),  # the report's "LRes"
     "bicubic": Baseline(("sr2", "sr4"), _bicubic),
-    "median": Baseline(("denoise",), _median, (3.0, 5.0), 3.0),
-    "nlm": Baseline(("denoise",), _nlm, (0.4, 0.5, 0.6, 0.8, 1.0), 0.6),
-    "wiener": Baseline(("deblur",), _wiener, (0.0003, 0.001, 0.003, 0.01, 0.03), 0.003),
-    "admm-tv": Baseline(("deblur",), _admm_tv, (0.0001, 0.0003, 0.001, 0.003), 0.001),
+    "median": Baseline(
+        ("denoise",), _median, (3.0, 5.0), 3.0, param="window side", integer=True, most=99
+    ),
+    "nlm": Baseline(("denoise",), _nlm, (0.4, 0.5, 0.6, 0.8, 1.0), 0.6, param="h (x noise std)"),
+    "wiener": Baseline(
+        ("deblur",), _wiener, (0.0003, 0.001, 0.003, 0.01, 0.03), 0.003, param="balance"
+    ),
+    "admm-tv": Baseline(
+        ("deblur",), _admm_tv, (0.0001, 0.0003, 0.001, 0.003), 0.001, param="lambda"
+    ),
     "biharmonic": Baseline(("inpaint",), _biharmonic),
 }.items():
     BASELINES.add(_name, _baseline)

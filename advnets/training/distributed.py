@@ -29,9 +29,12 @@ feature matching's means, the unrolled D's look-ahead) see the process's share o
 import gc
 import hashlib
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -252,18 +255,44 @@ PEER_GONE = ("Connection closed by peer", "Connection reset by peer", "Broken pi
 
 
 def peer_left(err: BaseException, team: "Team | None") -> TeamError | None:
-    """One line for a collective that failed on a non-writing rank because a peer left the
-    run (rank 0 stops on a failure of its own hooks: divergence, a full disk), whose own
-    error says why; None for any other error."""
-    if team is None or team.writes or not isinstance(err, RuntimeError):
+    """One line for a collective that failed on any rank because a peer left the run (a
+    failure of its own, such as rank 0's divergence check, or killed); None for any other
+    error."""
+    if team is None or not isinstance(err, RuntimeError):
         return None
     gone = [s for s in PEER_GONE if s in str(err)]
     if not gone:
         return None
     return TeamError(
         f"rank {team.rank}: another process left the run after step {team.counters.step} "
-        f"({gone[0].lower()}); its own error (rank 0's, above) says why"
+        f"({gone[0].lower()}); its own error above says why (none if it was killed)"
     )
+
+
+@contextmanager
+def stopped_by_launcher(team: "Team | None", run_dir: Path) -> Iterator[None]:
+    """torchrun ends the other processes with SIGTERM when one fails or is killed: each
+    then stops with one line of its own (no final checkpoint is written over the last good
+    one) instead of dying without a word. Once an error is on its way out, SIGTERM is
+    ignored so that the process can close its group and print that error's line."""
+    if team is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise TeamError(
+            f"rank {team.rank}: stopped by the launcher after step {team.counters.step}, "
+            f"as another process of the run failed or was killed; {run_dir} keeps its last "
+            f"checkpoint: continue with `advnets train --resume {run_dir}`"
+        )
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    except BaseException:  # an error is on its way out: let it finish and print its line
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise
+    signal.signal(signal.SIGTERM, previous)
 
 
 def check_split(cfg: "Config", world: int, cuda: bool) -> None:

@@ -15,7 +15,7 @@ import yaml
 from advnets.checkpoint import CHECKPOINT, checkpoint_path
 from advnets.config import config_from_dict
 from advnets.errors import AdvnetsError, RunFolderError, WriteError
-from advnets.files import atomic_write, remove_orphans, write_failure
+from advnets.files import atomic_write, missing_folders, remove_orphans, write_failure
 from advnets.sampling import checkpoint_config
 
 try:
@@ -33,7 +33,7 @@ def locked(run_dir: Path) -> Iterator[None]:
     trainer gets a one-line RunFolderError. A lock left by a killed trainer is taken over
     with a note."""
     run_dir = Path(run_dir)
-    created = not run_dir.exists()
+    created = missing_folders(run_dir)  # removed again if the run writes nothing
     if run_dir.exists() and not run_dir.is_dir():
         raise RunFolderError(f"{run_dir} is a file, not a run folder; train into another --out")
     try:
@@ -69,13 +69,15 @@ def locked(run_dir: Path) -> Iterator[None]:
         _write_holder(f, "")  # released cleanly: the next trainer gets no note
         f.close()  # closing drops the flock
         if created and [p.name for p in run_dir.iterdir()] == [LOCK]:
-            _remove_empty(run_dir)  # a run that failed before writing anything
+            _remove_empty(run_dir, created)  # a run that failed before writing anything
 
 
-def _remove_empty(run_dir: Path) -> None:
+def _remove_empty(run_dir: Path, created: list[Path]) -> None:
+    """Remove the lock and the folders the run created (runs/ too), deepest first."""
     try:
         (run_dir / LOCK).unlink()
-        run_dir.rmdir()
+        for folder in created:
+            folder.rmdir()
     except OSError:
         pass
 

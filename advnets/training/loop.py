@@ -12,7 +12,14 @@ from advnets.config import Config
 from advnets.data.resolve import resolve
 from advnets.errors import DivergedError
 from advnets.files import atomic_write, remove_orphans
-from advnets.training.distributed import Team, alone, join, peer_left, place_from_env
+from advnets.training.distributed import (
+    Team,
+    alone,
+    join,
+    peer_left,
+    place_from_env,
+    stopped_by_launcher,
+)
 from advnets.training.folder import check_belongs, check_new, locked, resume_folder, tidy
 from advnets.training.hooks import (
     Checkpointer,
@@ -114,7 +121,8 @@ def train(
         run = _start(cfg, run_dir, ckpt, overrides, writes)
         team = join(place, run) if place is not None else alone(run)
         try:
-            return _loop(run, run_dir, team)
+            with stopped_by_launcher(team, run_dir):
+                return _loop(run, run_dir, team)
         except RuntimeError as err:
             peer = peer_left(err, team)
             if peer is None:
