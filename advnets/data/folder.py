@@ -21,15 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
-from advnets.errors import DataError
+from advnets.errors import AdvnetsError, DataError
+from advnets.image_files import MAX_PIXELS, read_picture
 
 SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 ARRAY_SUFFIXES = (".npy", ".npz")
 GREY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
 FORMAT = 1  # bump when the cache's layout or the decoding changes
-MAX_PIXELS = 200_000_000  # a file whose header claims more is skipped (decompression bomb)
 
 
 @dataclass
@@ -86,14 +86,10 @@ def _key(source: Path, files: list[Path], size: tuple[int, int], channels: int) 
 
 
 def _open(p: Path) -> Image.Image:
-    """The picture in `p`, upright (EXIF), first frame; refuses header-claimed bombs."""
+    """The picture in `p` opened lazily (header only) for its mode."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
-        img = Image.open(p)
-    if img.width * img.height > MAX_PIXELS:
-        raise OSError(f"{img.width}x{img.height} pixels, over the limit of {MAX_PIXELS}")
-    img.seek(0)
-    return ImageOps.exif_transpose(img)
+        return Image.open(p)
 
 
 def is_grey(img: Image.Image) -> bool:
@@ -101,23 +97,9 @@ def is_grey(img: Image.Image) -> bool:
     if img.mode in GREY_MODES:
         return True
     if img.mode == "P":
-        palette = np.asarray(img.convert("RGB").getcolors(1 << 24) or [], dtype=object)
-        return all(r == g == b for _, (r, g, b) in palette) if len(palette) else False
+        colours = img.convert("RGB").getcolors(1 << 24) or []
+        return bool(colours) and all(r == g == b for _, (r, g, b) in colours)
     return False
-
-
-def to_array(img: Image.Image, channels: int) -> np.ndarray:
-    """uint8 (C, H, W) of a picture: "F" pictures hold values on [0, 1] (16-bit ones, see
-    `decode`), alpha is composited on white, palettes are expanded."""
-    if img.mode == "F":
-        values = np.clip(np.asarray(img, dtype=np.float64), 0, 1)
-        img = Image.fromarray((values * 255).round().astype(np.uint8), "L")
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(white, rgba)
-    array = np.asarray(img.convert("L" if channels == 1 else "RGB"))
-    return array[None] if channels == 1 else array.transpose(2, 0, 1)
 
 
 def fit(img: Image.Image, size: tuple[int, int]) -> Image.Image:
@@ -131,17 +113,24 @@ def fit(img: Image.Image, size: tuple[int, int]) -> Image.Image:
     return img.crop((left, top, left + w, top + h))
 
 
+def fit_array(pixels: np.ndarray, size: tuple[int, int], channels: int) -> np.ndarray:
+    """float (C, H, W) on [0, 1] fitted to `size` (each channel resized at full depth) with
+    `channels` channels (grey repeated; colour to grey by ITU-R 601 luma), as uint8."""
+    planes = [np.asarray(fit(Image.fromarray(c.astype(np.float32), "F"), size)) for c in pixels]
+    out = np.stack(planes)
+    if channels == 3 and len(out) == 1:
+        out = np.repeat(out, 3, axis=0)
+    elif channels == 1 and len(out) == 3:
+        out = np.tensordot(np.array([0.299, 0.587, 0.114]), out, axes=1)[None]
+    return (np.clip(out, 0, 1) * 255).round().astype(np.uint8)
+
+
 def decode(p: Path, size: tuple[int, int], channels: int) -> np.ndarray | None:
-    """One file as uint8 (C, H, W), or None when it is not a readable picture."""
+    """One file as uint8 (C, H, W), or None when it is not a readable picture (read as
+    every command reads pictures: advnets.image_files)."""
     try:
-        with _open(p) as img:
-            img.load()
-            if img.mode.startswith("I"):  # 16-bit: resized at full depth, on [0, 1]
-                img = img.convert("F").point(lambda v: v / 65535)
-            return to_array(fit(img, size), channels)
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError):
-        return None
-    except Image.DecompressionBombWarning:
+        return fit_array(read_picture(p, MAX_PIXELS), size, channels)
+    except AdvnetsError:
         return None
 
 
@@ -342,9 +331,7 @@ def _array_into(
         channels = 1 if colours == 1 else 3
     with _ImageWriter(tmp / "images.npy", n, (channels, *size)) as out:
         for i in range(n):
-            pixels = array[i].transpose(1, 2, 0)
-            img = Image.fromarray(pixels[..., 0] if colours == 1 else pixels)
-            out.write(to_array(fit(img, size), channels))
+            out.write(fit_array(array[i].astype(np.float32) / 255, size, channels))
     return np.full(n, -1, dtype=np.int64), []
 
 
