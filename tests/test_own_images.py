@@ -91,6 +91,8 @@ def test_prepare_grey_folder_records_shape_classes_and_reuses_cache(labelled, tm
     assert isinstance(first.images, np.memmap)
     again = prepare(labelled, (28, 28))
     assert not again.built and again.cache == first.cache
+    recorded = prepare(labelled, (28, 28), channels=1)  # what the run records: the same cache
+    assert not recorded.built and recorded.cache.resolve() == first.cache.resolve()
     np.testing.assert_array_equal(np.asarray(again.images), np.asarray(first.images))
     # a changed file is a new cache (stale caches are never used)
     Image.fromarray(np.zeros((30, 30), np.uint8)).save(labelled / "bars" / "0.png")

@@ -180,10 +180,20 @@ def prepare(
             return found
         _build(folder, source, files, labels, names, size, channels, progress)
         built = _open_cache(folder)
+        if built is not None and channels == 0:  # the run records the channels found:
+            _alias(root / _key(source, files, size, built.images.shape[1]), folder)
     if built is None:
         raise DataError(f"{folder}: the prepared cache could not be read back; delete it")
     built.built = True
     return built
+
+
+def _alias(link: Path, folder: Path) -> None:
+    """`link` naming the same prepared folder (channels=auto and the channels it found are
+    one cache, so a run that records them maps the folder it was prepared into)."""
+    with contextlib.suppress(OSError):
+        if not link.exists():
+            link.symlink_to(folder.name)
 
 
 @contextlib.contextmanager
