@@ -328,3 +328,19 @@ def test_decoder_refuses_bombs_and_skips_them(tmp_path, monkeypatch):
     (tmp_path / "small.png").write_bytes(buf.getvalue())
     found = prepare(tmp_path, (8, 8))
     assert found.images.shape[0] == 1 and found.skipped == ["big.png"]
+
+
+def test_precision_recall_of_the_held_out_pictures_and_of_noise(photos):
+    from advnets.metrics.evaluate import EvalSettings
+    from advnets.metrics.folder import precision_recall
+
+    cfg = resolve(with_images(load_preset("dcgan-mnist"), str(photos), [16, 16]), False)
+    data = cfg.data.__class__(**{**cfg.data.__dict__, "valid_fraction": 0.0})
+    real = load_split01(data, "full")[0]
+    s = EvalSettings(data=data, fid_samples=len(real))
+    same = precision_recall(real, "folder", s)
+    assert same["precision"] == 1.0 and same["recall"] == 1.0
+    assert same["features"] == "cifar10-classifier"
+    noise = torch.rand(len(real), 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    far = precision_recall(noise.mul(0.05), "folder", s)  # near-black squares
+    assert far["precision"] <= 0.25 and far["recall"] <= 0.25

@@ -17,7 +17,12 @@ from advnets.data.registry import DATASETS, FOLDER, Spec, spec, static_spec
 from advnets.errors import DataError
 from advnets.metrics.classifier import FEATURES, load_classifier, predict
 from advnets.metrics.fid import class_histogram, frechet_distance, inception_score, kernel_distance
-from advnets.metrics.folder import feature_space, folder_features, memorization
+from advnets.metrics.folder import (
+    feature_space,
+    folder_features,
+    memorization,
+    precision_recall,
+)
 from advnets.metrics.modes import mode_metrics, stacked_mode_metrics
 from advnets.metrics.parzen import parzen_protocol
 
@@ -243,6 +248,7 @@ METRICS: dict[str, Callable[[Tensor, str, EvalSettings], dict[str, float]]] = {
     "kid": kid,
     "modes": modes,
     "memorization": memorization,
+    "precision-recall": precision_recall,
 }
 
 
@@ -277,6 +283,8 @@ def _summary(name: str, scores: dict[str, float]) -> str:
         return f"fid {scores['fid']:.4f}"
     if name == "kid":
         return f"kid {scores['kid']:.6f} +- {scores['kid_std']:.6f}"
+    if name == "precision-recall":
+        return f"precision {scores['precision']:.4f} recall {scores['recall']:.4f}"
     if name == "memorization":
         return (
             f"memorization {scores['memorization']:.4f} median_ratio {scores['median_ratio']:.3f}"

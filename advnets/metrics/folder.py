@@ -65,6 +65,35 @@ def folder_features(samples: Tensor, s) -> tuple[Tensor, Tensor, Tensor]:
     return feats, probs, reference
 
 
+def _radii(x: Tensor, k: int) -> Tensor:
+    """Each row's distance to its k-th nearest other row (the k-NN ball of its manifold)."""
+    return torch.cat([torch.cdist(part, x).kthvalue(k + 1, 1).values for part in x.split(256)])
+
+
+def _covered(x: Tensor, centres: Tensor, radii: Tensor) -> Tensor:
+    """Whether each row of x lies inside some centre's ball."""
+    return torch.cat([(torch.cdist(part, centres) <= radii).any(1) for part in x.split(256)])
+
+
+def precision_recall(samples: Tensor, dataset: str, s, k: int = 3) -> dict[str, float]:
+    """Improved precision and recall (Kynkäänniemi et al. 2019) in the folder's feature
+    space: the share of samples inside the k-NN balls of the held-out pictures (quality),
+    and of held-out pictures inside the samples' balls (coverage)."""
+    if dataset != "folder":
+        raise DataError("precision-recall scores runs on your own pictures (train --images)")
+    feats, _, reference = folder_features(samples, s)
+    if min(len(feats), len(reference)) <= k:
+        raise DataError(f"precision-recall needs more than {k} samples and held-out pictures")
+    precision = _covered(feats, reference, _radii(reference, k)).float().mean()
+    recall = _covered(reference, feats, _radii(feats, k)).float().mean()
+    return {
+        "precision": float(precision),
+        "recall": float(recall),
+        "pr_samples": len(feats),
+        "features": feature_space(s),
+    }
+
+
 def _nearest(x: Tensor, pool: Tensor, chunk: int = 256) -> tuple[Tensor, Tensor]:
     """(distance, index) of each row of x's nearest row of pool (Euclidean, pixels)."""
     dist, idx = [], []
