@@ -59,20 +59,22 @@ def cache_root(explicit: str | None = None) -> Path:
 
 
 def scan(path: Path) -> tuple[list[Path], list[int], list[str]]:
-    """The image files under `path` (sorted), their class indices and the class names: the
-    first-level subfolders that hold images, when there are two or more (else unlabelled)."""
+    """The image files under `path` (sorted; hidden files and folders skipped), their class
+    indices and the class names: the first-level subfolders that hold images, when there
+    are two or more and no picture lies beside them (else unlabelled)."""
     if not path.is_dir():
         raise DataError(f"{path}: no such folder; give --images a folder of pictures or a .npy")
-    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES and _visible(p, path))
+    files = []
+    for folder, subfolders, names in os.walk(path):
+        subfolders[:] = [d for d in subfolders if not d.startswith(".")]
+        where = Path(folder)
+        files += [where / n for n in names if n.lower().endswith(SUFFIXES) and n[0] != "."]
+    files.sort()
     tops = sorted({p.relative_to(path).parts[0] for p in files if p.parent != path})
     if len(tops) < 2 or any(p.parent == path for p in files):
         return files, [-1] * len(files), []
     index = {name: i for i, name in enumerate(tops)}
     return files, [index[p.relative_to(path).parts[0]] for p in files], tops
-
-
-def _visible(p: Path, root: Path) -> bool:
-    return p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
 
 
 def _key(source: Path, files: list[Path], size: tuple[int, int], channels: int) -> str:
