@@ -344,3 +344,27 @@ def test_precision_recall_of_the_held_out_pictures_and_of_noise(photos):
     noise = torch.rand(len(real), 3, 16, 16, generator=torch.Generator().manual_seed(0))
     far = precision_recall(noise.mul(0.05), "folder", s)  # near-black squares
     assert far["precision"] <= 0.25 and far["recall"] <= 0.25
+
+
+@pytest.mark.parametrize("size", [64, 128])
+def test_colour_photos_train_and_sample_at_64_and_128(photos, tmp_path, size):
+    run = tmp_path / f"dcgan{size}"
+    sets = [f"--set={s}" for s in [*SMALL[:3], "train.batch_size=4", *TINY_DCGAN]]
+    assert (
+        cli(f"train dcgan-mnist --images {photos} --size {size} --out {run} --steps 1", *sets) == 0
+    )
+    assert cli(f"sample {run} --n 3 --out {tmp_path / 's.npy'}") == 0
+    x = np.load(tmp_path / "s.npy")
+    assert x.shape == (3, 3, size, size) and x.min() >= 0 and x.max() <= 1
+
+
+def test_an_npy_array_trains_with_mlp_nets_and_samples(tmp_path):
+    rng = np.random.default_rng(3)
+    np.save(tmp_path / "a.npy", (rng.random((30, 20, 24)) * 255).astype(np.uint8))
+    run = tmp_path / "mlp"
+    sets = [f"--set={s}" for s in [*SMALL, "model.generator.hidden=[8]"]]
+    sets += ["--set=model.discriminator.hidden=[8]", "--set=model.discriminator.pieces=2"]
+    assert cli(f"train gan-mnist --images {tmp_path / 'a.npy'} --size 12x16 --out {run}", *sets,
+               "--steps", "2") == 0  # fmt: skip
+    assert cli(f"sample {run} --n 5 --out {tmp_path / 's.npy'}") == 0
+    assert np.load(tmp_path / "s.npy").shape == (5, 1, 12, 16)  # non-square, MLP nets
