@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from advnets.cli import main
+from advnets.config import DataConfig
 from advnets.data.corruptions import downsample
 from advnets.errors import DataError
 from advnets.image_files import array_on_unit_range, images_for_run, read_picture
@@ -312,16 +313,19 @@ def test_run_images_take_zero_one_or_a_stated_range():
         array_on_unit_range(x01 * 2 - 1, "x", (0, 1), has_range_flag=True)
 
 
+MNIST = DataConfig(name="mnist")
+
+
 def test_images_for_run_map_onto_the_runs_range(tmp_path):
     x01 = np.linspace(0, 1, 28 * 28, dtype=np.float32).reshape(1, 1, 28, 28)
     np.save(tmp_path / "x.npy", x01)
-    got = images_for_run(tmp_path / "x.npy", "mnist", (-1.0, 1.0))
+    got = images_for_run(tmp_path / "x.npy", MNIST, (-1.0, 1.0))
     np.testing.assert_allclose(got.numpy(), x01 * 2 - 1, atol=1e-6)
     np.save(tmp_path / "m.npy", x01 * 2 - 1)
-    got = images_for_run(tmp_path / "m.npy", "mnist", (-1.0, 1.0), (-1.0, 1.0))
+    got = images_for_run(tmp_path / "m.npy", MNIST, (-1.0, 1.0), (-1.0, 1.0))
     np.testing.assert_allclose(got.numpy(), x01 * 2 - 1, atol=1e-6)
     Image.fromarray((x01[0, 0] * 255).round().astype(np.uint8)).save(tmp_path / "digit.png")
-    got = images_for_run(tmp_path / "digit.png", "mnist", (0.0, 1.0))
+    got = images_for_run(tmp_path / "digit.png", MNIST, (0.0, 1.0))
     np.testing.assert_allclose(got.numpy(), (x01 * 255).round() / 255, atol=1e-7)
 
 
