@@ -297,6 +297,11 @@ def check_eval(cfg: Config) -> None:
         f"train.eval_metric=accuracy needs a classifying method (sgan, improved-gan, "
         f"supervised), not {cfg.method}; choose another metric or train.eval_every=0",
     )
+    check(
+        t.eval_metric not in ("memorization", "precision-recall"),
+        f"train.eval_metric={t.eval_metric} describes a finished run (advnets eval RUN "
+        f"--metric {t.eval_metric}); choose fid or kid to pick best.pt while training",
+    )
     by_accuracy = method.classifies and t.eval_metric in ("auto", "accuracy")
     check(
         by_accuracy or method.sample_player is not None,

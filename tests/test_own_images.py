@@ -368,3 +368,24 @@ def test_an_npy_array_trains_with_mlp_nets_and_samples(tmp_path):
                "--steps", "2") == 0  # fmt: skip
     assert cli(f"sample {run} --n 5 --out {tmp_path / 's.npy'}") == 0
     assert np.load(tmp_path / "s.npy").shape == (5, 1, 12, 16)  # non-square, MLP nets
+
+
+def test_periodic_fid_of_a_folder_run_picks_best_pt(photos, tmp_path):
+    run = tmp_path / "periodic"
+    sets = [f"--set={s}" for s in [*SMALL[:3], "train.batch_size=4", *TINY_DCGAN]]
+    sets += [
+        "--set=train.eval_every=2",
+        "--set=train.eval_samples=20",
+        "--set=train.eval_metric=kid",
+    ]
+    sets += ["--set=data.valid_fraction=0.3"]
+    assert cli(f"train dcgan-mnist --images {photos} --size 32 --out {run} --steps 4", *sets) == 0
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    scored = [r for r in rows if "kid" in r.get("eval", r)]
+    assert len(scored) == 2 and (run / "best.pt").is_file()
+    with pytest.raises(ConfigError, match="describes a finished run"):
+        from advnets.validation import validate
+
+        validate(
+            load_preset("dcgan-mnist", ["train.eval_every=5", "train.eval_metric=memorization"])
+        )

@@ -236,6 +236,7 @@ class PeriodicEval(Hook):
             data_root=data.root,
             reference="valid",
             toy=data if DATASETS.get(data.name).mixture is not None else None,
+            data=data,
         )
         self.path, self.best_path = Path(run_dir) / "metrics.jsonl", Path(run_dir) / "best.pt"
         self.writer = metrics.writer if metrics is not None else None
