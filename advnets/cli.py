@@ -201,7 +201,7 @@ def names_path(out: str) -> Path:
 def _run_images(args: argparse.Namespace, cfg: Config):
     """--samples (a picture, or a .npy batch on --range, [0, 1] by default) in the run's
     layout, mapped onto the run's own value range."""
-    from advnets.image_files import images_for_run
+    from advnets.run_images import images_for_run
 
     run_range = tuple(cfg.data.value_range)
     return images_for_run(args.samples, cfg.data, run_range, args.range, args.max_pixels)

@@ -96,8 +96,8 @@ def _arithmetic_picks(args: argparse.Namespace) -> dict[str, str | None]:
 
 def _encoded_concepts(args: argparse.Namespace) -> list:
     """The codes of the --a/--b/--c-images sets, from the run's encoder (means of q(z|x))."""
-    from advnets.image_files import images_for_run
     from advnets.reconstruction import encode_images, load_autoencoder
+    from advnets.run_images import images_for_run
 
     E, _, cfg = load_autoencoder(Path(args.run_dir))
     codes = []

@@ -19,7 +19,6 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from advnets.config import DataConfig
 from advnets.errors import AdvnetsError, DataError
 from advnets.files import read_npy
 
@@ -151,25 +150,6 @@ def array_on_unit_range(
             + (", or give their range with --range=LO,HI" if has_range_flag else "")
         )
     return x.clip(0, 1).astype(np.float32)  # only rounding error is clipped
-
-
-def images_for_run(
-    path: str | Path,
-    data: DataConfig,
-    run_range: ValueRange,
-    given_range: ValueRange = (0.0, 1.0),
-    max_pixels: int = MAX_PIXELS,
-) -> torch.Tensor:
-    """Images a user hands a run (classify, encode, reconstruct, arithmetic): a picture or
-    a .npy batch on `given_range` ([0, 1] unless --range says otherwise), mapped onto the
-    run's own range, in the run's layout."""
-    from advnets.data import check_images
-
-    x = read_image_batch(path, given_range, max_pixels, channels=(), has_range_flag=True)
-    lo, hi = run_range
-    x = lo + (hi - lo) * x
-    check_images(x, data, (lo, hi), str(path))
-    return x
 
 
 def from_run_range(x: torch.Tensor, run_range: ValueRange, given_range: ValueRange) -> torch.Tensor:

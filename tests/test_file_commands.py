@@ -17,7 +17,8 @@ from advnets.cli import main
 from advnets.config import DataConfig
 from advnets.data.corruptions import downsample
 from advnets.errors import DataError
-from advnets.image_files import array_on_unit_range, images_for_run, read_picture
+from advnets.image_files import array_on_unit_range, read_picture
+from advnets.run_images import images_for_run
 
 
 def snapshot(*paths: Path) -> dict[Path, bytes]:

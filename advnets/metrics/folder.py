@@ -4,27 +4,19 @@ the folder's held-out images; and the copying check a small-data user asks for: 
 sample much nearer to a training picture than to any held-out one?"""
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from advnets.data import load_split01
 from advnets.errors import DataError
 from advnets.metrics.classifier import load_classifier, predict
+from advnets.metrics.folder_classifier import FEATURE_SPACE as OWN_SPACE
+from advnets.metrics.folder_classifier import as_cifar, load_folder_classifier
 
 FEATURE_SPACE = "cifar10-classifier"  # named beside every folder score
 REFERENCE = 10_000  # held-out images embedded, at most
 MEMORIZATION_SAMPLES = 1_000  # samples checked for copying, at most
 TRAIN_IMAGES = 20_000  # training pictures searched for each sample's nearest, at most
 RATIO = 0.5  # "much nearer": the nearest training picture at under half the distance
-
-
-def as_cifar(x: Tensor) -> Tensor:
-    """Images on [0, 1] of any size and 1 or 3 channels as CIFAR-10's (N, 3, 32, 32)."""
-    if x.shape[1] == 1:
-        x = x.expand(-1, 3, -1, -1)
-    if tuple(x.shape[2:]) != (32, 32):
-        x = F.interpolate(x, size=(32, 32), mode="bilinear", antialias=True, align_corners=False)
-    return x.clamp(0, 1)
 
 
 def _reference_split(s) -> str:
@@ -36,11 +28,8 @@ def _reference_split(s) -> str:
 def _model(s):
     """The folder's own classifier where one was trained (`advnets classifier --images`),
     else the shipped CIFAR-10 one; and the name of its feature space."""
-    from advnets.metrics.folder_classifier import FEATURE_SPACE as OWN
-    from advnets.metrics.folder_classifier import load_folder_classifier
-
     own = load_folder_classifier(s.data)
-    return (own, OWN) if own is not None else (load_classifier("cifar10"), FEATURE_SPACE)
+    return (own, OWN_SPACE) if own is not None else (load_classifier("cifar10"), FEATURE_SPACE)
 
 
 def feature_space(s) -> str:
@@ -141,21 +130,3 @@ def _draw_pairs(samples, train, valid, ratio, i_train, i_valid, path: str) -> No
     order = ratio.argsort()[:16]
     rows = [torch.stack([samples[i], train[i_train[i]], valid[i_valid[i]]]) for i in order]
     save_image_grid(torch.cat(rows), path, (0.0, 1.0), nrow=3)
-
-
-@torch.no_grad()
-def label_fidelity(G, cfg, per_class: int, seed: int = 0) -> dict[str, float]:
-    """How often a conditional G draws the class it is asked for, read by the folder's own
-    classifier: overall and per class (by name)."""
-    from advnets.metrics.folder_classifier import as_input, load_folder_classifier
-    from advnets.sampling import draw_samples
-
-    model = load_folder_classifier(cfg.data, required=True)
-    lo, hi = cfg.data.value_range
-    out, hits = {}, []
-    for c, name in enumerate(cfg.data.class_names):
-        x = (draw_samples(G, cfg, per_class, seed + c, c) - lo) / (hi - lo)
-        right = predict(model, as_input(x.clamp(0, 1)))[1].argmax(1) == c
-        out[f"fidelity_{name}"] = float(right.float().mean())
-        hits.append(right)
-    return {"fidelity": float(torch.cat(hits).float().mean()), **out}

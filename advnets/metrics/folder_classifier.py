@@ -28,10 +28,13 @@ def classifier_file(data: DataConfig) -> Path:
     return found.cache / f"{FILE[:-3]}-s{data.split_seed}-v{data.valid_fraction:g}.pt"
 
 
-def as_input(x: Tensor) -> Tensor:
-    from advnets.metrics.folder import as_cifar
-
-    return as_cifar(x)
+def as_cifar(x: Tensor) -> Tensor:
+    """Images on [0, 1] of any size and 1 or 3 channels as CIFAR-10's (N, 3, 32, 32)."""
+    if x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1)
+    if tuple(x.shape[2:]) != (32, 32):
+        x = F.interpolate(x, size=(32, 32), mode="bilinear", antialias=True, align_corners=False)
+    return x.clamp(0, 1)
 
 
 def train_folder_classifier(
@@ -45,7 +48,7 @@ def train_folder_classifier(
         )
     torch.manual_seed(seed)
     x, y = load_split01(data, "train")
-    x = as_input(x)
+    x = as_cifar(x)
     model = DomainClassifier(len(data.class_names), SPEC)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     batch = min(128, len(x))
@@ -75,7 +78,7 @@ def held_out_accuracy(model: DomainClassifier, data: DataConfig) -> float:
     x, y = load_split01(data, "valid")
     if len(x) == 0:
         raise ConfigError("the folder holds no held-out pictures: raise data.valid_fraction")
-    return float((predict(model, as_input(x))[1].argmax(1) == y).float().mean())
+    return float((predict(model, as_cifar(x))[1].argmax(1) == y).float().mean())
 
 
 def load_folder_classifier(data: DataConfig, required: bool = False) -> DomainClassifier | None:
