@@ -389,3 +389,24 @@ def test_periodic_fid_of_a_folder_run_picks_best_pt(photos, tmp_path):
         validate(
             load_preset("dcgan-mnist", ["train.eval_every=5", "train.eval_metric=memorization"])
         )
+
+
+def _prepare_in_child(folder: str, out) -> None:
+    found = prepare(folder, (20, 20))
+    out.put((found.built, str(found.cache), int(found.images.sum())))
+
+
+def test_processes_preparing_one_folder_at_once_share_one_build(photos):
+    """torchrun ranks and sweep workers: one builds under the lock, the others map it."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    workers = [ctx.Process(target=_prepare_in_child, args=(str(photos), out)) for _ in range(3)]
+    for w in workers:
+        w.start()
+    results = [out.get(timeout=120) for _ in workers]
+    for w in workers:
+        w.join(timeout=60)
+    assert sorted(r[0] for r in results) == [False, False, True]
+    assert len({r[1] for r in results}) == 1 and len({r[2] for r in results}) == 1
