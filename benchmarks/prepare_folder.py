@@ -86,9 +86,8 @@ def main() -> None:
         print(f"{name:<22} {r['seconds']:8.1f} s   peak {r['peak_mb']:8.0f} MB")
     print(f"pictures {args.n} at {args.size}x{args.size}; caches {cache_mb:.0f} MB")
     print(f"ratio second start / prepare: {second['seconds'] / first['seconds']:.4f}")
-    print(
-        f"ratio training peak, {args.n} / 1,000 pictures: {trained['peak_mb'] / baseline['peak_mb']:.3f}"
-    )
+    peaks = trained["peak_mb"] / baseline["peak_mb"]
+    print(f"ratio training peak, {args.n} / 1,000 pictures: {peaks:.3f}")
 
 
 def _train(folder: Path, size: list[str], out: Path, steps: int) -> list[str]:
