@@ -15,6 +15,7 @@ from advnets.data.corruptions import TASKS, Degraded, degrade
 from advnets.errors import ConfigError, DataError
 from advnets.files import read_npy, save_image, save_npy
 from advnets.restore.baselines import BASELINES
+from advnets.viz import check_drawable
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -59,6 +60,7 @@ def write_images(x: torch.Tensor, path: str) -> None:
         raise ConfigError(f"--out {path}: use .npy, or a picture ({', '.join(IMAGE_SUFFIXES)})")
     if len(x) != 1:
         raise ConfigError(f"--out {path}: {len(x)} images need a .npy output")
+    check_drawable(x, (0.0, 1.0))
     pixels = (x[0].clamp(0, 1) * 255).round().byte()
     array = pixels[0].numpy() if len(pixels) == 1 else pixels.permute(1, 2, 0).numpy()
     save_image(Image.fromarray(array), p)

@@ -6,6 +6,21 @@ from torch import Tensor, nn
 from advnets.config import Config
 from advnets.data import load_images01, to_range
 from advnets.data.registry import DATASETS
+from advnets.errors import DataError
+
+
+def first_images(
+    dataset: str, split: str, root: str | None, n: int | None
+) -> tuple[Tensor, Tensor]:
+    """The first `n` images of a split on [0, 1] and their labels (all for None); an n
+    larger than the split is refused rather than quietly cut to its size."""
+    images01, labels = load_images01(dataset, split, root)
+    if n is not None and n > len(images01):
+        raise DataError(
+            f"--n {n} asks for more images than the {len(images01):,} of {dataset}'s {split} "
+            f"split; pass --n {len(images01)} or leave --n out"
+        )
+    return images01[:n], labels[:n]
 
 
 @torch.no_grad()
@@ -27,7 +42,7 @@ def accuracy(
 ) -> dict[str, float]:
     """Accuracy and error count of D on the first `n` images of `split` (all by default),
     fed in the run's value range."""
-    images01, labels = load_images01(cfg.data.name, split, root or cfg.data.root, n)
+    images01, labels = first_images(cfg.data.name, split, root or cfg.data.root, n)
     x = to_range(images01, tuple(cfg.data.value_range))
     predicted = predict_classes(D, x, DATASETS.get(cfg.data.name).classes)
     wrong = int((predicted != labels).sum())

@@ -13,11 +13,11 @@ from torch import Tensor
 from advnets.checkpoint import CHECKPOINT, load_checkpoint, save_atomic
 from advnets.config import Config
 from advnets.data.registry import DATASETS
-from advnets.errors import ConfigError
+from advnets.errors import CheckpointError, ConfigError, DivergedError
 from advnets.files import append_row, finite_or_none, save_image
 from advnets.methods import METHODS
 from advnets.methods.base import Stats
-from advnets.sampling import SAMPLES_PER_CLASS, draw_samples, generate
+from advnets.sampling import SAMPLES_PER_CLASS, check_finite, draw_samples, generate
 from advnets.training.guard import check_weights
 from advnets.training.run import Run
 from advnets.validation import periodic_metric
@@ -126,7 +126,7 @@ class SamplePictures(Hook):
     def write(self, run: Run, epoch: int) -> Path:
         path = self.folder / f"epoch_{epoch:04d}.png"
         if len(run.data.shape) == 3:  # conditional runs: one row per class
-            images = generate(run.G_sample, run.fixed_noise, run.fixed_labels)
+            images = finite(generate(run.G_sample, run.fixed_noise, run.fixed_labels), epoch)
             nrow = 8 if run.fixed_labels is None else SAMPLES_PER_CLASS
             grid = image_grid(images, run.data.value_range, nrow=nrow)
             save_image(grid, path)
@@ -135,7 +135,7 @@ class SamplePictures(Hook):
                     "samples", grid, epoch, dataformats="HW" if grid.ndim == 2 else "HWC"
                 )
             return path
-        samples = draw_samples(run.G_sample, run.cfg, 2000, run.cfg.train.seed + 2)
+        samples = finite(draw_samples(run.G_sample, run.cfg, 2000, run.cfg.train.seed + 2), epoch)
         reference = run.data.distribution.means if run.data.distribution else None
         return save_points_plot(samples, path, reference, title=f"epoch {epoch}")
 
@@ -143,6 +143,14 @@ class SamplePictures(Hook):
         c = run.counters
         if c.step % c.steps_per_epoch != 0:
             self.write(run, c.step // c.steps_per_epoch + 1)
+
+
+def finite(samples: Tensor, epoch: int) -> Tensor:
+    """`samples` for a picture if all finite, else a DivergedError (NaN would draw black)."""
+    try:
+        return check_finite(samples, f"G's samples for the picture of epoch {epoch}")
+    except CheckpointError as err:
+        raise DivergedError(str(err)) from None
 
 
 class DivergenceCheck(Hook):
