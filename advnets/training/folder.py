@@ -33,7 +33,7 @@ def locked(run_dir: Path) -> Iterator[None]:
     trainer gets a one-line RunFolderError. A lock left by a killed trainer is taken over
     with a note."""
     run_dir = Path(run_dir)
-    created = not run_dir.exists()
+    created, lock_made = not run_dir.exists(), not (run_dir / LOCK).exists()
     if run_dir.exists() and not run_dir.is_dir():
         raise RunFolderError(f"{run_dir} is a file, not a run folder; train into another --out")
     try:
@@ -68,14 +68,16 @@ def locked(run_dir: Path) -> Iterator[None]:
     finally:
         _write_holder(f, "")  # released cleanly: the next trainer gets no note
         f.close()  # closing drops the flock
-        if created and [p.name for p in run_dir.iterdir()] == [LOCK]:
-            _remove_empty(run_dir)  # a run that failed before writing anything
+        if lock_made and [p.name for p in run_dir.iterdir()] == [LOCK]:
+            _remove_empty(run_dir, created)  # a run that failed before writing anything
 
 
-def _remove_empty(run_dir: Path) -> None:
+def _remove_empty(run_dir: Path, created: bool) -> None:
+    """Remove the lock file, and the folder too if this trainer made it."""
     try:
         (run_dir / LOCK).unlink()
-        run_dir.rmdir()
+        if created:
+            run_dir.rmdir()
     except OSError:
         pass
 

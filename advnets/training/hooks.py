@@ -11,11 +11,9 @@ import torch
 from torch import Tensor
 
 from advnets.checkpoint import CHECKPOINT, load_checkpoint, save_atomic
-from advnets.config import Config
 from advnets.data.registry import DATASETS
-from advnets.errors import CheckpointError, ConfigError, DivergedError
+from advnets.errors import CheckpointError, DivergedError
 from advnets.files import append_row, finite_or_none, save_image
-from advnets.methods import METHODS
 from advnets.methods.base import Stats
 from advnets.sampling import SAMPLES_PER_CLASS, check_finite, draw_samples, generate
 from advnets.training.guard import check_weights
@@ -207,21 +205,6 @@ class Checkpointer(Hook):
         return f"{self.path} keeps the last good state (step {self.saved})"
 
 
-def eval_metric(cfg: Config) -> str:
-    """The periodic evaluation's metric (`validation.periodic_metric`), one that can score
-    the run's data."""
-    metric = periodic_metric(cfg)
-    if metric == "accuracy" and METHODS.get(cfg.method).classifies:
-        return metric
-    metrics = DATASETS.get(cfg.data.name).metrics
-    if metric not in metrics:
-        raise ConfigError(
-            f"train.eval_metric={cfg.train.eval_metric} cannot score {cfg.data.name} samples; "
-            f"set train.eval_every=0 or choose one of: {', '.join(metrics) or 'none'}"
-        )
-    return metric
-
-
 class PeriodicEval(Hook):
     """Every `every` steps, a cheap evaluation of G (e.g. FID on 2,000 samples), logged to
     metrics.jsonl and TensorBoard; the checkpoint with the best score is kept as best.pt
@@ -234,7 +217,7 @@ class PeriodicEval(Hook):
         t, data = run.cfg.train, run.cfg.data
         self.every, self.n = t.eval_every, t.eval_samples
         self.dataset = data.name
-        self.metric = eval_metric(run.cfg)
+        self.metric = periodic_metric(run.cfg)  # one that scores the data: validated
         self.settings = EvalSettings(
             parzen_samples=self.n,
             parzen_test=2000,
