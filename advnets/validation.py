@@ -252,10 +252,14 @@ def check_nets_fit_data(cfg: Config) -> None:
     for which in (PLAYER_NETS[p] for p in method.players if p in PLAYER_NETS):
         if getattr(cfg.model, which).arch != "dcgan":
             continue
+        pack = cfg.model.discriminator.pack if which == "discriminator" else 1
+        packs = f" (model.discriminator.pack={pack}: packs of samples of shape {shape})"
         try:
             stages(_image_shape(shape)[1])
         except ConfigError as err:
-            raise ConfigError(f"model.{which}.arch=dcgan on {cfg.data.name}: {err}") from None
+            raise ConfigError(
+                f"model.{which}.arch=dcgan on {cfg.data.name}: {err}" + (packs if pack > 1 else "")
+            ) from None
     G = cfg.model.generator
     check(
         not G.output_bias_from_data or (G.arch == "mlp" and len(shape) == 3),
@@ -281,12 +285,11 @@ def check_data_fits(cfg: Config) -> None:
         f"model.num_classes={m.num_classes} but {d.name} has {entry.classes} classes; set "
         f"model.num_classes={entry.classes}",
     )
+    size = "x".join(map(str, entry.shape[1:]))
     check(
         not entry.images or d.labelled_shift < min(entry.shape[1:]),
-        f"data.labelled_shift={d.labelled_shift} must be smaller than the images "
-        f"({entry.shape[1]}x{entry.shape[2]}); MNIST-sized digits take 1-3"
-        if entry.images
-        else "",
+        f"data.labelled_shift={d.labelled_shift} must be smaller than the images ({size}); "
+        "MNIST-sized digits take 1-3",
     )
     players = METHODS.get(cfg.method).players
     missing = [name for name in players if name not in cfg.optim]
