@@ -34,20 +34,20 @@ def _read_once(load, root: str):
     return read
 
 
-def _data_read_once() -> None:
-    """Training and scoring a preset reads its image files each time (63 preset hashes, 42
-    preset runs): in the tests the shared data set is read once a session."""
+@pytest.fixture(scope="session", autouse=True)
+def _data_read_once():
+    """Training and scoring a preset reads its image files each time (61 preset runs, and
+    more): in the tests the shared data set is read once a session."""
     import advnets.data.registry as registry
 
-    root = _data_root()
-    if root is None:
-        return
-    for name in ("load_images", "load_cifar10", "load_faces"):
+    root, saved = _data_root(), {}
+    for name in ("load_images", "load_cifar10", "load_faces") if root is not None else ():
         if callable(getattr(registry, name, None)):
-            setattr(registry, name, _read_once(getattr(registry, name), str(root)))
-
-
-_data_read_once()
+            saved[name] = getattr(registry, name)
+            setattr(registry, name, _read_once(saved[name], str(root)))
+    yield
+    for name, load in saved.items():
+        setattr(registry, name, load)
 
 
 @pytest.fixture(autouse=True)
