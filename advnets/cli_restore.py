@@ -25,6 +25,7 @@ from advnets.image_files import (
 )
 from advnets.restore.baselines import BASELINES
 from advnets.validation import check_restore
+from advnets.viz import check_drawable
 
 
 def read_images(
@@ -47,6 +48,7 @@ def _picture(x: torch.Tensor, path: Path) -> np.ndarray:
     check_out_suffix(str(path))
     if len(x) != 1:
         raise ConfigError(f"--out {path}: {len(x)} images need a .npy output")
+    check_drawable(x, (0.0, 1.0))
     pixels = (x[0].clamp(0, 1) * 255).round().byte()
     return pixels[0].numpy() if len(pixels) == 1 else pixels.permute(1, 2, 0).numpy()
 

@@ -10,6 +10,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import types
 import typing
 from dataclasses import asdict, dataclass, field
@@ -381,8 +382,15 @@ def upgrade_legacy(values: dict[str, Any]) -> dict[str, Any]:
     values = dict(values)
     optim = dict(values.get("optim") or {})
     for old, new in LEGACY_SECTIONS.items():
-        if old in values:
-            optim[new.split(".")[1]] = values.pop(old)
+        if old not in values:
+            continue
+        player = new.split(".")[1]
+        if player in optim:
+            raise ConfigError(
+                f"the config has both {new} and {old}, the older name of the same section; "
+                f"keep one (optim: {{{player}: ...}})"
+            )
+        optim[player] = values.pop(old)
     values["optim"] = optim
     return values
 
@@ -413,15 +421,58 @@ def path_override(key: str, path: str | os.PathLike) -> str:
     return f"{key}={json.dumps(os.fspath(path))}"
 
 
+# net keys that only the MLP nets read; a conv net (arch dcgan) ignores them
+MLP_ONLY = (
+    "hidden",
+    "activation",
+    "pieces",
+    "batch_norm",
+    "batch_norm_first",
+    "bn_eps",
+    "input_dropout",
+    "hidden_dropout",
+    "input_noise",
+    "hidden_noise",
+    "weight_norm",
+)
+
+
+def _dotted_keys(key: str, value: Any) -> list[str]:
+    """The leaf keys an override sets: `key` itself, or each key of a section it merges."""
+    if not isinstance(value, dict):
+        return [key]
+    return [leaf for k, v in value.items() for leaf in _dotted_keys(f"{key}.{k}", v)]
+
+
+def check_read(before: Config, after: Config, keys: list[str]) -> None:
+    """No override changes a net key that the net's arch ignores (an MLP-only key on a DCGAN
+    net). Keys a preset carries over when only its arch is switched are not overrides."""
+    for key in keys:
+        parts = key.split(".")
+        if len(parts) != 3 or parts[0] != "model" or parts[2] not in MLP_ONLY:
+            continue
+        net, old = getattr(after.model, parts[1], None), getattr(before.model, parts[1], None)
+        if not isinstance(net, NetConfig) or net.arch == "mlp":
+            continue
+        if getattr(net, parts[2]) != getattr(old, parts[2]):
+            raise ConfigError(
+                f"{key} is read by MLP nets only; model.{parts[1]}.arch={net.arch} would "
+                f"ignore it: drop the override, or set model.{parts[1]}.arch=mlp"
+            )
+
+
 def apply_overrides(config: Config, overrides: list[str]) -> Config:
-    """Apply `section.key=value` strings (values parsed as YAML) and re-validate."""
-    tree = config.to_dict()
+    """Apply `section.key=value` strings (values parsed as YAML) and re-validate; an override
+    that a net would ignore is refused (`check_read`)."""
+    tree, keys = config.to_dict(), []
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"override {item!r} must look like section.key=value")
         try:
-            value = yaml.safe_load(raw)
+            value = yaml.load(raw, Loader=_UniqueKeyLoader)
+        except YAMLOneOneNumber as err:
+            raise ConfigError(f"override {item!r}: {err.problem}") from None
         except yaml.YAMLError:
             raise ConfigError(f"override {item!r}: the value is not valid YAML") from None
         key = key.strip()
@@ -429,7 +480,10 @@ def apply_overrides(config: Config, overrides: list[str]) -> Config:
         if section in LEGACY_SECTIONS and dot:  # optim_g.lr -> optim.G.lr
             key = f"{LEGACY_SECTIONS[section]}.{rest}"
         _set_dotted(tree, key, value)
-    return config_from_dict(tree)
+        keys += _dotted_keys(key, value)
+    out = config_from_dict(tree)
+    check_read(config, out, keys)
+    return out
 
 
 def _preset_files() -> dict[str, Any]:
@@ -446,9 +500,31 @@ def preset_description(name: str) -> str:
     return str(load_yaml(_preset_files()[name]).get("description", ""))
 
 
+# an integer as written in decimal; YAML 1.1 also reads 010 as 8 (octal), 0x10 as 16, 0b11
+# as 3 and 1:30 as 90 (base 60), which a config refuses rather than guess
+DECIMAL = re.compile(r"[-+]?(0|[1-9][0-9_]*)")
+
+
+class YAMLOneOneNumber(yaml.constructor.ConstructorError):
+    """A number written in one of YAML 1.1's other forms (octal, hex, binary, base 60)."""
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
     """yaml's safe loader, refusing a key given twice in one mapping (plain YAML keeps the
-    last silently); keys merged in from an anchor (`<<`) may still be overridden."""
+    last silently; keys merged in from an anchor (`<<`) may still be overridden) and a
+    number in a YAML 1.1 form other than decimal (`010`, `0x10`, `0b11`, `1:30`)."""
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        value = super().construct_yaml_int(node)
+        if not DECIMAL.fullmatch(node.value):
+            raise YAMLOneOneNumber(None, None, _number_problem(node.value, value), node.start_mark)
+        return value
+
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> float:
+        value = super().construct_yaml_float(node)
+        if ":" in node.value:
+            raise YAMLOneOneNumber(None, None, _number_problem(node.value, value), node.start_mark)
+        return value
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen = set()
@@ -466,9 +542,23 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:int", _UniqueKeyLoader.construct_yaml_int)
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:float", _UniqueKeyLoader.construct_yaml_float)
+
+
+def _number_problem(text: str, value: float) -> str:
+    return (
+        f"the number {text} would be read as {value} (YAML 1.1: a leading 0 is octal, 0x hex, "
+        f"0b binary, a colon base 60); write it in plain decimal, or quote it for a string"
+    )
+
+
 def load_yaml(path: Path | Any) -> dict[str, Any]:
     try:
         values = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)
+    except YAMLOneOneNumber as err:
+        line = err.problem_mark.line + 1 if err.problem_mark else "?"
+        raise ConfigError(f"{path}, line {line}: {err.problem}") from None
     except yaml.YAMLError as err:
         problem = getattr(err, "problem", None) or err.__class__.__name__
         raise ConfigError(f"{path}: not valid YAML ({problem})") from None

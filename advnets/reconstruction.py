@@ -8,9 +8,10 @@ from torch import Tensor, nn
 
 from advnets.checkpoint import load_checkpoint
 from advnets.config import Config
-from advnets.data import load_images01, to_range
+from advnets.data import to_range
 from advnets.errors import ConfigError
 from advnets.methods.vaegan import encode
+from advnets.metrics.accuracy import first_images
 from advnets.sampling import checkpoint_config, nets_from_checkpoint
 
 
@@ -84,7 +85,7 @@ def reconstruction_scores(
     """On the test split: reconstruction MSE and PSNR (pixels on [0, 1]) of the encoder's
     mean, the mean image's PSNR for comparison, and the sharpness (Laplacian variance) of
     reconstructions and samples relative to the test images' own (1 = as sharp as data)."""
-    x01 = load_images01(cfg.data.name, "test", root or cfg.data.root, n)[0]
+    x01 = first_images(cfg.data, "test", root, n)[0]
     lo, hi = cfg.data.value_range
     recon01 = ((reconstruct(E, G, to_range(x01, (lo, hi))) - lo) / (hi - lo)).clamp(0, 1)
     z = torch.randn(len(x01), cfg.model.z_dim, generator=torch.Generator().manual_seed(0))

@@ -286,6 +286,70 @@ def check_train(cfg: Config) -> None:
     )
 
 
+PLAYER_NETS = {"G": "generator", "D": "discriminator", "E": "encoder"}
+
+
+def check_nets_fit_data(cfg: Config) -> None:
+    """The nets' rules that hang on the data's shape (its spec), before any net
+    is built: a DCGAN net needs square images that halve to >= 4 px, and the MLP G's bias
+    from the data needs images and a sigmoid output. Restoration builds nets of its own."""
+    from advnets.nets.dcgan import _image_shape, stages
+
+    method, shape = METHODS.get(cfg.method), spec(cfg.data).shape
+    if cfg.method.startswith("restoration"):
+        return
+    for which in (PLAYER_NETS[p] for p in method.players if p in PLAYER_NETS):
+        if getattr(cfg.model, which).arch != "dcgan":
+            continue
+        pack = cfg.model.discriminator.pack if which == "discriminator" else 1
+        packs = f" (model.discriminator.pack={pack}: packs of samples of shape {shape})"
+        try:
+            stages(_image_shape(shape)[1])
+        except ConfigError as err:
+            raise ConfigError(
+                f"model.{which}.arch=dcgan on {cfg.data.name}: {err}" + (packs if pack > 1 else "")
+            ) from None
+    G = cfg.model.generator
+    check(
+        not G.output_bias_from_data or (G.arch == "mlp" and len(shape) == 3),
+        "model.generator.output_bias_from_data is for MLP generators of images",
+    )
+    check(
+        not G.output_bias_from_data or G.output == "sigmoid",
+        "model.generator.output_bias_from_data needs a sigmoid output (model.generator.output)",
+    )
+
+
+def check_data_fits(cfg: Config) -> None:
+    """The data's rules that its spec settles: labels for a conditional run, a
+    labelled shift smaller than the images, an optimizer for every player."""
+    entry, m, d = spec(cfg.data), cfg.model, cfg.data
+    check(
+        not m.num_classes or entry.classes,
+        f"model.num_classes={m.num_classes} needs labelled data (mnist, fashion, cifar10, "
+        "a folder of class subfolders); "
+        f"{d.name} has no labels",
+    )
+    check(
+        not m.num_classes or m.num_classes == entry.classes,
+        f"model.num_classes={m.num_classes} but {d.name} has {entry.classes} classes; set "
+        f"model.num_classes={entry.classes}",
+    )
+    size = "x".join(map(str, entry.shape[1:]))
+    check(
+        not entry.images or d.labelled_shift < min(entry.shape[1:]),
+        f"data.labelled_shift={d.labelled_shift} must be smaller than the images ({size}); "
+        "MNIST-sized digits take 1-3",
+    )
+    players = METHODS.get(cfg.method).players
+    missing = [name for name in players if name not in cfg.optim]
+    check(
+        not missing,
+        f"method {cfg.method} has players {', '.join(players)} but no "
+        f"optim.{missing[0] if missing else ''} section; add one to the preset",
+    )
+
+
 def check_eval(cfg: Config) -> None:
     """The periodic evaluation scores what the method has: a classifier's accuracy, or
     samples of a generator that samples from noise."""
@@ -308,6 +372,12 @@ def check_eval(cfg: Config) -> None:
         f"train.eval_metric={t.eval_metric} scores samples, and method {cfg.method} has no "
         "generator that samples from noise; set train.eval_every=0"
         + (" or train.eval_metric=accuracy" if method.classifies else ""),
+    )
+    metric, metrics = periodic_metric(cfg), spec(cfg.data).metrics
+    check(
+        metric == "accuracy" or metric in metrics,
+        f"train.eval_metric={t.eval_metric} cannot score {cfg.data.name} samples; set "
+        f"train.eval_every=0 or choose one of: {', '.join(metrics) or 'none'}",
     )
 
 
@@ -376,6 +446,8 @@ def validate(cfg: Config, training: bool = True) -> None:
     for player, optim in cfg.optim.items():
         check_optim(optim, f"optim.{player}")
     check_train(cfg)
+    check_data_fits(cfg)
+    check_nets_fit_data(cfg)
     check_eval(cfg)
     check_restore(cfg.restore)
     if training:

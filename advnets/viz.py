@@ -8,14 +8,38 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from advnets.errors import CheckpointError
+from advnets.errors import CheckpointError, ConfigError, DataError
 from advnets.files import save_figure, save_image
+
+
+def check_drawable(images: Tensor, value_range: tuple[float, float]) -> None:
+    """Images a picture can show: (N, C, H, W) with N >= 1, C = 1 (grey) or 3 (RGB), every
+    pixel finite (NaN would come out black), in a value range of positive width."""
+    if images.ndim != 4 or len(images) == 0 or images.shape[1] not in (1, 3):
+        raise DataError(
+            f"a picture needs at least one image of shape (C, H, W) with C = 1 (grey) or 3 "
+            f"(RGB); got an array of shape {tuple(images.shape)}: write a .npy instead"
+        )
+    lo, hi = value_range
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise ConfigError(
+            f"a picture maps the value range [{lo}, {hi}] onto black..white, which needs "
+            f"low < high; set data.value_range to the images' [low, high]"
+        )
+    bad = int((~torch.isfinite(images.detach())).flatten(1).any(1).sum())
+    if bad:
+        raise DataError(
+            f"{bad} of the {len(images)} images hold NaN or Inf pixels, which a picture "
+            f"would show as black; the generator diverged: resume from an earlier checkpoint"
+        )
 
 
 def image_grid(
     images: Tensor, value_range: tuple[float, float], nrow: int | None = None, pad: int = 2
 ) -> np.ndarray:
-    """(N, C, H, W) images in `value_range` -> one uint8 (rows, cols[, 3]) mosaic."""
+    """(N, C, H, W) images in `value_range` -> one uint8 (rows, cols[, 3]) mosaic; refuses
+    what a picture cannot show (`check_drawable`)."""
+    check_drawable(images, value_range)
     n, c, h, w = images.shape
     nrow = nrow or math.ceil(math.sqrt(n))
     ncol = math.ceil(n / nrow)
@@ -40,6 +64,16 @@ def save_points_plot(
     samples: Tensor, path: Path, modes: Tensor | None = None, title: str = ""
 ) -> Path:
     """A histogram (1-D) or scatter plot (2-D) of samples, with the data's modes marked."""
+    if samples.ndim != 2 or len(samples) == 0 or samples.shape[1] not in (1, 2):
+        raise DataError(
+            f"a plot of points needs at least one sample of 1 or 2 numbers; got an array of "
+            f"shape {tuple(samples.shape)}: write a .npy instead"
+        )
+    if not torch.isfinite(samples.detach()).all():
+        raise DataError(
+            "some samples are NaN or Inf, which a plot would leave out; the generator "
+            "diverged: resume from an earlier checkpoint"
+        )
     import matplotlib
 
     matplotlib.use("Agg")

@@ -9,10 +9,19 @@ options below), launched by torch.distributed.run or alone.
 --die RANK: that rank is killed (SIGKILL) after step 2, as the system kills a process;
 --families OUT NAME...: instead of `advnets train`, trains each named entry of FAMILIES
     (one process group for all) and rank 0 saves every one's weights to OUT.
+--plan DIR [NAME...]: one launch for every scenario of tests/test_distributed.py, one after
+    another: PLAN's runs into DIR/<scenario>,
+    each rank's exit status, stdout and stderr of each into DIR/<scenario>-rank<R>.json,
+    then the FAMILIES named into DIR/split.pt; the run that stops rank 0 alone comes last.
+    One process group serves them all.
 """
 
+import contextlib
+import io
+import json
 import os
 import sys
+from pathlib import Path
 
 import torch
 
@@ -120,7 +129,7 @@ def record_writes(folder: str) -> None:
     hooks.save_atomic = save
 
 
-def train_families(out: str, names: list[str]) -> None:
+def train_families(out: str, names: list[str], keep: bool = False) -> None:
     vaegan.reparameterize = sample_eps_reparameterize
     place = place_from_env()
     weights = {n: family_weights(n, os.environ.get("ADVNETS_DATA"), place) for n in names}
@@ -128,12 +137,87 @@ def train_families(out: str, names: list[str]) -> None:
         torch.save(weights, out)
     if place is not None and place.rank > 0:  # to check that every rank holds the same
         torch.save(weights, f"{out}.rank{place.rank}")
-    if torch.distributed.is_initialized():  # every family's run ended with a barrier
+    if torch.distributed.is_initialized() and not keep:  # each run ended with a barrier
         torch.distributed.destroy_process_group()
+
+
+@contextlib.contextmanager
+def patched(*options: str):
+    """The module-level patches of the options above, undone afterwards."""
+    import advnets.training.loop as loop
+    from advnets.training.distributed import Team
+
+    saved = (gan.gradient_penalty, hooks.save_atomic, Team.shared_stream_kept)
+    saved_hooks = loop.default_hooks
+    try:
+        if "--fixed-alpha" in options:
+            fixed_alpha_penalty.original = gan.gradient_penalty
+            gan.gradient_penalty = fixed_alpha_penalty
+        if "--desync" in options:
+            desync()
+        if "--writes" in options:
+            record_writes(options[options.index("--writes") + 1])
+        yield
+    finally:
+        gan.gradient_penalty, hooks.save_atomic, Team.shared_stream_kept = saved
+        loop.default_hooks = saved_hooks
+
+
+# (scenario, patches, `advnets train` argv after the folder; {out}: the plan's folder)
+GRID = ["train", "gan-grid", "--out"]
+NOISY = ["--set", "model.discriminator.hidden_dropout=0.5"]
+
+
+def plan(toy: list[str]) -> list[tuple[str, list[str], list[str]]]:
+    every = ["--set", "train.checkpoint_every=2"]
+    return [
+        ("two", ["--fixed-alpha", "--writes", "{out}"], [*GRID, "{out}/two", "--steps", "4"]
+         + toy + every),
+        ("straight", [], [*GRID, "{out}/straight", "--steps", "6", *toy, *NOISY]),
+        ("halves", [], [*GRID, "{out}/halves", "--steps", "3", *toy, *NOISY]),
+        ("resumed", [], ["train", "--steps", "6", "--resume", "{out}/halves"]),
+        ("desync", ["--desync"], [*GRID, "{out}/desync", "--steps", "3", *toy]),
+    ]  # fmt: skip
+
+
+RANK0_FAILS = ("rank0", [], [*GRID, "{out}/rank0", "--steps", "5", "--set", "train.max_loss=0.01"])
+
+
+def run_scenario(out: str, name: str, options: list[str], argv: list[str]) -> None:
+    """One `advnets train` of the plan, its status and output saved for the test."""
+    rank = os.environ.get("RANK", "0")
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with (
+        patched(*[o.format(out=out) for o in options]),
+        contextlib.redirect_stdout(stdout),
+        contextlib.redirect_stderr(stderr),
+    ):
+        code = main([a.format(out=out) for a in argv])
+    record = {"code": code, "stdout": stdout.getvalue(), "stderr": stderr.getvalue()}
+    Path(out, f"{name}-rank{rank}.json").write_text(json.dumps(record))
+
+
+def run_plan(out: str, toy: list[str], families: list[str]) -> None:
+    """The scenarios in one process group, both ranks in step at each one's start (a group
+    started afresh for each could meet a peer's address of the last one)."""
+    from advnets.training.distributed import Team
+
+    Team.close = Team.release  # the group stays for the next scenario
+    torch.distributed.init_process_group("gloo")
+    for name, options, argv in plan(toy):
+        run_scenario(out, name, options, argv)
+        torch.distributed.barrier()
+    train_families(os.path.join(out, "split.pt"), families, keep=True)
+    torch.distributed.barrier()
+    run_scenario(out, *RANK0_FAILS[:2], [*RANK0_FAILS[2][:4], *toy, *RANK0_FAILS[2][4:]])
 
 
 if __name__ == "__main__":
     argv = sys.argv[1:]
+    if argv[0] == "--plan":  # DIR FAMILY... -- TOY-ARGS
+        split = argv.index("--")
+        run_plan(argv[1], argv[split + 1 :], argv[2:split])
+        sys.exit(0)
     if argv[0] == "--families":
         train_families(argv[1], argv[2:])
         sys.exit(0)

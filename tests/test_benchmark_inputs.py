@@ -1,7 +1,7 @@
 """Bad input to the benchmark scripts ends in one line (argparse's, or `script.py: error:`
 with status 2) before any work, and the results keys hold every option that changes a
-row's numbers. Fast: parsers and small functions are called in this process; only the
-one-line endings of whole scripts run as subprocesses."""
+row's numbers. Fast: parsers, small functions and whole scripts (as `__main__`,
+`run_in_process`) run in this process; one script runs in a fresh interpreter."""
 
 import json
 import os
@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from conftest import REPO
+from conftest import REPO, run_in_process
 
 from advnets.config import load_preset
 from advnets.data import load_images01
@@ -31,6 +31,12 @@ def bench(monkeypatch):
 
 
 def script(name: str, *args: str) -> subprocess.CompletedProcess:
+    """A benchmark script's command line, run in this process (`run_in_process`)."""
+    return run_in_process([sys.executable, str(BENCHMARKS / name), *args])
+
+
+def script_apart(name: str, *args: str) -> subprocess.CompletedProcess:
+    """A benchmark script in a fresh interpreter, as a user runs it."""
     return subprocess.run(
         [sys.executable, str(BENCHMARKS / name), *args],
         capture_output=True,
@@ -111,7 +117,7 @@ def test_throughput_profiles_a_single_step(data_root):
 
 
 def test_maxout_without_its_data_ends_with_one_line(tmp_path):
-    done = script("maxout.py", "--data", str(tmp_path / "empty"), "--repeats", "1")
+    done = script_apart("maxout.py", "--data", str(tmp_path / "empty"), "--repeats", "1")
     line = one_line_error(done, "maxout.py")
     assert "train-images-idx3-ubyte.gz not found" in line and "downloading is off" in line
     assert not (tmp_path / "empty").exists()  # nothing fetched, no folder made

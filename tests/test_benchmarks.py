@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO
+from conftest import REPO, run_in_process
 
 MODE_COLLAPSE = [
     sys.executable,
@@ -25,6 +25,12 @@ MODE_COLLAPSE = [
 
 
 def run(args: list[str]) -> subprocess.CompletedProcess:
+    """A benchmark's command line, run in this process (`run_in_process`)."""
+    return run_in_process(args)
+
+
+def run_apart(args: list[str]) -> subprocess.CompletedProcess:
+    """A benchmark's command line in a fresh interpreter, as a user runs it."""
     return subprocess.run(
         args,
         capture_output=True,
@@ -43,11 +49,22 @@ def table(stdout: str) -> list[str]:
     return [line for line in stdout.splitlines() if line.startswith(("GAN ", "PacGAN2 "))]
 
 
-def test_mode_collapse_results_file_resumes_without_training(tmp_path):
+@pytest.fixture(scope="module")
+def mode_collapse_sweep(tmp_path_factory) -> tuple[str, subprocess.CompletedProcess]:
+    """The four small runs of MODE_COLLAPSE, trained once for the tests that start from
+    them: the results file's text and the first call's output."""
+    folder = tmp_path_factory.mktemp("sweep")
+    results = folder / "runs.jsonl"
+    first = run([*MODE_COLLAPSE, "--results", str(results), "--figure", str(folder / "a.png")])
+    assert first.returncode == 0, first.stderr
+    return results.read_text(), first
+
+
+def test_mode_collapse_results_file_resumes_without_training(tmp_path, mode_collapse_sweep):
     results = tmp_path / "runs.jsonl"
     args = [*MODE_COLLAPSE, "--results", str(results), "--figure", str(tmp_path / "a.png")]
-    first = run(args)
-    assert first.returncode == 0, first.stderr
+    text, first = mode_collapse_sweep
+    results.write_text(text)
     rows = [json.loads(line) for line in results.read_text().splitlines()]
     assert [(r["method"], r["seed"]) for r in rows] == [
         ("GAN", 0),
@@ -60,7 +77,6 @@ def test_mode_collapse_results_file_resumes_without_training(tmp_path):
     assert len(trained(first.stdout)) == 4
 
     # the same command again trains nothing and prints the same table and figure
-    (tmp_path / "a.png").unlink()
     second = run(args)
     assert second.returncode == 0, second.stderr
     assert trained(second.stdout) == []
@@ -77,10 +93,10 @@ def test_mode_collapse_refuses_a_foreign_results_file(tmp_path):
     assert done.stderr.strip().splitlines()[-1].startswith(f"{results}, line 1: not a results")
 
 
-def test_mode_collapse_set_makes_new_runs_and_old_rows_still_count(tmp_path):
+def test_mode_collapse_set_makes_new_runs_and_old_rows_still_count(tmp_path, mode_collapse_sweep):
     results = tmp_path / "runs.jsonl"
     args = [*MODE_COLLAPSE, "--results", str(results), "--figure", str(tmp_path / "a.png")]
-    assert run(args).returncode == 0
+    results.write_text(mode_collapse_sweep[0])
     # rows written before --set existed carry no "set" field: they stay the runs without it
     rows = [json.loads(line) for line in results.read_text().splitlines()]
     results.write_text(
@@ -286,7 +302,7 @@ def test_benchmark_without_its_data_ends_with_one_line(tmp_path):
         "--data", str(tmp_path / "empty"), "--out", str(tmp_path / "runs"),
         "--set", "data.download=false", "--results", str(tmp_path / "ssl.jsonl"),
     ]  # fmt: skip
-    done = run(args)
+    done = run_apart(args)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     line = done.stderr.strip().splitlines()[-1]

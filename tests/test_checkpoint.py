@@ -44,13 +44,16 @@ SGD_RAMP = [
     [
         ("gan-ring", ["train.k=2", "data.epoch_size=700", *SGD_RAMP]),  # ramp crosses epochs
         ("gan-ring", ["train.update=simultaneous"]),
-        # batches of 5,000 make 10 steps an epoch: the resumed run crosses a reshuffle
+        # batches of 2,000 of the 10,000 images make 5 steps an epoch: the resumed run
+        # (steps 4-8) crosses a reshuffle
         (
             "gan-mnist",
             [
                 "model.generator.hidden=[64]",
                 "model.discriminator.hidden=[32]",
-                "train.batch_size=5000",
+                "data.split=valid",
+                "train.eval_every=0",
+                "train.batch_size=2000",
                 "optim.D.momentum_saturate=3",
                 "optim.G.momentum_saturate=3",
             ],
@@ -70,10 +73,10 @@ SGD_RAMP = [
 )
 def test_resume_equals_uninterrupted(tmp_path, quiet, data_root, preset, extra):
     base = quiet + extra + [f"data.root={data_root}", "train.log_every=3"]
-    full = train(load_preset(preset, base + ["train.steps=14"]), tmp_path / "full")
-    train(load_preset(preset, base + ["train.steps=6"]), tmp_path / "half")
-    resumed = train(None, tmp_path / "half", resume=True, overrides=["train.steps=14"])
-    assert resumed.counters.step == 14
+    full = train(load_preset(preset, base + ["train.steps=8"]), tmp_path / "full")
+    train(load_preset(preset, base + ["train.steps=3"]), tmp_path / "half")
+    resumed = train(None, tmp_path / "half", resume=True, overrides=["train.steps=8"])
+    assert resumed.counters.step == 8
     torch.testing.assert_close(_params(resumed.G), _params(full.G), rtol=0, atol=0)
     torch.testing.assert_close(_params(resumed.D), _params(full.D), rtol=0, atol=0)
 

@@ -5,6 +5,7 @@ writes, and a split run resumes exactly."""
 import gc
 import json
 import os
+import shutil
 import subprocess
 import sys
 import weakref
@@ -14,10 +15,13 @@ import ddp_worker
 import pytest
 import torch
 import torch.distributed as dist
+from conftest import _data_root
 from torch import nn
 
+import advnets.methods.gan as gan
 import advnets.methods.vaegan as vaegan
 from advnets import load_preset
+from advnets.cli import main
 from advnets.data.batches import Batches
 from advnets.errors import ConfigError
 from advnets.methods.base import Counters
@@ -47,36 +51,60 @@ TOY = [
 ]  # fmt: skip
 
 
-def launch(
-    args: list[str], processes: int, out: Path, steps: int, *extra: str, ok: bool = True
-) -> subprocess.CompletedProcess:
-    """`advnets train gan-grid` in `processes` processes (torch.distributed.run for two or
-    more), into `out`."""
+GAN_FAMILIES = ["simultaneous", "reuse_fakes", "pacgan", *ddp_worker.PER_RANK]
+
+
+@pytest.fixture(scope="module")
+def plan(tmp_path_factory) -> Path:
+    """One two-process launch for every scenario below (ddp_worker.py --plan): each
+    scenario's runs, each rank's status and output, the families' weights."""
+    out = tmp_path_factory.mktemp("ddp")
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    run = ["train", "gan-grid", "--out", str(out), "--steps", str(steps), *TOY, *extra]
-    if "--resume" in extra:
-        run = ["train", "--steps", str(steps), *extra]
-    launcher = [sys.executable]
-    if processes > 1:
-        launcher += ["-m", "torch.distributed.run", "--standalone"]
-        launcher += ["--nproc_per_node", str(processes)]
+    root = _data_root()
+    families = GAN_FAMILIES + (list(ddp_worker.MNIST) if root is not None else [])
+    if root is not None:
+        env["ADVNETS_DATA"] = str(root)
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
     done = subprocess.run(
-        [*launcher, WORKER, *args, *run], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert (done.returncode == 0) == ok, done.stdout[-2000:] + done.stderr[-3000:]
-    return done
+        [*launcher, "--nproc_per_node", "2", WORKER, "--plan", str(out), *families, "--", *TOY],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    return out
+
+
+def outcome(plan: Path, scenario: str, rank: int) -> dict:
+    """A scenario's exit status, stdout and stderr on one rank."""
+    return json.loads((plan / f"{scenario}-rank{rank}.json").read_text())
+
+
+def succeeded(plan: Path, scenario: str) -> None:
+    for rank in (0, 1):
+        done = outcome(plan, scenario, rank)
+        assert done["code"] == 0, (scenario, rank, done["stderr"][-3000:])
+
+
+def train_here(argv: list[str], capsys) -> str:
+    """`advnets train ARGV` in this process (one thread, as the launch's), its stdout."""
+    threads = torch.get_num_threads()
+    try:
+        assert main(["train", *argv]) == 0, capsys.readouterr().err
+    finally:
+        torch.set_num_threads(threads)
+    return capsys.readouterr().out
 
 
 def checkpoint(folder: Path) -> dict:
     return torch.load(folder / "checkpoint.pt", weights_only=True)
 
 
-def test_two_processes_train_what_one_process_trains(tmp_path):
-    (tmp_path / "writes").mkdir()
-    two, one = tmp_path / "two", tmp_path / "one"
+def test_two_processes_train_what_one_process_trains(plan, tmp_path, monkeypatch, capsys):
+    succeeded(plan, "two")
+    two, one = plan / "two", tmp_path / "one"
+    monkeypatch.setattr(ddp_worker.fixed_alpha_penalty, "original", gan.gradient_penalty, False)
+    monkeypatch.setattr(gan, "gradient_penalty", ddp_worker.fixed_alpha_penalty)
     every = ["--set", "train.checkpoint_every=2"]
-    launch(["--fixed-alpha", "--writes", str(tmp_path / "writes")], 2, two, 4, *every)
-    launch(["--fixed-alpha"], 1, one, 4, *every)
+    train_here(["gan-grid", "--out", str(one), "--steps", "4", *TOY, *every], capsys)
     a, b = checkpoint(two), checkpoint(one)
     assert a["world_size"] == 2 and b["world_size"] == 1
     for player in ("G", "D"):
@@ -91,8 +119,8 @@ def test_two_processes_train_what_one_process_trains(tmp_path):
         assert r["loss_d"] == pytest.approx(s["loss_d"], rel=1e-4, abs=1e-5)
         assert r["gradient_penalty"] == pytest.approx(s["gradient_penalty"], rel=1e-4, abs=1e-5)
     # only rank 0 writes checkpoints: after steps 2 and 4, and at the end
-    assert not (tmp_path / "writes" / "writes-rank1.txt").exists()
-    written = (tmp_path / "writes" / "writes-rank0.txt").read_text().splitlines()
+    assert not (plan / "writes-rank1.txt").exists()
+    written = (plan / "writes-rank0.txt").read_text().splitlines()
     assert len(written) == 3 and all(w.endswith("checkpoint.pt") for w in written)
 
 
@@ -100,42 +128,35 @@ def load_init_d_out(tmp_path: Path) -> torch.Tensor:
     """D's output weights before training (the same seed builds them)."""
     from advnets.training import build_run
 
+    threads = torch.get_num_threads()
     overrides = [TOY[i + 1] for i in range(0, len(TOY), 2)]
-    return build_run(load_preset("gan-grid", overrides)).D.out.weight.detach()
+    try:
+        return build_run(load_preset("gan-grid", overrides)).D.out.weight.detach()
+    finally:
+        torch.set_num_threads(threads)
 
 
-def test_a_two_process_run_resumes_exactly(tmp_path):
+def test_a_two_process_run_resumes_exactly(plan, tmp_path, capsys):
     # dropout and a random gradient penalty: each rank's own stream must resume too
-    noisy = ["--set", "model.discriminator.hidden_dropout=0.5"]
-    straight, halves = tmp_path / "straight", tmp_path / "halves"
-    launch([], 2, straight, 6, *noisy)
-    launch([], 2, halves, 3, *noisy)
-    launch([], 2, halves, 6, "--resume", str(halves))
-    a, b = checkpoint(straight), checkpoint(halves)
+    for scenario in ("straight", "halves", "resumed"):
+        succeeded(plan, scenario)
+    a, b = checkpoint(plan / "straight"), checkpoint(plan / "halves")
     for player in ("G", "D"):
         for key, value in a["nets"][player].items():
             assert torch.equal(value, b["nets"][player][key]), (player, key)
     assert torch.equal(a["rng"]["torch"], b["rng"]["torch"])
     assert b["world_size"] == 2
-    done = launch([], 1, halves, 7, "--resume", str(halves))  # on in one process
-    assert "resuming a 2-process run in one process" in done.stdout
+    halves = tmp_path / "halves"
+    shutil.copytree(plan / "halves", halves)
+    done = train_here(["--steps", "7", "--resume", str(halves)], capsys)  # on in one process
+    assert "resuming a 2-process run in one process" in done
     assert checkpoint(halves)["world_size"] == 1
 
 
-def split_weights(tmp_path: Path, names: list[str], data_root: Path | None) -> dict:
-    """Each family's weights after a 2-process run (one launch for all)."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    if data_root is not None:
-        env["ADVNETS_DATA"] = str(data_root)
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
-    out = tmp_path / "split.pt"
-    done = subprocess.run(
-        [*launcher, "--nproc_per_node", "2", WORKER, "--families", str(out), *names],
-        env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-    split = torch.load(out, weights_only=True)
-    other = torch.load(f"{out}.rank1", weights_only=True)
+def split_weights(plan: Path, names: list[str]) -> dict:
+    """Each family's weights after the 2-process launch (one process group for all)."""
+    split = torch.load(plan / "split.pt", weights_only=True)
+    other = torch.load(plan / "split.pt.rank1", weights_only=True)
     for name in names:  # DDP's averaged gradients: every rank's weights the same, bit for bit
         for player, state in split[name].items():
             for key, value in state.items():
@@ -144,8 +165,8 @@ def split_weights(tmp_path: Path, names: list[str], data_root: Path | None) -> d
     return split
 
 
-def assert_families_match(tmp_path: Path, names: list[str], data_root: Path | None) -> None:
-    split = split_weights(tmp_path, names, data_root)
+def assert_families_match(plan: Path, names: list[str], data_root: Path | None) -> None:
+    split = split_weights(plan, names)
     for name in names:
         if name in ddp_worker.PER_RANK:  # per-share by design: trained, finite, the same
             # on every rank (split_weights checks that)
@@ -159,34 +180,49 @@ def assert_families_match(tmp_path: Path, names: list[str], data_root: Path | No
                 )
 
 
-def test_split_gan_update_rules_match_one_process(tmp_path):
+def test_split_gan_update_rules_match_one_process(plan):
     """Simultaneous updates (both players' gradients before either steps), fakes reused
     across phases and PacGAN packs; per-share variants (an unrolled D through
     functional_call and autograd.grad, feature matching, minibatch discrimination) train."""
-    names = ["simultaneous", "reuse_fakes", "pacgan", *ddp_worker.PER_RANK]
-    assert_families_match(tmp_path, names, None)
+    assert_families_match(plan, GAN_FAMILIES, None)
 
 
-def test_split_conditional_ssl_and_vaegan_runs_match_one_process(tmp_path, monkeypatch, data_root):
+def test_split_conditional_ssl_and_vaegan_runs_match_one_process(plan, monkeypatch, data_root):
     """Labelled conditional batches, SGAN's labelled subset, and VAE/GAN's three players
     updated together from one forward (D.features included)."""
     monkeypatch.setattr(vaegan, "reparameterize", ddp_worker.sample_eps_reparameterize)
-    assert_families_match(tmp_path, list(ddp_worker.MNIST), data_root)
+    assert_families_match(plan, list(ddp_worker.MNIST), data_root)
 
 
-def test_processes_whose_batch_streams_drift_apart_stop(tmp_path):
-    done = launch(["--desync"], 2, tmp_path / "run", 3, ok=False)
-    assert "streams of batches differ after step 2" in done.stderr
-    assert "[rank" not in done.stderr  # one line from each process, no rank's traceback
+def test_processes_whose_batch_streams_drift_apart_stop(plan):
+    for rank in (0, 1):
+        done = outcome(plan, "desync", rank)
+        assert done["code"] == 2 and "streams of batches differ after step 2" in done["stderr"]
+        assert "Traceback" not in done["stderr"]  # one line from each process
 
 
-def test_a_failure_on_rank_0_alone_is_one_line_on_the_other_rank(tmp_path):
+def test_a_failure_on_rank_0_alone_is_one_line_on_the_other_rank(plan):
     """Rank 0's hooks (here the divergence check) stop it alone; rank 1 then finds its peer
     gone, and says so in one line rather than with gloo's traceback."""
-    done = launch([], 2, tmp_path / "run", 5, "--set", "train.max_loss=0.01", ok=False)
-    assert "training diverged at step 1" in done.stderr
-    assert "rank 1: another process left the run" in done.stderr
-    assert "[rank" not in done.stderr  # torchrun prefixes each line of a rank's traceback
+    first, second = outcome(plan, "rank0", 0), outcome(plan, "rank0", 1)
+    assert first["code"] == second["code"] == 2
+    assert "training diverged at step 1" in first["stderr"]
+    assert "rank 1: another process left the run" in second["stderr"]
+    assert "Traceback" not in first["stderr"] + second["stderr"]
+
+
+def launch_dying(killed: str, out: Path) -> subprocess.CompletedProcess:
+    """`advnets train gan-grid` in two processes of which rank `killed` is killed at step
+    2 (a launch of its own: a killed process ends its group)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    run = ["train", "gan-grid", "--out", str(out), "--steps", "6", *TOY]
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    done = subprocess.run(
+        [*launcher, "--nproc_per_node", "2", WORKER, "--die", killed, *run],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode != 0, done.stdout[-2000:] + done.stderr[-3000:]
+    return done
 
 
 @pytest.mark.parametrize("killed", ["0", "1"])
@@ -194,7 +230,7 @@ def test_a_killed_rank_leaves_one_line_from_each_other_rank(tmp_path, killed):
     """A rank killed outright (SIGKILL: the system's out-of-memory killer) says nothing;
     the other rank, writer or not, stops with one line of its own instead of dying silently
     on torchrun's SIGTERM or with gloo's traceback."""
-    done = launch(["--die", killed], 2, tmp_path / "run", 6, ok=False)
+    done = launch_dying(killed, tmp_path / "run")
     other = 1 - int(killed)
     lines = [line for line in done.stderr.splitlines() if line.startswith("advnets: error:")]
     assert len(lines) == 1 and lines[0].startswith(f"advnets: error: rank {other}: "), lines

@@ -22,7 +22,7 @@ import pytest
 import torch
 
 from advnets import load_preset, preset_names
-from advnets.training import build_run, run_loop
+from advnets.training import build_run, run_loop, train
 
 RECORD = Path(__file__).parent / "data" / "preset_hashes.json"
 STEPS = 3
@@ -91,9 +91,13 @@ def cases() -> dict[str, tuple[str, list[str]]]:
     return out
 
 
-def weights_after_steps(preset: str, overrides: list[str], root: Path) -> list[torch.Tensor]:
+def weights_after_steps(
+    preset: str, overrides: list[str], root: Path, run_dir: Path | None = None
+) -> list[torch.Tensor]:
+    """The weights after STEPS steps, trained in memory or (`run_dir`) as `advnets train`
+    trains: the same bits, the folder's hooks draw no random numbers."""
     cfg = load_preset(preset, [*QUIET, f"data.root={root}", *overrides])
-    run = run_loop(build_run(cfg), [], STEPS)
+    run = train(cfg, run_dir) if run_dir is not None else run_loop(build_run(cfg), [], STEPS)
     tensors = []
     # G and D first (the order the hashes of the GAN presets were recorded in), then any
     # other players (methods with an encoder, or without G), then G's weight average
@@ -171,10 +175,13 @@ def uses_rmsprop(preset: str, overrides: list[str]) -> bool:
 
 
 @pytest.mark.parametrize("case", sorted(cases()))
-def test_training_is_unchanged(case, recordings, data_root, one_thread):
+def test_training_is_unchanged(case, recordings, data_root, one_thread, tmp_path):
+    """Every preset (and variant) also trains into a run folder whose checkpoint samples
+    finite values of the data's shape and range (a restorer: restores a batch)."""
     preset, overrides = cases()[case]
-    tensors = weights_after_steps(preset, overrides, data_root)
+    tensors = weights_after_steps(preset, overrides, data_root, tmp_path / "run")
     assert all(torch.isfinite(t.float()).all() for t in tensors)
+    samples_or_restores(tmp_path / "run")
     having = [r for r in recordings if case in r["cases"]]  # a new case: some machines'
     assert having, f"no recording of {case}: run python tests/test_preset_hashes.py DATA {case}"
     same = [r for r in having if r["environment"] == environment()]
@@ -185,6 +192,32 @@ def test_training_is_unchanged(case, recordings, data_root, one_thread):
         wants = [r["cases"][case]["fingerprint"] for r in having]
         rmsprop = uses_rmsprop(preset, overrides)
         assert any(close_to(got, want, rmsprop) for want in wants), (got, wants)
+
+
+def samples_or_restores(run_dir: Path) -> None:
+    """A run's checkpoint samples finite values of its data's shape, images in its range;
+    a restoration run's G restores a corrupted batch to finite images of the data shape."""
+    from advnets.sampling import sample_from_run
+
+    shape = tuple(torch.load(run_dir / "checkpoint.pt", weights_only=True)["data_shape"])
+    if load_preset(str(run_dir / "config.yaml")).method.startswith("restoration"):
+        return check_restores(run_dir, shape)
+    samples, cfg = sample_from_run(run_dir, 8)
+    assert samples.shape == (8, *shape) and torch.isfinite(samples).all()
+    if samples.ndim == 4:
+        lo, hi = cfg.data.value_range
+        assert samples.min() >= lo and samples.max() <= hi
+
+
+def check_restores(run_dir: Path, shape: tuple[int, ...]) -> None:
+    from advnets.data.corruptions import degrade
+    from advnets.restore import load_run
+
+    restorer, cfg = load_run(run_dir)
+    clean = torch.rand(2, *shape)
+    restored = restorer(degrade(clean, cfg.restore))
+    assert restored.shape == clean.shape and torch.isfinite(restored).all()
+    assert restored.min() >= 0 and restored.max() <= 1
 
 
 def record(root: Path, only: list[str]) -> None:

@@ -255,14 +255,18 @@ def test_ssl_config_errors_are_one_line(data_root):
 
 @pytest.mark.slow
 def test_improved_gan_beats_its_supervised_baseline_on_100_labels(data_root):
-    """Same classifier, same 2,500 steps (5 epochs), seed, labelled subset and one thread;
-    the unlabelled data and G are what differ. The baseline has flattened at 0.74-0.76
-    from step 500 on; the improved GAN's weight average scores 0.84-0.89 on the validation
-    images after 5 epochs over five seeds (docs/semi_supervised.md). Raw D is scored here:
-    this early the average lags it."""
+    """Same classifier, seed, labelled subset and one thread; the unlabelled data and G are
+    what differ. The baseline has flattened at 0.74-0.76 from step 500 on (0.7605 at
+    1,000 steps, 0.7575 at 2,000, 0.76 at 2,500 here), so it trains 1,000 steps; the
+    improved GAN trains its 2,500 (5 epochs: its weight average scores 0.84-0.89 on the
+    validation images over five seeds, docs/semi_supervised.md; raw D is scored here, this
+    early the average lags it). Its raw D passes 0.78 from step 1,000 on but stays within
+    0.04 of the baseline until about step 2,000 (0.8165), too close to cut further. With
+    the unlabelled terms off (loss.unsupervised_weight=0) D scores 0.774 after 2,000: the
+    test then fails."""
     scores, threads = {}, torch.get_num_threads()
     try:
-        for method in ("improved-gan", "supervised"):
+        for method, steps in (("improved-gan", 2500), ("supervised", 1000)):
             overrides = [
                 f"data.root={data_root}",
                 f"method={method}",
@@ -271,7 +275,7 @@ def test_improved_gan_beats_its_supervised_baseline_on_100_labels(data_root):
                 "train.threads=1",
             ]
             cfg = load_preset("improved-gan-mnist", overrides)
-            run = run_loop(build_run(cfg), [], 2500)
+            run = run_loop(build_run(cfg), [], steps)
             scores[method] = accuracy(run.D, cfg, "valid", 2000)["accuracy"]
     finally:
         torch.set_num_threads(threads)

@@ -109,7 +109,18 @@ def _load_folder(cfg: DataConfig, split: str) -> Images:
     return Images(found.images, labels, np.flatnonzero(rows))
 
 
+def _cifar10(split: str, root: str | None) -> tuple:
+    return load_cifar10(split, root)
+
+
+def _faces(split: str, root: str | None) -> tuple:
+    return load_faces(split, root)
+
+
 def _photo_loader(load: Callable[[str, str | None], tuple]) -> Callable[[DataConfig, str], Images]:
+    """A loader of (split, root) -> (uint8 images, labels) as the contract's; `load` looks
+    its reader up when called (so a caching wrapper of the module's reader applies)."""
+
     def loader(cfg: DataConfig, split: str) -> Images:
         images, labels = load(split, cfg.root)
         return Images(images, labels.astype(np.int64))
@@ -122,9 +133,9 @@ DATASETS: Registry[Dataset] = Registry("dataset")
 for entry in (
     Dataset("mnist", Spec((1, 28, 28), DIGITS, SCORED), loader=_idx_loader("mnist")),
     Dataset("fashion", Spec((1, 28, 28), FASHION, SCORED), loader=_idx_loader("fashion")),
-    Dataset("cifar10", Spec((3, 32, 32), CIFAR10, SCORED[:2]), loader=_photo_loader(load_cifar10)),
+    Dataset("cifar10", Spec((3, 32, 32), CIFAR10, SCORED[:2]), loader=_photo_loader(_cifar10)),
     # the faces are unlabelled: no classifier scores their samples
-    Dataset("faces", Spec((1, 64, 64)), loader=_photo_loader(load_faces)),
+    Dataset("faces", Spec((1, 64, 64)), loader=_photo_loader(_faces)),
     Dataset(STACKED, Spec((3, 28, 28), tuple(f"{i:03d}" for i in range(MODES)), ("modes",))),
     Dataset(FOLDER, _folder_spec, ("train", "valid", "full"), loader=_load_folder),
     Dataset("gaussian1d", Spec((1,)), mixture=lambda c: gaussian_1d(c.mean, c.std)),

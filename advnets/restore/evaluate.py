@@ -16,6 +16,7 @@ from torch import Tensor
 from advnets.config import RestoreConfig
 from advnets.data import load_images01
 from advnets.data.corruptions import degrade
+from advnets.metrics.accuracy import first_images
 from advnets.reconstruction import laplacian, laplacian_variance, psnr
 from advnets.restore import Restorer, classical
 from advnets.restore.baselines import BASELINES, baselines_for
@@ -110,7 +111,7 @@ def restoration_table(
     """Rows for every classical baseline of the task, then for `restorers` (trained Gs),
     on the first n test images of `dataset`, corrupted with `seed`."""
     valid = load_images01(dataset, "valid", root, min(n, 100))[0]
-    clean = load_images01(dataset, "test", root, n)[0]
+    clean = first_images(dataset, "test", root, n)[0]
     corrupted = degrade(clean, settings, torch.Generator().manual_seed(seed))
     rows = []
     for name in baselines_for(settings.task):

@@ -34,6 +34,7 @@ def locked(run_dir: Path) -> Iterator[None]:
     with a note."""
     run_dir = Path(run_dir)
     created = missing_folders(run_dir)  # removed again if the run writes nothing
+    lock_made = not (run_dir / LOCK).exists()
     if run_dir.exists() and not run_dir.is_dir():
         raise RunFolderError(f"{run_dir} is a file, not a run folder; train into another --out")
     try:
@@ -68,7 +69,7 @@ def locked(run_dir: Path) -> Iterator[None]:
     finally:
         _write_holder(f, "")  # released cleanly: the next trainer gets no note
         f.close()  # closing drops the flock
-        if created and [p.name for p in run_dir.iterdir()] == [LOCK]:
+        if lock_made and [p.name for p in run_dir.iterdir()] == [LOCK]:
             _remove_empty(run_dir, created)  # a run that failed before writing anything
 
 

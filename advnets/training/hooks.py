@@ -11,13 +11,11 @@ import torch
 from torch import Tensor
 
 from advnets.checkpoint import CHECKPOINT, load_checkpoint, save_atomic
-from advnets.config import Config
-from advnets.data.registry import DATASETS, spec
-from advnets.errors import ConfigError
+from advnets.data.registry import DATASETS
+from advnets.errors import CheckpointError, DivergedError
 from advnets.files import append_row, finite_or_none, save_image
-from advnets.methods import METHODS
 from advnets.methods.base import Stats
-from advnets.sampling import SAMPLES_PER_CLASS, draw_samples, generate
+from advnets.sampling import SAMPLES_PER_CLASS, check_finite, draw_samples, generate
 from advnets.training.guard import check_weights
 from advnets.training.run import Run
 from advnets.validation import periodic_metric
@@ -126,7 +124,7 @@ class SamplePictures(Hook):
     def write(self, run: Run, epoch: int) -> Path:
         path = self.folder / f"epoch_{epoch:04d}.png"
         if len(run.data.shape) == 3:  # conditional runs: one row per class
-            images = generate(run.G_sample, run.fixed_noise, run.fixed_labels)
+            images = finite(generate(run.G_sample, run.fixed_noise, run.fixed_labels), epoch)
             nrow = 8 if run.fixed_labels is None else SAMPLES_PER_CLASS
             grid = image_grid(images, run.data.value_range, nrow=nrow)
             save_image(grid, path)
@@ -135,7 +133,7 @@ class SamplePictures(Hook):
                     "samples", grid, epoch, dataformats="HW" if grid.ndim == 2 else "HWC"
                 )
             return path
-        samples = draw_samples(run.G_sample, run.cfg, 2000, run.cfg.train.seed + 2)
+        samples = finite(draw_samples(run.G_sample, run.cfg, 2000, run.cfg.train.seed + 2), epoch)
         reference = run.data.distribution.means if run.data.distribution else None
         return save_points_plot(samples, path, reference, title=f"epoch {epoch}")
 
@@ -143,6 +141,14 @@ class SamplePictures(Hook):
         c = run.counters
         if c.step % c.steps_per_epoch != 0:
             self.write(run, c.step // c.steps_per_epoch + 1)
+
+
+def finite(samples: Tensor, epoch: int) -> Tensor:
+    """`samples` for a picture if all finite, else a DivergedError (NaN would draw black)."""
+    try:
+        return check_finite(samples, f"G's samples for the picture of epoch {epoch}")
+    except CheckpointError as err:
+        raise DivergedError(str(err)) from None
 
 
 class DivergenceCheck(Hook):
@@ -199,21 +205,6 @@ class Checkpointer(Hook):
         return f"{self.path} keeps the last good state (step {self.saved})"
 
 
-def eval_metric(cfg: Config) -> str:
-    """The periodic evaluation's metric (`validation.periodic_metric`), one that can score
-    the run's data."""
-    metric = periodic_metric(cfg)
-    if metric == "accuracy" and METHODS.get(cfg.method).classifies:
-        return metric
-    metrics = spec(cfg.data).metrics
-    if metric not in metrics:
-        raise ConfigError(
-            f"train.eval_metric={cfg.train.eval_metric} cannot score {cfg.data.name} samples; "
-            f"set train.eval_every=0 or choose one of: {', '.join(metrics) or 'none'}"
-        )
-    return metric
-
-
 class PeriodicEval(Hook):
     """Every `every` steps, a cheap evaluation of G (e.g. FID on 2,000 samples), logged to
     metrics.jsonl and TensorBoard; the checkpoint with the best score is kept as best.pt
@@ -226,7 +217,7 @@ class PeriodicEval(Hook):
         t, data = run.cfg.train, run.cfg.data
         self.every, self.n = t.eval_every, t.eval_samples
         self.dataset = data.name
-        self.metric = eval_metric(run.cfg)
+        self.metric = periodic_metric(run.cfg)  # one that scores the data: validated
         self.settings = EvalSettings(
             parzen_samples=self.n,
             parzen_test=2000,

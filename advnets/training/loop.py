@@ -142,7 +142,7 @@ def _start(
         if writes:
             check_new(run_dir)
             remove_orphans(run_dir)
-        return build_run(cfg)
+        return build_run(cfg, validated=True)  # train() validated it before the lock
     if writes:
         check_belongs(run_dir, ckpt)
     run = restore_run(ckpt, run_dir, overrides)

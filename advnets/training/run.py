@@ -157,12 +157,6 @@ def build_players(
 ) -> dict[str, Player]:
     """Each of the method's players with its optimizer (and a weight average, when
     train.ema_decay > 0, for those train.ema_players names: by default the sampling one)."""
-    missing = [name for name in method.players if name not in cfg.optim]
-    if missing:
-        raise ConfigError(
-            f"method {cfg.method} has players {', '.join(method.players)} but "
-            f"no optim.{missing[0]} section; add one to the preset"
-        )
     t, players = cfg.train, {}
     averaged = t.ema_players if t.ema_players is not None else [method.sample_player]
     for name in method.players:
@@ -177,9 +171,11 @@ def build_players(
     return players
 
 
-def build_run(cfg: Config) -> Run:
-    """Seed, then build data, players, the method and its step from `cfg`."""
-    validate(cfg)
+def build_run(cfg: Config, validated: bool = False) -> Run:
+    """Seed, then build data, players, the method and its step from `cfg` (checked by
+    `validate` first, unless the caller has just done so: `validated`)."""
+    if not validated:
+        validate(cfg)
     t = cfg.train
     method_cls = METHODS.get(cfg.method)
     device = resolve_device(t.device)
@@ -224,28 +220,12 @@ def fixed_and_labels(cfg: Config, data: TrainingData, device: torch.device):
     fixed_noise = sample_noise(64, m.z_dim, m.noise, m.noise_scale, generator=fixed)
     if not m.num_classes:
         return fixed_noise, None, None
-    check_labels(cfg, data)
     fixed_noise, fixed_labels = class_rows(fixed_noise[:SAMPLES_PER_CLASS], m.num_classes)
     return (
         fixed_noise,
         fixed_labels,
         partial(sample_labels, num_classes=m.num_classes, device=device),
     )
-
-
-def check_labels(cfg: Config, data: TrainingData) -> None:
-    """A conditional run needs labelled data with exactly model.num_classes classes."""
-    if not data.num_classes:
-        raise ConfigError(
-            f"model.num_classes={cfg.model.num_classes} needs labelled data "
-            f"(mnist, fashion); {cfg.data.name} has no labels"
-        )
-    if data.num_classes != cfg.model.num_classes:
-        raise ConfigError(
-            f"model.num_classes={cfg.model.num_classes} but {cfg.data.name} "
-            f"has {data.num_classes} classes; set model.num_classes="
-            f"{data.num_classes}"
-        )
 
 
 RESUME_KEYS = ("optimizers", "sampler", "rng", "fixed_noise")  # beyond what sampling needs
