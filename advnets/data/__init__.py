@@ -168,8 +168,7 @@ def _mapped_data(
             "set data.channels and data.image_size as the run had them"
         )
     sampler = MappedSampler(images.pixels, rows, images.labels, value_range, device)
-    sample = rows[:: max(1, len(rows) // 10_000)]  # the mean image from <= ~10,000 of them
-    mean01 = torch.from_numpy(images.pixels[sample].astype(np.float32)).div_(255).mean(0)
+    mean01 = torch.from_numpy(images.mean01)  # of every prepared picture, kept by the cache
     labelled = None
     if cfg.labels:
         labels = torch.from_numpy(images.labels[rows])

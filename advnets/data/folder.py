@@ -29,7 +29,7 @@ from advnets.image_files import MAX_PIXELS, read_picture
 SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 ARRAY_SUFFIXES = (".npy", ".npz")
 GREY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
-FORMAT = 1  # bump when the cache's layout or the decoding changes
+FORMAT = 2  # bump when the cache's layout or the decoding changes
 
 
 @dataclass
@@ -43,6 +43,7 @@ class Prepared:
     skipped: list[str]
     cache: Path
     built: bool  # prepared by this call (False: found in the cache)
+    mean01: np.ndarray | None = None  # the mean picture on [0, 1] (C, H, W), float32
 
     @property
     def classes(self) -> int:
@@ -224,6 +225,8 @@ def _open_cache(folder: Path) -> Prepared | None:
         labels = np.load(folder / "labels.npy", allow_pickle=False)
         ok = images.dtype == np.uint8 and images.ndim == 4 and len(labels) == len(images)
         ok = ok and meta.get("format") == FORMAT and len(images) == meta.get("images")
+        mean01 = np.load(folder / "mean.npy", allow_pickle=False)
+        ok = ok and mean01.shape == images.shape[1:]
     except (OSError, ValueError, json.JSONDecodeError, AttributeError):
         ok = False
     if not ok:
@@ -232,7 +235,7 @@ def _open_cache(folder: Path) -> Prepared | None:
         return None
     names = [str(n) for n in meta["class_names"]]
     skipped = [str(s) for s in meta["skipped"]]
-    return Prepared(images, labels.astype(np.int64), names, skipped, folder, False)
+    return Prepared(images, labels.astype(np.int64), names, skipped, folder, False, mean01)
 
 
 def _build(
@@ -302,6 +305,7 @@ class _ImageWriter:
 
     def __init__(self, path: Path, most: int, shape: tuple[int, ...]) -> None:
         self.path, self.shape, self.count = path, shape, 0
+        self.total = np.zeros(shape, dtype=np.float64)  # for the mean picture
         self.file = open(path, "w+b")  # noqa: SIM115 (closed in __exit__)
         self._header(most)
         self.offset = self.file.tell()
@@ -312,6 +316,7 @@ class _ImageWriter:
 
     def write(self, pixels: np.ndarray) -> None:
         self.file.write(np.ascontiguousarray(pixels, dtype=np.uint8).tobytes())
+        self.total += pixels
         self.count += 1
 
     def __enter__(self) -> "_ImageWriter":
@@ -330,6 +335,8 @@ class _ImageWriter:
             end = self.file.tell()
         self.file.truncate(end)
         self.file.close()
+        mean01 = self.total / max(1, self.count) / 255  # read at training's start, not swept
+        np.save(self.path.with_name("mean.npy"), mean01.astype(np.float32))
 
 
 def _array_into(

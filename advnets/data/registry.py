@@ -58,6 +58,7 @@ class Images:
     pixels: np.ndarray
     labels: np.ndarray
     index: np.ndarray | None = None
+    mean01: np.ndarray | None = None  # the mean picture on [0, 1], where prepared with it
 
     def __len__(self) -> int:
         return len(self.pixels) if self.index is None else len(self.index)
@@ -106,7 +107,7 @@ def _load_folder(cfg: DataConfig, split: str) -> Images:
     labels = found.labels if found.classes >= 2 else np.full(len(found.labels), -1)
     mask = held_out(labels, cfg.valid_fraction, cfg.split_seed)
     rows = {"train": ~mask, "valid": mask, "full": np.ones_like(mask)}[split]
-    return Images(found.images, labels, np.flatnonzero(rows))
+    return Images(found.images, labels, np.flatnonzero(rows), found.mean01)
 
 
 def _cifar10(split: str, root: str | None) -> tuple:
