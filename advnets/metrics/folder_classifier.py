@@ -89,7 +89,7 @@ def load_folder_classifier(data: DataConfig, required: bool = False) -> DomainCl
         if required:
             raise CheckpointError(
                 f"no classifier of {data.path} yet; train one with `advnets classifier "
-                f"--images {data.path} --size {'x'.join(map(str, data.image_size))}`"
+                f"--images {data.path} --size {_size(data.image_size)}`"
             )
         return None
     saved = torch.load(path, map_location="cpu", weights_only=True)
@@ -98,3 +98,8 @@ def load_folder_classifier(data: DataConfig, required: bool = False) -> DomainCl
     model = DomainClassifier(len(data.class_names), SPEC)
     model.load_state_dict(saved["weights"])
     return model.eval()
+
+
+def _size(size: list[int]) -> str:
+    """A size as --size takes it: N for a square, else HxW."""
+    return str(size[0]) if size[0] == size[1] else f"{size[0]}x{size[1]}"
