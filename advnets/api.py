@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -211,12 +212,35 @@ def score_samples(
     if metric != "all" and metric not in METRICS:
         raise ConfigError(f"unknown metric {metric!r}; choose one of: {', '.join(METRICS)}, all")
     names = metrics_for(dataset, settings) if metric == "all" else [metric]
-    if dataset == "folder" and not set(names) <= set(metrics_for(dataset, settings)):
+    if dataset == "folder":
+        names = _folder_metrics(names, metric, settings)
+    return {name: METRICS[name](samples, dataset, settings) for name in names}
+
+
+def _folder_metrics(names: list[str], metric: str, settings: EvalSettings) -> list[str]:
+    """The metrics that can score a folder run: `all` keeps those its held-out pictures
+    suffice for (saying which it leaves out); one metric named is checked."""
+    from advnets.errors import DataError
+    from advnets.metrics.evaluate import metrics_for
+    from advnets.metrics.folder import check_reference
+
+    if not set(names) <= set(metrics_for("folder", settings)):
         raise ConfigError(
             f"{metric} cannot score samples of your own pictures; choose one of: "
-            f"{', '.join(metrics_for(dataset, settings))}"
+            f"{', '.join(metrics_for('folder', settings))}"
         )
-    return {name: METRICS[name](samples, dataset, settings) for name in names}
+    kept = []
+    for name in names:
+        try:
+            check_reference(name, settings)
+            kept.append(name)
+        except DataError as err:
+            if metric != "all":
+                raise
+            print(f"advnets: note: {err}", file=sys.stderr)
+    if not kept:
+        raise DataError("no metric can score this run: its folder holds too few held-out pictures")
+    return kept
 
 
 def evaluate(

@@ -410,3 +410,27 @@ def test_processes_preparing_one_folder_at_once_share_one_build(photos):
         w.join(timeout=60)
     assert sorted(r[0] for r in results) == [False, False, True]
     assert len({r[1] for r in results}) == 1 and len({r[2] for r in results}) == 1
+
+
+def test_a_tiny_folder_is_refused_what_it_cannot_score(photos, tmp_path, capsys):
+    """8 pictures hold out 1: FID (129 needed) is one line, not a linear-algebra traceback;
+    `--metric all` says what it leaves out, and with nothing left is one line too."""
+    run = tmp_path / "tiny"
+    sets = [f"--set={s}" for s in [*SMALL[:3], "train.batch_size=4", *TINY_DCGAN]]
+    assert cli(f"train dcgan-mnist --images {photos} --size 16 --out {run} --steps 1", *sets) == 0
+    capsys.readouterr()
+    assert cli(f"eval {run} --metric fid --n 140") == 2
+    err = capsys.readouterr().err
+    assert "fid needs at least 129 held-out pictures and this folder holds 1" in err
+    assert "Traceback" not in err
+    assert cli(f"eval {run} --metric all --n 140") == 2
+    err = capsys.readouterr().err
+    assert err.count("advnets: note:") == 4 and "no metric can score this run" in err
+    sets += [
+        "--set=train.eval_every=1",
+        "--set=train.eval_samples=200",
+        "--set=train.eval_metric=fid",
+    ]
+    assert cli(f"train dcgan-mnist --images {photos} --size 16 --out {run}2 --steps 1", *sets) == 2
+    assert "fid needs at least 129 held-out pictures" in capsys.readouterr().err
+    assert not Path(f"{run}2").exists()  # refused before anything was written

@@ -30,7 +30,7 @@ CIFAR10 = ("airplane", "automobile", "bird", "cat", "deer")
 CIFAR10 += ("dog", "frog", "horse", "ship", "truck")
 PAPER_SPLITS = ("train", "valid", "test", "full")
 # a folder's samples: FID / KID in a classifier's features, and the copying check
-FOLDER_METRICS = ("fid", "kid", "precision-recall", "memorization")
+FOLDER_METRICS = ("kid", "fid", "precision-recall", "memorization")  # kid: from 2 held out
 
 
 @dataclass(frozen=True)

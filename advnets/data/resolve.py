@@ -77,6 +77,7 @@ def resolve(cfg: Config, progress: bool = True) -> Config:
     data = dataclasses.replace(
         d, channels=int(found.images.shape[1]), class_names=list(found.class_names)
     )
+    _check_held_out(dataclasses.replace(cfg, data=data), found)
     model = cfg.model
     if model.num_classes:
         if found.classes < 2:
@@ -86,6 +87,26 @@ def resolve(cfg: Config, progress: bool = True) -> Config:
             )
         model = dataclasses.replace(model, num_classes=found.classes)
     return dataclasses.replace(cfg, data=data, model=model)
+
+
+def _check_held_out(cfg: Config, found) -> None:
+    """A periodic score needs enough held-out pictures (FID: more than 128): refused
+    before the run folder is made, not after its first steps."""
+    from advnets.data.folder import held_out
+    from advnets.metrics.folder import LEAST_REFERENCE
+    from advnets.validation import periodic_metric
+
+    metric = periodic_metric(cfg)
+    if not cfg.train.eval_every or metric not in LEAST_REFERENCE:
+        return
+    labels = found.labels if found.classes >= 2 else found.labels * 0 - 1
+    n = int(held_out(labels, cfg.data.valid_fraction, cfg.data.split_seed).sum())
+    if n < LEAST_REFERENCE[metric]:
+        raise ConfigError(
+            f"train.eval_metric={metric} needs at least {LEAST_REFERENCE[metric]} held-out "
+            f"pictures and this folder holds {n}; raise data.valid_fraction, choose kid, or "
+            "set train.eval_every=0"
+        )
 
 
 def summary(path: str, found) -> str:

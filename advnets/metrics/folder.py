@@ -8,7 +8,7 @@ from torch import Tensor
 
 from advnets.data import load_split01
 from advnets.errors import DataError
-from advnets.metrics.classifier import load_classifier, predict
+from advnets.metrics.classifier import FEATURES, load_classifier, predict
 from advnets.metrics.folder_classifier import FEATURE_SPACE as OWN_SPACE
 from advnets.metrics.folder_classifier import as_cifar, load_folder_classifier
 
@@ -35,6 +35,31 @@ def _model(s):
 def feature_space(s) -> str:
     """The name of the features a folder run's FID / KID were measured in."""
     return s.cache.get("feature_space", FEATURE_SPACE)
+
+
+# the fewest reference pictures each metric needs: FID a covariance of full rank (more than
+# the classifier's 128 features), KID two per subset, precision-recall more than k = 3, the
+# copying check enough held-out pictures that "nearer than any of them" means something
+LEAST_REFERENCE = {"fid": FEATURES + 1, "kid": 2, "precision-recall": 4, "memorization": 10}
+
+
+def reference_count(s) -> int:
+    """How many pictures a folder run's scores compare against (the held-out ones)."""
+    from advnets.data.registry import DATASETS
+
+    split = _reference_split(s) if s.reference != "valid" else "valid"
+    return len(DATASETS.get("folder").loader(s.data, split))
+
+
+def check_reference(metric: str, s) -> None:
+    """One line when the folder holds too few held-out pictures for `metric`."""
+    n, least = reference_count(s), LEAST_REFERENCE.get(metric, 1)
+    if n < least:
+        raise DataError(
+            f"{metric} needs at least {least} held-out pictures and this folder holds {n}; "
+            f"raise data.valid_fraction or add pictures"
+            + ("; kid works from 2" if metric == "fid" else "")
+        )
 
 
 def folder_features(samples: Tensor, s) -> tuple[Tensor, Tensor, Tensor]:
