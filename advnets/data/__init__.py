@@ -124,6 +124,8 @@ def _toy_data(cfg: DataConfig, value_range: tuple[float, float], device) -> Trai
 def _image_data(
     cfg: DataConfig, value_range: tuple[float, float], device, seed: int = 0
 ) -> TrainingData:
+    """A built-in image set's split held on the device in the value range (stacked MNIST
+    made from MNIST's digits); a folder's is gathered from its cache instead."""
     if cfg.name == STACKED:
         digits, digit_labels = load_images01("mnist", cfg.split, cfg.root, download=cfg.download)
         x01, labels = stack_digits(digits, digit_labels, cfg.epoch_size, cfg.stack_seed)
