@@ -50,6 +50,12 @@ def _data_read_once():
         setattr(registry, name, load)
 
 
+# pytest-xdist runs the files on two workers, one per core: each on one thread, so that
+# two workers do not fight over the cores (and a worker's numbers do not hang on another's)
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)
+
+
 @pytest.fixture(autouse=True)
 def _seed_and_threads():
     torch.manual_seed(0)
