@@ -17,11 +17,11 @@ from advnets.cli_args import (
     DEVICES,
     add_device_argument,
     add_image_input_arguments,
+    add_range_argument,
     check_suffix,
     count,
     integer,
     seed_value,
-    value_range,
 )
 from advnets.cli_eval import add_eval_command
 from advnets.cli_pictures import add_picture_commands
@@ -367,13 +367,9 @@ def _add_sample_command(sub: argparse._SubParsersAction) -> None:
         help=".npy (N, C, H, W float32 images on [0, 1], or --range) or .png grid "
         "(a conditional run's: one row per class, N / classes per row)",
     )
-    p.add_argument(
-        "--range",
-        type=value_range,
-        default=(0.0, 1.0),
-        metavar="LO,HI",
-        help="the range of the images written to .npy (default 0,1, whatever the run's own; "
-        "e.g. -1,1)",
+    add_range_argument(
+        p,
+        "the range of the images written to .npy (default 0,1, whatever the run's own; e.g. -1,1)",
     )
     p.add_argument("--seed", type=seed_value, default=0, help="seed of the noise")
     p.add_argument(

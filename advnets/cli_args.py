@@ -79,14 +79,16 @@ def add_image_input_arguments(p: argparse.ArgumentParser) -> None:
         default=MAX_PIXELS,
         help=f"refuse input pictures with more pixels (default {MAX_PIXELS:,})",
     )
-    p.add_argument(
-        "--range",
-        type=value_range,
-        default=(0.0, 1.0),
-        metavar="LO,HI",
-        help="the range of the values of an input .npy, and of a .npy written from it "
+    add_range_argument(
+        p,
+        "the range of the values of an input .npy, and of a .npy written from it "
         "(default 0,1; give -1,1 as --range=-1,1); a run's own range is applied inside",
     )
+
+
+def add_range_argument(p: argparse.ArgumentParser, help: str) -> None:
+    """--range LO,HI: the value range of arrays going in or out (default [0, 1])."""
+    p.add_argument("--range", type=value_range, default=(0.0, 1.0), metavar="LO,HI", help=help)
 
 
 def check_suffix(out: str, suffixes: tuple[str, ...]) -> Path:
