@@ -104,10 +104,9 @@ def _load_folder(cfg: DataConfig, split: str) -> Images:
     from advnets.data.folder import held_out, prepare
 
     found = prepare(cfg.path, tuple(cfg.image_size), cfg.channels, cfg.cache)
-    labels = found.labels if found.classes >= 2 else np.full(len(found.labels), -1)
-    mask = held_out(labels, cfg.valid_fraction, cfg.split_seed)
+    mask = held_out(found.labels, cfg.valid_fraction, cfg.split_seed)  # -1: unlabelled
     rows = {"train": ~mask, "valid": mask, "full": np.ones_like(mask)}[split]
-    return Images(found.images, labels, np.flatnonzero(rows), found.mean01)
+    return Images(found.images, found.labels, np.flatnonzero(rows), found.mean01)
 
 
 def _cifar10(split: str, root: str | None) -> tuple:

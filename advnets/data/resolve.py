@@ -99,8 +99,7 @@ def _check_held_out(cfg: Config, found) -> None:
     metric = periodic_metric(cfg)
     if not cfg.train.eval_every or metric not in LEAST_REFERENCE:
         return
-    labels = found.labels if found.classes >= 2 else found.labels * 0 - 1
-    n = int(held_out(labels, cfg.data.valid_fraction, cfg.data.split_seed).sum())
+    n = int(held_out(found.labels, cfg.data.valid_fraction, cfg.data.split_seed).sum())
     if n < LEAST_REFERENCE[metric]:
         raise ConfigError(
             f"train.eval_metric={metric} needs at least {LEAST_REFERENCE[metric]} held-out "
