@@ -303,6 +303,9 @@ class Config:
     )
     train: TrainConfig = field(default_factory=TrainConfig)
     restore: RestoreConfig = field(default_factory=RestoreConfig)
+    # the method's own options (its `Options` dataclass, advnets.methods.base): the keys
+    # are the method's, checked by its rules; empty: the method's defaults
+    options: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -314,6 +317,8 @@ def _type_name(tp: Any) -> str:
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:
     """Check `value` against the annotation `tp`; ints are accepted where floats are."""
+    if tp is Any:  # a method's options: checked by the method (`parse_section`)
+        return value
     origin = typing.get_origin(tp)
     if origin in (types.UnionType, typing.Union):
         options = typing.get_args(tp)
@@ -355,6 +360,12 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     if tp in (int, str) and isinstance(value, tp) and not isinstance(value, bool):
         return value
     raise ConfigError(f"config key {key!r} must be {_type_name(tp)}, got {value!r}")
+
+
+def parse_section(cls: type, values: dict[str, Any], prefix: str = "") -> Any:
+    """The dataclass `cls` from plain values: unknown keys and wrong types refused in one
+    line naming the key (`prefix` + key)."""
+    return _from_dict(cls, values, prefix)
 
 
 def _from_dict(cls: type, values: dict[str, Any], prefix: str = "") -> Any:
@@ -405,12 +416,14 @@ def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
     node = tree
     for part in parts[:-1]:
         child = node.get(part)
+        if child is None and parts[0] == "options" and node is not tree:
+            child = node[part] = {}
         if not isinstance(child, dict):
             raise ConfigError(f"unknown config key {dotted!r}: {part!r} is not a section")
         node = child
-    if parts[-1] not in node:
+    if parts[-1] not in node and parts[0] != "options":  # options: the method checks its keys
         raise ConfigError(f"unknown config key {dotted!r}; see `advnets presets --show NAME`")
-    old = node[parts[-1]]  # a whole section is merged key by key, as based_on merges it
+    old = node.get(parts[-1])  # a whole section is merged key by key, as based_on merges it
     both = isinstance(old, dict) and isinstance(value, dict)
     node[parts[-1]] = _merged(old, value) if both else value
 

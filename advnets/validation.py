@@ -452,4 +452,6 @@ def validate(cfg: Config, training: bool = True) -> None:
     check_restore(cfg.restore)
     if training:
         check_new_training(cfg)
-    METHODS.get(cfg.method).check(cfg)
+    method = METHODS.get(cfg.method)
+    method.options(cfg)  # the method's own options section, checked key by key
+    method.check(cfg)

@@ -13,10 +13,11 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from torch import Tensor, nn
 
+from advnets.config import parse_section
 from advnets.data.batches import Batch
 from advnets.errors import ConfigError
 
@@ -63,6 +64,21 @@ class Method(ABC):
     # the network samples come from (its weight average if kept); None: a method without one
     sample_player: str | None = "G"
     classifies: bool = False  # whether D's outputs include class logits (scored by accuracy)
+    # the method's own options: a dataclass whose fields are the keys of the config's
+    # `options:` section (defaults where a key is absent); None: the method takes none
+    Options: ClassVar[type | None] = None
+
+    @classmethod
+    def options(cls, cfg: Config) -> Any:
+        """The method's options from `cfg.options`, typed and checked key by key."""
+        if cls.Options is None:
+            if cfg.options:
+                raise ConfigError(
+                    f"method {cfg.method} takes no options; drop the options section "
+                    f"({', '.join(cfg.options)})"
+                )
+            return None
+        return parse_section(cls.Options, cfg.options, prefix="options.")
 
     @staticmethod
     @abstractmethod
