@@ -14,6 +14,7 @@ import torch
 from advnets.cli_args import add_image_input_arguments, seed_value
 from advnets.config import Config, apply_overrides
 from advnets.data.corruptions import MASKS, TASKS, Degraded, degrade
+from advnets.data.registry import FOLDER
 from advnets.errors import ConfigError, DataError
 from advnets.files import image_writer, npy_writer, refuse_overwriting_inputs, write_all
 from advnets.image_files import (
@@ -218,11 +219,12 @@ def eval_psnr(args: argparse.Namespace) -> None:
         r, c = load_run(Path(other))
         check_comparable(c, cfg, other)
         restorers[f"{c.method} ({Path(other).name})"] = r
-    rows = restoration_table(
-        cfg.restore, cfg.data.name, restorers, args.data, args.n or 500, args.seed
-    )
+    folder = cfg.data.name == FOLDER
+    data = cfg.data if folder else cfg.data.name
+    rows = restoration_table(cfg.restore, data, restorers, args.data, args.n or 500, args.seed)
+    where = f"{cfg.data.path} held-out" if folder else f"{cfg.data.name} test"
     print(
-        f"{cfg.restore.task} on {cfg.data.name} test images ({len(rows[0].per_image)}); "
+        f"{cfg.restore.task} on {where} images ({len(rows[0].per_image)}); "
         f"sharp: Laplacian variance / the originals'"
     )
     print(HEADER)

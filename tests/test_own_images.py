@@ -434,3 +434,20 @@ def test_a_tiny_folder_is_refused_what_it_cannot_score(photos, tmp_path, capsys)
     assert cli(f"train dcgan-mnist --images {photos} --size 16 --out {run}2 --steps 1", *sets) == 2
     assert "fid needs at least 129 held-out pictures" in capsys.readouterr().err
     assert not Path(f"{run}2").exists()  # refused before anything was written
+
+
+def test_a_restorer_trains_on_a_folder_restores_and_scores_its_held_out(photos, tmp_path, capsys):
+    run, lr, out = tmp_path / "sr4", tmp_path / "lr.png", tmp_path / "hr.png"
+    sets = [f"--set={s}" for s in [*SMALL[:3], "train.batch_size=4", "model.generator.blocks=1"]]
+    sets += ["--set=model.generator.channels=4", "--set=model.discriminator.channels=4"]
+    assert cli(f"train restore-sr4-cifar10 --images {photos} --size 32 --out {run}",
+               "--steps", "1", *sets) == 0  # fmt: skip
+    Image.fromarray(np.full((40, 48, 3), 90, np.uint8)).save(tmp_path / "x.png")
+    assert cli(f"degrade --task sr4 {tmp_path / 'x.png'} --out {lr}") == 0
+    assert cli(f"restore {run} {lr} --out {out}") == 0
+    assert Image.open(out).size == (48, 40) and Image.open(out).mode == "RGB"
+    capsys.readouterr()
+    assert cli(f"eval {run} --metric psnr") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"sr4 on {photos} held-out images (1)")
+    assert {line.split()[0] for line in lines[2:-1]} == {"bicubic", "nearest", "restoration"}

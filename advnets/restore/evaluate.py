@@ -13,8 +13,8 @@ import torch
 from skimage.metrics import structural_similarity
 from torch import Tensor
 
-from advnets.config import RestoreConfig
-from advnets.data import load_images01
+from advnets.config import DataConfig, RestoreConfig
+from advnets.data import load_images01, load_split01
 from advnets.data.corruptions import degrade
 from advnets.metrics.accuracy import first_images
 from advnets.reconstruction import laplacian, laplacian_variance, psnr
@@ -100,18 +100,29 @@ def tune(name: str, settings: RestoreConfig, clean: Tensor, seed: int) -> float:
     return grid[int(np.argmax(scores))]
 
 
+def tuning_and_test_images(
+    dataset: str | DataConfig, root: str | None, n: int
+) -> tuple[Tensor, Tensor]:
+    """Images to choose the baselines' parameters on, and the first n images to score: a
+    built-in set's valid and test splits; a folder's training and held-out pictures."""
+    if isinstance(dataset, str):
+        valid = load_images01(dataset, "valid", root, min(n, 100))[0]
+        return valid, first_images(dataset, "test", root, n)[0]
+    return load_split01(dataset, "train", min(n, 100))[0], load_split01(dataset, "valid", n)[0]
+
+
 def restoration_table(
     settings: RestoreConfig,
-    dataset: str,
+    dataset: str | DataConfig,
     restorers: dict[str, Restorer],
     root: str | None = None,
     n: int = 500,
     seed: int = 0,
 ) -> list[Row]:
     """Rows for every classical baseline of the task, then for `restorers` (trained Gs),
-    on the first n test images of `dataset`, corrupted with `seed`."""
-    valid = load_images01(dataset, "valid", root, min(n, 100))[0]
-    clean = first_images(dataset, "test", root, n)[0]
+    on the first n test images of `dataset` (a name, or a run's folder data), corrupted
+    with `seed`."""
+    valid, clean = tuning_and_test_images(dataset, root, n)
     corrupted = degrade(clean, settings, torch.Generator().manual_seed(seed))
     rows = []
     for name in baselines_for(settings.task):
