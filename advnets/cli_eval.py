@@ -32,7 +32,7 @@ def _append_eval(run_dir: Path, step: int, scores: dict) -> None:
     append_row(run_dir / "metrics.jsonl", {"eval": scores, "step": step})
 
 
-def _eval_run(args: argparse.Namespace, what: str) -> LoadedRun:
+def _eval_run(args: argparse.Namespace, what: str) -> "LoadedRun":
     """The run a run-only metric scores, loaded once onto --device."""
     from advnets.runs import load_run
 
