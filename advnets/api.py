@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from advnets.config import Config, apply_overrides, load_preset
+from advnets.devices import resolve_device
 from advnets.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -76,29 +77,6 @@ def resolve_config(cfg_or_preset: Config | PathLike, overrides: Overrides | None
     )
 
 
-def resolve_device(device: str | torch.device, flag: str = "device") -> torch.device:
-    """'cpu', 'cuda' (or 'cuda:N') or 'auto' (the GPU when there is one, else the CPU) as a
-    torch.device; ConfigError if CUDA is asked for and there is none. `flag` names the
-    option in the message: "device" (the API) or "--device" (the CLI)."""
-    import torch
-
-    sep = " " if flag.startswith("-") else "="
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ConfigError(f"unknown device {device!r}; choose one of: cpu, cuda, auto") from None
-    if resolved.type not in ("cpu", "cuda"):
-        raise ConfigError(f"unknown device {device!r}; choose one of: cpu, cuda, auto")
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(
-            f"{flag}{sep}{device} but no CUDA device is available here; use "
-            f"{flag}{sep}cpu or {flag}{sep}auto"
-        )
-    return resolved
-
-
 def train(
     cfg_or_preset: Config | PathLike | None,
     run_dir: PathLike,
@@ -137,11 +115,12 @@ def load_generator(
     """(G, cfg) of a run folder (or checkpoint file): the generator (its moving average where
     the run kept one) in eval mode on `device` ("cpu", "cuda" or "auto"), and the config it
     was trained with. G(z) takes z of shape (n, cfg.model.z_dim) from the run's prior
-    (`advnets.sampling.draw_noise(cfg, n, seed)`); a conditional G also takes labels y."""
-    from advnets.sampling import load_generator as load
+    (`advnets.sampling.draw_noise(cfg, n, seed)`); a conditional G also takes labels y.
+    The whole run (every player, by role) comes from `advnets.runs.load_run`."""
+    from advnets.runs import load_run
 
-    G, cfg = load(Path(run_dir), resolve_device(device))
-    return G.eval(), cfg
+    run = load_run(run_dir, resolve_device(device))
+    return run.sampler(), run.cfg
 
 
 def sample(
@@ -182,13 +161,13 @@ def run_samples(
     """(samples, dataset, step) of a run for its metrics: as many draws as they need, images
     mapped onto [0, 1], checked. Points `settings` at the run's data (its mixture, its
     data folder unless one is set)."""
-    from advnets.checkpoint import load_checkpoint
     from advnets.data.registry import DATASETS
     from advnets.metrics.evaluate import check_samples, sample_count
-    from advnets.sampling import draw_samples, generator_from_checkpoint
+    from advnets.runs import load_run
+    from advnets.sampling import draw_samples
 
-    ckpt = load_checkpoint(Path(run_dir))
-    G, cfg = generator_from_checkpoint(ckpt, resolve_device(device))
+    run = load_run(run_dir, resolve_device(device))
+    G, cfg = run.sampler(), run.cfg
     dataset = cfg.data.name
     if DATASETS.get(dataset).mixture is not None:
         settings.toy = cfg.data
@@ -199,7 +178,7 @@ def run_samples(
     lo, hi = cfg.data.value_range
     if samples.ndim == 4 and (lo, hi) != (0.0, 1.0):
         samples = (samples - lo) / (hi - lo)  # the metrics' images are on [0, 1]
-    return check_samples(samples, dataset, settings), dataset, ckpt["counters"]["step"]
+    return check_samples(samples, dataset, settings), dataset, run.step
 
 
 def score_samples(

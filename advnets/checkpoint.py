@@ -40,19 +40,30 @@ def checkpoint_path(run: Path) -> Path:
 
 
 def load_checkpoint(run: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a run folder's (or a file's) checkpoint with weights_only=True."""
+    """Load a run folder's (or a file's) checkpoint with weights_only=True: its training
+    state (resume, the best checkpoint's rank). Readers of the nets use advnets.runs."""
     path = checkpoint_path(run)
+    return as_checkpoint(read_file(path, map_location), path)
+
+
+def read_file(path: Path, map_location: str | torch.device = "cpu") -> Any:
+    """torch.load(path, weights_only=True), a missing or unreadable file in one line."""
     if not path.is_file():
         raise CheckpointError(
             f"no checkpoint at {path}; pass a run folder written by `advnets train`"
         )
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:
         raise CheckpointError(
             f"{path}: cannot be loaded ({err.__class__.__name__}); "
             f"the file is corrupt or not an advnets checkpoint"
         ) from None
+
+
+def as_checkpoint(ckpt: Any, path: Path) -> dict[str, Any]:
+    """A loaded file as a checkpoint of the current format (format 1 upgraded), its
+    structure checked."""
     if not isinstance(ckpt, dict) or ckpt.get("format") not in (1, FORMAT):
         raise CheckpointError(f"{path}: not an advnets checkpoint (format {FORMAT})")
     try:

@@ -145,20 +145,21 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 def cmd_sample(args: argparse.Namespace) -> None:
     from advnets.image_files import from_run_range
+    from advnets.runs import load_run
     from advnets.sampling import (
         check_finite,
         check_label,
         class_grid,
         draw_samples,
         label_index,
-        load_generator,
     )
     from advnets.truncation import check_keep, draw_truncated
     from advnets.viz import save_image_grid, save_points_plot
 
     out = check_suffix(args.out, (".npy", ".png"))
     refuse_overwriting_inputs([out], [args.run_dir])
-    G, cfg = load_generator(Path(args.run_dir), resolve_device(args.device, "--device"))
+    run = load_run(args.run_dir, resolve_device(args.device, "--device"))
+    G, cfg = run.sampler(), run.cfg
     args.label = label_index(cfg, args.label)
     check_label(cfg, args.label)
     classes, nrow = cfg.model.num_classes, None
@@ -211,11 +212,12 @@ def cmd_classify(args: argparse.Namespace) -> None:
     """D/C's predicted labels for images (on [0, 1], or --range) in the run's layout."""
     from advnets.data.registry import spec
     from advnets.metrics.accuracy import predict_classes
-    from advnets.sampling import load_classifier
+    from advnets.runs import load_run
 
     check_suffix(args.out, (".npy",))
     refuse_overwriting_inputs([args.out], [args.samples, args.run_dir])
-    D, cfg = load_classifier(Path(args.run_dir), resolve_device(args.device, "--device"))
+    run = load_run(args.run_dir, resolve_device(args.device, "--device"))
+    D, cfg = run.classifier(), run.cfg
     x = _run_images(args, cfg)
     labels = predict_classes(D, x, spec(cfg.data).classes)
     save_npy(Path(args.out), labels.numpy().astype(np.int64))
@@ -229,11 +231,12 @@ def cmd_classify(args: argparse.Namespace) -> None:
 def _autoencoder_input(args: argparse.Namespace):
     """(E, G, cfg, images) of `advnets reconstruct` / `encode`, images checked and mapped
     onto the run's range; --out checked not to be an input first."""
-    from advnets.reconstruction import load_autoencoder
+    from advnets.runs import load_run
 
     refuse_overwriting_inputs([args.out], [args.samples, args.run_dir])
-    E, G, cfg = load_autoencoder(Path(args.run_dir), resolve_device(args.device, "--device"))
-    return E, G, cfg, _run_images(args, cfg)
+    run = load_run(args.run_dir, resolve_device(args.device, "--device"))
+    E, G = run.encoder(), run.sampler()
+    return E, G, run.cfg, _run_images(args, run.cfg)
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> None:

@@ -4,16 +4,20 @@ restorer's PSNR) or a .npy file of samples from anywhere."""
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from advnets.api import eval_settings, resolve_device, run_samples, score_samples
-from advnets.checkpoint import checkpoint_path, load_checkpoint
+from advnets.checkpoint import checkpoint_path
 from advnets.cli_args import add_device_argument, count, seed_value
 from advnets.cli_restore import eval_psnr
 from advnets.errors import ConfigError
 from advnets.files import read_npy
 from advnets.metrics.evaluate import METRICS, scorable
+
+if TYPE_CHECKING:
+    from advnets.runs import LoadedRun
 
 
 def _print_scores(scores: dict) -> None:
@@ -28,25 +32,23 @@ def _append_eval(run_dir: Path, step: int, scores: dict) -> None:
     append_row(run_dir / "metrics.jsonl", {"eval": scores, "step": step})
 
 
-def _eval_run_checkpoint(args: argparse.Namespace, what: str) -> tuple[dict, Path, torch.device]:
-    """The checkpoint (loaded once onto --device), folder and device of the run a run-only
-    metric scores."""
+def _eval_run(args: argparse.Namespace, what: str) -> "LoadedRun":
+    """The run a run-only metric scores, loaded once onto --device."""
+    from advnets.runs import load_run
+
     if args.samples or not args.run_dir:
         raise ConfigError(f"--metric {what}: pass a run folder")
-    device = resolve_device(args.device, "--device")
-    ckpt = load_checkpoint(args.run_dir, map_location=device)
-    return ckpt, checkpoint_path(Path(args.run_dir)).parent, device
+    return load_run(args.run_dir, resolve_device(args.device, "--device"))
 
 
 def _eval_reconstruction(args: argparse.Namespace) -> None:
     """`advnets eval RUN --metric reconstruction`: a vae / vaegan run on the test split."""
-    from advnets.reconstruction import autoencoder_from_checkpoint, reconstruction_scores
+    from advnets.reconstruction import reconstruction_scores
 
-    ckpt, run_dir, device = _eval_run_checkpoint(args, "reconstruction scores a run's encoder")
-    E, G, cfg = autoencoder_from_checkpoint(ckpt, device)
-    scores = reconstruction_scores(E, G, cfg, args.n, args.data)
+    run = _eval_run(args, "reconstruction scores a run's encoder")
+    scores = reconstruction_scores(run.encoder(), run.sampler(), run.cfg, args.n, args.data)
     _print_scores(scores)
-    _append_eval(run_dir, ckpt["counters"]["step"], scores)
+    _append_eval(run.folder, run.step, scores)
     print(
         f"recon_psnr {scores['recon_psnr']:.2f} recon_sharpness {scores['recon_sharpness']:.3f}"
         f" sample_sharpness {scores['sample_sharpness']:.3f}"
@@ -74,16 +76,14 @@ def label_fidelity(G, cfg, per_class: int, seed: int = 0) -> dict[str, float]:
 
 def _eval_fidelity(args: argparse.Namespace) -> None:
     """`advnets eval RUN --metric fidelity`: a conditional folder run's label fidelity."""
-    from advnets.sampling import generator_from_checkpoint
-
-    ckpt, run_dir, device = _eval_run_checkpoint(args, "fidelity scores a conditional run")
-    G, cfg = generator_from_checkpoint(ckpt, device)
+    run = _eval_run(args, "fidelity scores a conditional run")
+    G, cfg = run.sampler(), run.cfg
     if not cfg.model.num_classes or cfg.data.name != "folder":
         raise ConfigError("--metric fidelity scores conditional runs on your own pictures")
     per_class = max(1, (args.n or 1000) // cfg.model.num_classes)
     scores = label_fidelity(G, cfg, per_class, args.seed)
     _print_scores(scores)
-    _append_eval(run_dir, ckpt["counters"]["step"], scores)
+    _append_eval(run.folder, run.step, scores)
     worst = min((v, k) for k, v in scores.items() if k != "fidelity")
     name = worst[1].removeprefix("fidelity_")
     print(f"fidelity {scores['fidelity']:.4f} worst {name} {worst[0]:.4f}")
@@ -92,13 +92,11 @@ def _eval_fidelity(args: argparse.Namespace) -> None:
 def _eval_accuracy(args: argparse.Namespace) -> None:
     """`advnets eval RUN --metric accuracy`: the classifier on the test split."""
     from advnets.metrics.accuracy import accuracy
-    from advnets.sampling import classifier_from_checkpoint
 
-    ckpt, run_dir, device = _eval_run_checkpoint(args, "accuracy scores a run's classifier")
-    D, cfg = classifier_from_checkpoint(ckpt, device)
-    scores = accuracy(D, cfg, "test", args.n, args.data)
+    run = _eval_run(args, "accuracy scores a run's classifier")
+    scores = accuracy(run.classifier(), run.cfg, "test", args.n, args.data)
     _print_scores(scores)
-    _append_eval(run_dir, ckpt["counters"]["step"], scores)
+    _append_eval(run.folder, run.step, scores)
     print(f"accuracy {scores['accuracy']:.4f} errors {scores['errors']}")
 
 

@@ -31,13 +31,13 @@ def _indices(text: str, flag: str) -> list[int]:
 def _image_generator(args: argparse.Namespace):
     """(G, cfg) of an image run, the zoom factor checked first."""
     from advnets.latent import require_images
-    from advnets.sampling import load_generator
+    from advnets.runs import load_run
 
     if not 1 <= args.zoom <= 8:
         raise ConfigError(f"--zoom must be between 1 and 8, got {args.zoom}")
-    G, cfg = load_generator(Path(args.run_dir))
-    require_images(G, cfg)
-    return G, cfg
+    run = load_run(args.run_dir)
+    require_images(run.sampler(), run.cfg)
+    return run.sampler(), run.cfg
 
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
@@ -96,10 +96,12 @@ def _arithmetic_picks(args: argparse.Namespace) -> dict[str, str | None]:
 
 def _encoded_concepts(args: argparse.Namespace) -> list:
     """The codes of the --a/--b/--c-images sets, from the run's encoder (means of q(z|x))."""
-    from advnets.reconstruction import encode_images, load_autoencoder
+    from advnets.reconstruction import encode_images
     from advnets.run_images import images_for_run
+    from advnets.runs import load_run
 
-    E, _, cfg = load_autoencoder(Path(args.run_dir))
+    run = load_run(args.run_dir)
+    E, cfg = run.encoder(), run.cfg
     codes = []
     for name in ("a_images", "b_images", "c_images"):
         path, run_range = getattr(args, name), tuple(cfg.data.value_range)

@@ -157,10 +157,10 @@ def _check_restore_args(args: argparse.Namespace) -> None:
 def _restorer(args: argparse.Namespace):
     """(restorer, restore settings) of `advnets restore`: a run's G, a classical method, or
     the G shipped for the task."""
-    from advnets.restore import classical, load_run, load_shipped
+    from advnets.restore import classical, from_run, load_shipped
 
     if args.run:
-        restorer, cfg = load_run(Path(args.run))
+        restorer, cfg = from_run(args.run)
         if args.task and args.task != cfg.restore.task:
             raise ConfigError(
                 f"{args.run} restores {cfg.restore.task}, not {args.task}; use a "
@@ -208,15 +208,15 @@ def check_comparable(c: Config, cfg: Config, other: str) -> None:
 
 def eval_psnr(args: argparse.Namespace) -> None:
     """`advnets eval RUN --metric psnr`: the task's table on the test split."""
-    from advnets.restore import load_run
+    from advnets.restore import from_run
     from advnets.restore.evaluate import HEADER, restoration_table
 
     if args.samples or not args.run_dir:
         raise ConfigError("--metric psnr scores a restoration run: pass its run folder")
-    restorer, cfg = load_run(Path(args.run_dir))
+    restorer, cfg = from_run(args.run_dir)
     restorers = {cfg.method: restorer}
     for other in args.compare or []:
-        r, c = load_run(Path(other))
+        r, c = from_run(other)
         check_comparable(c, cfg, other)
         restorers[f"{c.method} ({Path(other).name})"] = r
     folder = cfg.data.name == FOLDER

@@ -1,37 +1,13 @@
 """Encoding and reconstructing images with a VAE or VAE/GAN run, and how good and how sharp
 the reconstructions and samples are (Larsen et al. 2016's comparison, in numbers)."""
 
-from pathlib import Path
-
 import torch
 from torch import Tensor, nn
 
-from advnets.checkpoint import load_checkpoint
 from advnets.config import Config
 from advnets.data import to_range
-from advnets.errors import ConfigError
 from advnets.methods.vaegan import encode
 from advnets.metrics.accuracy import first_images
-from advnets.sampling import checkpoint_config, nets_from_checkpoint
-
-
-def autoencoder_from_checkpoint(
-    ckpt: dict, device: str | torch.device = "cpu"
-) -> tuple[nn.Module, nn.Module, Config]:
-    """The encoder E and decoder G of a vae / vaegan checkpoint, in eval mode."""
-    cfg = checkpoint_config(ckpt)
-    if "E" not in ckpt["nets"]:
-        raise ConfigError(
-            f"this run (method {cfg.method}) has no encoder; reconstruct and encode need a "
-            f"vae or vaegan run"
-        )
-    nets = nets_from_checkpoint(ckpt, cfg, ("E", "G"), device)
-    return nets["E"], nets["G"], cfg
-
-
-def load_autoencoder(run_dir: Path, device: str | torch.device = "cpu"):
-    """(E, G, cfg) of a run folder or checkpoint file."""
-    return autoencoder_from_checkpoint(load_checkpoint(run_dir, map_location=device), device)
 
 
 @torch.no_grad()

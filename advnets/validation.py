@@ -354,10 +354,11 @@ def check_eval(cfg: Config) -> None:
     """The periodic evaluation scores what the method has: a classifier's accuracy, or
     samples of a generator that samples from noise."""
     t, method = cfg.train, METHODS.get(cfg.method)
+    classifies = method.classifier_player is not None
     if not t.eval_every:
         return
     check(
-        t.eval_metric != "accuracy" or method.classifies,
+        t.eval_metric != "accuracy" or classifies,
         f"train.eval_metric=accuracy needs a classifying method (sgan, improved-gan, "
         f"supervised), not {cfg.method}; choose another metric or train.eval_every=0",
     )
@@ -366,12 +367,12 @@ def check_eval(cfg: Config) -> None:
         f"train.eval_metric={t.eval_metric} describes a finished run (advnets eval RUN "
         f"--metric {t.eval_metric}); choose fid or kid to pick best.pt while training",
     )
-    by_accuracy = method.classifies and t.eval_metric in ("auto", "accuracy")
+    by_accuracy = classifies and t.eval_metric in ("auto", "accuracy")
     check(
         by_accuracy or method.sample_player is not None,
         f"train.eval_metric={t.eval_metric} scores samples, and method {cfg.method} has no "
         "generator that samples from noise; set train.eval_every=0"
-        + (" or train.eval_metric=accuracy" if method.classifies else ""),
+        + (" or train.eval_metric=accuracy" if classifies else ""),
     )
     metric, metrics = periodic_metric(cfg), spec(cfg.data).metrics
     check(
@@ -385,7 +386,7 @@ def periodic_metric(cfg: Config) -> str:
     """The periodic evaluation's metric: train.eval_metric, or for auto the accuracy of a
     classifying method, else the data set's default (its registry entry's first metric)."""
     t = cfg.train
-    if t.eval_metric in ("auto", "accuracy") and METHODS.get(cfg.method).classifies:
+    if t.eval_metric in ("auto", "accuracy") and METHODS.get(cfg.method).classifier_player:
         return "accuracy"
     metrics = spec(cfg.data).metrics
     return t.eval_metric if t.eval_metric != "auto" else (metrics[0] if metrics else "none")

@@ -30,7 +30,7 @@ from advnets.config import load_preset, path_override  # noqa: E402
 from advnets.data import load_images01  # noqa: E402
 from advnets.data.corruptions import TASKS, degrade  # noqa: E402
 from advnets.errors import exit_on_error  # noqa: E402
-from advnets.restore import classical, load_run, ship  # noqa: E402
+from advnets.restore import classical, from_run, ship  # noqa: E402
 from advnets.restore.baselines import baselines_for  # noqa: E402
 from advnets.restore.evaluate import gap, restoration_table  # noqa: E402
 from advnets.viz import save_image_grid  # noqa: E402
@@ -65,7 +65,7 @@ def evaluate(args, dataset: str, task: str, seed: int) -> dict:
     minutes = train_runs(args, dataset, task, seed)
     restorers, cfg = {}, None
     for method, label in METHODS.items():
-        restorers[label], cfg = load_run(run_dir(args, dataset, task, method, seed))
+        restorers[label], cfg = from_run(run_dir(args, dataset, task, method, seed))
     rows = restoration_table(cfg.restore, dataset, restorers, args.data, args.n, seed)
     by_name = {r.name: r for r in rows}
     best = max(
@@ -127,7 +127,7 @@ def picture(args, dataset: str, task: str, seed: int, path: Path) -> None:
     shown = classical("nearest", cfg)(d) if TASKS.get(task).scale > 1 else d.image
     rows = [clean, shown]
     rows += [classical(n, cfg)(d) for n in baselines_for(task) if n not in ("input", "nearest")]
-    rows += [load_run(run_dir(args, dataset, task, m, seed))[0](d) for m in METHODS]
+    rows += [from_run(run_dir(args, dataset, task, m, seed))[0](d) for m in METHODS]
     path.mkdir(parents=True, exist_ok=True)
     out = path / f"{task}-{dataset}.png"
     save_image_grid(torch.cat(rows), out, (0.0, 1.0), 8)

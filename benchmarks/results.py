@@ -13,7 +13,7 @@ from advnets.checkpoint import load_checkpoint
 from advnets.config import Config, load_preset
 from advnets.errors import ConfigError
 from advnets.files import atomic_write
-from advnets.sampling import checkpoint_config
+from advnets.runs import checkpoint_config
 from advnets.training import train
 
 # train.* keys that set a run's budget or where it computes, not what it learns: a run

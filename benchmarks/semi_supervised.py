@@ -31,7 +31,7 @@ from results import Results, add_run_options, check_overrides, train_or_continue
 from advnets.config import load_preset, path_override  # noqa: E402
 from advnets.errors import exit_on_error  # noqa: E402
 from advnets.metrics.accuracy import accuracy  # noqa: E402
-from advnets.sampling import load_classifier  # noqa: E402
+from advnets.runs import load_run  # noqa: E402
 
 # published MNIST test accuracies: Odena 2016 Table 1 ("CNN": its D/C trained on the labels
 # alone, the supervised row of the sgan preset; SGAN) and Salimans et al. 2016 Table 1
@@ -72,8 +72,8 @@ def train_and_score(preset: str, method: str, labels: int, seed: int, args) -> d
     minutes = (time.perf_counter() - t0) / 60
     # best.pt: the checkpoint chosen on validation; runs that never validate score their last
     chosen = run_dir / "best.pt" if (run_dir / "best.pt").is_file() else run_dir
-    D, cfg = load_classifier(chosen)
-    test = accuracy(D, cfg, "test")
+    loaded = load_run(chosen)
+    test = accuracy(loaded.classifier(), loaded.cfg, "test")
     curve = validation_curve(run_dir)
     return {
         "test_accuracy": test["accuracy"],
@@ -99,7 +99,6 @@ def converge(args) -> None:
     plain GAN with the same networks (D with one output): classifier FID on 10,000 samples
     and the two sample grids (`--out`/sgan-vs-gan-*.png)."""
     import advnets
-    from advnets.sampling import load_generator
     from advnets.viz import save_image_grid
 
     for method in ("sgan", "gan"):
@@ -115,7 +114,7 @@ def converge(args) -> None:
         ]
         train_or_continue(load_preset(args.preset, overrides), run_dir, overrides)
         fid = advnets.evaluate(run_dir, metric="fid", data_root=args.data)["fid"]
-        _, cfg = load_generator(run_dir)
+        cfg = load_run(run_dir).cfg
         grid = Path(args.out) / f"sgan-vs-gan-{method}.png"
         save_image_grid(advnets.sample(run_dir, 64, seed=0), grid, tuple(cfg.data.value_range), 8)
         print(f"{method}: FID {fid:.2f} after {args.epochs:g} epochs -> {grid}")

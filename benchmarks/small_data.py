@@ -28,7 +28,8 @@ from advnets.data import load_images01
 from advnets.data.resolve import with_images
 from advnets.errors import exit_on_error
 from advnets.metrics.evaluate import METRICS
-from advnets.sampling import draw_samples, load_generator
+from advnets.runs import load_run
+from advnets.sampling import draw_samples
 
 SETS = {"faces": ("faces", "full", None, 64), "cifar10-10pct": ("cifar10", "train", 4500, 32)}
 PRESETS = ("small-data", "dcgan-mnist")
@@ -62,7 +63,8 @@ def train_budget(cfg, run: Path, budget: float) -> dict:
 def score(run: Path, n: int) -> dict:
     from advnets.metrics.evaluate import EvalSettings
 
-    G, cfg = load_generator(run)
+    loaded = load_run(run)
+    G, cfg = loaded.sampler(), loaded.cfg
     lo, hi = cfg.data.value_range
     x = (draw_samples(G, cfg, n, seed=1) - lo) / (hi - lo)
     s = EvalSettings(fid_samples=n, data=cfg.data, reference="full")

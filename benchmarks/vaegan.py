@@ -41,10 +41,10 @@ from advnets.errors import exit_on_error  # noqa: E402
 from advnets.metrics.classifier import FEATURES  # noqa: E402
 from advnets.reconstruction import (  # noqa: E402
     laplacian_variance,
-    load_autoencoder,
     reconstruct,
     reconstruction_scores,
 )
+from advnets.runs import load_run  # noqa: E402
 from advnets.viz import save_image_grid  # noqa: E402
 
 METHODS = ("vae", "gan", "vaegan")
@@ -81,8 +81,8 @@ def train_and_score(args, method: str, seed: int) -> dict:
         scores = advnets.evaluate(folder, metric="fid", n=args.n, data_root=args.data)
         row.update(fid=scores["fid"], classes=scores["classes"], class_kl=scores["class_kl"])
     if method != "gan":
-        E, G, cfg = load_autoencoder(folder)
-        recon = reconstruction_scores(E, G, cfg, 2000, args.data)
+        run = load_run(folder)
+        recon = reconstruction_scores(run.encoder(), run.sampler(), run.cfg, 2000, args.data)
         row.update({k: recon[k] for k in ("recon_psnr", "recon_sharpness", "mean_image_psnr")})
     return row
 
@@ -119,8 +119,8 @@ def figure(args, path: Path) -> None:
     x = load_images01(args.dataset, "test", args.data, 8)[0]
     rows = [x]
     for method in ("vae", "vaegan"):
-        E, G, _ = load_autoencoder(run_dir(args, method, args.first_seed))
-        rows.append(reconstruct(E, G, x))
+        run = load_run(run_dir(args, method, args.first_seed))
+        rows.append(reconstruct(run.encoder(), run.sampler(), x))
     for method in METHODS:
         rows.append(advnets.sample(run_dir(args, method, args.first_seed), 8, seed=1))
     save_image_grid(torch.cat(rows), path, (0.0, 1.0), 8)

@@ -1,10 +1,11 @@
 import pytest
 import torch
 
+from advnets.api import load_generator
 from advnets.checkpoint import load_checkpoint, save_atomic
 from advnets.config import load_preset
 from advnets.errors import CheckpointError, ConfigError
-from advnets.sampling import generate, load_generator
+from advnets.sampling import generate
 from advnets.training import train
 
 

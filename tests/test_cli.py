@@ -8,9 +8,9 @@ import yaml
 from conftest import run_in_process
 from PIL import Image
 
+from advnets.api import load_generator
 from advnets.checkpoint import load_checkpoint
 from advnets.cli import main
-from advnets.sampling import load_generator
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:

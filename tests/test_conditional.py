@@ -7,6 +7,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from advnets.api import load_generator
 from advnets.cli import main
 from advnets.config import load_preset
 from advnets.data.sampler import TensorSampler
@@ -18,7 +19,6 @@ from advnets.sampling import (
     draw_noise,
     draw_samples,
     generate,
-    load_generator,
 )
 from advnets.training import build_run, run_loop, train
 

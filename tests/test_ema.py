@@ -2,10 +2,11 @@ import pytest
 import torch
 from torch import nn
 
+from advnets.api import load_generator
 from advnets.checkpoint import load_checkpoint
 from advnets.config import load_preset
 from advnets.errors import ConfigError
-from advnets.sampling import generate, load_generator
+from advnets.sampling import generate
 from advnets.training import build_run, run_loop, train
 from advnets.training.ema import WeightEMA
 

@@ -513,7 +513,7 @@ def test_classify_takes_zero_one_images_for_a_minus_one_one_run(data_root, tmp_p
     from advnets import load_preset
     from advnets.data import load_images01
     from advnets.metrics.accuracy import predict_classes
-    from advnets.sampling import load_classifier
+    from advnets.runs import load_run
     from advnets.training import train
 
     nets = ["model.generator.channels=8", "model.discriminator.channels=8", "model.z_dim=8"]
@@ -525,7 +525,7 @@ def test_classify_takes_zero_one_images_for_a_minus_one_one_run(data_root, tmp_p
     np.save(tmp_path / "x01.npy", x01.numpy())
     np.save(tmp_path / "x11.npy", x01.numpy() * 2 - 1)
     before = snapshot(tmp_path / "x01.npy", tmp_path / "x11.npy")
-    D, _ = load_classifier(run, "cpu")
+    D = load_run(run, "cpu").classifier()
     expected = predict_classes(D, x01 * 2 - 1, 10).numpy()
     for name, extra in (("x01", []), ("x11", ["--range=-1,1"])):
         out = tmp_path / f"{name}-labels.npy"

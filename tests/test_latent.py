@@ -7,10 +7,11 @@ import torch
 from PIL import Image
 from torch.testing import assert_close
 
+from advnets.api import load_generator
 from advnets.cli import main
 from advnets.errors import ConfigError
 from advnets.latent import interpolation_grid, lerp, slerp, vector_arithmetic
-from advnets.sampling import draw_noise, draw_samples, generate, load_generator
+from advnets.sampling import draw_noise, draw_samples, generate
 from advnets.viz import (
     LABEL_HEIGHT,
     PANEL_INCHES,

@@ -211,9 +211,9 @@ def samples_or_restores(run_dir: Path) -> None:
 
 def check_restores(run_dir: Path, shape: tuple[int, ...]) -> None:
     from advnets.data.corruptions import degrade
-    from advnets.restore import load_run
+    from advnets.restore import from_run
 
-    restorer, cfg = load_run(run_dir)
+    restorer, cfg = from_run(run_dir)
     clean = torch.rand(2, *shape)
     restored = restorer(degrade(clean, cfg.restore))
     assert restored.shape == clean.shape and torch.isfinite(restored).all()

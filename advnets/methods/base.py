@@ -61,9 +61,15 @@ class Method(ABC):
     phases of each iteration."""
 
     players: tuple[str, ...] = ()
-    # the network samples come from (its weight average if kept); None: a method without one
+    # The player in each role a reader asks for (advnets.runs); None: the method has none.
+    # The network samples come from (its weight average if kept): sample, eval, pictures.
     sample_player: str | None = "G"
-    classifies: bool = False  # whether D's outputs include class logits (scored by accuracy)
+    # The player whose outputs include class logits: accuracy, classify.
+    classifier_player: str | None = None
+    # The encoder of q(z|x), decoded by the sample player: encode, reconstruct.
+    encoder_player: str | None = None
+    # The player that restores corrupted images: restore, eval --metric psnr.
+    restorer_player: str | None = None
     # the method's own options: a dataclass whose fields are the keys of the config's
     # `options:` section (defaults where a key is absent); None: the method takes none
     Options: ClassVar[type | None] = None

@@ -65,6 +65,7 @@ class ContentOnly(Method):
 
     players: tuple[str, ...] = ("G",)
     sample_player = None  # G restores images; it does not sample from noise
+    restorer_player = "G"
 
     @staticmethod
     def check(cfg: Config) -> None:

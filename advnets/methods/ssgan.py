@@ -105,7 +105,7 @@ class SemiSupervisedGAN(Method):
     """SGAN: D with C + 1 outputs, G on the GAN loss (see the module docstring)."""
 
     players = ("G", "D")
-    classifies = True
+    classifier_player = "D"
     extra_output = True  # D has the generated class as an output of its own
 
     @staticmethod

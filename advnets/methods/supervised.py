@@ -18,7 +18,7 @@ class Supervised(Method):
 
     players = ("D",)
     sample_player = None  # nothing to sample from
-    classifies = True
+    classifier_player = "D"
 
     @staticmethod
     def check(cfg: Config) -> None:

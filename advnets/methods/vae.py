@@ -32,6 +32,7 @@ class VAE(Method):
     """Encoder E and decoder G on the negative ELBO."""
 
     players = ("E", "G")
+    encoder_player = "E"
 
     @staticmethod
     def check(cfg: Config) -> None:

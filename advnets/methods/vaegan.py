@@ -68,6 +68,7 @@ class VAEGAN(Method):
     """Encoder E, decoder G (the generator) and discriminator D, updated together."""
 
     players = ("E", "G", "D")
+    encoder_player = "E"
 
     @staticmethod
     def check(cfg: Config) -> None:

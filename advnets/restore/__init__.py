@@ -10,13 +10,13 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from advnets.checkpoint import load_checkpoint, save_atomic
-from advnets.config import Config, RestoreConfig, config_from_dict
+from advnets.checkpoint import save_atomic
+from advnets.config import Config, RestoreConfig
 from advnets.data.corruptions import TASKS, Degraded
 from advnets.errors import CheckpointError, ConfigError
-from advnets.methods.restoration import build_restorer, restore_with
+from advnets.methods.restoration import restore_with
 from advnets.restore.baselines import BASELINES, baselines_for
-from advnets.sampling import checkpoint_config, nets_from_checkpoint
+from advnets.runs import load_run
 
 Restorer = Callable[[Degraded], Tensor]
 
@@ -26,7 +26,7 @@ __all__ = [
     "baselines_for",
     "classical",
     "from_generator",
-    "load_run",
+    "from_run",
     "load_shipped",
     "ship",
     "shipped_path",
@@ -78,17 +78,11 @@ def from_generator(G: nn.Module, channels: int, chunk: int = 64) -> Restorer:
     return run
 
 
-def load_run(run: Path, device: str | torch.device = "cpu") -> tuple[Restorer, Config]:
-    """The restorer G of a restoration run folder (or checkpoint) and its config."""
-    ckpt = load_checkpoint(run, map_location=device)
-    cfg = checkpoint_config(ckpt)
-    if not cfg.method.startswith("restoration"):
-        raise ConfigError(
-            f"{run} is a {cfg.method} run, not a restoration run; give a run of a restore-* "
-            f"preset, or --method NAME for a classical restorer"
-        )
-    G = nets_from_checkpoint(ckpt, cfg, ("G",), device)["G"]
-    return from_generator(G, int(ckpt["data_shape"][0])), cfg
+def from_run(run: Path | str, device: str | torch.device = "cpu") -> tuple[Restorer, Config]:
+    """The restorer of a restoration run folder, its checkpoint, or a file `ship` wrote (its
+    G, loaded by advnets.runs.load_run), and the config it was trained with."""
+    loaded = load_run(run, device)
+    return from_generator(loaded.restorer(), loaded.data_shape[0]), loaded.cfg
 
 
 def shipped_path(task: str) -> Path:
@@ -105,23 +99,20 @@ def load_shipped(task: str, device: str | torch.device = "cpu") -> tuple[Restore
             f"no shipped restorer for {task} at {path}; train one (advnets train "
             f"restore-{task}-cifar10) and pass its run folder"
         )
-    saved = torch.load(path, map_location=device, weights_only=True)
-    cfg = config_from_dict(saved["config"])
-    G = build_restorer(cfg, int(saved["channels"]))
-    G.load_state_dict(saved["G"])
-    return from_generator(G.to(device).eval(), int(saved["channels"])), cfg
+    return from_run(path, device)
 
 
 def ship(run: Path, path: Path | None = None) -> Path:
     """Write a restoration run's G (with its config) where `load_shipped` finds it for its
     task, or to `path`: the file the package carries for `advnets restore` out of the box."""
-    ckpt = load_checkpoint(run)
-    cfg = checkpoint_config(ckpt)
-    if cfg.method != "restoration":
-        raise ConfigError(f"{run}: ship the G of a restoration (GAN) run, not a {cfg.method} run")
-    out = path or shipped_path(cfg.restore.task)
+    loaded = load_run(run, average=False)
+    if loaded.cfg.method != "restoration":
+        raise ConfigError(
+            f"{run}: ship the G of a restoration (GAN) run, not a {loaded.cfg.method} run"
+        )
+    out = path or shipped_path(loaded.cfg.restore.task)
     out.parent.mkdir(parents=True, exist_ok=True)
-    weights = {k: v.cpu() for k, v in ckpt["nets"]["G"].items()}
-    saved = {"config": ckpt["config"], "channels": int(ckpt["data_shape"][0]), "G": weights}
-    save_atomic({**saved, "step": int(ckpt["counters"]["step"])}, out)
+    weights = {k: v.cpu() for k, v in loaded.restorer().state_dict().items()}
+    saved = {"config": loaded.cfg.to_dict(), "channels": loaded.data_shape[0], "G": weights}
+    save_atomic({**saved, "step": loaded.step}, out)
     return out

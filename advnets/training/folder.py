@@ -16,7 +16,7 @@ from advnets.checkpoint import CHECKPOINT, checkpoint_path
 from advnets.config import config_from_dict
 from advnets.errors import AdvnetsError, RunFolderError, WriteError
 from advnets.files import atomic_write, missing_folders, remove_orphans, write_failure
-from advnets.sampling import checkpoint_config
+from advnets.runs import checkpoint_config
 
 try:
     import fcntl

@@ -16,7 +16,8 @@ from advnets.data import TrainingData, build_data, sample_labels, sample_noise
 from advnets.data.batches import Batches
 from advnets.errors import CheckpointError, ConfigError
 from advnets.methods import METHODS, Counters, Method, Stats
-from advnets.sampling import SAMPLES_PER_CLASS, checkpoint_config, class_rows, load_weights
+from advnets.runs import checkpoint_config, load_weights
+from advnets.sampling import SAMPLES_PER_CLASS, class_rows
 from advnets.training.ema import WeightEMA
 from advnets.training.guard import LossGuard
 from advnets.training.optim import build_optimizer
@@ -63,8 +64,11 @@ class Run:
 
     @property
     def classifier(self) -> nn.Module:
-        """The classifier to score: the average of D's weights if the run keeps one, else D."""
-        return self.players["D"].scored
+        """The classifier to score: the average of its weights if the run keeps one."""
+        name = self.method.classifier_player
+        if name is None:
+            raise ConfigError(f"this run (method {self.cfg.method}) has no classifier")
+        return self.players[name].scored
 
     @property
     def G_sample(self) -> nn.Module:
