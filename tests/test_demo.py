@@ -171,10 +171,14 @@ def test_arithmetic_draws_figure_7(runs):
     parts = [zoom(x, 2) for x in (*out.picks, out.means, out.result, out.neighbours)]
     expected = arithmetic_grid(parts[:3], *parts[3:], (0.0, 1.0))
     np.testing.assert_array_equal(picture, expected)
-    with pytest.raises(ConfigError, match="index 36 is out of range"):
+    with pytest.raises(
+        ConfigError, match="A: there is no sample 36; the grid's are numbered 0 to 35"
+    ):
         h.arithmetic(run, 0, "36", "1", "2")
-    with pytest.raises(ConfigError, match="--b takes sample numbers like 3, 17, 22"):
+    with pytest.raises(ConfigError, match="B takes sample numbers like 3, 17, 22; got 'x'"):
         h.arithmetic(run, 0, "1", "x", "2")
+    with pytest.raises(ConfigError, match="C is empty; pick at least one sample"):
+        h.arithmetic(run, 0, "1", "2", " ")
 
 
 def test_uploads_are_bounded_and_errors_are_one_line(tmp_path):

@@ -32,6 +32,7 @@ TASK_NAMES = {
     "sr4": "super-resolve x4",
     "inpaint": "inpaint",
 }
+ALL_CLASSICAL = sorted({name for task in TASK_NAMES for name in classical_names(task)})
 WATCH_SECONDS = 5.0  # how often the Watch tab re-reads a run
 
 
@@ -162,6 +163,7 @@ def _walk_tab(demo: Demo) -> None:
                 grid = gr.Image(
                     label="numbered grid (click to pick)",
                     type="numpy",
+                    format="png",
                     elem_id="walk-grid",
                     interactive=False,
                 )
@@ -243,7 +245,7 @@ def _arithmetic_tab(demo: Demo) -> None:
         )
 
 
-def _restore_tab(demo: Demo) -> None:
+def _restore_tab(demo: Demo, app: gr.Blocks) -> None:
     with gr.Tab("Restore", id="restore"):
         with gr.Row():
             with gr.Column(scale=1):
@@ -268,17 +270,24 @@ def _restore_tab(demo: Demo) -> None:
                     visible=False,
                 )
                 generator = gr.Dropdown(
-                    restorer_names("denoise", demo.runs), value=SHIPPED, label="generator"
+                    restorer_names("denoise", demo.runs),
+                    value=SHIPPED,
+                    label="generator",
+                    allow_custom_value=True,  # another task's runs: the handler checks
                 )
                 methods = gr.CheckboxGroup(
-                    classical_names("denoise"),
+                    ALL_CLASSICAL,  # narrowed to the task's in the page; the handler checks
                     value=classical_names("denoise"),
                     label="classical methods beside it",
                 )
                 button = gr.Button("Restore", variant="primary", elem_id="restore-button")
             with gr.Column(scale=2):
                 gallery = gr.Gallery(
-                    label="restorations", elem_id="restore-gallery", columns=3, height="auto"
+                    label="restorations",
+                    elem_id="restore-gallery",
+                    columns=3,
+                    height="auto",
+                    format="png",
                 )
                 table = gr.Dataframe(
                     headers=["restorer", "PSNR dB", "SSIM", "ms"],
@@ -295,6 +304,7 @@ def _restore_tab(demo: Demo) -> None:
                 gr.Sketchpad(visible=task == "inpaint" and not corrupt),
             )
 
+        app.load(options, [task, corrupt], [generator, methods, mask], api_name=False)
         task.change(options, [task, corrupt], [generator, methods, mask], api_name=False)
         corrupt.change(options, [task, corrupt], [generator, methods, mask], api_name=False)
 
@@ -414,7 +424,7 @@ def build_app(demo: Demo) -> gr.Blocks:
                 _generate_tab(demo)
             _walk_tab(demo)
             _arithmetic_tab(demo)
-            _restore_tab(demo)
+            _restore_tab(demo, app)
             _classify_tab(demo)
             _reconstruct_tab(demo)
             _watch_tab(demo)

@@ -182,11 +182,20 @@ def walk(
     return picture(images, run, nrow=steps), outbox.gif(frames, f"{run.name}-walk")
 
 
-def _indices(text: str, name: str) -> list[int]:
+def _indices(text: str, name: str, n: int) -> list[int]:
+    """'3, 17 22' -> [3, 17, 22], each a sample of the numbered grid of n."""
     try:
-        return [int(part) for part in str(text).replace(" ", ",").split(",") if part.strip()]
+        picks = [int(part) for part in str(text).replace(" ", ",").split(",") if part.strip()]
     except ValueError:
         raise ConfigError(f"{name} takes sample numbers like 3, 17, 22; got {text!r}") from None
+    if not picks:
+        raise ConfigError(f"{name} is empty; pick at least one sample from the numbered grid")
+    bad = [i for i in picks if not 0 <= i < n]
+    if bad:
+        raise ConfigError(
+            f"{name}: there is no sample {bad[0]}; the grid's are numbered 0 to {n - 1}"
+        )
+    return picks
 
 
 def arithmetic(run: DemoRun, seed: object, a: str, b: str, c: str) -> np.ndarray:
@@ -196,7 +205,7 @@ def arithmetic(run: DemoRun, seed: object, a: str, b: str, c: str) -> np.ndarray
     from advnets.viz import arithmetic_grid
 
     _image_run(run)
-    picks = [_indices(t, f"--{k}") for t, k in ((a, "a"), (b, "b"), (c, "c"))]
+    picks = [_indices(t, k, ARITHMETIC_GRID) for t, k in ((a, "A"), (b, "B"), (c, "C"))]
     out = vector_arithmetic(run.G, run.cfg, *picks, grid=ARITHMETIC_GRID, seed=_seed(seed))
     f = zoom_factor(out.means)
     return arithmetic_grid(
