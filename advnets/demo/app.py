@@ -80,6 +80,11 @@ def for_page(fn: Callable) -> Callable:
     return wrapped
 
 
+def _picture(label: str, elem_id: str | None = None) -> gr.Image:
+    """An output picture, sent losslessly (PNG)."""
+    return gr.Image(label=label, type="numpy", format="png", interactive=False, elem_id=elem_id)
+
+
 def _run_picker(names: list[str], label: str = "run") -> gr.Dropdown:
     return gr.Dropdown(names, value=names[0] if names else None, label=label)
 
@@ -114,13 +119,7 @@ def _generate_tab(demo: Demo) -> None:
                 )
                 button = gr.Button("Generate", variant="primary", elem_id="generate-button")
             with gr.Column(scale=2):
-                grid = gr.Image(
-                    label="samples",
-                    type="numpy",
-                    format="png",
-                    elem_id="generate-grid",
-                    interactive=False,
-                )
+                grid = _picture("samples", "generate-grid")
                 files = gr.File(
                     label="download: PNG and .npy", file_count="multiple", elem_id="generate-files"
                 )
@@ -160,42 +159,16 @@ def _walk_tab(demo: Demo) -> None:
                 steps = gr.Slider(2, h.MAX_STEPS, 10, step=1, label="steps")
                 button = gr.Button("Walk", variant="primary", elem_id="walk-button")
             with gr.Column(scale=2):
-                grid = gr.Image(
-                    label="numbered grid (click to pick)",
-                    type="numpy",
-                    format="png",
-                    elem_id="walk-grid",
-                    interactive=False,
-                )
-                strip = gr.Image(
-                    label="the walk",
-                    type="numpy",
-                    format="png",
-                    elem_id="walk-strip",
-                    interactive=False,
-                )
+                grid = _picture("numbered grid (click to pick)", "walk-grid")
+                strip = _picture("the walk", "walk-strip")
                 gif = gr.File(label="download: GIF", elem_id="walk-gif")
-        next_end = gr.State(0)
         show.click(
             for_page(lambda name, s: h.pick_grid(demo.run(name), s)),
             [run, pick_seed],
             grid,
             api_name="walk_grid",
         )
-
-        @for_page
-        def pick(name, s, end, evt: gr.SelectData):
-            i = h.clicked_index(demo.run(name), *evt.index)
-            if end == 0:
-                return s, i, gr.update(), gr.update(), 1
-            return gr.update(), gr.update(), s, i, 0
-
-        grid.select(
-            pick,
-            [run, pick_seed, next_end],
-            [seed_a, index_a, seed_b, index_b, next_end],
-            api_name=False,
-        )
+        _wire_clicks(demo, grid, run, pick_seed, [seed_a, index_a, seed_b, index_b])
 
         @for_page
         def go(name, sa, ia, sb, ib, mode, steps):
@@ -204,6 +177,20 @@ def _walk_tab(demo: Demo) -> None:
         button.click(
             go, [run, seed_a, index_a, seed_b, index_b, mode, steps], [strip, gif], api_name="walk"
         )
+
+
+def _wire_clicks(demo: Demo, grid: gr.Image, run, seed, ends: list) -> None:
+    """A click on the numbered grid sets the walk's start, the next click its end."""
+    next_end = gr.State(0)
+
+    @for_page
+    def pick(name, s, end, evt: gr.SelectData):
+        i = h.clicked_index(demo.run(name), *evt.index)
+        if end == 0:
+            return s, i, gr.update(), gr.update(), 1
+        return gr.update(), gr.update(), s, i, 0
+
+    grid.select(pick, [run, seed, next_end], [*ends, next_end], api_name=False)
 
 
 def _arithmetic_tab(demo: Demo) -> None:
@@ -221,16 +208,8 @@ def _arithmetic_tab(demo: Demo) -> None:
                 c = gr.Textbox("6, 7, 8", label="C: sample numbers (added)")
                 button = gr.Button("A - B + C", variant="primary", elem_id="arithmetic-button")
             with gr.Column(scale=2):
-                grid = gr.Image(
-                    label="numbered grid", type="numpy", format="png", interactive=False
-                )
-                out = gr.Image(
-                    label="mean z_A - mean z_B + mean z_C (DCGAN Figure 7)",
-                    type="numpy",
-                    format="png",
-                    interactive=False,
-                    elem_id="arithmetic-out",
-                )
+                grid = _picture("numbered grid", "arithmetic-grid")
+                out = _picture("mean z_A - mean z_B + mean z_C (DCGAN Figure 7)", "arithmetic-out")
         show.click(
             for_page(lambda name, s: h.pick_grid(demo.run(name), s, h.ARITHMETIC_GRID)),
             [run, seed],
@@ -245,87 +224,70 @@ def _arithmetic_tab(demo: Demo) -> None:
         )
 
 
+def _restore_inputs(demo: Demo) -> list:
+    """The Restore tab's inputs: task, photo, whether to corrupt it, clean original, drawn
+    mask, generator, classical methods."""
+    task = gr.Dropdown([(v, k) for k, v in TASK_NAMES.items()], value="denoise", label="task")
+    photo = gr.File(label="photo (PNG/JPEG)", file_types=["image"], elem_id="restore-photo")
+    corrupt = gr.Checkbox(
+        True, label="the photo is clean: corrupt it here, restore it, score against it"
+    )
+    original = gr.File(label="clean original (optional, for PSNR/SSIM)", file_types=["image"])
+    mask = gr.Sketchpad(
+        label="inpaint an already corrupted photo: paint the missing region",
+        type="numpy",
+        image_mode="RGBA",
+        canvas_size=(256, 256),
+        visible=False,
+    )
+    generator = gr.Dropdown(
+        restorer_names("denoise", demo.runs),
+        value=SHIPPED,
+        label="generator",
+        allow_custom_value=True,  # another task's runs: the handler checks
+    )
+    methods = gr.CheckboxGroup(
+        ALL_CLASSICAL,  # narrowed to the task's in the page; the handler checks
+        value=classical_names("denoise"),
+        label="classical methods beside it",
+    )
+    return [task, photo, corrupt, original, mask, generator, methods]
+
+
 def _restore_tab(demo: Demo, app: gr.Blocks) -> None:
-    with gr.Tab("Restore", id="restore"):
-        with gr.Row():
-            with gr.Column(scale=1):
-                task = gr.Dropdown(
-                    [(v, k) for k, v in TASK_NAMES.items()], value="denoise", label="task"
-                )
-                photo = gr.File(
-                    label="photo (PNG/JPEG)", file_types=["image"], elem_id="restore-photo"
-                )
-                corrupt = gr.Checkbox(
-                    True,
-                    label="the photo is clean: corrupt it here, restore it, score against it",
-                )
-                original = gr.File(
-                    label="clean original (optional, for PSNR/SSIM)", file_types=["image"]
-                )
-                mask = gr.Sketchpad(
-                    label="inpaint an already corrupted photo: paint the missing region",
-                    type="numpy",
-                    image_mode="RGBA",
-                    canvas_size=(256, 256),
-                    visible=False,
-                )
-                generator = gr.Dropdown(
-                    restorer_names("denoise", demo.runs),
-                    value=SHIPPED,
-                    label="generator",
-                    allow_custom_value=True,  # another task's runs: the handler checks
-                )
-                methods = gr.CheckboxGroup(
-                    ALL_CLASSICAL,  # narrowed to the task's in the page; the handler checks
-                    value=classical_names("denoise"),
-                    label="classical methods beside it",
-                )
-                button = gr.Button("Restore", variant="primary", elem_id="restore-button")
-            with gr.Column(scale=2):
-                gallery = gr.Gallery(
-                    label="restorations",
-                    elem_id="restore-gallery",
-                    columns=3,
-                    height="auto",
-                    format="png",
-                )
-                table = gr.Dataframe(
-                    headers=["restorer", "PSNR dB", "SSIM", "ms"],
-                    label="against the clean original",
-                    elem_id="restore-table",
-                    interactive=False,
-                )
-
-        def options(task, corrupt):
-            names = classical_names(task)
-            return (
-                gr.Dropdown(restorer_names(task, demo.runs), value=SHIPPED),
-                gr.CheckboxGroup(names, value=names),
-                gr.Sketchpad(visible=task == "inpaint" and not corrupt),
+    with gr.Tab("Restore", id="restore"), gr.Row():
+        with gr.Column(scale=1):
+            inputs = _restore_inputs(demo)
+            button = gr.Button("Restore", variant="primary", elem_id="restore-button")
+        with gr.Column(scale=2):
+            gallery = gr.Gallery(
+                label="restorations", elem_id="restore-gallery", columns=3, format="png"
             )
-
-        app.load(options, [task, corrupt], [generator, methods, mask], api_name=False)
-        task.change(options, [task, corrupt], [generator, methods, mask], api_name=False)
-        corrupt.change(options, [task, corrupt], [generator, methods, mask], api_name=False)
-
-        @for_page
-        def go(task, photo, corrupt, original, mask, generator, methods):
-            panels, rows = restore(
-                task,
-                (photo, corrupt, original, mask),
-                generator,
-                methods or [],
-                demo.runs,
-                demo.shipped,
+            table = gr.Dataframe(
+                headers=["restorer", "PSNR dB", "SSIM", "ms"],
+                label="against the clean original",
+                elem_id="restore-table",
+                interactive=False,
             )
-            return panels, rows
+    task, _, corrupt, _, mask, generator, methods = inputs
 
-        button.click(
-            go,
-            [task, photo, corrupt, original, mask, generator, methods],
-            [gallery, table],
-            api_name="restore",
+    def options(task, corrupt):
+        names = classical_names(task)
+        return (
+            gr.Dropdown(restorer_names(task, demo.runs), value=SHIPPED),
+            gr.CheckboxGroup(names, value=names),
+            gr.Sketchpad(visible=task == "inpaint" and not corrupt),
         )
+
+    for event in (app.load, task.change, corrupt.change):
+        event(options, [task, corrupt], [generator, methods, mask], api_name=False)
+
+    @for_page
+    def go(task, photo, corrupt, original, mask, generator, methods):
+        inputs = (photo, corrupt, original, mask)
+        return restore(task, inputs, generator, methods or [], demo.runs, demo.shipped)
+
+    button.click(go, inputs, [gallery, table], api_name="restore")
 
 
 def _classify_tab(demo: Demo) -> None:
@@ -351,9 +313,7 @@ def _classify_tab(demo: Demo) -> None:
                 probs = gr.Label(
                     num_top_classes=10, label="class probabilities", elem_id="classify-probs"
                 )
-                seen = gr.Image(
-                    label="as the classifier sees it", type="numpy", format="png", interactive=False
-                )
+                seen = _picture("as the classifier sees it")
         button.click(
             for_page(lambda name, u, d, i: h.classify(demo.run(name), u, d, i)),
             [run, upload, drawing, invert],
@@ -374,12 +334,7 @@ def _reconstruct_tab(demo: Demo) -> None:
                 invert = gr.Checkbox(False, label="invert (dark ink on a light page)")
                 button = gr.Button("Reconstruct", variant="primary", elem_id="reconstruct-button")
             with gr.Column(scale=2):
-                pair = gr.Image(
-                    label="original | reconstruction G(E(x))",
-                    type="numpy",
-                    format="png",
-                    interactive=False,
-                )
+                pair = _picture("original | reconstruction G(E(x))")
                 score = gr.Number(label="PSNR dB", interactive=False)
         button.click(
             for_page(lambda name, u, i: h.reconstruct(demo.run(name), u, i)),
@@ -400,9 +355,7 @@ def _watch_tab(demo: Demo) -> None:
         follow = gr.Checkbox(True, label=f"follow (re-read every {WATCH_SECONDS:g} s)")
         status = gr.Markdown()
         with gr.Row():
-            samples = gr.Image(
-                label="newest samples", type="numpy", format="png", interactive=False
-            )
+            samples = _picture("newest samples")
             curves = gr.Image(label="curves (metrics.jsonl)", type="filepath", interactive=False)
         timer = gr.Timer(WATCH_SECONDS, active=True)
         look = for_page(lambda name: watch(demo.run(name), demo.outbox))
