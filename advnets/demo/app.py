@@ -151,7 +151,9 @@ def _walk_tab(demo: Demo) -> None:
                 gr.Markdown("Click a sample for the start, then one for the end, or type them.")
                 with gr.Row():
                     seed_a = gr.Number(0, label="start: seed", precision=0, minimum=0)
-                    index_a = gr.Number(0, label="start: sample", precision=0, minimum=0)
+                    index_a = gr.Number(
+                        0, label="start: sample", precision=0, minimum=0, elem_id="walk-index-a"
+                    )
                 with gr.Row():
                     seed_b = gr.Number(1, label="end: seed", precision=0, minimum=0)
                     index_b = gr.Number(0, label="end: sample", precision=0, minimum=0)
