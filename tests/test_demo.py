@@ -302,6 +302,25 @@ def test_watch_reads_the_newest_samples_and_the_curves(runs, outbox):
     assert line.startswith("gan: step 20, epoch ") and "(samples: epoch_" in line
 
 
+def test_a_run_still_starting_is_watched_and_its_curves_redrawn_when_it_grows(
+    folders, outbox, tmp_path
+):
+    import shutil
+
+    young = tmp_path / "young"
+    young.mkdir()
+    shutil.copy(folders["gan"] / "metrics.jsonl", young / "metrics.jsonl")
+    [run], problems = load_runs([young], CPU)
+    assert problems == [] and run.cfg is None and run.G is None
+    samples, first, line = watch(run, outbox)
+    assert samples is None and line.startswith("young: step 20, ")
+    assert watch(run, outbox)[1] == first  # unchanged: not drawn again
+    with open(young / "metrics.jsonl", "a") as f:
+        f.write('{"loss_d": 1.0, "loss_g": 0.5, "step": 25, "epoch": 0.05}\n')
+    again, later = watch(run, outbox)[1:]
+    assert again != first and later.startswith("young: step 25, epoch 0.05: loss_d 1")
+
+
 def test_the_start_line_says_who_can_reach_the_page():
     assert where_line("127.0.0.1", 7860, 2) == (
         "advnets demo: 2 run(s) at http://127.0.0.1:7860 (only this machine can reach it; "

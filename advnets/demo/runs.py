@@ -31,6 +31,7 @@ class DemoRun:
     restorer: object | None = None  # a restoration run's G, as a Restorer
     images: bool = False  # G makes images (not points)
     calibrations: dict = field(default_factory=dict)  # Jacobian norms per class, made once
+    curves: tuple = ()  # (metrics.jsonl's size and time, the picture of its curves)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property

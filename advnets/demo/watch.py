@@ -49,12 +49,16 @@ def watch(run: DemoRun, outbox: Outbox) -> tuple[np.ndarray | None, str | None, 
     from advnets.viz import read_metrics, save_training_curves
 
     samples, name = latest_samples(run)
+    metrics = run.folder / "metrics.jsonl"
     try:
-        rows, eval_rows = read_metrics(run.folder / "metrics.jsonl")
-    except AdvnetsError as err:
+        rows, eval_rows = read_metrics(metrics)
+        stat = metrics.stat()
+    except (AdvnetsError, OSError) as err:
         return samples, None, f"{run.name}: {err}".replace(str(run.folder), run.name)
-    curves = save_training_curves(
-        rows, eval_rows, outbox.path(f"{run.name}-curves", ".png"), run.name
-    )
+    key = (stat.st_size, stat.st_mtime_ns)
+    if not run.curves or run.curves[0] != key or not run.curves[1].is_file():
+        path = outbox.path(f"{run.name}-curves", ".png")  # drawn again only when it grew
+        run.curves = (key, save_training_curves(rows, eval_rows, path, run.name))
+    curves = run.curves[1]
     line = status_line(rows, eval_rows) + (f" (samples: {name})" if name else "")
     return samples, str(curves), f"{run.name}: {line}"
