@@ -34,6 +34,7 @@ TASK_NAMES = {
 }
 ALL_CLASSICAL = sorted({name for task in TASK_NAMES for name in classical_names(task)})
 WATCH_SECONDS = 5.0  # how often the Watch tab re-reads a run
+CACHE_SECONDS = (3600, 3600)  # Gradio's copies of pictures and downloads: hourly, over 1 h old
 
 
 @dataclass
@@ -369,7 +370,9 @@ def _watch_tab(demo: Demo) -> None:
 def build_app(demo: Demo) -> gr.Blocks:
     """The page: a header naming the runs (and how many folders were skipped), then the
     tabs."""
-    with gr.Blocks(title="advnets demo", analytics_enabled=False) as app:
+    with gr.Blocks(
+        title="advnets demo", analytics_enabled=False, delete_cache=CACHE_SECONDS
+    ) as app:
         shown = ", ".join(run.name for run in demo.runs) or "none"
         skipped = len(demo.problems)  # their paths stay in the server's log
         note = f" ({skipped} folder(s) skipped: see the server's log)" if skipped else ""
