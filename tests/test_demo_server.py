@@ -329,3 +329,28 @@ def test_the_browser_classifies_an_upload_and_shows_bad_ones_as_errors(served, p
     tab.locator("#classify-button").click()
     tab.get_by_text("notes.png: not a readable picture").first.wait_for()
     assert outside == []
+
+
+def test_the_browser_classifies_a_drawing(page):
+    from playwright.sync_api import expect
+
+    tab, outside = page
+    tab.get_by_role("tab", name="Classify").click()
+    shown = tab.locator("#classify-seen img").first
+    before = shown.get_attribute("src") if shown.count() else ""
+    tab.locator("#classify-upload button[aria-label='Clear']").first.click()
+    pad = tab.locator("#classify-drawing")
+    pad.get_by_role("button", name="Brush").first.click()
+    box = pad.locator("canvas").first.bounding_box()
+    middle = box["x"] + box["width"] / 2
+    tab.mouse.move(middle, box["y"] + 0.25 * box["height"])
+    tab.mouse.down()
+    for k in range(1, 11):  # a vertical stroke down the middle: a "1"
+        tab.mouse.move(middle, box["y"] + (0.25 + 0.05 * k) * box["height"])
+    tab.mouse.up()
+    tab.locator("#classify-button").click()
+    expect(shown).not_to_have_attribute("src", before or "none")  # the new answer
+    seen = _picture_in(tab, "#classify-seen")[2:-2, 2:-2][::2, ::2]  # the 28 x 28 input
+    assert seen.shape == (28, 28)
+    assert seen[8:20, 12:16].mean() > 150 and seen[:, :8].max() == 0 and seen[:, 20:].max() == 0
+    assert outside == []

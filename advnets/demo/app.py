@@ -242,6 +242,7 @@ def _restore_inputs(demo: Demo) -> list:
         image_mode="RGBA",
         canvas_size=(256, 256),
         visible=False,
+        brush=gr.Brush(default_size=24, colors=["#000000"], color_mode="fixed"),
     )
     generator = gr.Dropdown(
         restorer_names("denoise", demo.runs),
@@ -306,6 +307,8 @@ def _classify_tab(demo: Demo) -> None:
                 )
                 drawing = gr.Sketchpad(
                     label="or draw one (used when there is a drawing)",
+                    elem_id="classify-drawing",
+                    brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
                     type="numpy",
                     image_mode="RGBA",
                     canvas_size=(224, 224),
@@ -316,7 +319,7 @@ def _classify_tab(demo: Demo) -> None:
                 probs = gr.Label(
                     num_top_classes=10, label="class probabilities", elem_id="classify-probs"
                 )
-                seen = _picture("as the classifier sees it")
+                seen = _picture("as the classifier sees it", "classify-seen")
         button.click(
             for_page(lambda name, u, d, i: h.classify(demo.run(name), u, d, i)),
             [run, upload, drawing, invert],

@@ -60,21 +60,27 @@ def read_upload(
         raise DataError(text) from None
 
 
-def read_drawing(value: object) -> Tensor | None:
-    """A drawing from the page's sketchpad as ink (1, 1, H, W) on [0, 1]: how opaque each
-    pixel was painted (so light strokes on a transparent canvas read as bright ink, the
-    way MNIST's digits are white on black); None when nothing was drawn."""
-    if isinstance(value, dict):
-        value = value.get("composite")
-    if value is None:
-        return None
-    array = np.asarray(value)
+def _ink(array: np.ndarray) -> np.ndarray:
+    """How much each pixel of a painted picture (H, W, 3 or 4) is ink: dark and opaque."""
     if array.ndim != 3 or array.shape[2] not in (3, 4) or array.size == 0:
         raise DataError("the drawing came back in a shape the page cannot read; draw it again")
-    if array.shape[2] == 4:
-        ink = array[..., 3].astype(np.float32) / 255
-    else:
-        ink = 1 - array.mean(2).astype(np.float32) / 255  # no alpha: dark ink on white
+    pixels = array.astype(np.float32) / 255
+    ink = 1 - pixels[..., :3].mean(2)
+    return ink * pixels[..., 3] if array.shape[2] == 4 else ink
+
+
+def read_drawing(value: object) -> Tensor | None:
+    """A drawing from the page's sketchpad as ink (1, 1, H, W) on [0, 1], bright where it
+    was painted (as MNIST's digits are white on black): its layers' strokes (dark, opaque
+    pixels) over the canvas's white background, or the picture itself; None when nothing was
+    drawn."""
+    if isinstance(value, dict):
+        layers = [layer for layer in value.get("layers") or [] if layer is not None]
+        value = layers or value.get("composite")
+    if value is None:
+        return None
+    pictures = value if isinstance(value, list) else [value]
+    ink = np.max([_ink(np.asarray(p)) for p in pictures], axis=0)
     if not ink.any():
         return None
     return torch.from_numpy(ink)[None, None]
