@@ -495,6 +495,23 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     _add_classifier_command(sub)
 
 
+def cmd_demo(args: argparse.Namespace) -> None:
+    from advnets.demo import serve
+
+    serve(args.run_dirs, args.host, args.port, args.device)
+
+
+def _add_demo_command(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="a web page (Gradio) showing runs: pip install -e '.[demo]'")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders to show")
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: this machine only)"
+    )
+    p.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    p.add_argument("--device", choices=DEVICES, default="cpu", help="where the nets run")
+    p.set_defaults(func=cmd_demo)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="advnets", description="Generative Adversarial Nets: train, sample, evaluate."
@@ -504,6 +521,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_commands(sub)
     add_picture_commands(sub)
     add_restore_commands(sub)
+    _add_demo_command(sub)
     return parser
 
 
