@@ -48,18 +48,11 @@ class DemoRun:
 
 
 def load_demo_run(folder: Path, name: str, device: torch.device) -> DemoRun:
-    """The nets of one run folder (checkpoint loaded with weights_only, once), or a watched
+    """The nets of one run folder (loaded once, by `advnets.runs.load_run`), or a watched
     folder without a checkpoint yet; a one-line AdvnetsError for anything else."""
-    from advnets.checkpoint import checkpoint_path, load_checkpoint
-    from advnets.methods import METHODS
-    from advnets.reconstruction import autoencoder_from_checkpoint
+    from advnets.checkpoint import checkpoint_path
     from advnets.restore import from_generator
-    from advnets.sampling import (
-        checkpoint_config,
-        classifier_from_checkpoint,
-        generator_from_checkpoint,
-        nets_from_checkpoint,
-    )
+    from advnets.runs import load_run
 
     if not folder.is_dir():
         raise ConfigError(f"{folder}: not a folder; give the run folders written by advnets train")
@@ -67,21 +60,17 @@ def load_demo_run(folder: Path, name: str, device: torch.device) -> DemoRun:
         if not any((folder / f).exists() for f in WATCHED_FILES):
             raise ConfigError(f"{folder}: holds no run (no checkpoint.pt or metrics.jsonl)")
         return DemoRun(name, folder)
-    ckpt = load_checkpoint(folder, map_location=device)
-    cfg = checkpoint_config(ckpt)
-    run = DemoRun(name, folder, cfg)
-    method = METHODS.get(cfg.method)
+    loaded = load_run(folder, device)
+    run, method = DemoRun(name, folder, loaded.cfg), loaded.method
+    run.images = len(loaded.data_shape) == 3
     if method.sample_player is not None:
-        run.G = generator_from_checkpoint(ckpt, device)[0].eval()
-        run.images = len(ckpt["data_shape"]) == 3
-    if method.classifies:
-        run.D = classifier_from_checkpoint(ckpt, device)[0].eval()
-    if "E" in ckpt["nets"]:
-        run.E, run.G = autoencoder_from_checkpoint(ckpt, device)[:2]
-        run.images = True
-    if cfg.method.startswith("restoration"):
-        G = nets_from_checkpoint(ckpt, cfg, ("G",), device)["G"]
-        run.restorer = from_generator(G, int(ckpt["data_shape"][0]))
+        run.G = loaded.sampler()
+    if method.classifier_player is not None:
+        run.D = loaded.classifier()
+    if method.encoder_player is not None:
+        run.E = loaded.encoder()
+    if method.restorer_player is not None:
+        run.restorer = from_generator(loaded.restorer(), loaded.data_shape[0])
     return run
 
 
