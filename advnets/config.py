@@ -78,7 +78,10 @@ class NetConfig:
 
     arch: str = "mlp"  # registry name; see advnets.nets
     hidden: list[int] = field(default_factory=lambda: [1200, 1200])
-    activation: str = "relu"  # relu | leaky_relu | tanh | softplus | maxout
+    activation: str = "relu"  # relu | leaky_relu | tanh | softplus | sigmoid | maxout
+    # MLPs: one nonlinearity per hidden layer, overriding `activation` ([]: `activation` for
+    # every layer); the paper's CIFAR-10 and TFD generators: [relu, sigmoid]
+    activations: list[str] = field(default_factory=list)
     pieces: int = 5  # maxout: linear pieces per unit
     leaky_slope: float = 0.2
     batch_norm: bool = False  # after each hidden linear layer but the first (PyTorch-GAN style)
@@ -438,6 +441,7 @@ def path_override(key: str, path: str | os.PathLike) -> str:
 MLP_ONLY = (
     "hidden",
     "activation",
+    "activations",
     "pieces",
     "batch_norm",
     "batch_norm_first",

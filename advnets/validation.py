@@ -116,6 +116,16 @@ def check_optim(o: OptimConfig, which: str) -> None:
 def check_net(net: NetConfig, prefix: str, num_classes: int) -> None:
     check(all(w >= 1 for w in net.hidden), f"{prefix}hidden widths must be >= 1")
     check(net.pieces >= 1, f"{prefix}pieces must be >= 1")
+    check(
+        not net.activations or len(net.activations) == len(net.hidden),
+        f"{prefix}activations needs one per hidden layer ({len(net.hidden)}), got "
+        f"{len(net.activations)}; or [] for {prefix}activation on every layer",
+    )
+    for act in net.activations:
+        check(
+            act in ACTIVATIONS,
+            f"unknown {prefix}activations entry {act!r}; choose from: {', '.join(ACTIVATIONS)}",
+        )
     check(net.channels >= 1 and net.init_scale > 0, f"{prefix}channels, init_scale must be > 0")
     check(
         net.weight_norm_layers in ("all", "output"),

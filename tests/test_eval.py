@@ -91,7 +91,7 @@ def test_eval_run_end_to_end_appends_metrics(tmp_path, capsys):
     assert rows[-1]["step"] == 20 and rows[-1]["eval"]["modes_total"] == 8
     assert main(["eval", str(run_dir), "--metric", "parzen"]) == 2
     err = capsys.readouterr().err
-    assert "Parzen protocol is the paper's for fashion, mnist, not 'ring'" in err
+    assert "Parzen protocol is the paper's for faces, fashion, mnist, not 'ring'" in err
 
 
 @pytest.mark.parametrize("metric, better", [("fid", min), ("parzen", max)])

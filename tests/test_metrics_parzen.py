@@ -78,3 +78,27 @@ def test_sigma_comes_from_the_validation_set_never_the_test_set():
     assert result.sigma == pytest.approx(0.05)
     expected = brute_force(samples.numpy(), test.numpy(), 0.05).mean()
     assert result.mean == pytest.approx(expected, rel=1e-9)
+
+
+def test_faces_are_scored_on_people_never_seen(data_root):
+    """Sigma is chosen on the 4 validation people and the 8 test people are scored; while
+    training (reference valid) the validation people are halved between the two."""
+    from advnets.data import load_images01
+    from advnets.metrics.evaluate import EvalSettings, parzen
+
+    root = str(data_root)
+    train, valid, test = (load_images01("faces", s, root)[0].flatten(1) for s in SPLITS)
+    settings = EvalSettings(parzen_samples=len(train), data_root=root)
+    scores = parzen(train.view(-1, 1, 64, 64), "faces", settings)
+    assert (scores["parzen_valid"], scores["parzen_test"]) == (40, 80)
+    expected = parzen_protocol(train, valid, test)
+    assert scores["parzen"] == pytest.approx(expected.mean, rel=1e-9)
+    assert scores["parzen_sigma"] == pytest.approx(expected.sigma, rel=1e-9)
+    settings.reference = "valid"
+    scores = parzen(train.view(-1, 1, 64, 64), "faces", settings)
+    assert (scores["parzen_valid"], scores["parzen_test"]) == (20, 20)
+    expected = parzen_protocol(train, valid[:20], valid[20:])
+    assert scores["parzen"] == pytest.approx(expected.mean, rel=1e-9)
+
+
+SPLITS = ("train", "valid", "test")

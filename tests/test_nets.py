@@ -267,3 +267,39 @@ def test_named_inits_give_their_weight_scale_and_zero_biases(init, scale, std_of
         n_out, n_in = m.weight.shape
         assert m.weight.std().item() == pytest.approx(std_of(n_in, n_out), rel=0.05)
         assert torch.count_nonzero(m.bias) == 0
+
+
+@pytest.mark.parametrize(
+    "preset, shape, d_units", [("gan-cifar10", (3, 32, 32), 1600), ("gan-faces", (1, 64, 64), 1200)]
+)
+def test_paper_cifar10_and_tfd_models_follow_their_yamls(preset, shape, d_units):
+    """G: 8000 ReLU, 8000 sigmoid, sigmoid output; D: two maxout layers of 5 pieces (the
+    nets built at smaller widths, so that the test stays fast)."""
+    import dataclasses
+
+    cfg = load_preset(preset)
+    g, d = cfg.model.generator, cfg.model.discriminator
+    assert g.hidden == [8000, 8000] and g.activations == ["relu", "sigmoid"]
+    assert d.hidden == [d_units, d_units] and (d.activation, d.pieces) == ("maxout", 5)
+    small = dataclasses.replace(
+        cfg.model,
+        generator=dataclasses.replace(g, hidden=[40, 30]),
+        discriminator=dataclasses.replace(d, hidden=[20, 10]),
+    )
+    G = build_generator(small, shape, torch.full((math.prod(shape),), 0.5))
+    assert [type(m) for m in G.body] == [nn.Linear, nn.ReLU, nn.Linear, nn.Sigmoid]
+    x = G(torch.randn(4, 100))
+    assert x.shape == (4, *shape) and x.min() >= 0 and x.max() <= 1
+    D = build_discriminator(small, shape)
+    assert [m.units for m in D.modules() if isinstance(m, Maxout)] == [20, 10]
+
+
+def test_per_layer_activations_are_checked():
+    from advnets.errors import ConfigError
+    from advnets.validation import check_net
+
+    with pytest.raises(ConfigError, match="activations needs one per hidden layer"):
+        check_net(NetConfig(hidden=[4, 4], activations=["relu"]), "model.generator.", 0)
+    with pytest.raises(ConfigError, match="unknown model.generator.activations entry 'relux'"):
+        check_net(NetConfig(hidden=[4], activations=["relux"]), "model.generator.", 0)
+    check_net(NetConfig(hidden=[4, 4], activations=["maxout", "sigmoid"]), "model.generator.", 0)

@@ -42,12 +42,13 @@ def test_a_refused_config_leaves_no_folder(family, tmp_path):
 
 
 def test_a_refused_cli_run_leaves_the_folder_free_for_the_next(tmp_path, capsys):
-    """The issue's case: a periodic evaluation of faces (which no metric scores) was refused
-    after config.yaml was written, and the next run then refused the folder."""
+    """The issue's case: a periodic evaluation of faces by a metric that cannot score them
+    was refused after config.yaml was written, and the next run then refused the folder."""
     out = str(tmp_path / "R")
-    assert main(["train", "vaegan-faces", "--out", out, "--set", "train.eval_every=100"]) == 2
+    fid = ["--set", "train.eval_every=100", "--set", "train.eval_metric=fid"]
+    assert main(["train", "vaegan-faces", "--out", out, *fid]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "train.eval_metric=auto cannot score faces" in err
+    assert err.count("\n") == 1 and "train.eval_metric=fid cannot score faces" in err
     assert not (tmp_path / "R").exists()
     run = advnets.train("gan-ring", out, overrides=QUIET)
     assert run.counters.step == 1 and (tmp_path / "R" / "checkpoint.pt").is_file()

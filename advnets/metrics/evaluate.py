@@ -130,7 +130,10 @@ def parzen(samples: Tensor, dataset: str, s: EvalSettings) -> dict[str, float]:
         )
     if s.reference == "valid":
         images = load_images01(dataset, "valid", s.data_root, s.parzen_valid + s.parzen_test)[0]
-        valid, test = images[: s.parzen_valid], images[s.parzen_valid :]
+        # a split smaller than 2 * parzen_valid (the faces' 4 validation people): its first
+        # half chooses sigma, its second is scored, so that neither is empty
+        cut = min(s.parzen_valid, len(images) // 2)
+        valid, test = images[:cut], images[cut:]
     else:
         valid = load_images01(dataset, "valid", s.data_root, s.parzen_valid)[0]
         test = load_images01(dataset, "test", s.data_root, s.parzen_test)[0]

@@ -27,13 +27,23 @@ ACTIVATIONS.add("relu", lambda cfg: nn.ReLU())
 ACTIVATIONS.add("leaky_relu", lambda cfg: nn.LeakyReLU(cfg.leaky_slope))
 ACTIVATIONS.add("tanh", lambda cfg: nn.Tanh())
 ACTIVATIONS.add("softplus", lambda cfg: nn.Softplus())
+ACTIVATIONS.add("sigmoid", lambda cfg: nn.Sigmoid())
 ACTIVATIONS.add("maxout", None)
 
 
-def _hidden_layer(cfg: NetConfig, n_in: int, n_out: int) -> list[nn.Module]:
-    if cfg.activation == "maxout":
+def _hidden_layer(
+    cfg: NetConfig, n_in: int, n_out: int, activation: str | None = None
+) -> list[nn.Module]:
+    activation = activation or cfg.activation
+    if activation == "maxout":
         return [Maxout(n_in, n_out, cfg.pieces)]
-    return [nn.Linear(n_in, n_out), ACTIVATIONS.get(cfg.activation)(cfg)]
+    return [nn.Linear(n_in, n_out), ACTIVATIONS.get(activation)(cfg)]
+
+
+def layer_activations(cfg: NetConfig) -> list[str]:
+    """Each hidden layer's nonlinearity: `activations` where given (the paper's CIFAR-10
+    and TFD generators: ReLU, then sigmoid), else `activation` for all."""
+    return list(cfg.activations) or [cfg.activation] * len(cfg.hidden)
 
 
 def _trunk(cfg: NetConfig, n_in: int, dropout: bool) -> tuple[list[nn.Module], int]:
@@ -43,9 +53,9 @@ def _trunk(cfg: NetConfig, n_in: int, dropout: bool) -> tuple[list[nn.Module], i
         layers.append(GaussianNoise(cfg.input_noise))
     if dropout and cfg.input_dropout > 0:
         layers.append(Dropout(cfg.input_dropout))
-    for i, width in enumerate(cfg.hidden):
-        block = _hidden_layer(cfg, n_in, width)
-        if cfg.batch_norm and (i > 0 or cfg.batch_norm_first) and cfg.activation != "maxout":
+    for i, (width, act) in enumerate(zip(cfg.hidden, layer_activations(cfg), strict=True)):
+        block = _hidden_layer(cfg, n_in, width, act)
+        if cfg.batch_norm and (i > 0 or cfg.batch_norm_first) and act != "maxout":
             block.insert(1, nn.BatchNorm1d(width, eps=cfg.bn_eps))
         layers += block
         if dropout and cfg.hidden_noise > 0:
