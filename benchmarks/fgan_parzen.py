@@ -16,8 +16,8 @@ from pathlib import Path
 
 from advnets.config import load_preset, path_override
 from advnets.errors import exit_on_error
-from advnets.metrics.evaluate import EvalSettings, check_samples, parzen
 from advnets.methods.fgan import DIVERGENCES
+from advnets.metrics.evaluate import EvalSettings, check_samples, parzen
 from advnets.sampling import sample_from_run
 from advnets.training import train
 

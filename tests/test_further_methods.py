@@ -248,3 +248,21 @@ def test_sample_eval_and_plot_on_a_tiny_run(preset, data_root, tmp_path, capsys)
         assert row["m_global"] == pytest.approx(
             row["loss_real"] + abs(0.5 * row["loss_real"] - row["loss_fake"]), abs=2e-6
         )
+
+
+def test_began_trains_on_a_folder_of_pictures(tmp_path, monkeypatch):
+    """`advnets train began-faces --images DIR --size N`: the method on pictures of one's own."""
+    from PIL import Image
+
+    monkeypatch.setenv("ADVNETS_CACHE", str(tmp_path / "cache"))
+    rng = torch.Generator().manual_seed(0)
+    (tmp_path / "pictures").mkdir()
+    for i in range(12):
+        pixels = torch.randint(0, 256, (20, 20, 3), generator=rng, dtype=torch.uint8)
+        Image.fromarray(pixels.numpy()).save(tmp_path / "pictures" / f"{i}.png")
+    run_dir = tmp_path / "run"
+    args = ["train", "began-faces", "--images", str(tmp_path / "pictures"), "--size", "16"]
+    sets = [f"--set={o}" for o in (*QUIET, *SMALL["began-faces"], "train.batch_size=4")]
+    assert main([*args, "--out", str(run_dir), "--steps", "2", *sets]) == 0
+    ckpt = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    assert ckpt["data_shape"] == [3, 16, 16] and 0 < float(ckpt["method"]["k"]) < 1
