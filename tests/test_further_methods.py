@@ -107,6 +107,12 @@ def test_losses_on_given_outputs_by_hand():
     r, f = torch.randn(64, generator=torch.Generator().manual_seed(0)).chunk(2)
     torch.testing.assert_close(d_loss(gan, r, f), d_minimax(r, f))
     torch.testing.assert_close(g_loss(gan, f, "practical"), g_non_saturating(f))
+    # the paper's Jensen-Shannon f is the GAN's f plus log 4: the same losses up to constants
+    js = DIVERGENCES.get("jensen_shannon")
+    torch.testing.assert_close(d_loss(js, r, f), d_loss(gan, r, f) - 2 * math.log(2.0))
+    torch.testing.assert_close(
+        g_loss(js, f, "practical"), g_loss(gan, f, "practical") - math.log(2)
+    )
 
 
 def test_single_step_is_one_simultaneous_phase(data_root):
