@@ -138,6 +138,7 @@ def test_single_step_is_one_simultaneous_phase(data_root):
         ("began-faces", "options.lambda_k=-1", "options.lambda_k must be >= 0"),
         ("began-faces", "options.margin=1", "'options.margin'"),
         ("ebgan-mnist", "model.discriminator.pack=2", "model.discriminator.pack=1"),
+        ("ebgan-mnist", "model.discriminator.activation=maxout", "takes no maxout"),
     ],
 )
 def test_bad_options_are_refused_in_one_line(preset, option, message):

@@ -66,6 +66,12 @@ def check_autoencoder_d(cfg: Config, code: int) -> None:
             f"method {cfg.method}: the autoencoder D takes no spectral_norm, augment, "
             "minibatch_kernels or weight_norm; unset them under model.discriminator"
         )
+    dropout = d.input_dropout or d.hidden_dropout
+    if d.arch == "mlp" and (d.activation == "maxout" or d.batch_norm or dropout):
+        raise ConfigError(
+            f"method {cfg.method}: the fully connected autoencoder D takes no maxout, "
+            "batch_norm or dropout; set model.discriminator.activation=leaky_relu and unset them"
+        )
     check_one_update_per_step(cfg)
 
 

@@ -14,7 +14,6 @@ import math
 from torch import Tensor, nn
 
 from advnets.config import ModelConfig, NetConfig
-from advnets.errors import ConfigError
 from advnets.nets.dcgan import _image_shape, norm_layer, stages
 from advnets.nets.layers import OUTPUTS, init_weights_
 from advnets.nets.mlp import ACTIVATIONS
@@ -22,8 +21,7 @@ from advnets.registry import Registry
 
 
 def _activation(cfg: NetConfig) -> nn.Module:
-    if cfg.activation == "maxout":
-        raise ConfigError("an autoencoder discriminator takes no maxout; set a plain activation")
+    """The hidden layers' nonlinearity (maxout is refused by the methods' checks)."""
     return ACTIVATIONS.get(cfg.activation)(cfg)
 
 
