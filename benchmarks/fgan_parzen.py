@@ -54,7 +54,8 @@ def score(divergence: str, epochs: float, run_dir: Path, data: str, extra: list[
     scores = parzen(
         check_samples((samples - lo) / (hi - lo), "mnist"), "mnist", EvalSettings(data_root=data)
     )
-    return {"divergence": divergence, "epochs": epochs, "train_seconds": seconds, **scores}
+    row = {"divergence": divergence, "epochs": epochs, "overrides": extra}
+    return {**row, "train_seconds": seconds, **scores}
 
 
 def main() -> None:
@@ -65,12 +66,19 @@ def main() -> None:
     parser.add_argument("--data", default=os.environ.get("ADVNETS_DATA", "../shared/data"))
     parser.add_argument("--set", action="append", default=[], help="override, repeatable")
     args = parser.parse_args()
+    unknown = [d for d in args.divergence or [] if d not in DIVERGENCES]
+    if unknown:
+        parser.error(f"--divergence {unknown[0]}: choose one of {', '.join(DIVERGENCES)}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results = out / "fgan-parzen.jsonl"
-    done = {}
-    if results.is_file():
-        done = {r["divergence"]: r for r in map(json.loads, results.read_text().splitlines())}
+    rows = list(map(json.loads, results.read_text().splitlines())) if results.is_file() else []
+    # a row is reused only for the same divergence, epochs and overrides
+    done = {
+        r["divergence"]: r
+        for r in rows
+        if (r["epochs"], r.get("overrides", [])) == (args.epochs, args.set)
+    }
     for divergence in args.divergence or list(DIVERGENCES):
         if divergence not in done:
             run_dir = out / f"fgan-{divergence}-{args.epochs:g}ep"

@@ -273,3 +273,15 @@ def test_began_trains_on_a_folder_of_pictures(tmp_path, monkeypatch):
     assert main([*args, "--out", str(run_dir), "--steps", "2", *sets]) == 0
     ckpt = torch.load(run_dir / "checkpoint.pt", weights_only=True)
     assert ckpt["data_shape"] == [3, 16, 16] and 0 < float(ckpt["method"]["k"]) < 1
+
+
+def test_fgan_benchmark_refuses_an_unknown_divergence_before_any_work(tmp_path):
+    import sys
+
+    from conftest import REPO, run_in_process
+
+    script = str(REPO / "benchmarks" / "fgan_parzen.py")
+    result = run_in_process([sys.executable, script, "--divergence", "kld", "--out", str(tmp_path)])
+    last = result.stderr.strip().splitlines()[-1]  # argparse's usage, then the one line
+    assert result.returncode == 2 and "--divergence kld: choose one of" in last, result.stderr
+    assert not (tmp_path / "fgan-parzen.jsonl").exists()
