@@ -108,6 +108,7 @@ def check_structure(ckpt: dict[str, Any], path: Path | str = "the checkpoint") -
             and len(ckpt["nets"]) > 0
             and all(isinstance(k, str) and _is_state(v) for k, v in ckpt["nets"].items()),
         ),
+        ("method", _is_state(ckpt.get("method", {}))),
         (
             "averages",
             isinstance(ckpt.get("averages", {}), dict)

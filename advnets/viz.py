@@ -277,6 +277,23 @@ def _plot_losses_and_d(axes, rows: list[dict]) -> None:
     axes[1].set_ylabel("mean D output")
 
 
+TRAIN_PANELS = {  # a step statistic with a panel of its own where the rows hold it
+    "m_global": "BEGAN's convergence M_global",
+}
+
+
+def train_panels(rows: list[dict]) -> list[str]:
+    """The statistics of `TRAIN_PANELS` that some training row holds, one panel each."""
+    return [k for k in TRAIN_PANELS if any(isinstance(r.get(k), int | float) for r in rows)]
+
+
+def plot_statistic(ax, rows: list[dict], key: str) -> None:
+    """One training statistic against the step."""
+    points = [(r["step"], r[key]) for r in rows if isinstance(r.get(key), int | float)]
+    ax.plot(*zip(*points, strict=True), lw=1, label=key)
+    ax.set_ylabel(TRAIN_PANELS[key])
+
+
 def plot_score(ax, eval_rows: list[dict], key: str) -> None:
     """One evaluation score against the step, with its error bar where `EVAL_KEYS` names one;
     one line per split where the rows name it (`accuracy_split`: valid during training, test
@@ -308,19 +325,22 @@ def save_training_curves(
     rows: list[dict], eval_rows: list[dict], path: Path, title: str = ""
 ) -> Path:
     """Panels against the step (epochs on the top axis): the losses, D(x) and D(G(z)) (1/2
-    marked: D* = 1/2 once p_g = p_data), then one panel per evaluation score. The picture is
+    marked: D* = 1/2 once p_g = p_data), one panel per statistic of `TRAIN_PANELS` the rows
+    hold (BEGAN's M_global), then one per evaluation score. The picture is
     PANEL_INCHES * PLOT_DPI pixels per panel."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    scores = eval_panels(eval_rows)
-    panels = 2 + len(scores)
+    scores, statistics = eval_panels(eval_rows), train_panels(rows)
+    panels = 2 + len(statistics) + len(scores)
     width, height = PANEL_INCHES
     fig, axes = plt.subplots(panels, 1, figsize=(width, height * panels), dpi=PLOT_DPI, sharex=True)
     _plot_losses_and_d(axes, rows)
-    for ax, key in zip(axes[2:], scores, strict=True):
+    for ax, key in zip(axes[2:], statistics, strict=False):
+        plot_statistic(ax, rows, key)
+    for ax, key in zip(axes[2 + len(statistics) :], scores, strict=True):
         plot_score(ax, eval_rows, key)
     for ax in axes:
         ax.grid(alpha=0.3)

@@ -3,6 +3,9 @@ compute (advnets.methods.base); the generic step in advnets.training.step runs t
 A new method is one file here plus its presets, registered in METHODS."""
 
 from advnets.methods.base import Counters, Method, Phase, Stats
+from advnets.methods.began import BEGAN
+from advnets.methods.ebgan import EBGAN
+from advnets.methods.fgan import FGAN
 from advnets.methods.gan import GAN, UPDATES
 from advnets.methods.restoration import ContentOnly, Restoration
 from advnets.methods.ssgan import ImprovedGAN, SemiSupervisedGAN
@@ -20,5 +23,8 @@ METHODS.add("vaegan", VAEGAN)  # Larsen et al. 2016: encoder, decoder = G, discr
 METHODS.add("vae", VAE)  # Kingma & Welling 2014, on the VAE/GAN networks
 METHODS.add("restoration", Restoration)  # G restores corrupted images, D judges them
 METHODS.add("restoration-content", ContentOnly)  # the same G on the L1 loss alone
+METHODS.add("fgan", FGAN)  # Nowozin et al. 2016: any f-divergence's variational bound
+METHODS.add("ebgan", EBGAN)  # Zhao et al. 2017: autoencoder D, energy = reconstruction MSE
+METHODS.add("began", BEGAN)  # Berthelot et al. 2017: autoencoder D, L1 energy, balance k_t
 
 __all__ = ["Counters", "GAN", "METHODS", "Method", "Phase", "Stats", "UPDATES"]

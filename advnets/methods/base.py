@@ -112,6 +112,16 @@ class Method(ABC):
         """Called after each optimizer step of `player` (e.g. WGAN's weight clipping)."""
         return None
 
+    def state_dict(self) -> dict[str, Tensor]:
+        """The method's own training state beyond its players' (e.g. BEGAN's k_t), saved in
+        every checkpoint so that a resume continues exactly; none by default."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        """Restore what `state_dict` gave (a checkpoint without the entry gives {})."""
+        if state:
+            raise ValueError(f"method state {', '.join(state)} for a method that keeps none")
+
 
 def check_plain_d(cfg: Config, why: str) -> None:
     """Methods whose D is not a conditional or packed GAN discriminator."""

@@ -95,6 +95,7 @@ class Run:
             {n: p.net for n, p in players.items()},
             {n: p.optimizer for n, p in players.items()},
         )
+        method.load_state_dict(self.method.state_dict())
         step = dataclasses.replace(self.step, players=players, method=method)
         return dataclasses.replace(self, players=players, method=method, step=step)
 
@@ -120,6 +121,7 @@ class Run:
             "nets": {p.name: p.net.state_dict() for p in players},
             "optimizers": {p.name: p.optimizer.state_dict() for p in players},
             "averages": {p.name: p.average.state_dict() for p in players if p.average},
+            "method": self.method.state_dict(),
             "sampler": self.data.sampler.state_dict(),
             **({"labelled": self.data.labelled.state_dict()} if self.data.labelled else {}),
             **({"g_real": self.data.g_real.state_dict()} if self.data.g_real else {}),
@@ -134,6 +136,7 @@ class Run:
             player.optimizer.load_state_dict(ckpt["optimizers"][name])
             player.updates = int(ckpt["counters"]["updates"][name])
             self._load_average(player, ckpt["averages"].get(name))
+        self.method.load_state_dict(ckpt.get("method", {}))
         self.data.sampler.load_state_dict(ckpt["sampler"])
         if self.data.labelled is not None:
             self.data.labelled.load_state_dict(ckpt["labelled"])
