@@ -34,7 +34,7 @@ for _task in (
     Task("inpaint", masked=True),
 ):
     TASKS.add(_task.name, _task)
-MASKS = ("centre", "holes")  # restore.mask
+MASKS = ("centre", "holes", "rectangles", "strokes")  # restore.mask
 
 
 @dataclass
@@ -44,6 +44,20 @@ class Degraded:
 
     image: Tensor
     mask: Tensor | None = None
+    size: tuple[int, int] | None = None  # super-resolution: the (H, W) a restorer returns
+
+
+def pad_to_multiple(x: Tensor, factor: int) -> Tensor:
+    """x with its bottom rows and right columns repeated until each side is a multiple of
+    `factor`: an odd-sized photo downsampled without losing its last row or column."""
+    h, w = x.shape[-2:]
+    bottom, right = -h % factor, -w % factor
+    return F.pad(x, (0, right, 0, bottom), mode="replicate") if bottom or right else x
+
+
+def crop_to(x: Tensor, size: tuple[int, int] | None) -> Tensor:
+    """The top-left (H, W) of x (None: x itself): a padded super-resolution cropped back."""
+    return x if size is None else x[..., : size[0], : size[1]]
 
 
 def downsample(x: Tensor, factor: int) -> Tensor:
@@ -82,10 +96,16 @@ def blur(x: Tensor, std: float) -> Tensor:
 def make_mask(
     n: int, size: tuple[int, int], cfg: RestoreConfig, generator: torch.Generator | None = None
 ) -> Tensor:
-    """Masks (n, 1, H, W), 1 = missing: a centred square, or `cfg.holes` random squares, of
-    side mask_size x the shorter image side."""
+    """Masks (n, 1, H, W), 1 = missing: a centred square, `cfg.holes` random squares of side
+    mask_size x the shorter image side, `cfg.holes` random rectangles (each side 1/2 to 3/2
+    of that), or `cfg.holes` free-form strokes (advnets.data.masks)."""
     h, w = size
     side = max(1, round(cfg.mask_size * min(h, w)))
+    if cfg.mask in ("rectangles", "strokes"):
+        from advnets.data.masks import random_rectangles, random_strokes
+
+        draw = random_rectangles if cfg.mask == "rectangles" else random_strokes
+        return torch.stack([draw(size, side, cfg.holes, generator) for _ in range(n)])[:, None]
     mask = torch.zeros(n, 1, h, w)
     if cfg.mask == "centre":
         top, left = (h - side) // 2, (w - side) // 2
@@ -100,10 +120,13 @@ def make_mask(
 
 
 def degrade(x: Tensor, cfg: RestoreConfig, generator: torch.Generator | None = None) -> Degraded:
-    """Corrupt clean images x (N, C, H, W) on [0, 1] as `cfg.task` says."""
+    """Corrupt clean images x (N, C, H, W) on [0, 1] as `cfg.task` says. Super-resolution
+    pads a side that the factor does not divide (its last row or column repeated) and
+    records the clean size, so restorers return images of exactly that size."""
     task = TASKS.get(cfg.task)
-    if task.scale > 1:
-        return Degraded(downsample(x, task.scale))
+    if task.scale > 1:  # an odd side padded first, so the restorer can crop back to it
+        small = downsample(pad_to_multiple(x, task.scale), task.scale)
+        return Degraded(small, size=(x.shape[-2], x.shape[-1]))
     if task.name == "denoise":
         return Degraded(add_noise(x, cfg.noise, generator))
     if task.name == "deblur":

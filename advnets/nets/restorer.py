@@ -65,18 +65,32 @@ class ResidualRestorer(nn.Module):
         nn.init.zeros_(self.tail.bias)
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        if self.masked and mask is None:
+            raise ValueError("an inpainting restorer needs the mask of missing pixels")
+        start = self.start(x, mask)
+        return self.correct(start, mask, x if self.masked else None)
+
+    def start(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        """What the network corrects: x upsampled bicubically (super-resolution), smoothly
+        filled in its holes (inpainting) or x itself. Global, but cheap at any size."""
         if self.scale > 1:
             size = (x.shape[-2] * self.scale, x.shape[-1] * self.scale)
             x = F.interpolate(x, size=size, mode="bicubic", align_corners=False)
-        if self.masked and mask is None:
-            raise ValueError("an inpainting restorer needs the mask of missing pixels")
-        known = x
-        if self.masked:
-            mask = mask.to(x)
-            x = smooth_fill(x, mask)
-        inputs = torch.cat([x, mask], 1) if self.masked else x
-        out = x + self.tail(self.blocks(F.relu(self.head(inputs))))
+        return smooth_fill(x, mask.to(x)) if self.masked else x
+
+    def correct(self, start: Tensor, mask: Tensor | None, known: Tensor | None) -> Tensor:
+        """start + the learned correction (known pixels kept when inpainting). Each output
+        pixel depends on the start's pixels within `reach` of it, so a large image can be
+        corrected tile by tile (advnets.restore.tiles) with the same result."""
+        mask = mask.to(start) if self.masked else None
+        inputs = torch.cat([start, mask], 1) if self.masked else start
+        out = start + self.tail(self.blocks(F.relu(self.head(inputs))))
         return mask * out + (1 - mask) * known if self.masked else out
+
+    @property
+    def reach(self) -> int:
+        """Pixels of context each output pixel sees on each side: one per 3x3 convolution."""
+        return 2 + 2 * len(self.blocks)
 
 
 class PatchDiscriminator(nn.Module):
