@@ -34,7 +34,8 @@ for _task in (
     Task("inpaint", masked=True),
 ):
     TASKS.add(_task.name, _task)
-MASKS = ("centre", "holes", "rectangles", "strokes")  # restore.mask
+MASKS = ("centre", "holes", "rectangles", "strokes", "mixed")  # restore.mask
+FILLS = ("smooth", "biharmonic")  # restore.fill
 
 
 @dataclass
@@ -45,6 +46,7 @@ class Degraded:
     image: Tensor
     mask: Tensor | None = None
     size: tuple[int, int] | None = None  # super-resolution: the (H, W) a restorer returns
+    sigma: Tensor | None = None  # denoise: each image's noise std (N,) if the user gives it
 
 
 def pad_to_multiple(x: Tensor, factor: int) -> Tensor:
@@ -75,6 +77,28 @@ def add_noise(x: Tensor, std: float, generator: torch.Generator | None = None) -
     return (x + std * noise).clamp(0, 1)
 
 
+def estimate_noise(x: Tensor, most: int = 1024) -> Tensor:
+    """Each image's Gaussian noise std (N,), from its finest diagonal Haar wavelet detail:
+    the median absolute deviation / 0.6745 (Donoho and Johnstone's estimate, as
+    scikit-image's estimate_sigma) over the 2x2 blocks that clipping to [0, 1] left alone;
+    on the centre `most` x `most` pixels of a large photo, so memory stays bounded. A
+    sigma-conditioned G sees this estimate in training and at restore alike."""
+    h, w = x.shape[-2:]
+    top, left = max(0, (h - most) // 2) & ~1, max(0, (w - most) // 2) & ~1
+    crop = x[..., top : top + most, left : left + most].double()
+    crop = crop[..., : crop.shape[-2] // 2 * 2, : crop.shape[-1] // 2 * 2]
+    a, b = crop[..., 0::2, 0::2], crop[..., 0::2, 1::2]
+    c, d = crop[..., 1::2, 0::2], crop[..., 1::2, 1::2]
+    detail = ((a - b - c + d) / 2).flatten(1)
+    blocks = torch.stack([a, b, c, d]).flatten(2)
+    inside = ((blocks > 1e-3) & (blocks < 1 - 1e-3)).all(0)  # blocks clipping did not touch
+    values = []
+    for image, keep in zip(detail, inside, strict=True):
+        kept = image[keep] if keep.sum() >= 16 else image
+        values.append(kept.abs().median() / 0.6745 if kept.numel() else kept.new_zeros(()))
+    return torch.stack(values).to(x) if values else x.new_zeros(0)
+
+
 def gaussian_kernel(std: float) -> Tensor:
     """The normalised 2-D Gaussian kernel (sums to 1), side 2 * ceil(3 std) + 1."""
     radius = max(1, math.ceil(3 * std))
@@ -101,10 +125,11 @@ def make_mask(
     of that), or `cfg.holes` free-form strokes (advnets.data.masks)."""
     h, w = size
     side = max(1, round(cfg.mask_size * min(h, w)))
-    if cfg.mask in ("rectangles", "strokes"):
-        from advnets.data.masks import random_rectangles, random_strokes
+    if cfg.mask in ("rectangles", "strokes", "mixed"):
+        from advnets.data.masks import mixed_holes, random_rectangles, random_strokes
 
-        draw = random_rectangles if cfg.mask == "rectangles" else random_strokes
+        draw = {"rectangles": random_rectangles, "strokes": random_strokes}.get(cfg.mask)
+        draw = draw or mixed_holes
         return torch.stack([draw(size, side, cfg.holes, generator) for _ in range(n)])[:, None]
     mask = torch.zeros(n, 1, h, w)
     if cfg.mask == "centre":
@@ -127,6 +152,11 @@ def degrade(x: Tensor, cfg: RestoreConfig, generator: torch.Generator | None = N
     if task.scale > 1:  # an odd side padded first, so the restorer can crop back to it
         small = downsample(pad_to_multiple(x, task.scale), task.scale)
         return Degraded(small, size=(x.shape[-2], x.shape[-1]))
+    if task.name == "denoise" and cfg.noise_max > 0:  # a noise level per image
+        u = torch.rand(len(x), generator=generator, device=x.device, dtype=x.dtype)
+        sigma = cfg.noise + (cfg.noise_max - cfg.noise) * u
+        noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        return Degraded((x + sigma.view(-1, 1, 1, 1) * noise).clamp(0, 1))
     if task.name == "denoise":
         return Degraded(add_noise(x, cfg.noise, generator))
     if task.name == "deblur":
@@ -134,6 +164,14 @@ def degrade(x: Tensor, cfg: RestoreConfig, generator: torch.Generator | None = N
     cpu_generator = generator if generator is None or generator.device.type == "cpu" else None
     mask = make_mask(len(x), tuple(x.shape[-2:]), cfg, cpu_generator).to(x)
     return Degraded(x * (1 - mask), mask)
+
+
+def augment(x: Tensor) -> Tensor:
+    """x flipped left-right and turned by 0, 90, 180 or 270 degrees, one draw per batch
+    (torch's global generator, as the training crops): square crops keep their shape."""
+    flip, turns = torch.randint(0, 2, ()).item(), torch.randint(0, 4, ()).item()
+    x = x.flip(-1) if flip else x
+    return torch.rot90(x, int(turns), (-2, -1)) if x.shape[-1] == x.shape[-2] else x
 
 
 def random_crops(x: Tensor, side: int, generator: torch.Generator | None = None) -> Tensor:

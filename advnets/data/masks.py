@@ -71,3 +71,14 @@ def random_strokes(
             _segment(mask, point, end, radius)
             point = end
     return mask
+
+
+def mixed_holes(
+    size: tuple[int, int], side: int, count: int, generator: torch.Generator | None = None
+) -> Tensor:
+    """Rectangles or strokes (a coin flip), 1 to `count` of them, of a scale 1/2 to 3/2 of
+    `side`: the varied holes an inpainter trains on."""
+    draw = random_rectangles if torch.rand((), generator=generator) < 0.5 else random_strokes
+    n = int(torch.randint(1, count + 1, (), generator=generator))
+    scale = max(1, round(side * _uniform(0.5, 1.5, generator)))
+    return draw(size, scale, n, generator)

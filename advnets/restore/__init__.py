@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from advnets.checkpoint import load_checkpoint, save_atomic
 from advnets.config import Config, RestoreConfig, config_from_dict
-from advnets.data.corruptions import TASKS, Degraded, crop_to
+from advnets.data.corruptions import TASKS, Degraded, crop_to, estimate_noise
 from advnets.errors import CheckpointError, ConfigError
 from advnets.methods.restoration import build_restorer, restore_with
 from advnets.restore.baselines import BASELINES, baselines_for
@@ -26,6 +26,7 @@ __all__ = [
     "Restorer",
     "baselines_for",
     "classical",
+    "estimate_noise",
     "from_generator",
     "load_run",
     "load_shipped",
@@ -57,6 +58,14 @@ def _match_channels(x: Tensor, channels: int) -> Tensor:
     return x.flatten(0, 1).unsqueeze(1)  # each channel an image for a grey G
 
 
+def _sigmas(G: nn.Module, d: Degraded, image: Tensor, i: int, chunk: int) -> Tensor | None:
+    """The noise std of each image G sees: the known one, else estimated from the image."""
+    if not getattr(G, "sigma_input", False):
+        return None
+    sigma = estimate_noise(image) if d.sigma is None else d.sigma[i : i + chunk].to(image)
+    return sigma.repeat_interleave(len(image) // len(sigma)) if len(sigma) != len(image) else sigma
+
+
 def from_generator(G: nn.Module, channels: int, chunk: int = 64, tile: int = TILE) -> Restorer:
     """A restorer from a restoration G trained on images of `channels` channels; it takes
     images of either one or three channels, of any size: a large one is corrected tile by
@@ -73,10 +82,11 @@ def from_generator(G: nn.Module, channels: int, chunk: int = 64, tile: int = TIL
             mask = None if d.mask is None else d.mask[i : i + chunk].to(device)
             if mask is not None and len(mask) != len(image):
                 mask = mask.repeat_interleave(len(image) // len(mask), 0)
+            sigma = _sigmas(G, d, image, i, chunk)
             if hasattr(G, "correct"):
-                out = restore_with_tiles(G, image, mask, tile)
+                out = restore_with_tiles(G, image, mask, tile, sigma)
             else:
-                out = restore_with(G, Degraded(image, mask))
+                out = restore_with(G, Degraded(image, mask, sigma=sigma))
             out = crop_to(out.float().clamp_(0, 1), d.size)
             out = out.mean(1, keepdim=True) if c == 1 and channels == 3 else out
             outputs.append(out.reshape(-1, c, *out.shape[-2:]).to(d.image.device))

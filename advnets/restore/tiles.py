@@ -55,7 +55,11 @@ def tiled(
 
 @torch.no_grad()
 def restore_with_tiles(
-    G: nn.Module, image: Tensor, mask: Tensor | None = None, tile: int = TILE
+    G: nn.Module,
+    image: Tensor,
+    mask: Tensor | None = None,
+    tile: int = TILE,
+    sigma: Tensor | None = None,
 ) -> Tensor:
     """A residual restorer's output on `image` (N, C, H, W): its start (bicubic, smooth
     fill or the image) made at once, its correction tile by tile with a halo of its reach,
@@ -67,7 +71,7 @@ def restore_with_tiles(
         rows, cols = region
         part_mask = None if mask is None else mask[..., rows, cols]
         part_known = None if known is None else known[..., rows, cols]
-        return G.correct(start[..., rows, cols], part_mask, part_known)
+        return G.correct(start[..., rows, cols], part_mask, part_known, sigma)
 
     out = torch.empty_like(start)
     return tiled(part, out, G.reach, tile)
