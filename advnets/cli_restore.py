@@ -13,7 +13,7 @@ import torch
 
 from advnets.cli_args import add_image_input_arguments, seed_value
 from advnets.config import Config, apply_overrides
-from advnets.data.corruptions import MASKS, TASKS, Degraded, degrade
+from advnets.data.corruptions import MASKS, TASKS, Degraded, degrade, estimate_noise
 from advnets.errors import ConfigError, DataError
 from advnets.files import image_writer, npy_writer, refuse_overwriting_inputs, write_all
 from advnets.image_files import (
@@ -83,6 +83,17 @@ def size_value(text: str) -> tuple[int, int]:
     if h < 1 or w < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: give the size as HxW, e.g. 300x451")
     return h, w
+
+
+def sigma_value(text: str) -> float:
+    """--sigma S: a noise std in pixel levels, finite and from 0 to 255."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 255:
+        raise argparse.ArgumentTypeError(f"{text!r}: give the noise std in 0-255 levels, e.g. 25")
+    return value
 
 
 def recorded_size(path: str) -> tuple[int, int] | None:
@@ -227,7 +238,16 @@ def _check_restore_args(args: argparse.Namespace) -> None:
     check_out_suffix(args.out)
 
 
-def _restorer(args: argparse.Namespace):
+def _noise_settings(args: argparse.Namespace, x: torch.Tensor) -> list[str]:
+    """denoise with a classical method: restore.noise from --sigma, else estimated from the
+    pictures (unless --set restore.noise=... gives it)."""
+    if args.task != "denoise" or any(o.startswith("restore.noise=") for o in args.set):
+        return []
+    sigma = args.sigma / 255 if args.sigma is not None else estimate_noise(x).mean().item()
+    return [f"restore.noise={max(sigma, 1 / 255)!r}"]
+
+
+def _restorer(args: argparse.Namespace, x: torch.Tensor):
     """(restorer, restore settings) of `advnets restore`: a run's G, a classical method, or
     the G shipped for the task."""
     from advnets.restore import classical, load_run, load_shipped
@@ -242,22 +262,25 @@ def _restorer(args: argparse.Namespace):
         return restorer, settings(None, args.set, cfg).restore
     if not args.task:
         raise ConfigError(f"pass --task ({', '.join(TASKS)}) for a classical or shipped restorer")
-    s = settings(args.task, args.set).restore
     if args.method:
+        s = settings(args.task, [*args.set, *_noise_settings(args, x)]).restore
         return classical(args.method, s, args.param), s
-    return load_shipped(args.task)[0], s
+    return load_shipped(args.task)[0], settings(args.task, args.set).restore
 
 
 def cmd_restore(args: argparse.Namespace) -> None:
     """Restore corrupted images (a picture, or a .npy batch) with one restorer."""
     _check_restore_args(args)
-    restorer, s = _restorer(args)
+    x = read_images(args.input, args.max_pixels, args.range)
+    restorer, s = _restorer(args, x)
     if args.mask and not TASKS.get(s.task).masked:
         raise ConfigError(f"--mask is for inpainting; {args.run} restores {s.task}; drop it")
-    x = read_images(args.input, args.max_pixels, args.range)
+    if args.sigma is not None and s.task != "denoise":
+        raise ConfigError(f"--sigma is the noise level of denoising, not {s.task}; drop it")
     size = _output_size(args, x, TASKS.get(s.task).scale)
     mask = _load_mask(args, x) if TASKS.get(s.task).masked else None
-    out = restorer(Degraded(x * (1 - mask) if mask is not None else x, mask, size))
+    sigma = None if args.sigma is None else torch.full((len(x),), args.sigma / 255)
+    out = restorer(Degraded(x * (1 - mask) if mask is not None else x, mask, size, sigma))
     write_images(out, args.out, args.range)
     print(f"{s.task}: {tuple(x.shape)} -> {tuple(out.shape)} -> {args.out}")
 
@@ -356,6 +379,13 @@ def add_restore_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--mask",
         help="inpaint: the mask, white / 1 = missing (a picture or .npy; default IN.mask.npy)",
+    )
+    p.add_argument(
+        "--sigma",
+        type=sigma_value,
+        metavar="S",
+        help="denoise: the noise std in pixel levels of 0-255 (e.g. 25), for a "
+        "sigma-conditioned G or a classical method (default: estimated from the picture)",
     )
     p.add_argument(
         "--size",

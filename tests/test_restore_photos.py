@@ -201,3 +201,75 @@ def test_a_16x16_image_restores_with_every_shipped_g():
         out = restorer(d)
         assert out.shape == x.shape and torch.isfinite(out).all()
         assert Degraded is type(d)
+
+
+def test_noise_level_is_drawn_per_image_and_estimated_back():
+    from advnets.data.corruptions import estimate_noise
+
+    coarse = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    smooth = torch.nn.functional.interpolate(coarse, size=(128, 128), mode="bilinear")
+    x = smooth.expand(64, -1, -1, -1) * 0.8 + 0.1  # no fine detail, clear of the clip limits
+    s = RestoreConfig(task="denoise", noise=5 / 255, noise_max=50 / 255)
+    d = degrade(x, s, torch.Generator().manual_seed(0))
+    measured = (d.image - x).flatten(1).std(1)
+    assert 4 / 255 < measured.min() < 10 / 255 and 45 / 255 < measured.max() < 51 / 255
+    estimate = estimate_noise(d.image)
+    assert ((estimate - measured).abs() / measured).max() < 0.2, (estimate, measured)
+    assert estimate_noise(x[:1]).item() < 3 / 255  # a clean smooth picture: next to no noise
+
+
+def test_sigma_conditioned_g_uses_the_given_or_estimated_level():
+    from advnets.config import Config
+    from advnets.methods.restoration import build_restorer, restore_with
+
+    cfg = Config()
+    cfg.restore = RestoreConfig(task="denoise", noise_max=0.2, sigma_input=True)
+    G = build_restorer(cfg, 3).eval()
+    assert G.head.in_channels == 4
+    torch.nn.init.normal_(G.tail.weight, std=0.05)
+    noisy = degrade(photo(40, 40), RestoreConfig(noise=0.1), torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        estimated = restore_with(G, noisy)
+        given = restore_with(G, Degraded(noisy.image, sigma=torch.tensor([0.1])))
+        other = restore_with(G, Degraded(noisy.image, sigma=torch.tensor([0.02])))
+    assert (estimated - given).abs().max() < (other - given).abs().max()
+    assert (other - given).abs().max() > 1e-3
+    tiled = from_generator(G, 3, tile=16)(Degraded(noisy.image, sigma=torch.tensor([0.1])))
+    torch.testing.assert_close(tiled, given.clamp(0, 1), atol=1e-5, rtol=0)
+
+
+def test_untrained_biharmonic_inpainter_is_biharmonic():
+    from advnets.config import Config
+    from advnets.methods.restoration import build_restorer
+
+    cfg = Config()
+    cfg.restore = RestoreConfig(task="inpaint", mask="mixed", fill="biharmonic")
+    s = cfg.restore
+    d = degrade(photo(40, 48), s, torch.Generator().manual_seed(2))
+    ours = from_generator(build_restorer(cfg, 3).eval(), 3)(d)
+    torch.testing.assert_close(ours, classical("biharmonic", s)(d), atol=1e-5, rtol=0)
+
+
+def test_augment_flips_and_turns_square_crops():
+    from advnets.data.corruptions import augment
+
+    x = torch.arange(2 * 3 * 4 * 4, dtype=torch.float32).view(2, 3, 4, 4)
+    torch.manual_seed(0)
+    seen = {tuple(augment(x)[0, 0, 0].tolist()) for _ in range(200)}
+    assert len(seen) == 8  # the eight symmetries of a square: each first row distinct
+    for _ in range(5):
+        y = augment(x)
+        assert y.shape == x.shape and torch.equal(y.sort(-1)[0].sum(), x.sum().expand(()))
+
+
+def test_restore_sigma_flag(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    src = write_png(tmp_path / "in.png", (rng.random((24, 30)) * 255).astype(np.uint8))
+    out = str(tmp_path / "out.png")
+    args = ["restore", src, "--task", "denoise", "--method", "nlm", "--sigma", "25"]
+    assert main([*args, "--out", out]) == 0
+    assert main(["restore", src, "--task", "sr2", "--sigma", "25", "--out", out]) == 2
+    assert "--sigma is the noise level of denoising, not sr2" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*args[:-1], "300", "--out", out])
+    assert "0-255 levels" in capsys.readouterr().err
