@@ -25,7 +25,7 @@ from advnets.restore.tiles import tiled_planes
 
 BaselineFn = Callable[[Degraded, RestoreConfig, float], Tensor]
 NLM_TILE = 128  # non-local means on tiles (exact: the halo covers its search window)
-ADMM_TILE, ADMM_HALO = 256, 32  # ADMM-TV on tiles of a large photo (global: seams negligible)
+ADMM_TILE, ADMM_HALO = 256, 32  # ADMM-TV on tiles of a large photo (global: close, not exact)
 
 
 @dataclass(frozen=True)
