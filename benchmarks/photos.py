@@ -99,7 +99,7 @@ def table(label: str, names: list[str], scores: dict[tuple[str, str], dict]) -> 
     return lines
 
 
-def crop_window(x: torch.Tensor, side: int = 128) -> torch.Tensor:
+def crop_window(x: torch.Tensor, side: int = 192) -> torch.Tensor:
     h, w = x.shape[-2:]
     top, left = max(0, (h - side) // 2), max(0, (w - side) // 2)
     return x[..., top : top + side, left : left + side]
