@@ -438,7 +438,7 @@ def test_restoration_benchmark_scores_a_folder_of_photos(tmp_path):
     sizes = {(r["photo"], tuple(r["size"])) for r in rows}
     assert sizes == {("a", (37, 51)), ("b", (40, 33))}
     assert re.search(
-        r"GAN − bicubic: [+-]\d+\.\d\d ± \d+\.\d\d dB \(paired over 2 photos\)", first.stdout
+        r"GAN − nearest: [+-]\d+\.\d\d ± \d+\.\d\d dB \(paired over 2 photos\)", first.stdout
     )
     assert (tmp_path / "pics" / "photo-inpaint-strokes.png").is_file()
     again = run(args[:-2])
