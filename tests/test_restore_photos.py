@@ -291,3 +291,18 @@ def test_admm_tv_in_tiles_is_close_to_one_pass():
     whole, tiled = _deconvolve(d, s, solve), _deconvolve(d, s, solve, tile=64)
     gap = (whole - tiled).abs()
     assert 0 < gap.mean() < 0.1 / 255 and gap.max() < 8 / 255, (gap.mean(), gap.max())
+
+
+def test_biharmonic_start_of_a_large_photo_is_filled_at_a_coarser_scale():
+    """Above `most` pixels the fill is made at a coarser scale: known pixels kept, the hole
+    close to the full-scale fill on a smooth picture."""
+    from advnets.nets.restorer import biharmonic_fill
+
+    coarse = torch.rand(1, 3, 6, 6, generator=torch.Generator().manual_seed(0))
+    x = torch.nn.functional.interpolate(coarse, size=(96, 120), mode="bicubic").clamp(0, 1)
+    mask = make_mask(1, (96, 120), RestoreConfig(task="inpaint"))
+    full, coarse_fill = biharmonic_fill(x * (1 - mask), mask), biharmonic_fill(x, mask, 1000)
+    assert torch.equal(coarse_fill * (1 - mask), x * (1 - mask))
+    hole = mask.expand_as(x) > 0
+    gap = (full - coarse_fill)[hole].abs().mean()
+    assert 0 < gap < 0.05, gap  # a 4 times coarser fill: within about 10 grey levels

@@ -3,6 +3,8 @@
 its restoration at any image size, and a patch discriminator whose logits score overlapping
 patches, so neither net depends on the image size."""
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -49,9 +51,22 @@ class ResidualBlock(nn.Module):
         return x + self.body(x)
 
 
-def biharmonic_fill(x: Tensor, mask: Tensor) -> Tensor:
+BIHARMONIC_MOST = 1024 * 1024  # pixels: a larger photo's holes are filled at a coarser scale
+
+
+def biharmonic_fill(x: Tensor, mask: Tensor, most: int = BIHARMONIC_MOST) -> Tensor:
     """x with its missing pixels (mask 1) filled by scikit-image's biharmonic inpainting,
-    image by image on the CPU (the classical baseline, as a start for the G to correct)."""
+    image by image on the CPU (the classical baseline, as a start for the G to correct).
+    Its sparse solve grows with the hole, so a picture of more than `most` pixels is filled
+    at the scale that brings it to `most` and the fill upsampled into the hole."""
+    h, w = x.shape[-2:]
+    factor = math.ceil(math.sqrt(h * w / most))
+    if factor > 1:
+        known = F.avg_pool2d(1 - mask, factor, ceil_mode=True)
+        small = F.avg_pool2d(x * (1 - mask), factor, ceil_mode=True) / known.clamp_min(1e-6)
+        filled = biharmonic_fill(small, (known < 0.5).to(x), most)
+        up = F.interpolate(filled, size=(h, w), mode="bilinear", align_corners=False)
+        return torch.where(mask > 0, up, x)
     from skimage.restoration import inpaint_biharmonic
 
     images = x.detach().cpu().double().numpy()
