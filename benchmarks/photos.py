@@ -99,20 +99,32 @@ def table(label: str, names: list[str], scores: dict[tuple[str, str], dict]) -> 
     return lines
 
 
-def crop_window(x: torch.Tensor, side: int = 192) -> torch.Tensor:
+def crop_window(x: torch.Tensor, centre: tuple[int, int], side: int = 192) -> torch.Tensor:
+    """The side x side window of x around `centre` (y, x), moved inside the image."""
     h, w = x.shape[-2:]
-    top, left = max(0, (h - side) // 2), max(0, (w - side) // 2)
+    top = min(max(0, centre[0] - side // 2), max(0, h - side))
+    left = min(max(0, centre[1] - side // 2), max(0, w - side))
     return x[..., top : top + side, left : left + side]
 
 
+def window_centre(clean: torch.Tensor, d: Degraded) -> tuple[int, int]:
+    """The photo's centre, or for inpainting the centre of the missing pixels."""
+    if d.mask is None or not d.mask.any():
+        return clean.shape[-2] // 2, clean.shape[-1] // 2
+    ys, xs = torch.nonzero(d.mask[0, 0], as_tuple=True)
+    return int(ys.float().mean()), int(xs.float().mean())
+
+
 def picture(label: str, clean, d: Degraded, outs: dict[str, torch.Tensor], folder: Path) -> None:
-    """Centre crops: original, corrupted (nearest-upscaled for SR), each restorer's output."""
+    """Crops (the centre, or the holes' centre): original, corrupted (nearest-upscaled for
+    SR), each restorer's output."""
     from advnets.viz import save_image_grid
 
     shown = d.image
     if TASKS.get(label.split("-")[0]).scale > 1:
         shown = classical("nearest", VARIANTS[label])(d)
-    row = [crop_window(t.expand(-1, 3, -1, -1)) for t in [clean, shown, *outs.values()]]
+    centre = window_centre(clean, d)
+    row = [crop_window(t.expand(-1, 3, -1, -1), centre) for t in [clean, shown, *outs.values()]]
     folder.mkdir(parents=True, exist_ok=True)
     save_image_grid(torch.cat(row), folder / f"photo-{label}.png", (0.0, 1.0), len(row))
 
