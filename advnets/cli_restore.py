@@ -13,7 +13,7 @@ import torch
 
 from advnets.cli_args import add_image_input_arguments, seed_value
 from advnets.config import Config, apply_overrides
-from advnets.data.corruptions import MASKS, TASKS, Degraded, degrade
+from advnets.data.corruptions import MASKS, TASKS, Degraded, degrade, estimate_noise
 from advnets.data.registry import FOLDER
 from advnets.errors import ConfigError, DataError
 from advnets.files import image_writer, npy_writer, refuse_overwriting_inputs, write_all
@@ -55,20 +55,68 @@ def _picture(x: torch.Tensor, path: Path) -> np.ndarray:
 
 
 def image_writer_for(
-    x: torch.Tensor, path: str | Path, value_range: ValueRange = (0.0, 1.0)
+    x: torch.Tensor,
+    path: str | Path,
+    value_range: ValueRange = (0.0, 1.0),
+    size: tuple[int, int] | None = None,
 ) -> Callable[[IO[bytes]], Any]:
     """What `write_all` calls to write a batch on [0, 1] as .npy (float32 (N, C, H, W) on
     `value_range`, the inputs' own), or one image as a picture (by suffix); checked before
-    anything is written."""
+    anything is written. `size`: a super-resolution input's clean size, kept in a PNG."""
     p = Path(path)
     if p.suffix.lower() == ".npy":
         return npy_writer(from_run_range(x, (0.0, 1.0), value_range).numpy().astype(np.float32))
+    if size is not None and p.suffix.lower() == ".png":
+        from PIL.PngImagePlugin import PngInfo
+
+        info = PngInfo()
+        info.add_text(SIZE_KEY, f"{size[0]}x{size[1]}")
+        return image_writer(_picture(x, p), p, pnginfo=info)
     return image_writer(_picture(x, p), p)
+
+
+def size_value(text: str) -> tuple[int, int]:
+    """--size HxW: two whole numbers >= 1."""
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        h = w = 0
+    if h < 1 or w < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give the size as HxW, e.g. 300x451")
+    return h, w
+
+
+def sigma_value(text: str) -> float:
+    """--sigma S: a noise std in pixel levels, finite and from 0 to 255."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 255:
+        raise argparse.ArgumentTypeError(f"{text!r}: give the noise std in 0-255 levels, e.g. 25")
+    return value
+
+
+def recorded_size(path: str) -> tuple[int, int] | None:
+    """The clean size `degrade` kept in a super-resolution input PNG (None: none kept)."""
+    if Path(path).suffix.lower() != ".png":
+        return None
+    from PIL import Image
+
+    with Image.open(path) as img:
+        text = getattr(img, "text", {}).get(SIZE_KEY)
+    try:
+        return size_value(text) if text else None
+    except argparse.ArgumentTypeError:
+        return None
 
 
 def write_images(x: torch.Tensor, path: str, value_range: ValueRange = (0.0, 1.0)) -> None:
     """A batch as .npy (float32 (N, C, H, W)), or one image as a picture (by suffix)."""
     write_all([(Path(path), image_writer_for(x, path, value_range))])
+
+
+SIZE_KEY = "advnets-size"  # the PNG text key of a super-resolution input's clean size HxW
 
 
 def mask_path(image_path: str) -> Path:
@@ -101,25 +149,49 @@ def check_known_pixels(mask: torch.Tensor | None, where: str, fix: str) -> None:
         raise ConfigError(f"{where} hides every pixel of a {h}x{w} image; {fix}")
 
 
+def read_user_mask(path: str, x: torch.Tensor, max_pixels: int) -> torch.Tensor:
+    """A mask picture or .npy (white / 1 = missing) as (N, 1, H, W) of 0 and 1 for the
+    images x: the same size, one mask for all or one per image, some pixels known."""
+    if not Path(path).is_file():
+        raise ConfigError(f"--mask {path}: no such file; give a picture, white where missing")
+    mask = (read_images(path, max_pixels)[:, :1] > 0.5).float()
+    if mask.shape[-2:] != x.shape[-2:] or len(mask) not in (1, len(x)):
+        h, w = x.shape[-2:]
+        raise DataError(
+            f"--mask {path}: a {mask.shape[-2]}x{mask.shape[-1]} mask for {h}x{w} images; "
+            f"draw it at the picture's size"
+        )
+    check_known_pixels(mask, f"the mask {path}", "mark some pixels known (black / 0)")
+    return mask.expand(len(x), -1, -1, -1)
+
+
 def cmd_degrade(args: argparse.Namespace) -> None:
     """Corrupt images as a restoration task's training and test inputs are corrupted; the
     picture and (inpaint) its mask are written together or not at all."""
     s = settings(args.task, args.set).restore
     masked = TASKS.get(s.task).masked
+    if args.mask and not masked:
+        raise ConfigError(f"--mask is for --task inpaint, not {s.task}; drop it")
     outputs = [Path(args.out), *([mask_path(args.out)] if masked else [])]
-    refuse_overwriting_inputs(outputs, [args.input])
+    refuse_overwriting_inputs(outputs, [args.input, args.mask])
     check_out_suffix(args.out)
     x = read_images(args.input, args.max_pixels, args.range)
-    d = degrade(x, s, torch.Generator().manual_seed(args.seed))
+    if args.mask:
+        mask = read_user_mask(args.mask, x, args.max_pixels)
+        d = Degraded(x * (1 - mask), mask)
+    else:
+        d = degrade(x, s, torch.Generator().manual_seed(args.seed))
     where = f"restore.mask={s.mask} with restore.mask_size={s.mask_size:g}"
     check_known_pixels(d.mask, where, "lower restore.mask_size")
-    writes = [(outputs[0], image_writer_for(d.image, args.out, args.range))]
+    writes = [(outputs[0], image_writer_for(d.image, args.out, args.range, d.size))]
     if d.mask is not None:
         writes.append((outputs[1], npy_writer(d.mask.numpy())))
     write_all(writes)
     if d.mask is not None:
         print(f"mask of the missing pixels -> {outputs[1]}")
     print(f"{s.task}: {tuple(x.shape)} -> {tuple(d.image.shape)} -> {args.out}")
+    if d.size is not None and Path(args.out).suffix.lower() != ".png":
+        print(f"restore it with --size {d.size[0]}x{d.size[1]} to get {args.input}'s size back")
 
 
 def _mask_file(args: argparse.Namespace) -> Path | None:
@@ -134,12 +206,25 @@ def _load_mask(args: argparse.Namespace, x: torch.Tensor) -> torch.Tensor:
     path = Path(args.mask) if args.mask else mask_path(args.input)
     if not path.is_file():
         raise ConfigError(f"inpaint needs the mask of missing pixels: --mask FILE (not {path})")
-    mask = read_images(str(path), args.max_pixels)
-    mask = (mask[:, :1] > 0.5).float()
-    if mask.shape[-2:] != x.shape[-2:] or len(mask) not in (1, len(x)):
-        raise DataError(f"{path}: mask {tuple(mask.shape)} does not fit images {tuple(x.shape)}")
-    check_known_pixels(mask, f"the mask {path}", "mark some pixels known (0)")
-    return mask.expand(len(x), -1, -1, -1)
+    return read_user_mask(str(path), x, args.max_pixels)
+
+
+def _output_size(args: argparse.Namespace, x: torch.Tensor, scale: int) -> tuple[int, int] | None:
+    """A super-resolution's output size: --size, else the one `degrade` kept in the PNG,
+    else scale x the input's; checked to be what the input can come from."""
+    if scale == 1:
+        if args.size:
+            raise ConfigError("--size is for super-resolution (sr2, sr4); drop it")
+        return None
+    h, w = x.shape[-2:]
+    size = args.size or recorded_size(args.input) or (scale * h, scale * w)
+    if -(-size[0] // scale) != h or -(-size[1] // scale) != w:
+        raise ConfigError(
+            f"--size {size[0]}x{size[1]} does not come from a {h}x{w} input by x{scale}: "
+            f"give a size from {scale * h - scale + 1}x{scale * w - scale + 1} to "
+            f"{scale * h}x{scale * w}"
+        )
+    return size
 
 
 def _check_restore_args(args: argparse.Namespace) -> None:
@@ -154,7 +239,16 @@ def _check_restore_args(args: argparse.Namespace) -> None:
     check_out_suffix(args.out)
 
 
-def _restorer(args: argparse.Namespace):
+def _noise_settings(args: argparse.Namespace, x: torch.Tensor) -> list[str]:
+    """denoise with a classical method: restore.noise from --sigma, else estimated from the
+    pictures (unless --set restore.noise=... gives it)."""
+    if args.task != "denoise" or any(o.startswith("restore.noise=") for o in args.set):
+        return []
+    sigma = args.sigma / 255 if args.sigma is not None else estimate_noise(x).mean().item()
+    return [f"restore.noise={max(sigma, 1 / 255)!r}"]
+
+
+def _restorer(args: argparse.Namespace, x: torch.Tensor):
     """(restorer, restore settings) of `advnets restore`: a run's G, a classical method, or
     the G shipped for the task."""
     from advnets.restore import classical, from_run, load_shipped
@@ -169,21 +263,25 @@ def _restorer(args: argparse.Namespace):
         return restorer, settings(None, args.set, cfg).restore
     if not args.task:
         raise ConfigError(f"pass --task ({', '.join(TASKS)}) for a classical or shipped restorer")
-    s = settings(args.task, args.set).restore
     if args.method:
+        s = settings(args.task, [*args.set, *_noise_settings(args, x)]).restore
         return classical(args.method, s, args.param), s
-    return load_shipped(args.task)[0], s
+    return load_shipped(args.task)[0], settings(args.task, args.set).restore
 
 
 def cmd_restore(args: argparse.Namespace) -> None:
     """Restore corrupted images (a picture, or a .npy batch) with one restorer."""
     _check_restore_args(args)
-    restorer, s = _restorer(args)
+    x = read_images(args.input, args.max_pixels, args.range)
+    restorer, s = _restorer(args, x)
     if args.mask and not TASKS.get(s.task).masked:
         raise ConfigError(f"--mask is for inpainting; {args.run} restores {s.task}; drop it")
-    x = read_images(args.input, args.max_pixels, args.range)
+    if args.sigma is not None and s.task != "denoise":
+        raise ConfigError(f"--sigma is the noise level of denoising, not {s.task}; drop it")
+    size = _output_size(args, x, TASKS.get(s.task).scale)
     mask = _load_mask(args, x) if TASKS.get(s.task).masked else None
-    out = restorer(Degraded(x * (1 - mask) if mask is not None else x, mask))
+    sigma = None if args.sigma is None else torch.full((len(x),), args.sigma / 255)
+    out = restorer(Degraded(x * (1 - mask) if mask is not None else x, mask, size, sigma))
     write_images(out, args.out, args.range)
     print(f"{s.task}: {tuple(x.shape)} -> {tuple(out.shape)} -> {args.out}")
 
@@ -236,13 +334,29 @@ def eval_psnr(args: argparse.Namespace) -> None:
     print(f"psnr {own.psnr:.2f} best_baseline {best.name} {best.psnr:.2f}")
 
 
+SR_NOTE = (
+    "Every output keeps the photo's size: super-resolution pads a side the factor does not "
+    "divide (its last row or column repeated) before downsampling, and restore crops its "
+    "output back to the photo's size (kept in the PNG by degrade, or --size HxW)."
+)
+
+
 def add_restore_commands(sub: argparse._SubParsersAction) -> None:
     """The degrade and restore subcommands."""
     tasks = ", ".join(TASKS)
-    p = sub.add_parser("degrade", help="corrupt images as a restoration task does")
+    p = sub.add_parser(
+        "degrade",
+        help="corrupt images as a restoration task does",
+        description=f"Corrupt a picture of any size as a restoration task does. {SR_NOTE}",
+    )
     p.add_argument("input", metavar="IN", help="a PNG/JPEG picture, or a .npy batch")
     p.add_argument("--task", required=True, help=f"the corruption: {tasks}")
     p.add_argument("--out", required=True, help="OUT.png / OUT.npy (inpaint: mask beside)")
+    p.add_argument(
+        "--mask",
+        help="inpaint: your own mask picture, white where pixels go missing (else "
+        "restore.mask: centre, holes, rectangles or strokes)",
+    )
     p.add_argument("--seed", type=seed_value, default=0, help="seed of the noise or the holes")
     add_image_input_arguments(p)
     p.add_argument(
@@ -253,13 +367,35 @@ def add_restore_commands(sub: argparse._SubParsersAction) -> None:
         help="corruption settings, e.g. restore.noise=0.05",
     )
     p.set_defaults(func=cmd_degrade)
-    p = sub.add_parser("restore", help="restore corrupted images (a run, --method or shipped)")
+    p = sub.add_parser(
+        "restore",
+        help="restore corrupted images (a run, --method or shipped)",
+        description="Restore a corrupted picture of any size (large ones tile by tile in "
+        f"bounded memory, with a progress bar). {SR_NOTE}",
+    )
     p.add_argument("run", nargs="?", metavar="RUN", help="a restoration run folder")
     p.add_argument("input", metavar="IN", help="a PNG/JPEG picture, or a .npy batch")
     p.add_argument("--task", help=f"{tasks} (a run knows its own)")
     p.add_argument("--method", help=f"a classical restorer: {', '.join(BASELINES)}")
     p.add_argument("--param", type=float, help="the classical restorer's parameter")
-    p.add_argument("--mask", help="inpaint: the mask (1 = missing; default IN.mask.npy)")
+    p.add_argument(
+        "--mask",
+        help="inpaint: the mask, white / 1 = missing (a picture or .npy; default IN.mask.npy)",
+    )
+    p.add_argument(
+        "--sigma",
+        type=sigma_value,
+        metavar="S",
+        help="denoise: the noise std in pixel levels of 0-255 (e.g. 25), for a "
+        "sigma-conditioned G or a classical method (default: estimated from the picture)",
+    )
+    p.add_argument(
+        "--size",
+        type=size_value,
+        metavar="HxW",
+        help="super-resolution: the output size (default: the one degrade kept in a PNG, "
+        "else factor x the input's)",
+    )
     p.add_argument("--out", required=True, help="OUT.png / OUT.npy")
     add_image_input_arguments(p)
     p.add_argument(

@@ -284,10 +284,14 @@ class RestoreConfig:
     noise: float = 25 / 255  # denoise: std of the additive Gaussian noise on [0, 1] pixels
     blur: float = 1.0  # deblur: std of the Gaussian blur kernel, in pixels
     blur_noise: float = 0.01  # deblur: std of the small Gaussian noise added after blurring
-    mask: str = "centre"  # inpaint: centre (a square in the middle) | holes (random squares)
+    mask: str = "centre"  # inpaint: centre | holes (squares) | rectangles | strokes | mixed
     mask_size: float = 0.25  # inpaint: side of the centre square / of each hole, per image side
     holes: int = 4  # inpaint, mask=holes: squares per image
     crop: int = 0  # training: random square crops of this side (0: whole images)
+    noise_max: float = 0.0  # denoise: > 0: each image's noise std drawn from [noise, noise_max]
+    sigma_input: bool = False  # denoise: G sees the noise std as an input channel
+    fill: str = "smooth"  # inpaint: what G corrects: smooth (coarse-to-fine) | biharmonic
+    augment: bool = False  # training: crops flipped and turned by multiples of 90 degrees
 
 
 @dataclass

@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from advnets.config import Config, DataConfig, NetConfig, OptimConfig, RestoreConfig
-from advnets.data.corruptions import MASKS, TASKS
+from advnets.data.corruptions import FILLS, MASKS, TASKS
 from advnets.data.labelled import LABEL_DRAWS
 from advnets.data.mnist import SPLITS
 from advnets.data.noise import PRIORS
@@ -46,6 +46,7 @@ def choices(cfg: Config) -> dict[str, tuple[Any, Any]]:
         "train.eval_metric": (t.eval_metric, ["auto", "accuracy", *METRICS]),
         "restore.task": (cfg.restore.task, TASKS),
         "restore.mask": (cfg.restore.mask, MASKS),
+        "restore.fill": (cfg.restore.fill, FILLS),
     }
     nets = (("generator", GENERATORS), ("discriminator", DISCRIMINATORS))
     for which, archs in (*nets, ("encoder", DISCRIMINATORS)):
@@ -410,6 +411,7 @@ def check_restore(r: RestoreConfig) -> None:
         "blur": r.blur,
         "blur_noise": r.blur_noise,
         "mask_size": r.mask_size,
+        "noise_max": r.noise_max,
     }
     for key, value in numbers.items():
         check(
@@ -426,6 +428,11 @@ def check_restore(r: RestoreConfig) -> None:
     )
     check(r.holes >= 1, f"restore.holes must be >= 1, got {r.holes}")
     check(r.crop >= 0, f"restore.crop must be >= 0 (0: whole images), got {r.crop}")
+    check(
+        r.noise_max == 0 or r.noise_max >= r.noise,
+        f"restore.noise_max is the largest noise std drawn: 0 (off) or >= restore.noise "
+        f"({r.noise:g}), got {r.noise_max}",
+    )
 
 
 def check_new_training(cfg: Config) -> None:

@@ -7,10 +7,13 @@ originals', ms per image, and the GAN's PSNR gap to the best baseline (paired SE
     python benchmarks/restoration.py --datasets cifar10 faces --tasks sr2 sr4 denoise \\
         deblur inpaint --results runs/restoration/results.jsonl --pictures docs/restoration
 
-Each run trains the `restore-<task>-<dataset>` preset (method restoration, or
-restoration-content for the ablation). Finished rows are kept in --results and not trained
-or scored again. --pictures writes the report's layout per task: rows original,
-corrupted (LRes for super-resolution), each baseline, GAN G, content-only G.
+    python benchmarks/restoration.py --photos photos --results runs/photos.jsonl
+
+scores the shipped Gs and the classical methods on a folder of photographs at their own
+size instead (benchmarks/photos.py). Each run trains the `restore-<task>-<dataset>` preset
+(method restoration, or restoration-content for the ablation). Finished rows are kept in
+--results and not trained or scored again. --pictures writes the report's layout per task:
+rows original, corrupted (LRes for super-resolution), each baseline, GAN G, content-only G.
 """
 
 import argparse
@@ -23,7 +26,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import photos  # noqa: E402
 from executor import Job, add_executor_options, check_executor, run_jobs  # noqa: E402
+from photos import VARIANTS  # noqa: E402
 from results import Results, add_run_options, check_overrides, train_or_continue  # noqa: E402
 
 from advnets.config import load_preset, path_override  # noqa: E402
@@ -149,9 +154,34 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="copy each CIFAR-10 GAN G (first seed) into the package's shipped restorers",
     )
+    parser.add_argument(
+        "--photos",
+        help="score the shipped Gs and the classical methods on the pictures of this folder, "
+        "at their own size (benchmarks/photos.py), instead of training",
+    )
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        default=list(VARIANTS),
+        choices=list(VARIANTS),
+        metavar="V",
+        help=f"--photos: the corruptions scored, some of: {', '.join(VARIANTS)}",
+    )
+    parser.add_argument(
+        "--candidate",
+        action="append",
+        default=[],
+        metavar="LABEL=RUN",
+        help="--photos: also score this restoration run's G (its own task), as 'GAN LABEL'",
+    )
     add_run_options(parser)
     add_executor_options(parser)
     args = parser.parse_args(argv)
+    if args.photos:
+        torch.set_num_threads(1)
+        results = Results(args.results, ("variant", "photo", "restorer"))
+        photos.run(args, results)
+        return
     check_overrides(
         parser, [f"restore-{t}-{d}" for t in args.tasks for d in args.datasets], args.set
     )

@@ -4,6 +4,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from conftest import REPO, run_in_process
 
@@ -403,3 +404,43 @@ def test_plateau_averages_the_tenth_of_the_run_ending_at_each_quarter(monkeypatc
     # the rising seed over evaluations 7-10 averages 0.085; with the flat one, 0.2925
     assert means == pytest.approx([0.2925, 0.3425, 0.3925, 0.4425], abs=1e-12)
     assert plateau([rising, {"valid_curve": [0.5] * 3}]) == (0, [], [])
+
+
+def test_restoration_benchmark_scores_a_folder_of_photos(tmp_path):
+    """--photos: two odd-sized pictures, two corruptions: a per-photo table of every
+    classical method and the shipped G, the G's paired gap, the picture; a second call
+    reads every score from the results file."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name, shape in [("a", (37, 51, 3)), ("b", (40, 33))]:
+        Image.fromarray((rng.random(shape) * 255).astype(np.uint8)).save(folder / f"{name}.png")
+    results = tmp_path / "photos.jsonl"
+    args = [
+        sys.executable, str(REPO / "benchmarks" / "restoration.py"), "--photos", str(folder),
+        "--variants", "sr2", "inpaint-strokes", "--results", str(results),
+        "--pictures", str(tmp_path / "pics"),
+    ]  # fmt: skip
+    first = run(args)
+    assert first.returncode == 0, first.stderr
+    rows = [json.loads(line) for line in results.read_text().splitlines()]
+    assert {(r["variant"], r["photo"], r["restorer"]) for r in rows} == {
+        (v, p, r)
+        for v, names in [
+            ("sr2", ("bicubic", "nearest", "GAN")),
+            ("inpaint-strokes", ("biharmonic", "GAN")),
+        ]
+        for p in ("a", "b")
+        for r in names
+    }
+    sizes = {(r["photo"], tuple(r["size"])) for r in rows}
+    assert sizes == {("a", (37, 51)), ("b", (40, 33))}
+    assert re.search(
+        r"GAN − nearest: [+-]\d+\.\d\d ± \d+\.\d\d dB \(paired over 2 photos\)", first.stdout
+    )
+    assert (tmp_path / "pics" / "photo-inpaint-strokes.png").is_file()
+    again = run(args[:-2])
+    assert again.returncode == 0 and results.read_text().count("\n") == len(rows)
+    assert "| a |" in again.stdout

@@ -10,7 +10,14 @@ from torch import Tensor, nn
 from advnets.config import Config
 from advnets.data import TrainingData
 from advnets.data.batches import Batch
-from advnets.data.corruptions import TASKS, Degraded, degrade, random_crops
+from advnets.data.corruptions import (
+    TASKS,
+    Degraded,
+    augment,
+    degrade,
+    estimate_noise,
+    random_crops,
+)
 from advnets.data.registry import spec
 from advnets.errors import ConfigError
 from advnets.losses import D_LOSSES, G_LOSSES
@@ -51,12 +58,18 @@ def content_loss(clean: Tensor, restored: Tensor) -> Tensor:
 
 def build_restorer(cfg: Config, channels: int) -> nn.Module:
     """The residual G for `cfg.restore.task` on images of `channels` channels."""
-    task = TASKS.get(cfg.restore.task)
-    return ResidualRestorer(cfg.model.generator, channels, task.scale, task.masked)
+    task, r = TASKS.get(cfg.restore.task), cfg.restore
+    sigma_input = r.sigma_input and task.name == "denoise"
+    return ResidualRestorer(
+        cfg.model.generator, channels, task.scale, task.masked, sigma_input, r.fill
+    )
 
 
 def restore_with(G: nn.Module, corrupted: Degraded) -> Tensor:
     """G's reconstruction of a corrupted batch."""
+    if getattr(G, "sigma_input", False):  # the noise std given, else estimated as at restore
+        sigma = corrupted.sigma if corrupted.sigma is not None else estimate_noise(corrupted.image)
+        return G(corrupted.image, corrupted.mask, sigma)
     return G(corrupted.image, corrupted.mask) if corrupted.mask is not None else G(corrupted.image)
 
 
@@ -83,6 +96,7 @@ class ContentOnly(Method):
     def pair(self, real: Tensor) -> tuple[Tensor, Tensor]:
         """Clean crops and G's reconstruction of their corrupted versions."""
         clean = random_crops(real.float(), self.restore.crop)
+        clean = augment(clean) if self.restore.augment else clean
         return clean, restore_with(self.G, degrade(clean, self.restore)).float()
 
     def phases(self, counters: Counters, updates: dict[str, int]) -> list[Phase]:

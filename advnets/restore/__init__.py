@@ -12,10 +12,11 @@ from torch import Tensor, nn
 
 from advnets.checkpoint import save_atomic
 from advnets.config import Config, RestoreConfig
-from advnets.data.corruptions import TASKS, Degraded
+from advnets.data.corruptions import TASKS, Degraded, crop_to, estimate_noise
 from advnets.errors import CheckpointError, ConfigError
 from advnets.methods.restoration import restore_with
 from advnets.restore.baselines import BASELINES, baselines_for
+from advnets.restore.tiles import TILE, restore_with_tiles
 from advnets.runs import load_run
 
 Restorer = Callable[[Degraded], Tensor]
@@ -25,6 +26,7 @@ __all__ = [
     "Restorer",
     "baselines_for",
     "classical",
+    "estimate_noise",
     "from_generator",
     "from_run",
     "load_shipped",
@@ -44,7 +46,7 @@ def classical(name: str, settings: RestoreConfig, param: float | None = None) ->
     if param is not None:
         baseline.check(name, param)
     value = baseline.default if param is None else param
-    return lambda d: baseline.fn(d, settings, value)
+    return lambda d: crop_to(baseline.fn(d, settings, value), d.size)
 
 
 def _match_channels(x: Tensor, channels: int) -> Tensor:
@@ -56,9 +58,19 @@ def _match_channels(x: Tensor, channels: int) -> Tensor:
     return x.flatten(0, 1).unsqueeze(1)  # each channel an image for a grey G
 
 
-def from_generator(G: nn.Module, channels: int, chunk: int = 64) -> Restorer:
+def _sigmas(G: nn.Module, d: Degraded, image: Tensor, i: int, chunk: int) -> Tensor | None:
+    """The noise std of each image G sees: the known one, else estimated from the image."""
+    if not getattr(G, "sigma_input", False):
+        return None
+    sigma = estimate_noise(image) if d.sigma is None else d.sigma[i : i + chunk].to(image)
+    return sigma.repeat_interleave(len(image) // len(sigma)) if len(sigma) != len(image) else sigma
+
+
+def from_generator(G: nn.Module, channels: int, chunk: int = 64, tile: int = TILE) -> Restorer:
     """A restorer from a restoration G trained on images of `channels` channels; it takes
-    images of either one or three channels, of any size."""
+    images of either one or three channels, of any size: a large one is corrected tile by
+    tile (advnets.restore.tiles), the same result in bounded memory, and a padded
+    super-resolution input is cropped back to the clean size the `Degraded` records."""
 
     @torch.no_grad()
     def run(d: Degraded) -> Tensor:
@@ -70,10 +82,15 @@ def from_generator(G: nn.Module, channels: int, chunk: int = 64) -> Restorer:
             mask = None if d.mask is None else d.mask[i : i + chunk].to(device)
             if mask is not None and len(mask) != len(image):
                 mask = mask.repeat_interleave(len(image) // len(mask), 0)
-            out = restore_with(G, Degraded(image, mask)).float().clamp(0, 1)
+            sigma = _sigmas(G, d, image, i, chunk)
+            if hasattr(G, "correct"):
+                out = restore_with_tiles(G, image, mask, tile, sigma)
+            else:
+                out = restore_with(G, Degraded(image, mask, sigma=sigma))
+            out = crop_to(out.float().clamp_(0, 1), d.size)
             out = out.mean(1, keepdim=True) if c == 1 and channels == 3 else out
             outputs.append(out.reshape(-1, c, *out.shape[-2:]).to(d.image.device))
-        return torch.cat(outputs)
+        return outputs[0] if len(outputs) == 1 else torch.cat(outputs)
 
     return run
 

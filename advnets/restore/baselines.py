@@ -21,8 +21,11 @@ from advnets.data.corruptions import TASKS, Degraded, gaussian_kernel
 from advnets.errors import ConfigError, DataError
 from advnets.registry import Registry
 from advnets.restore.admm import admm_tv_deconvolve
+from advnets.restore.tiles import tiled_planes
 
 BaselineFn = Callable[[Degraded, RestoreConfig, float], Tensor]
+NLM_TILE = 128  # non-local means on tiles (exact: the halo covers its search window)
+ADMM_TILE, ADMM_HALO = 256, 32  # ADMM-TV on tiles of a large photo (global: close, not exact)
 
 
 @dataclass(frozen=True)
@@ -98,20 +101,30 @@ def _nlm(d: Degraded, s: RestoreConfig, h: float) -> Tensor:
         return denoise_nl_means(image, channel_axis=0, **options)
 
     images = d.image.detach().cpu().double().numpy()
-    out = np.stack([one(image) for image in images])
+    reach = options["patch_distance"] + options["patch_size"] // 2  # all a pixel's weights see
+    out = np.stack([tiled_planes(one, image, reach, NLM_TILE, "nlm") for image in images])
     return torch.from_numpy(out).to(d.image).clamp(0, 1)
 
 
-def _deconvolve(d: Degraded, s: RestoreConfig, fn: Callable) -> Tensor:
+def _deconvolve(d: Degraded, s: RestoreConfig, fn: Callable, tile: int = 0) -> Tensor:
     """`fn(padded plane, psf)` on each plane mirrored by the kernel's side (so FFT methods'
-    circular boundaries fall outside the image), then cropped back."""
+    circular boundaries fall outside the image), then cropped back; with `tile`, on tiles
+    of that side with a halo of ADMM_HALO pixels (a slow method on a large photo)."""
     psf = gaussian_kernel(s.blur).double().numpy()
     r = psf.shape[0]
 
     def plane(p: np.ndarray) -> np.ndarray:
         return fn(np.pad(p, r, mode="symmetric"), psf)[r:-r, r:-r]
 
-    return _per_channel(d.image, plane)
+    if not tile:
+        return _per_channel(d.image, plane)
+
+    def planes(x: np.ndarray) -> np.ndarray:
+        return np.stack([plane(p) for p in x])
+
+    images = d.image.detach().cpu().double().numpy()
+    out = np.stack([tiled_planes(planes, x, ADMM_HALO, tile, "admm-tv") for x in images])
+    return torch.from_numpy(out).to(d.image).clamp(0, 1)
 
 
 def _wiener(d: Degraded, s: RestoreConfig, balance: float) -> Tensor:
@@ -119,7 +132,8 @@ def _wiener(d: Degraded, s: RestoreConfig, balance: float) -> Tensor:
 
 
 def _admm_tv(d: Degraded, s: RestoreConfig, lam: float) -> Tensor:
-    return _deconvolve(d, s, lambda p, psf: admm_tv_deconvolve(p, psf, lam, iters=60))
+    solve = lambda p, psf: admm_tv_deconvolve(p, psf, lam, iters=60)  # noqa: E731
+    return _deconvolve(d, s, solve, ADMM_TILE)
 
 
 def _biharmonic(d: Degraded, s: RestoreConfig, p: float) -> Tensor:
