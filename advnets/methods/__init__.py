@@ -3,6 +3,7 @@ compute (advnets.methods.base); the generic step in advnets.training.step runs t
 A new method is one file here plus its presets, registered in METHODS."""
 
 from advnets.methods.base import Counters, Method, Phase, Stats
+from advnets.methods.catgan import CatGAN
 from advnets.methods.gan import GAN, UPDATES
 from advnets.methods.restoration import ContentOnly, Restoration
 from advnets.methods.ssgan import ImprovedGAN, SemiSupervisedGAN
@@ -20,5 +21,6 @@ METHODS.add("vaegan", VAEGAN)  # Larsen et al. 2016: encoder, decoder = G, discr
 METHODS.add("vae", VAE)  # Kingma & Welling 2014, on the VAE/GAN networks
 METHODS.add("restoration", Restoration)  # G restores corrupted images, D judges them
 METHODS.add("restoration-content", ContentOnly)  # the same G on the L1 loss alone
+METHODS.add("catgan", CatGAN)  # Springenberg 2016: D a K-way classifier, entropy losses
 
 __all__ = ["Counters", "GAN", "METHODS", "Method", "Phase", "Stats", "UPDATES"]
