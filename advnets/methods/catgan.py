@@ -4,15 +4,15 @@ D is certain of its class on real data (low conditional entropy H[p(y|x, D)]), u
 G's samples (high H[p(y|G(z), D)]) and uses every class equally often on real data (high
 entropy of the class marginal over a batch, H_X[p(y|D)]). G wants D certain on its samples
 and those samples spread over all classes (high H_G[p(y|D)]). As losses to descend, the
-paper's equations (7) and (8):
+paper's L_D and L_G:
 
     L_D = -w H_X[p(y|D)] + E_x H[p(y|x, D)] - E_z H[p(y|G(z), D)]
     L_G = -w H_G[p(y|D)] + E_z H[p(y|G(z), D)]
 
 with w the marginal terms' weight (`options.marginal_weight`, 1 in the paper), each
 expectation and marginal taken over the step's minibatch. With `data.labels` > 0 the run is
-semi-supervised (the paper's section 3.3): D also descends `options.supervised_weight`
-times the cross-entropy of its class outputs on a labelled batch.
+semi-supervised: D also descends `options.supervised_weight` times the cross-entropy of its
+class outputs on a labelled batch.
 
 K is the data set's number of classes: in an unsupervised run D's K outputs are clusters,
 which `advnets eval --metric accuracy` maps onto the classes by the best one-to-one
