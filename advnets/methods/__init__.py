@@ -4,6 +4,7 @@ A new method is one file here plus its presets, registered in METHODS."""
 
 from advnets.methods.base import Counters, Method, Phase, Stats
 from advnets.methods.began import BEGAN
+from advnets.methods.catgan import CatGAN
 from advnets.methods.ebgan import EBGAN
 from advnets.methods.fgan import FGAN
 from advnets.methods.gan import GAN, UPDATES
@@ -26,5 +27,6 @@ METHODS.add("restoration-content", ContentOnly)  # the same G on the L1 loss alo
 METHODS.add("fgan", FGAN)  # Nowozin et al. 2016: any f-divergence's variational bound
 METHODS.add("ebgan", EBGAN)  # Zhao et al. 2017: autoencoder D, energy = reconstruction MSE
 METHODS.add("began", BEGAN)  # Berthelot et al. 2017: autoencoder D, L1 energy, balance k_t
+METHODS.add("catgan", CatGAN)  # Springenberg 2016: D a K-way classifier, entropy losses
 
 __all__ = ["Counters", "GAN", "METHODS", "Method", "Phase", "Stats", "UPDATES"]

@@ -104,6 +104,12 @@ class Method(ABC):
     def solo(self, player: str) -> Phase:
         """The phase that updates `player` alone (e.g. one discriminator update)."""
 
+    @staticmethod
+    def label_predictions(cfg: Config, predicted: Tensor, labels: Tensor) -> Tensor:
+        """The classes that D's predictions on scored images stand for, given their true
+        `labels`: the predictions themselves, unless the method clusters (CatGAN)."""
+        return predicted
+
     def data_batches_per_step(self) -> int:
         """Data minibatches one iteration consumes (to count epochs)."""
         return 1

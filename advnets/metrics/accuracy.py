@@ -9,6 +9,7 @@ from advnets.config import Config, DataConfig
 from advnets.data import load_split01, to_range
 from advnets.data.registry import FOLDER, spec
 from advnets.errors import DataError
+from advnets.methods import METHODS
 
 
 def first_images(
@@ -55,6 +56,7 @@ def accuracy(
     images01, labels = first_images(cfg.data, split, root, n)
     x = to_range(images01, tuple(cfg.data.value_range))
     predicted = predict_classes(D, x, spec(cfg.data).classes)
+    predicted = METHODS.get(cfg.method).label_predictions(cfg, predicted, labels)
     wrong = int((predicted != labels).sum())
     return {
         "accuracy": (len(labels) - wrong) / len(labels),
