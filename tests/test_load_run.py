@@ -151,8 +151,8 @@ def test_a_role_the_method_lacks_is_one_line_naming_the_methods_that_have_it(run
     gan = load_run(runs["gan"][0])
     with pytest.raises(ConfigError, match="method gan, which has no classifier") as err:
         gan.classifier()
-    assert "(method improved-gan, sgan or supervised)" in str(err.value)
-    assert set(methods_with("classifier")) == {"sgan", "improved-gan", "supervised"}
+    assert "(method catgan, improved-gan, sgan or supervised)" in str(err.value)
+    assert set(methods_with("classifier")) == {"catgan", "sgan", "improved-gan", "supervised"}
     assert set(methods_with("encoder")) == {"vae", "vaegan"}
     with pytest.raises(ConfigError, match="has no encoder; reconstruct and encode need"):
         gan.encoder()
