@@ -53,33 +53,16 @@ def _eval_reconstruction(args: argparse.Namespace) -> None:
     )
 
 
-@torch.no_grad()
-def label_fidelity(G, cfg, per_class: int, seed: int = 0) -> dict[str, float]:
-    """How often a conditional G draws the class it is asked for, read by the folder's own
-    classifier: overall and per class (by name)."""
-    from advnets.metrics.classifier import predict
-    from advnets.metrics.folder_classifier import as_cifar, load_folder_classifier
-    from advnets.sampling import draw_samples
-
-    model = load_folder_classifier(cfg.data, required=True)
-    lo, hi = cfg.data.value_range
-    out, hits = {}, []
-    for c, name in enumerate(cfg.data.class_names):
-        x = (draw_samples(G, cfg, per_class, seed + c, c) - lo) / (hi - lo)
-        right = predict(model, as_cifar(x.clamp(0, 1)))[1].argmax(1) == c
-        out[f"fidelity_{name}"] = float(right.float().mean())
-        hits.append(right)
-    return {"fidelity": float(torch.cat(hits).float().mean()), **out}
-
-
 def _eval_fidelity(args: argparse.Namespace) -> None:
-    """`advnets eval RUN --metric fidelity`: a conditional folder run's label fidelity."""
+    """`advnets eval RUN --metric fidelity`: a conditional run's label fidelity, read by
+    the data set's shipped classifier or the folder's own."""
+    from advnets.metrics.fidelity import label_fidelity
     from advnets.sampling import generator_from_checkpoint
 
     ckpt, run_dir, device = _eval_run_checkpoint(args, "fidelity scores a conditional run")
     G, cfg = generator_from_checkpoint(ckpt, device)
-    if not cfg.model.num_classes or cfg.data.name != "folder":
-        raise ConfigError("--metric fidelity scores conditional runs on your own pictures")
+    if not cfg.model.num_classes:
+        raise ConfigError("--metric fidelity scores conditional runs (model.num_classes > 0)")
     per_class = max(1, (args.n or 1000) // cfg.model.num_classes)
     scores = label_fidelity(G, cfg, per_class, args.seed)
     _print_scores(scores)
