@@ -7,12 +7,12 @@ Each run is the CLI's own commands, so any row can be reproduced by hand:
 
     advnets train PRESET --seed S --epochs E --out ROOT/PRESET-sS
     advnets eval ROOT/PRESET-sS --metric fidelity --n 5000
-    advnets eval ROOT/PRESET-sS --metric fid
+    advnets eval ROOT/PRESET-sS --metric fid --n FID_N
 
 Finished runs (a checkpoint.pt, an eval row) are reused, so a stopped benchmark resumes.
 
     python benchmarks/label_fidelity.py [--seeds 0 1 2 3 4] [--epochs 1] [--jobs 2]
-        [--presets cgan-mnist acgan-mnist ...] [--root runs/label_fidelity] [--no-fid]
+        [--presets cgan-mnist acgan-mnist ...] [--root runs/label_fidelity] [--no-fid] [--fid-n 10000]
 """
 
 import argparse
@@ -62,7 +62,7 @@ def one_run(preset: str, seed: int, args: argparse.Namespace) -> dict:
     if "fidelity" not in evals(run):
         advnets("eval", str(run), "--metric", "fidelity", "--n", str(args.n), log=log)
     if args.fid and "fid" not in evals(run):
-        advnets("eval", str(run), "--metric", "fid", log=log)
+        advnets("eval", str(run), "--metric", "fid", "--n", str(args.fid_n), log=log)
     print(f"done {run}", flush=True)
     return {"preset": preset, "seed": seed, **evals(run)}
 
@@ -91,6 +91,7 @@ def main() -> None:
     p.add_argument("--jobs", type=int, default=2, help="runs at a time (one thread each)")
     p.add_argument("--root", default="runs/label_fidelity")
     p.add_argument("--no-fid", dest="fid", action="store_false")
+    p.add_argument("--fid-n", type=int, default=10000, help="samples FID compares")
     p.add_argument("--set", nargs="*", default=[], help="extra train arguments, e.g. --set ...")
     args = p.parse_args()
     Path(args.root).mkdir(parents=True, exist_ok=True)
