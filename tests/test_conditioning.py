@@ -2,6 +2,9 @@
 head (Odena et al. 2017) and the projection discriminator (Miyato & Koyama 2018); their
 losses by hand; short runs of each; label fidelity while training."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -134,6 +137,38 @@ def test_each_conditioning_trains_and_samples_the_requested_label(
     out = tmp_path / "four.npy"
     assert main(["sample", str(tmp_path / "r"), "--label", "4", "--n", "6", "--out", str(out)]) == 0
     assert np.load(out).shape == (6, 1, 28, 28)
+    assert main(["eval", str(tmp_path / "r"), "--metric", "fidelity", "--n", "20"]) == 0
+    row = json.loads((tmp_path / "r" / "metrics.jsonl").read_text().splitlines()[-1])
+    per_class = [row["eval"][f"fidelity_{c}"] for c in range(10)]
+    assert row["eval"]["fidelity"] == pytest.approx(sum(per_class) / 10, abs=1e-6)
+
+
+def test_fidelity_of_an_unconditional_run_is_refused(tmp_path, capsys):
+    train(load_preset("gan-ring", ["train.progress=false", "train.steps=2"]), tmp_path / "r")
+    assert main(["eval", str(tmp_path / "r"), "--metric", "fidelity"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "scores conditional runs" in err and len(err.splitlines()) == 1
+
+
+def test_benchmark_table_names_each_runs_worst_class(monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from label_fidelity import table
+
+    rows = [
+        {
+            "preset": "acgan-mnist",
+            "seed": 1,
+            "fidelity": 0.9,
+            "fidelity_0": 1.0,
+            "fidelity_1": 0.8,
+            "fid": 12.345,
+        },
+        {"preset": "cgan-mnist", "seed": 1, "fidelity": 0.1, "fidelity_0": 0.0, "fidelity_1": 0.2},
+    ]
+    lines = table(rows).splitlines()
+    assert lines[0] == "| preset | seed | fidelity | worst class | 0 | 1 | FID |"
+    assert lines[2] == "| acgan-mnist | 1 | 90.00 | 1 80.0 | 100.0 | 80.0 | 12.35 |"
+    assert lines[3] == "| cgan-mnist | 1 | 10.00 | 0 0.0 | 0.0 | 20.0 | - |"
 
 
 class _LabelInPixels(torch.nn.Module):
