@@ -12,7 +12,8 @@ Each run is the CLI's own commands, so any row can be reproduced by hand:
 Finished runs (a checkpoint.pt, an eval row) are reused, so a stopped benchmark resumes.
 
     python benchmarks/label_fidelity.py [--seeds 0 1 2 3 4] [--epochs 1] [--jobs 2]
-        [--presets cgan-mnist acgan-mnist ...] [--root runs/label_fidelity] [--no-fid] [--fid-n 10000]
+        [--presets cgan-mnist acgan-mnist ...] [--root runs/label_fidelity] [--no-fid]
+        [--fid-n 10000] [--table-only]
 """
 
 import argparse
@@ -93,11 +94,16 @@ def main() -> None:
     p.add_argument("--no-fid", dest="fid", action="store_false")
     p.add_argument("--fid-n", type=int, default=10000, help="samples FID compares")
     p.add_argument("--set", nargs="*", default=[], help="extra train arguments, e.g. --set ...")
+    p.add_argument("--table-only", action="store_true", help="tabulate the finished runs")
     args = p.parse_args()
     Path(args.root).mkdir(parents=True, exist_ok=True)
     todo = [(preset, seed) for seed in args.seeds for preset in args.presets]
-    with ThreadPoolExecutor(args.jobs) as pool:
-        rows = list(pool.map(lambda ps: one_run(*ps, args), todo))
+    if args.table_only:  # the runs finished so far, nothing trained
+        found = [(p, s, evals(Path(args.root) / f"{p}-s{s}")) for p, s in todo]
+        rows = [{"preset": p, "seed": s, **e} for p, s, e in found if "fidelity" in e]
+    else:
+        with ThreadPoolExecutor(args.jobs) as pool:
+            rows = list(pool.map(lambda ps: one_run(*ps, args), todo))
     order = [*PRESETS, *args.presets]
     rows.sort(key=lambda r: (order.index(r["preset"]), r["seed"]))
     print(f"budget: {args.epochs} epochs per run; fidelity on {args.n} samples")
