@@ -6,8 +6,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import torch
-
 from advnets.api import eval_settings, resolve_device, run_samples, score_samples
 from advnets.checkpoint import checkpoint_path
 from advnets.cli_args import add_device_argument, count, seed_value
@@ -55,31 +53,15 @@ def _eval_reconstruction(args: argparse.Namespace) -> None:
     )
 
 
-@torch.no_grad()
-def label_fidelity(G, cfg, per_class: int, seed: int = 0) -> dict[str, float]:
-    """How often a conditional G draws the class it is asked for, read by the folder's own
-    classifier: overall and per class (by name)."""
-    from advnets.metrics.classifier import predict
-    from advnets.metrics.folder_classifier import as_cifar, load_folder_classifier
-    from advnets.sampling import draw_samples
-
-    model = load_folder_classifier(cfg.data, required=True)
-    lo, hi = cfg.data.value_range
-    out, hits = {}, []
-    for c, name in enumerate(cfg.data.class_names):
-        x = (draw_samples(G, cfg, per_class, seed + c, c) - lo) / (hi - lo)
-        right = predict(model, as_cifar(x.clamp(0, 1)))[1].argmax(1) == c
-        out[f"fidelity_{name}"] = float(right.float().mean())
-        hits.append(right)
-    return {"fidelity": float(torch.cat(hits).float().mean()), **out}
-
-
 def _eval_fidelity(args: argparse.Namespace) -> None:
-    """`advnets eval RUN --metric fidelity`: a conditional folder run's label fidelity."""
+    """`advnets eval RUN --metric fidelity`: a conditional run's label fidelity, read by
+    the data set's shipped classifier or the folder's own."""
+    from advnets.metrics.fidelity import label_fidelity
+
     run = _eval_run(args, "fidelity scores a conditional run")
     G, cfg = run.sampler(), run.cfg
-    if not cfg.model.num_classes or cfg.data.name != "folder":
-        raise ConfigError("--metric fidelity scores conditional runs on your own pictures")
+    if not cfg.model.num_classes:
+        raise ConfigError("--metric fidelity scores conditional runs (model.num_classes > 0)")
     per_class = max(1, (args.n or 1000) // cfg.model.num_classes)
     scores = label_fidelity(G, cfg, per_class, args.seed)
     _print_scores(scores)

@@ -51,6 +51,6 @@ def test_option_of_the_wrong_type_refused(margin_method):
 
 
 def test_method_without_options_refuses_an_options_section():
-    cfg = apply_overrides(Config(), ["options.margin=2"])
-    with pytest.raises(ConfigError, match="method gan takes no options.*margin"):
+    cfg = apply_overrides(Config(method="supervised"), ["options.margin=2"])
+    with pytest.raises(ConfigError, match="method supervised takes no options.*margin"):
         validate(cfg, training=False)

@@ -54,6 +54,7 @@ VARIANTS = {
     "gan-ring+minibatch": ("gan-ring", ["model.discriminator.minibatch_kernels=4"]),
     "gan-ring+pack2": ("pacgan-ring", ["model.discriminator.pack=2", "train.batch_size=32"]),
     "gan-ring+gp": ("gan-ring", ["loss.gradient_penalty=1.0"]),
+    "acgan-mnist+class-loss-on-fakes": ("acgan-mnist", ["options.class_loss_on_fakes=true"]),
     "gan-ring+gp+simultaneous": (
         "gan-ring",
         ["loss.gradient_penalty=1.0", "train.update=simultaneous"],

@@ -6,14 +6,18 @@ code's simultaneous update, or one G forward shared by a D and a G update (pytor
 dcgan). D's loss is the configured one plus its terms (WGAN-GP's gradient penalty; WGAN's
 clipping after each D update); G's is the configured loss of D(G(z)), or feature matching,
 optionally at D unrolled K updates ahead. PacGAN and minibatch discrimination are parts of
-D (advnets.nets). Conditional runs hand each real and fake sample's label to G and D.
+D (advnets.nets). Conditional runs hand each real and fake sample's label to G and D; D
+takes it as `options.conditioning` says (concatenation, AC-GAN's class head whose class loss
+both players add, or the projection discriminator; advnets.nets.conditional).
 """
 
 import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from advnets.config import Config, LossConfig
@@ -30,6 +34,7 @@ from advnets.losses import (
 from advnets.methods.base import Counters, Losses, Method, Phase, Stats
 from advnets.methods.unrolled import FunctionalOptimizer, Unroller
 from advnets.nets import build_discriminator, build_generator
+from advnets.nets.conditional import CONDITIONINGS
 from advnets.nets.layers import MinibatchDiscrimination
 from advnets.registry import Registry
 
@@ -66,9 +71,34 @@ def bind_options(loss: Callable[..., Tensor], cfg: LossConfig) -> Callable[..., 
     return partial(loss, **{k: v for k, v in options.items() if k in wanted})
 
 
+@dataclass(frozen=True)
+class GANOptions:
+    """The GAN method's options (the config's `options:` section)."""
+
+    conditioning: str = "concat"  # how a conditional D sees y: concat | acgan | projection
+    class_weight: float = 1.0  # acgan: weight of the class loss in D's and G's losses
+    class_loss_on_fakes: bool = True  # acgan: D's class loss on G's samples too (Odena et al.)
+
+
 def critic(D: nn.Module, x: Tensor, cond: Tensor | None = None) -> Tensor:
     """D(x), or D(x, cond) for a conditional run."""
     return D(x) if cond is None else D(x, cond)
+
+
+def adversarial(out: Tensor) -> Tensor:
+    """The real/fake logits among D's outputs: all of them, or an AC-GAN D's first column."""
+    return out if out.ndim == 1 else out[:, 0]
+
+
+def adversarial_critic(D: nn.Module, x: Tensor, cond: Tensor | None = None) -> Tensor:
+    """D's real/fake logits at x (what a gradient penalty differentiates)."""
+    return adversarial(critic(D, x, cond))
+
+
+def class_loss(out: Tensor, y: Tensor) -> Tensor:
+    """AC-GAN's class loss: cross-entropy of an AC-GAN D's class logits (columns 1..C)
+    against the labels y, -log P(C = y | x) averaged."""
+    return F.cross_entropy(out[:, 1:].float(), y)
 
 
 def features(D: nn.Module, x: Tensor, cond: Tensor | None = None) -> Tensor:
@@ -97,16 +127,21 @@ class GAN(Method):
     """G and D of a (conditional) GAN with the configured losses, terms and variants."""
 
     players = ("G", "D")
+    Options = GANOptions
 
-    @staticmethod
-    def check(cfg: Config) -> None:
-        check(cfg)
+    @classmethod
+    def check(cls, cfg: Config) -> None:
+        check(cfg, cls.options(cfg))
 
     def __init__(
         self, cfg: Config, nets: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer]
     ) -> None:
         loss, t = cfg.loss, cfg.train
         self.G, self.D = nets["G"], nets["D"]
+        opts = self.options(cfg)
+        self.acgan = conditioning(opts) == "acgan"
+        self.class_weight = getattr(opts, "class_weight", 1.0)
+        self.class_on_fakes = getattr(opts, "class_loss_on_fakes", True)
         self.k, self.k_schedule, self.update = t.k, t.k_schedule, UPDATES.get(t.update)
         self.alternating = t.update == "alternating"
         self.d_loss = bind_options(D_LOSSES.get(loss.discriminator), loss)
@@ -130,10 +165,11 @@ class GAN(Method):
                 f"features() (the mlp and dcgan ones, unconditional)"
             )
 
-    @staticmethod
-    def build_nets(cfg: Config, data: TrainingData) -> dict[str, nn.Module]:
+    @classmethod
+    def build_nets(cls, cfg: Config, data: TrainingData) -> dict[str, nn.Module]:
         G = build_generator(cfg.model, data.shape, data.mean01)
-        return {"G": G, "D": build_discriminator(cfg.model, data.shape)}
+        how = conditioning(cls.options(cfg))
+        return {"G": G, "D": build_discriminator(cfg.model, data.shape, conditioning=how)}
 
     @property
     def needs_real_for_g(self) -> bool:
@@ -189,10 +225,36 @@ class GAN(Method):
         fake_y: Tensor | None = None,
     ) -> tuple[Tensor, Stats]:
         """D's loss on a real and a fake batch, with its gradient penalty if configured."""
-        real_logits, fake_logits = self.d_logits(D, real, fake, real_y, fake_y)
+        real_out, fake_out = self.d_logits(D, real, fake, real_y, fake_y)
+        loss, stats = self.d_terms(real_out, fake_out, real_y, fake_y)
+        return self.with_penalty(D, loss, stats, real, fake, real_y)
+
+    def d_terms(
+        self, real_out: Tensor, fake_out: Tensor, real_y: Tensor | None, fake_y: Tensor | None
+    ) -> tuple[Tensor, Stats]:
+        """D's configured loss of its real/fake logits; AC-GAN adds the class loss on the
+        real samples' labels and (as Odena et al.) on the labels the fakes were drawn for."""
+        real_logits, fake_logits = adversarial(real_out), adversarial(fake_out)
         loss = self.d_loss(real_logits.float(), fake_logits.float())
         stats = {"loss_d": loss.detach(), **d_outputs(real_logits, fake_logits)}
-        return self.with_penalty(D, loss, stats, real, fake, real_y)
+        if not self.acgan:
+            return loss, stats
+        classes = class_loss(real_out, real_y)
+        if self.class_on_fakes:
+            classes = classes + class_loss(fake_out, fake_y)
+        stats["loss_class_d"] = classes.detach()
+        return loss + self.class_weight * classes, stats
+
+    def g_terms(self, fake_out: Tensor, fake_y: Tensor | None) -> tuple[Tensor, Stats]:
+        """G's configured loss of D's logits at its fakes; AC-GAN adds the class loss of the
+        labels G was asked for."""
+        loss = self.g_loss(adversarial(fake_out).float())
+        stats = {"loss_g": loss.detach()}
+        if not self.acgan:
+            return loss, stats
+        classes = class_loss(fake_out, fake_y)
+        stats["loss_class_g"] = classes.detach()
+        return loss + self.class_weight * classes, stats
 
     def with_penalty(
         self,
@@ -207,7 +269,9 @@ class GAN(Method):
         real sample's condition) added to D's loss."""
         if not self.penalty:
             return loss, stats
-        penalty = gradient_penalty(partial(critic, D, cond=real_y), real, fake, pack=self.pack)
+        penalty = gradient_penalty(
+            partial(adversarial_critic, D, cond=real_y), real, fake, pack=self.pack
+        )
         return loss + self.penalty * penalty, {**stats, "gradient_penalty": penalty.detach()}
 
     def generator_loss(
@@ -227,9 +291,8 @@ class GAN(Method):
             loss = self.match_features(
                 features(D, real, real_y).float(), features(D, fake, fake_y).float()
             )
-        else:
-            loss = self.g_loss(critic(D, fake, fake_y).float())
-        return loss, {"loss_g": loss.detach()}
+            return loss, {"loss_g": loss.detach()}
+        return self.g_terms(critic(D, fake, fake_y), fake_y)
 
     # --- the phases' loss functions ---
 
@@ -254,14 +317,10 @@ class GAN(Method):
             d_loss, d_stats = self.discriminator_loss(self.D, b.real, fake, b.real_y, b.fake_y)
             g_loss, g_stats = self.generator_loss(self.D, fake, b.real, b.real_y, b.fake_y)
             return {"D": d_loss, "G": g_loss}, {**d_stats, **g_stats}
-        real_logits, fake_logits = self.d_logits(self.D, b.real, fake, b.real_y, b.fake_y)
-        d_loss = self.d_loss(real_logits.float(), fake_logits.float())
-        g_loss = self.g_loss(fake_logits.float())
-        stats = {
-            "loss_d": d_loss.detach(),
-            "loss_g": g_loss.detach(),
-            **d_outputs(real_logits, fake_logits),
-        }
+        real_out, fake_out = self.d_logits(self.D, b.real, fake, b.real_y, b.fake_y)
+        d_loss, d_stats = self.d_terms(real_out, fake_out, b.real_y, b.fake_y)
+        g_loss, g_stats = self.g_terms(fake_out, b.fake_y)
+        stats = {**d_stats, **g_stats}
         d_loss, stats = self.with_penalty(self.D, d_loss, stats, b.real, fake, b.real_y)
         return {"D": d_loss, "G": g_loss}, stats
 
@@ -305,8 +364,39 @@ def reuse_fakes(gan: GAN, g_updates: int) -> list[Phase]:
     ]
 
 
-def check(cfg: Config) -> None:
+def conditioning(opts: object) -> str:
+    """How a conditional D sees y, from the method's options (concat for a method derived
+    from GAN whose options have no such key)."""
+    return getattr(opts, "conditioning", "concat")
+
+
+def check_conditioning(cfg: Config, opts: object) -> None:
+    """options.conditioning, options.class_weight and the D they need."""
+    how, d = conditioning(opts), cfg.model.discriminator
+    if how not in CONDITIONINGS:
+        raise ConfigError(
+            f"options.conditioning={how!r}; choose one of: {', '.join(CONDITIONINGS)}"
+        )
+    weight = getattr(opts, "class_weight", 1.0)
+    if not (weight >= 0 and weight < float("inf")):
+        raise ConfigError(f"options.class_weight must be a finite number >= 0, got {weight}")
+    if how == "concat":
+        return
+    if not cfg.model.num_classes:
+        raise ConfigError(
+            f"options.conditioning={how} conditions D on labels: set model.num_classes "
+            f"(a labelled data set), or drop the option"
+        )
+    if d.branches or d.pack > 1:
+        raise ConfigError(
+            f"options.conditioning={how} builds D on the unconditional net: set "
+            f"model.discriminator.branches=[] and model.discriminator.pack=1"
+        )
+
+
+def check(cfg: Config, opts: object = None) -> None:
     """The GAN method's own config rules."""
+    check_conditioning(cfg, opts)
     t = cfg.train
     if t.update != "alternating" and t.k_schedule != "constant":
         raise ConfigError(f"train.k_schedule={t.k_schedule} needs train.update=alternating")

@@ -47,21 +47,28 @@ def build_encoder(cfg: ModelConfig, in_shape: tuple[int, ...]) -> nn.Module:
     return DISCRIMINATORS.get(cfg.encoder.arch)(cfg.encoder, in_shape, 2 * cfg.z_dim)
 
 
-def build_discriminator(cfg: ModelConfig, in_shape: tuple[int, ...], outputs: int = 1) -> nn.Module:
-    """D(x), or D(x, y) when `cfg.num_classes` > 0 (conditional GAN); with `outputs` > 1 a
-    classifier's logits (unconditional, unpacked D only). Spectral normalisation and
-    DiffAugment (model.discriminator.spectral_norm, .augment) wrap whichever D it is."""
-    D = _discriminator(cfg, in_shape, outputs)
+def build_discriminator(
+    cfg: ModelConfig, in_shape: tuple[int, ...], outputs: int = 1, conditioning: str = "concat"
+) -> nn.Module:
+    """D(x), or D(x, y) when `cfg.num_classes` > 0 (conditional GAN, y entering as
+    `conditioning` says: advnets.nets.conditional); with `outputs` > 1 a classifier's logits
+    (unconditional, unpacked D only). Spectral normalisation and DiffAugment
+    (model.discriminator.spectral_norm, .augment) wrap whichever D it is."""
+    D = _discriminator(cfg, in_shape, outputs, conditioning)
     if cfg.discriminator.spectral_norm:
         spectral_norm_(D)
     policy = parse_policy(cfg.discriminator.augment)
     return DiffAugment(D, policy) if policy else D
 
 
-def _discriminator(cfg: ModelConfig, in_shape: tuple[int, ...], outputs: int) -> nn.Module:
+def _discriminator(
+    cfg: ModelConfig, in_shape: tuple[int, ...], outputs: int, conditioning: str
+) -> nn.Module:
     net = DISCRIMINATORS.get(cfg.discriminator.arch)
     if cfg.num_classes:
-        return conditional_discriminator(net, cfg.discriminator, in_shape, cfg.num_classes)
+        return conditional_discriminator(
+            net, cfg.discriminator, in_shape, cfg.num_classes, conditioning
+        )
     m = cfg.discriminator.pack
     if m > 1:  # PacGAN: D of m samples, concatenated along their first feature axis
         try:

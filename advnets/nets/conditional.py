@@ -10,6 +10,13 @@ Two ways for y to enter, both from a `NetConfig`:
   each go through their own hidden layer (widths a and b), whose outputs are concatenated
   and go through `hidden`. The paper: G z -> 200 and y -> 1000 (ReLU), joined 1200 (ReLU)
   -> 784 sigmoid; D x -> maxout 240x5 and y -> maxout 50x5, joined maxout 240x4 -> 1.
+
+D may instead take y in one of two other ways (the GAN method's `options.conditioning`):
+
+- acgan (Odena et al. 2017): D sees x alone and has 1 + C outputs, the real/fake logit and
+  C class logits (an auxiliary classifier on D's features); the class loss is the method's;
+- projection (Miyato & Koyama 2018): D(x, y) = psi(phi(x)) + <embed(y), phi(x)>, phi the
+  unconditional D's last hidden layer and psi its output layer.
 """
 
 import dataclasses
@@ -91,6 +98,49 @@ class ConcatDiscriminator(nn.Module):
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         return self.net(self.joined(x, y))
+
+
+class ACGANDiscriminator(nn.Module):
+    """D(x) -> (N, 1 + C): the real/fake logit then C class logits, from the unconditional
+    D with 1 + C outputs (its output layer is both heads). y is accepted and not used: D
+    must tell the class from x alone."""
+
+    def __init__(
+        self, net: type[nn.Module], cfg: NetConfig, in_shape: tuple[int, ...], classes: int
+    ):
+        super().__init__()
+        self.net = net(cfg, in_shape, 1 + classes)
+
+    def features(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.net.features(x)
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.net(x)
+
+
+class ProjectionDiscriminator(nn.Module):
+    """D(x, y) = psi(phi(x)) + <embed(y), phi(x)> (Miyato & Koyama 2018): phi the
+    unconditional D's features, psi its output layer; the class embedding starts at zero,
+    so D starts unconditional and learns each class's direction in phi."""
+
+    def __init__(
+        self, net: type[nn.Module], cfg: NetConfig, in_shape: tuple[int, ...], classes: int
+    ):
+        super().__init__()
+        self.net = net(cfg, in_shape)
+        self.net.eval()  # eval mode: measuring phi's width draws no dropout noise
+        with torch.no_grad():
+            width = self.net.features(torch.zeros(2, *in_shape)).shape[1]
+        self.net.train()
+        self.embed = nn.Embedding(classes, width)
+        nn.init.zeros_(self.embed.weight)
+
+    def features(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.net.features(x)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        h = self.net.features(x)
+        return self.net.head(h) + (self.embed(y).to(h.dtype) * h).sum(1)
 
 
 def _branch(
@@ -178,11 +228,23 @@ def conditional_generator(
     return ConcatGenerator(net, cfg, z_dim, out_shape, mean01, classes)
 
 
+CONDITIONINGS = ("concat", "acgan", "projection")  # how y enters D (see the module doc)
+
+
 def conditional_discriminator(
-    net: type[nn.Module], cfg: NetConfig, in_shape: tuple[int, ...], classes: int
+    net: type[nn.Module],
+    cfg: NetConfig,
+    in_shape: tuple[int, ...],
+    classes: int,
+    conditioning: str = "concat",
 ) -> nn.Module:
-    """D(x, y) around the registered discriminator class `net`: the paper's branches for an
-    MLP with `cfg.branches`; else y concatenated to x's features (mlp) or channels."""
+    """D(x, y) around the registered discriminator class `net`: with `concat`, the paper's
+    branches for an MLP with `cfg.branches`, else y concatenated to x's features (mlp) or
+    channels; or AC-GAN's class head, or the projection discriminator."""
+    if conditioning == "acgan":
+        return ACGANDiscriminator(net, cfg, in_shape, classes)
+    if conditioning == "projection":
+        return ProjectionDiscriminator(net, cfg, in_shape, classes)
     if cfg.branches:
         return BranchedMLPDiscriminator(cfg, in_shape, classes)
     return ConcatDiscriminator(net, cfg, in_shape, classes, maps=cfg.arch != "mlp")

@@ -119,11 +119,17 @@ class DCGANDiscriminator(nn.Module):
         else:
             layers.append(nn.Conv2d(widths[-1], outputs, base, 1, 0))
         self.net = nn.Sequential(*layers)
+        self.feature_shape = (widths[-1], base, base)
         init_weights_(self, cfg.init, cfg.init_scale)
 
     def features(self, x: Tensor) -> Tensor:
         """The last hidden layer's output, flattened (N, channels * base * base)."""
         return self.net[:-1](x).flatten(1)
+
+    def head(self, h: Tensor) -> Tensor:
+        """Logits from the flattened features `h` (the last layer)."""
+        out = self.net[-1](h.view(len(h), *self.feature_shape))
+        return out.flatten() if self.outputs == 1 else out.flatten(1)
 
     def forward(self, x: Tensor) -> Tensor:
         """Logits (N,), or (N, outputs) for a classifier's several."""

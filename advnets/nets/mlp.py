@@ -126,6 +126,10 @@ class MLPDiscriminator(nn.Module):
         code does)."""
         return self.body(x.flatten(1))
 
-    def forward(self, x: Tensor) -> Tensor:
-        logits = self.out(self.minibatch(self.noise(self.features(x))))
+    def head(self, h: Tensor) -> Tensor:
+        """Logits from the features `h` (train-time noise, minibatch features, output layer)."""
+        logits = self.out(self.minibatch(self.noise(h)))
         return logits.squeeze(1) if self.outputs == 1 else logits
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.features(x))

@@ -4,6 +4,7 @@ Each hook has `after_step(run, stats)` and `close(run)`; the loop knows nothing 
 """
 
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -232,6 +233,11 @@ class PeriodicEval(Hook):
         self.path, self.best_path = Path(run_dir) / "metrics.jsonl", Path(run_dir) / "best.pt"
         self.writer = metrics.writer if metrics is not None else None
         self.best = self._saved_best()
+        self.reader = None  # a conditional run's label fidelity, where a classifier reads it
+        if run.cfg.model.num_classes:
+            from advnets.metrics.fidelity import fidelity_reader
+
+            self.reader = fidelity_reader(data)
 
     def _saved_best(self) -> float | None:
         """The rank of the best.pt a resumed run left, if it was scored as this run scores
@@ -257,15 +263,36 @@ class PeriodicEval(Hook):
         from advnets.metrics.evaluate import jsonable
 
         scores, rank = self.score(run)
-        append_row(self.path, {"eval": jsonable(scores), "step": run.counters.step})
+        warning = self.label_fidelity(run, scores) if self.reader is not None else {}
+        append_row(self.path, {"eval": jsonable(scores), "step": run.counters.step, **warning})
         if self.writer is not None:
-            self.writer.add_scalar(f"eval/{self.metric}", scores[self.metric], run.counters.step)
+            for key in (self.metric, "label_fidelity"):
+                if key in scores:
+                    self.writer.add_scalar(f"eval/{key}", scores[key], run.counters.step)
         if rank is not None and (self.best is None or rank > self.best):
             self.best = rank
             check_weights(run.players, run.counters.step)
             scored = {"eval": scores, "eval_rank": rank, "eval_metric": self.metric}
             save_atomic({**run.state_dict(), **scored, "eval_samples": self.n}, self.best_path)
         return scores
+
+    def label_fidelity(self, run: Run, scores: dict) -> dict:
+        """A conditional run's label fidelity (into `scores`, with its worst class), and
+        the warning, printed and returned for the row, if G is ignoring its label."""
+        from advnets.metrics.fidelity import fidelity_warning, label_fidelity
+
+        classes = run.cfg.model.num_classes
+        per_class = max(1, self.n // classes)
+        seed = run.cfg.train.seed + 4
+        read = label_fidelity(run.G_sample, run.cfg, per_class, seed, self.reader)
+        worst = min((v, k.removeprefix("fidelity_")) for k, v in read.items() if k != "fidelity")
+        scores["label_fidelity"] = read["fidelity"]
+        scores["label_fidelity_worst"], scores["label_fidelity_worst_class"] = worst
+        warning = fidelity_warning(read["fidelity"], classes, run.counters.step)
+        if warning is None:
+            return {}
+        print(f"advnets: warning: {warning}", file=sys.stderr)
+        return {"warning": warning}
 
     def score(self, run: Run) -> tuple[dict, float | None]:
         """The scores now, and their rank (None for non-finite samples)."""

@@ -1,0 +1,117 @@
+"""Label fidelity of the conditional GANs: how often G draws the class it is asked for, read
+by the shipped MNIST / Fashion-MNIST classifiers, per class, for D conditioned by
+concatenation (cgan-*), AC-GAN's class head (acgan-*) and the projection discriminator
+(cgan-projection-*), over several seeds at one short budget; FID beside each.
+
+Each run is the CLI's own commands, so any row can be reproduced by hand:
+
+    advnets train PRESET --seed S --epochs E --out ROOT/PRESET-sS
+    advnets eval ROOT/PRESET-sS --metric fidelity --n 5000
+    advnets eval ROOT/PRESET-sS --metric fid --n FID_N
+
+Finished runs (a checkpoint.pt, an eval row) are reused, so a stopped benchmark resumes.
+
+    python benchmarks/label_fidelity.py [--seeds 0 1 2 3 4] [--epochs 1] [--jobs 2]
+        [--presets cgan-mnist acgan-mnist ...] [--root runs/label_fidelity] [--no-fid]
+        [--fid-n 10000] [--table-only]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+PRESETS = [
+    "cgan-mnist",
+    "acgan-mnist",
+    "cgan-projection-mnist",
+    "cgan-fashion",
+    "acgan-fashion",
+    "cgan-projection-fashion",
+]
+
+
+def advnets(*args: str, log: Path) -> None:
+    """One `advnets` command at one thread, its output appended to `log`."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    with open(log, "a") as out:
+        cmd = [sys.executable, "-m", "advnets", *args]
+        subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, check=True)
+
+
+def evals(run: Path) -> dict:
+    """The run's eval rows in metrics.jsonl, merged (later rows win)."""
+    scores: dict = {}
+    path = run / "metrics.jsonl"
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        row = json.loads(line)
+        if "eval" in row and "label_fidelity" not in row["eval"]:
+            scores.update(row["eval"])
+    return scores
+
+
+def one_run(preset: str, seed: int, args: argparse.Namespace) -> dict:
+    """Train (unless done), then score label fidelity and FID (unless scored)."""
+    run = Path(args.root) / f"{preset}-s{seed}"
+    log = Path(args.root) / f"{preset}-s{seed}.log"
+    if not (run / "checkpoint.pt").is_file():
+        cmd = ["train", preset, "--seed", str(seed), "--epochs", str(args.epochs)]
+        advnets(*cmd, "--out", str(run), *args.set, log=log)
+    if "fidelity" not in evals(run):
+        advnets("eval", str(run), "--metric", "fidelity", "--n", str(args.n), log=log)
+    if args.fid and "fid" not in evals(run):
+        advnets("eval", str(run), "--metric", "fid", "--n", str(args.fid_n), log=log)
+    print(f"done {run}", flush=True)
+    return {"preset": preset, "seed": seed, **evals(run)}
+
+
+def table(rows: list[dict]) -> str:
+    """Markdown: one line per preset and seed, the overall and per-class fidelity, FID."""
+    names = [k.removeprefix("fidelity_") for k in rows[0] if k.startswith("fidelity_")]
+    head = ["preset", "seed", "fidelity", "worst class", *names, "FID"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        per = [r.get(f"fidelity_{n}", float("nan")) for n in names]
+        worst = min(zip(per, names, strict=True))
+        fid = f"{r['fid']:.2f}" if "fid" in r else "-"
+        cells = [r["preset"], str(r["seed"]), f"{100 * r['fidelity']:.2f}"]
+        cells += [f"{worst[1]} {100 * worst[0]:.1f}", *(f"{100 * p:.1f}" for p in per), fid]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--presets", nargs="+", default=PRESETS)
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    p.add_argument("--epochs", type=float, default=1.0, help="training budget of every run")
+    p.add_argument("--n", type=int, default=5000, help="samples read for fidelity (all classes)")
+    p.add_argument("--jobs", type=int, default=2, help="runs at a time (one thread each)")
+    p.add_argument("--root", default="runs/label_fidelity")
+    p.add_argument("--no-fid", dest="fid", action="store_false")
+    p.add_argument("--fid-n", type=int, default=10000, help="samples FID compares")
+    p.add_argument("--set", nargs="*", default=[], help="extra train arguments, e.g. --set ...")
+    p.add_argument("--table-only", action="store_true", help="tabulate the finished runs")
+    args = p.parse_args()
+    Path(args.root).mkdir(parents=True, exist_ok=True)
+    todo = [(preset, seed) for seed in args.seeds for preset in args.presets]
+    if args.table_only:  # the runs finished so far, nothing trained
+        found = [(p, s, evals(Path(args.root) / f"{p}-s{s}")) for p, s in todo]
+        rows = [{"preset": p, "seed": s, **e} for p, s, e in found if "fidelity" in e]
+    else:
+        with ThreadPoolExecutor(args.jobs) as pool:
+            rows = list(pool.map(lambda ps: one_run(*ps, args), todo))
+    order = [*PRESETS, *args.presets]
+    rows.sort(key=lambda r: (order.index(r["preset"]), r["seed"]))
+    print(f"budget: {args.epochs} epochs per run; fidelity on {args.n} samples")
+    for dataset in ("mnist", "fashion"):
+        chosen = [r for r in rows if r["preset"].endswith(dataset)]
+        if chosen:
+            print(f"\n{dataset}\n\n{table(chosen)}")
+
+
+if __name__ == "__main__":
+    main()
