@@ -343,6 +343,15 @@ SR_NOTE = (
 
 def add_restore_commands(sub: argparse._SubParsersAction) -> None:
     """The degrade and restore subcommands."""
+    _add_degrade_command(sub)
+    _add_restore_command(sub)
+
+
+def _add_settings_argument(p: argparse.ArgumentParser, help: str) -> None:
+    p.add_argument("--set", action="append", default=[], metavar="restore.KEY=VALUE", help=help)
+
+
+def _add_degrade_command(sub: argparse._SubParsersAction) -> None:
     tasks = ", ".join(TASKS)
     p = sub.add_parser(
         "degrade",
@@ -359,14 +368,12 @@ def add_restore_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seed", type=seed_value, default=0, help="seed of the noise or the holes")
     add_image_input_arguments(p)
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="restore.KEY=VALUE",
-        help="corruption settings, e.g. restore.noise=0.05",
-    )
+    _add_settings_argument(p, "corruption settings, e.g. restore.noise=0.05")
     p.set_defaults(func=cmd_degrade)
+
+
+def _add_restore_command(sub: argparse._SubParsersAction) -> None:
+    tasks = ", ".join(TASKS)
     p = sub.add_parser(
         "restore",
         help="restore corrupted images (a run, --method or shipped)",
@@ -398,11 +405,5 @@ def add_restore_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", required=True, help="OUT.png / OUT.npy")
     add_image_input_arguments(p)
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="restore.KEY=VALUE",
-        help="the corruption's settings the classical restorers assume",
-    )
+    _add_settings_argument(p, "the corruption's settings the classical restorers assume")
     p.set_defaults(func=cmd_restore)

@@ -139,7 +139,7 @@ def picture(args, dataset: str, task: str, seed: int, path: Path) -> None:
     print(f"picture -> {out}")
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=["cifar10"], choices=["cifar10", "faces"])
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
@@ -176,6 +176,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     add_run_options(parser)
     add_executor_options(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.photos:
         torch.set_num_threads(1)

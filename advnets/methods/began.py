@@ -22,9 +22,8 @@ from advnets.data import TrainingData
 from advnets.data.batches import Batch
 from advnets.errors import ConfigError
 from advnets.methods.base import Counters, Losses, Method, Phase, Stats
-from advnets.methods.ebgan import check_autoencoder_d
-from advnets.nets import build_generator
-from advnets.nets.autoencoder import build_autoencoder, reconstruction_l1
+from advnets.methods.ebgan import autoencoder_players, check_autoencoder_d
+from advnets.nets.autoencoder import reconstruction_l1
 
 
 @dataclass(frozen=True)
@@ -64,9 +63,7 @@ class BEGAN(Method):
 
     @staticmethod
     def build_nets(cfg: Config, data: TrainingData) -> dict[str, nn.Module]:
-        G = build_generator(cfg.model, data.shape, data.mean01)
-        code = BEGAN.options(cfg).code
-        return {"G": G, "D": build_autoencoder(cfg.model, data.shape, code)}
+        return autoencoder_players(cfg, data, BEGAN.options(cfg).code)
 
     def __init__(self, cfg: Config, nets: dict[str, nn.Module], optimizers: dict) -> None:
         o = self.options(cfg)

@@ -75,6 +75,12 @@ def check_autoencoder_d(cfg: Config, code: int) -> None:
     check_one_update_per_step(cfg)
 
 
+def autoencoder_players(cfg: Config, data: TrainingData, code: int) -> dict[str, nn.Module]:
+    """G, then the autoencoder D with a code of `code` units (EBGAN's and BEGAN's nets)."""
+    G = build_generator(cfg.model, data.shape, data.mean01)
+    return {"G": G, "D": build_autoencoder(cfg.model, data.shape, code)}
+
+
 class EBGAN(Method):
     """G against an autoencoder D whose reconstruction error is the energy."""
 
@@ -92,9 +98,7 @@ class EBGAN(Method):
 
     @staticmethod
     def build_nets(cfg: Config, data: TrainingData) -> dict[str, nn.Module]:
-        G = build_generator(cfg.model, data.shape, data.mean01)
-        code = EBGAN.options(cfg).code
-        return {"G": G, "D": build_autoencoder(cfg.model, data.shape, code)}
+        return autoencoder_players(cfg, data, EBGAN.options(cfg).code)
 
     def __init__(self, cfg: Config, nets: dict[str, nn.Module], optimizers: dict) -> None:
         o = self.options(cfg)
