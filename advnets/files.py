@@ -188,7 +188,9 @@ def image_writer(image: Any, path: Path, **options: Any) -> Callable[[IO[bytes]]
     from PIL import Image
 
     picture = image if isinstance(image, Image.Image) else Image.fromarray(image)
-    fmt = Image.registered_extensions().get(Path(path).suffix.lower(), "PNG")
+    suffix = Path(path).suffix.lower()
+    Image.preinit()  # the common formats; every plugin (a fifth of a second) only if needed
+    fmt = Image.EXTENSION.get(suffix) or Image.registered_extensions().get(suffix, "PNG")
     return lambda f: picture.save(f, format=fmt, **options)
 
 

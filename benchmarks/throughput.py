@@ -16,13 +16,14 @@ precision (torch.profiler): ms a step and the shares of the matmuls and of the c
 (autocast's casts), which tell whether bf16 can pay on a machine.
 
     python benchmarks/throughput.py [--data DIR] [--steps N] [--skip-process] [--skip-bf16]
-                                    [--profile]
+                                    [--profile | --process-only]
 """
 
 import argparse
 import contextlib
 import math
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -187,10 +188,14 @@ def pytorch_gan_style_script(data_root: str, iterations: int) -> None:
                 break
 
 
-def process_seconds(cmd: list[str]) -> float:
+def process_seconds(cmd: list[str]) -> tuple[float, float]:
+    """Wall-clock and CPU seconds (user + system, all threads) of running `cmd`: on a shared
+    machine the CPU seconds move less with the other work beside."""
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - t
+    wall, after = time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime
 
 
 def compare_processes(data_root: str, precision: str, iterations: int = 937) -> None:
@@ -225,11 +230,13 @@ def compare_processes(data_root: str, precision: str, iterations: int = 937) -> 
             str(iterations),
         ]
     )
+    (ours, ours_cpu), (theirs, theirs_cpu) = ours, theirs
     images = iterations * 64
     print(
         f"whole process, {iterations} steps x 64 images ({precision}): advnets {ours:.1f} s "
         f"({images / ours:,.0f} img/s), PyTorch-GAN-style script (fp32) {theirs:.1f} s "
-        f"({images / theirs:,.0f} img/s): ratio {theirs / ours:.2f}x"
+        f"({images / theirs:,.0f} img/s): ratio {theirs / ours:.2f}x; CPU seconds "
+        f"{ours_cpu:.1f} against {theirs_cpu:.1f}: ratio {theirs_cpu / ours_cpu:.2f}x"
     )
 
 
@@ -306,6 +313,9 @@ def main() -> None:
         "--steps", type=positive_int, default=100, help="timed steps (--profile: half of them)"
     )
     parser.add_argument("--skip-process", action="store_true")
+    parser.add_argument(
+        "--process-only", action="store_true", help="only the whole-process comparison (fp32)"
+    )
     parser.add_argument("--skip-bf16", action="store_true")
     parser.add_argument("--profile", action="store_true", help="profile gan-mnist steps only")
     parser.add_argument("--run-baseline-script", action="store_true", help=argparse.SUPPRESS)
@@ -314,6 +324,9 @@ def main() -> None:
         pytorch_gan_style_script(args.data, args.steps)
         return
     torch.manual_seed(0)
+    if args.process_only:
+        compare_processes(args.data, "fp32", 937)
+        return
     if args.profile:
         for precision in ["fp32"] if args.skip_bf16 else ["fp32", "bf16"]:
             profile_step("gan-mnist", precision, args.data, max(1, args.steps // 2))

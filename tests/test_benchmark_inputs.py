@@ -304,3 +304,32 @@ def test_a_results_row_cut_off_mid_write_is_dropped(bench, tmp_path, capsys):
     results.Results(whole, ("seed",)).add({"seed": 1, "score": 2})
     assert results.Results(whole, ("seed",)).get(seed=0) == {"seed": 0, "score": 1}
     assert "dropping" not in capsys.readouterr().out
+
+
+def test_table1_curve_reads_a_runs_evaluations(bench, tmp_path):
+    """table1_curve.py: each evaluation at the wall-clock minutes of the training row logged
+    at its step, CPU minutes from the results row spread evenly over the steps, and a
+    picture; a run without the results row has no CPU minutes."""
+    run = tmp_path / "table1-gan-mnist-10min-seed1"
+    run.mkdir()
+    rows = [{"loss_d": 1.0, "step": s, "epoch": s / 500, "seconds": s * 0.06} for s in (500, 1000)]
+    evals = [
+        {"eval": {"parzen": p, "parzen_se": 2.0}, "step": s} for s, p in ((500, 30), (1000, 110))
+    ]
+    lines = [rows[0], evals[0], rows[1], evals[1]]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    results = tmp_path / "results.jsonl"
+    row = {"preset": "gan-mnist-10min", "seed": 1, "cpu_seconds": 120.0}
+    results.write_text(json.dumps(row) + "\n")
+    curve = bench("table1_curve")
+    per_step = curve.cpu_seconds_per_step(results, run)
+    assert per_step == pytest.approx(0.12)
+    points = curve.curve(run, per_step)
+    assert [(p["epoch"], p["wall_min"], p["cpu_min"], p["parzen"]) for p in points] == [
+        (1.0, 0.5, 1.0, 30.0),
+        (2.0, 1.0, 2.0, 110.0),
+    ]
+    assert curve.cpu_seconds_per_step(None, run) is None
+    assert curve.cpu_seconds_per_step(results, tmp_path / "table1-gan-mnist-10min-seed0") is None
+    out = curve.plot({run.name: points}, tmp_path / "curve.png")
+    assert out.stat().st_size > 1000

@@ -533,3 +533,17 @@ def test_classify_takes_zero_one_images_for_a_minus_one_one_run(data_root, tmp_p
         assert main([*args, *extra, "--device", "cpu"]) == 0
         np.testing.assert_array_equal(np.load(out), expected)
     unchanged(before)
+
+
+@pytest.mark.parametrize(
+    "name, fmt",
+    [("a.png", "PNG"), ("a.JPG", "JPEG"), ("a.tif", "TIFF"), ("a.webp", "WEBP"), ("a.xyz", "PNG")],
+)
+def test_save_image_takes_its_format_from_the_suffix(tmp_path, name, fmt):
+    """The common formats, those Pillow registers only with all its plugins, and PNG for a
+    suffix it does not know."""
+    from advnets.files import save_image
+
+    path = save_image(np.full((4, 5), 128, dtype=np.uint8), tmp_path / name)
+    with Image.open(path) as picture:
+        assert picture.format == fmt and picture.size == (5, 4)

@@ -133,7 +133,9 @@ def _image_data(
         return _mapped_data(cfg, value_range, device, seed)
     else:
         x01, labels = load_split01(cfg, cfg.split)
-    data = to_range(x01, value_range).to(device)
+    mean01 = x01.mean(0).flatten()
+    lo, hi = value_range  # to_range in place: the [0, 1] copy is not needed after
+    data = x01.mul_(hi - lo).add_(lo).to(device)
     classes = spec(cfg).classes
     labelled = None
     if cfg.labels:
@@ -145,7 +147,7 @@ def _image_data(
         tuple(data.shape[1:]),
         value_range,
         len(data),
-        mean01=x01.mean(0).flatten(),
+        mean01=mean01,
         num_classes=classes,
         labelled=labelled,
         g_real=TensorSampler(data, labels) if cfg.g_real_stream else None,

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.ndimage import median_filter
-from skimage.restoration import denoise_nl_means, inpaint_biharmonic, wiener
 from torch import Tensor
 
 from advnets.config import RestoreConfig
@@ -80,7 +78,13 @@ def _bicubic(d: Degraded, s: RestoreConfig, p: float) -> Tensor:
     return upscale(d.image, TASKS.get(s.task).scale, "bicubic")
 
 
+# scipy and scikit-image are imported where a baseline runs: they take about a second to
+# import, which every `advnets` command (training included) would pay otherwise
+
+
 def _median(d: Degraded, s: RestoreConfig, size: float) -> Tensor:
+    from scipy.ndimage import median_filter
+
     return _per_channel(d.image, lambda p: median_filter(p, size=int(size), mode="reflect"))
 
 
@@ -88,6 +92,8 @@ def _nlm(d: Degraded, s: RestoreConfig, h: float) -> Tensor:
     """Non-local means (the seed's formula: weights exp(-|B(q) - B(p)|^2 / h^2) of patch
     distances), h as a multiple of the noise std; a colour image's patches span its
     channels, so the weights see all of them."""
+    from skimage.restoration import denoise_nl_means
+
     if min(d.image.shape[-2:]) < 2 or s.noise <= 0:
         raise DataError(
             f"nlm compares patches of a noisy image: it needs images of at least 2x2 pixels "
@@ -128,6 +134,8 @@ def _deconvolve(d: Degraded, s: RestoreConfig, fn: Callable, tile: int = 0) -> T
 
 
 def _wiener(d: Degraded, s: RestoreConfig, balance: float) -> Tensor:
+    from skimage.restoration import wiener
+
     return _deconvolve(d, s, lambda p, psf: wiener(p, psf, balance, clip=False))
 
 
@@ -137,6 +145,8 @@ def _admm_tv(d: Degraded, s: RestoreConfig, lam: float) -> Tensor:
 
 
 def _biharmonic(d: Degraded, s: RestoreConfig, p: float) -> Tensor:
+    from skimage.restoration import inpaint_biharmonic
+
     images = d.image.detach().cpu().double().numpy()
     masks = d.mask.detach().cpu().numpy()[:, 0] > 0.5
     if masks.reshape(len(masks), -1).all(1).any():
