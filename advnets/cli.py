@@ -222,10 +222,12 @@ def cmd_classify(args: argparse.Namespace) -> None:
     labels = predict_classes(D, x, spec(cfg.data).classes)
     save_npy(Path(args.out), labels.numpy().astype(np.int64))
     names = spec(cfg.data).class_names
-    if names:  # the class names beside the indices, one line per image
+    classes = run.method.predicts_classes(cfg)
+    if names and classes:  # the class names beside the indices, one line per image
         text = "".join(f"{names[i]}\n" for i in labels.tolist())
         atomic_write(names_path(args.out), lambda f: f.write(text.encode()))
-    print(f"wrote {len(labels)} labels (int64) -> {args.out}")
+    what = "labels" if classes else "cluster numbers (an unsupervised run: they name no class)"
+    print(f"wrote {len(labels)} {what} (int64) -> {args.out}")
 
 
 def _autoencoder_input(args: argparse.Namespace):

@@ -120,7 +120,8 @@ def test_unsupervised_run_trains_classifies_and_scores_mapped(data_root, tmp_pat
     classify = ["classify", str(run_dir), "--samples", str(tmp_path / "x.npy")]
     assert main([*classify, "--out", str(y_path), "--device", "cpu"]) == 0
     assert np.load(y_path).tolist() == clusters[:20].tolist()
-    capsys.readouterr()
+    assert "cluster numbers" in capsys.readouterr().out
+    assert not y_path.with_suffix(".names.txt").exists()  # clusters name no class
     evaluate = ["eval", str(run_dir), "--metric", "accuracy", "--n", "500"]
     assert main([*evaluate, "--data", str(data_root), "--device", "cpu"]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]

@@ -110,6 +110,12 @@ class Method(ABC):
         `labels`: the predictions themselves, unless the method clusters (CatGAN)."""
         return predicted
 
+    @staticmethod
+    def predicts_classes(cfg: Config) -> bool:
+        """Whether the classifier's outputs are the data's classes (False: clusters, whose
+        numbers name no class until mapped, e.g. an unsupervised CatGAN run)."""
+        return True
+
     def data_batches_per_step(self) -> int:
         """Data minibatches one iteration consumes (to count epochs)."""
         return 1

@@ -123,6 +123,11 @@ class CatGAN(Method):
             return predicted
         return cluster_labels(predicted, labels, spec(cfg.data).classes)
 
+    @staticmethod
+    def predicts_classes(cfg: Config) -> bool:
+        """Semi-supervised runs predict the classes; unsupervised ones clusters."""
+        return cfg.data.labels > 0
+
     def phases(self, counters: Counters, updates: dict[str, int]) -> list[Phase]:
         return [self.solo("D"), self.solo("G")]
 
