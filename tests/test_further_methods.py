@@ -150,6 +150,15 @@ def test_bad_options_are_refused_in_one_line(preset, option, message):
         assert all(name in str(err.value) for name in DIVERGENCES)
 
 
+def test_began_refuses_several_processes(monkeypatch):
+    """Each process would move its own k_t: refused before anything is written."""
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(ConfigError, match="keeps its balance k_t in one process"):
+        validate(load_preset("began-faces"))
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    validate(load_preset("began-faces"), training=False)
+
+
 # --- EBGAN ----------------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ k_t is the method's own state, saved in checkpoints. Each step logs k_t and the
 convergence measure M_global = L(x) + |gamma L(x) - L(G(z))|.
 """
 
+import os
 from dataclasses import dataclass
 
 import torch
@@ -60,6 +61,10 @@ class BEGAN(Method):
         if not 0 <= o.k_0 <= 1:
             raise ConfigError(f"options.k_0 must be in [0, 1], got {o.k_0}")
         check_autoencoder_d(cfg, o.code)
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # torchrun: k_t would drift apart
+            raise ConfigError(
+                "method began keeps its balance k_t in one process; train it without torchrun"
+            )
 
     @staticmethod
     def build_nets(cfg: Config, data: TrainingData) -> dict[str, nn.Module]:
