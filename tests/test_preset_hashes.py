@@ -77,6 +77,10 @@ VARIANTS = {
 # small batches keep every case fast; packed and WGAN-scheduled presets keep their own
 SMALL_BATCH = "train.batch_size=16"
 
+# the paper's Figure 2 nets (G 8000 x 8000): the same layers and rules, narrower
+PAPER_NETS = ("gan-cifar10", "gan-faces")
+NARROW = ["model.generator.hidden=[800,800]", "model.discriminator.hidden=[160,160]"]
+
 
 def cases() -> dict[str, tuple[str, list[str]]]:
     out = {name: (name, [SMALL_BATCH]) for name in preset_names()}
@@ -84,6 +88,8 @@ def cases() -> dict[str, tuple[str, list[str]]]:
     for name in preset_names():  # CIFAR-10 presets: the 5,000 validation images load faster
         if name.endswith("cifar10"):
             out[name] = (name, [SMALL_BATCH, "data.split=valid"])
+    for name in PAPER_NETS:  # their 130 million weights: half a minute a case; a tenth here
+        out[name] = (name, [*out[name][1], *NARROW])
     for key, (preset, extra) in VARIANTS.items():
         out[key] = (
             preset,

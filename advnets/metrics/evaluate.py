@@ -4,6 +4,7 @@ Samples are checked before any metric runs (shape, dtype, NaNs, value range, cou
 score is ever computed silently on mis-scaled data.
 """
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -15,7 +16,7 @@ from advnets.config import DataConfig
 from advnets.data import load_images01, toy_distribution
 from advnets.data.registry import DATASETS, FOLDER, Spec, spec, static_spec
 from advnets.errors import DataError
-from advnets.metrics.classifier import FEATURES, load_classifier, predict
+from advnets.metrics.classifier import FEATURES, load_classifier, predict, weights_path
 from advnets.metrics.fid import class_histogram, frechet_distance, inception_score, kernel_distance
 from advnets.metrics.folder import (
     feature_space,
@@ -189,6 +190,25 @@ def stacked_modes(samples: Tensor, s: EvalSettings) -> dict[str, float]:
     return {**stacked_mode_metrics(digits), "mode_samples": len(x)}
 
 
+# the shipped classifiers' features of their reference images, by data set, data folder,
+# split and classifier file: a benchmark or a test session scores many runs against them
+_REFERENCES: dict[tuple, tuple[torch.nn.Module, Tensor]] = {}
+
+
+def reference_features(dataset: str, data_root: str | None, reference: str):
+    """(the shipped classifier, its features of the 10,000 reference images), computed
+    once per process for the same classifier file and data folder."""
+    path = weights_path(dataset)
+    stamp = (path.stat().st_mtime_ns, path.stat().st_size) if path.is_file() else None
+    root = data_root if data_root is not None else os.environ.get("ADVNETS_DATA")
+    key = (dataset, root, reference, str(path), stamp)
+    if key not in _REFERENCES:
+        model = load_classifier(dataset)
+        test = load_images01(dataset, reference, data_root, 10_000)[0]
+        _REFERENCES[key] = (model, predict(model, test)[0])
+    return _REFERENCES[key]
+
+
 def _classifier_outputs(samples: Tensor, dataset: str, s: EvalSettings):
     """Classifier features and probabilities of the samples and of the reference set
     (`s.reference`: the test set, or the validation set during training; cached)."""
@@ -202,12 +222,7 @@ def _classifier_outputs(samples: Tensor, dataset: str, s: EvalSettings):
         raise DataError(
             f"FID/KID need at least 2 and here {s.fid_samples} samples, got {len(samples)}"
         )
-    reference_key = ("reference", dataset, s.data_root, s.reference)
-    if reference_key not in s.cache:  # the reference features: computed once per settings
-        model = load_classifier(dataset)
-        test = load_images01(dataset, s.reference, s.data_root, 10_000)[0]
-        s.cache[reference_key] = (model, predict(model, test)[0])
-    model, test_feats = s.cache[reference_key]
+    model, test_feats = reference_features(dataset, s.data_root, s.reference)
     cached = s.cache.get("samples")
     if cached is None or cached[0] is not samples or cached[1] != s.fid_samples:
         s.cache["samples"] = (samples, s.fid_samples, *predict(model, samples[: s.fid_samples]))
