@@ -30,6 +30,13 @@ PAPER_ROWS = [
 ]
 
 
+def run_name(preset: str, seed: int | None) -> str:
+    """table1-PRESET[-seedS]; a preset given as a YAML file is named by its file's stem."""
+    if preset.endswith((".yaml", ".yml")):
+        preset = Path(preset).stem
+    return f"table1-{preset}" + (f"-seed{seed}" if seed is not None else "")
+
+
 def train_and_score(
     preset: str, epochs: float | None, run_dir: Path, data: str, sets: list[str]
 ) -> tuple[dict, dict]:
@@ -99,7 +106,7 @@ def main() -> None:
     rows = []
     sets = [*args.set, *([f"train.seed={args.seed}"] if args.seed is not None else [])]
     for preset in args.preset or ["gan-mnist"]:
-        name = f"table1-{preset}" + (f"-seed{args.seed}" if args.seed is not None else "")
+        name = run_name(preset, args.seed)
         scores, row = train_and_score(preset, args.epochs, Path(args.out) / name, args.data, sets)
         rows.append(table_row(preset, scores, row))
         if args.results is not None:

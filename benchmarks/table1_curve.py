@@ -14,6 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from reproduce_table1 import run_name  # noqa: E402
+
 from advnets.errors import exit_on_error  # noqa: E402
 from advnets.files import save_figure  # noqa: E402
 from advnets.viz import read_metrics  # noqa: E402
@@ -52,10 +54,7 @@ def cpu_seconds_per_step(results: Path | None, run_dir: Path) -> float | None:
         return None
     for line in results.read_text().splitlines():
         row = json.loads(line)
-        name = f"table1-{row['preset']}" + (
-            f"-seed{row['seed']}" if row["seed"] is not None else ""
-        )
-        if name == run_dir.name and row.get("cpu_seconds"):
+        if run_name(row["preset"], row["seed"]) == run_dir.name and row.get("cpu_seconds"):
             steps = read_metrics(run_dir / "metrics.jsonl")[0][-1]["step"]
             return row["cpu_seconds"] / steps
     return None

@@ -333,3 +333,7 @@ def test_table1_curve_reads_a_runs_evaluations(bench, tmp_path):
     assert curve.cpu_seconds_per_step(results, tmp_path / "table1-gan-mnist-10min-seed0") is None
     out = curve.plot({run.name: points}, tmp_path / "curve.png")
     assert out.stat().st_size > 1000
+    # a preset given as a file names its run folder by the file's stem, not its path
+    name = bench("reproduce_table1").run_name
+    assert name("/tmp/t1/ramp.yaml", 0) == "table1-ramp-seed0"
+    assert name("gan-mnist", None) == "table1-gan-mnist"
