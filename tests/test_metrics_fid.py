@@ -94,3 +94,26 @@ def test_fid_matches_scipy_on_full_covariances():
     roots = (linalg.sqrtm(ca) @ linalg.sqrtm(cb)).real.trace()
     shortcut = mean + ca.trace() + cb.trace() - 2 * roots
     assert abs(shortcut - expected) > 1e-3 * expected  # the case tells the two apart
+
+
+def test_reference_features_are_computed_once_per_data_folder(monkeypatch):
+    """The shipped classifier's features of the reference images are kept for the process
+    (a benchmark scores many runs against them), by data folder and split."""
+    from advnets.metrics import evaluate
+
+    monkeypatch.setattr(evaluate, "_REFERENCES", {})
+    loads = []
+
+    def fake_load(dataset, split, root, n):
+        loads.append((root, split))
+        g = torch.Generator().manual_seed(len(loads))
+        return torch.rand(20, 1, 28, 28, generator=g), None
+
+    monkeypatch.setattr(evaluate, "load_images01", fake_load)
+    first = evaluate.reference_features("mnist", "/a", "test")[1]
+    again = evaluate.reference_features("mnist", "/a", "test")[1]
+    other = evaluate.reference_features("mnist", "/b", "test")[1]
+    valid = evaluate.reference_features("mnist", "/a", "valid")[1]
+    assert loads == [("/a", "test"), ("/b", "test"), ("/a", "valid")]
+    assert again is first and first.shape == (20, 128)
+    assert not torch.equal(first, other) and not torch.equal(first, valid)
