@@ -114,3 +114,16 @@ def run_in_process(args: list[str]) -> subprocess.CompletedProcess:
     if isinstance(code, str):
         err.write(code + "\n")
     return subprocess.CompletedProcess(args, status, out.getvalue(), err.getvalue())
+
+
+def assert_resumes_exactly(preset: str, overrides: list[str], folder: Path) -> None:
+    """6 steps in one go and 3 + 3 with a resume between give the same G and D bits."""
+    from advnets import load_preset
+    from advnets.training import train
+
+    whole = train(load_preset(preset, [*overrides, "train.steps=6"]), folder / "whole")
+    train(load_preset(preset, [*overrides, "train.steps=3"]), folder / "cut")
+    resumed = train(None, folder / "cut", resume=True, overrides=["train.steps=6"])
+    for name in ("G", "D"):
+        got, want = resumed.nets[name].state_dict(), whole.nets[name].state_dict()
+        assert all(torch.equal(a, b) for a, b in zip(want.values(), got.values(), strict=True))

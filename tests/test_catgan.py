@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pytest
 import torch
+from conftest import assert_resumes_exactly
 
 from advnets import load_preset
 from advnets.cli import main
@@ -172,14 +173,4 @@ def test_supervised_weight_adds_the_labelled_cross_entropy(data_root):
 
 @pytest.mark.parametrize("preset", ["catgan-mnist", "catgan-mnist-100"])
 def test_run_resumes_exactly(data_root, tmp_path, preset):
-    common = [*SMALL, f"data.root={data_root}"]
-    whole = train(load_preset(preset, [*common, "train.steps=6"]), tmp_path / "whole")
-    train(load_preset(preset, [*common, "train.steps=3"]), tmp_path / "cut")
-    resumed = train(None, tmp_path / "cut", resume=True, overrides=["train.steps=6"])
-    for name in ("G", "D"):
-        for a, b in zip(
-            whole.nets[name].state_dict().values(),
-            resumed.nets[name].state_dict().values(),
-            strict=True,
-        ):
-            assert torch.equal(a, b)
+    assert_resumes_exactly(preset, [*SMALL, f"data.root={data_root}"], tmp_path)

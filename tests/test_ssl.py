@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import assert_resumes_exactly
 
 from advnets import load_preset
 from advnets.cli import main
@@ -313,17 +314,8 @@ def test_improved_gan_trains_through_the_early_feature_matching_peak(data_root, 
 
 @pytest.mark.parametrize("extra", [[], ["data.labelled_shift=2", "data.g_real_stream=true"]])
 def test_ssl_run_resumes_exactly(data_root, tmp_path, extra):
-    common = ["improved-gan-mnist", [*SMALL, f"data.root={data_root}", *extra]]
-    whole = train(load_preset(common[0], [*common[1], "train.steps=6"]), tmp_path / "whole")
-    train(load_preset(common[0], [*common[1], "train.steps=3"]), tmp_path / "cut")
-    resumed = train(None, tmp_path / "cut", resume=True, overrides=["train.steps=6"])
-    for name in ("G", "D"):
-        for a, b in zip(
-            whole.nets[name].state_dict().values(),
-            resumed.nets[name].state_dict().values(),
-            strict=True,
-        ):
-            assert torch.equal(a, b)
+    overrides = [*SMALL, f"data.root={data_root}", *extra]
+    assert_resumes_exactly("improved-gan-mnist", overrides, tmp_path)
 
 
 # a G whose output bias starts at the data's mean: rebuilt to score D without the data

@@ -199,7 +199,8 @@ def reference_features(dataset: str, data_root: str | None, reference: str):
     """(the shipped classifier, its features of the 10,000 reference images), computed
     once per process for the same classifier file and data folder."""
     path = weights_path(dataset)
-    stamp = (path.stat().st_mtime_ns, path.stat().st_size) if path.is_file() else None
+    stat = path.stat() if path.is_file() else None
+    stamp = (stat.st_mtime_ns, stat.st_size) if stat else None
     root = data_root if data_root is not None else os.environ.get("ADVNETS_DATA")
     key = (dataset, root, reference, str(path), stamp)
     if key not in _REFERENCES:
