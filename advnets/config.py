@@ -165,48 +165,8 @@ class LossConfig:
     # least_squares | hinge | feature_matching (Salimans et al. 2016: ||E f(x) - E f(G(z))||^2
     # on D's last hidden layer f)
     generator: str = "non_saturating"
-    # feature matching: the mean of the squared differences over f's units (the improved-GAN
-    # code's loss) instead of their sum (the paper's squared distance); matters with
-    # optim.*.eps_inside_sqrt, where the gradient's size sets how far Adam steps
-    feature_matching_mean: bool = False
-    lsgan_a: float = 0.0  # least_squares: D's target for fakes (Mao et al. 2017: a)
-    lsgan_b: float = 1.0  # least_squares: D's target for data (b)
-    lsgan_c: float = 1.0  # least_squares: the value G wants D to give its samples (c)
-    # semi-supervised methods: weight of the unsupervised (real vs fake) terms in D's loss,
-    # beside the supervised cross-entropy on labelled data (Salimans et al.: 0.5)
-    unsupervised_weight: float = 1.0
-    # semi-supervised methods: weight of the consistency term (CT-GAN, Wei et al. 2018) in
-    # D's loss, the mean over classes of the squared difference of D's class softmax on two
-    # passes over the unlabelled batch with fresh noise/dropout (their MNIST code: 0.05);
-    # 0: off (no second pass)
-    consistency_weight: float = 0.0
-    # VAE/GAN (Larsen et al. 2016): gamma, the weight of the feature reconstruction loss in
-    # the decoder's update; vae: the pixel likelihood, bernoulli (images on [0, 1]) | gaussian
-    vaegan_gamma: float = 1.0
-    # VAE/GAN: weight of L_llike in the discriminator's own loss (0: the seed's update, Dis
-    # gets no gradient from L_llike; Larsen et al. keep it out to stabilise training)
-    vaegan_dis_llike: float = 0.0
-    # VAE/GAN: Dis takes x and x~ (L_llike), and x, x~ and Dec(z_p) (L_GAN), as one batch
-    # each, as the authors' code does (a batch-norm Dis normalises them together); false:
-    # a batch each
-    vaegan_joint_batch: bool = False
-    vae_likelihood: str = "bernoulli"
-    # maximum_likelihood: normalise the importance weights exp(logit) over each batch
-    ml_normalize: bool = False
-    # WGAN-GP: lambda of the gradient penalty on interpolates, added to D's loss (0: off)
-    gradient_penalty: float = 0.0
-    # WGAN: clip every critic weight into [-clip, clip] after each D update (0: off)
-    clip: float = 0.0
-    # Unrolled GAN (Metz et al. 2016): G's loss is taken at D after this many updates of D's
-    # optimizer on the G step's batch (0: off); D itself still takes ordinary steps
-    unroll_steps: int = 0
-    # true: backpropagate through the unrolled updates (Metz et al.); false: the cheap
-    # variant, G's loss at the unrolled D held fixed
-    unroll_backprop: bool = True
-    # restoration (the EE367 report): G descends content_weight * ||I - G(corrupted)||_1 (the
-    # L1 norm of each image, summed over pixels and channels) + adversarial_weight * G's loss
-    content_weight: float = 0.9
-    adversarial_weight: float = 0.1
+    # the rest of a method's loss (LSGAN's targets, a gradient penalty, VAE/GAN's gamma, ...)
+    # is the method's own: its `options:` section (older `loss.*` keys: LEGACY_LOSS_KEYS)
 
 
 @dataclass
@@ -413,9 +373,64 @@ def upgrade_legacy(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+# loss keys of older presets and checkpoints that are now a method's options:
+# old key -> (option name, the methods that read it, the old default)
+LEGACY_LOSS_KEYS: dict[str, tuple[str, tuple[str, ...], Any]] = {
+    "feature_matching_mean": ("feature_matching_mean", ("gan", "sgan", "improved-gan"), False),
+    "lsgan_a": ("lsgan_a", ("gan",), 0.0),
+    "lsgan_b": ("lsgan_b", ("gan",), 1.0),
+    "lsgan_c": ("lsgan_c", ("gan",), 1.0),
+    "ml_normalize": ("ml_normalize", ("gan",), False),
+    "gradient_penalty": ("gradient_penalty", ("gan",), 0.0),
+    "clip": ("clip", ("gan",), 0.0),
+    "unroll_steps": ("unroll_steps", ("gan",), 0),
+    "unroll_backprop": ("unroll_backprop", ("gan",), True),
+    "unsupervised_weight": ("unsupervised_weight", ("sgan", "improved-gan"), 1.0),
+    "consistency_weight": ("consistency_weight", ("sgan", "improved-gan"), 0.0),
+    "vaegan_gamma": ("gamma", ("vaegan",), 1.0),
+    "vaegan_dis_llike": ("dis_llike", ("vaegan",), 0.0),
+    "vaegan_joint_batch": ("joint_batch", ("vaegan",), False),
+    "vae_likelihood": ("likelihood", ("vae",), "bernoulli"),
+    "content_weight": ("content_weight", ("restoration", "restoration-content"), 0.9),
+    "adversarial_weight": ("adversarial_weight", ("restoration",), 0.1),
+}
+
+
+def legacy_loss_option(method: str, key: str, value: Any) -> str | None:
+    """The option that an older `loss.<key>` is now for `method` (None: a default that
+    `method` never read, dropped); a value the method never read is refused."""
+    name, methods, default = LEGACY_LOSS_KEYS[key]
+    if method in methods:
+        return name
+    if value == default:
+        return None
+    raise ConfigError(
+        f"loss.{key} is not read by method {method} (only by {', '.join(methods)}); drop it"
+    )
+
+
+def upgrade_loss_keys(values: dict[str, Any]) -> dict[str, Any]:
+    """Older configs' method-specific `loss.*` keys as the method's `options.*`."""
+    loss = values.get("loss")
+    if not isinstance(loss, dict) or not any(key in LEGACY_LOSS_KEYS for key in loss):
+        return values
+    values, method = dict(values), str(values.get("method", "gan"))
+    options = dict(values.get("options") or {})
+    values["loss"] = {k: v for k, v in loss.items() if k not in LEGACY_LOSS_KEYS}
+    for key in [k for k in loss if k in LEGACY_LOSS_KEYS]:
+        name = legacy_loss_option(method, key, loss[key])
+        if name is not None and options.setdefault(name, loss[key]) != loss[key]:
+            raise ConfigError(
+                f"the config has both loss.{key} and options.{name}, the older name of the "
+                f"same setting; keep options.{name}"
+            )
+    values["options"] = options
+    return values
+
+
 def config_from_dict(values: dict[str, Any]) -> Config:
     """Build a validated `Config` from nested plain values (YAML, a checkpoint)."""
-    return _from_dict(Config, upgrade_legacy(values))
+    return _from_dict(Config, upgrade_loss_keys(upgrade_legacy(values)))
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
@@ -482,9 +497,29 @@ def check_read(before: Config, after: Config, keys: list[str]) -> None:
             )
 
 
+# each method's option names, told by advnets.methods as it registers the methods (they
+# import this module, so it cannot look them up): what a switch of method keeps
+METHOD_OPTIONS: dict[str, frozenset[str]] = {}
+
+
+def register_options(method: str, options: type | None) -> None:
+    """Record the option names of `method` (its `Options` dataclass; None: it takes none)."""
+    fields = dataclasses.fields(options) if options is not None else ()
+    METHOD_OPTIONS[method] = frozenset(f.name for f in fields)
+
+
+def _options_after_switch(tree: dict[str, Any], keys: list[str]) -> None:
+    """After `method=...` switched the method: the options the new method takes, and those the
+    overrides set; the old method's other options go with it."""
+    names = METHOD_OPTIONS.get(str(tree["method"]), frozenset())
+    given = {key.split(".")[1] for key in keys if key.startswith("options.")}
+    tree["options"] = {k: v for k, v in tree["options"].items() if k in names | given}
+
+
 def apply_overrides(config: Config, overrides: list[str]) -> Config:
     """Apply `section.key=value` strings (values parsed as YAML) and re-validate; an override
-    that a net would ignore is refused (`check_read`)."""
+    that a net would ignore is refused (`check_read`); switching the method keeps only the
+    options it takes (`_options_after_switch`)."""
     tree, keys = config.to_dict(), []
     for item in overrides:
         key, sep, raw = item.partition("=")
@@ -500,8 +535,13 @@ def apply_overrides(config: Config, overrides: list[str]) -> Config:
         section, dot, rest = key.partition(".")
         if section in LEGACY_SECTIONS and dot:  # optim_g.lr -> optim.G.lr
             key = f"{LEGACY_SECTIONS[section]}.{rest}"
+        if section == "loss" and rest in LEGACY_LOSS_KEYS:  # loss.clip -> options.clip
+            name = legacy_loss_option(str(tree["method"]), rest, object())
+            key = f"options.{name}"
         _set_dotted(tree, key, value)
         keys += _dotted_keys(key, value)
+    if tree["method"] != config.method:
+        _options_after_switch(tree, keys)
     out = config_from_dict(tree)
     check_read(config, out, keys)
     return out

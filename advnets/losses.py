@@ -4,7 +4,7 @@ All are losses to *minimise*. For the classifier losses D(x) = sigmoid(logit), c
 `logsigmoid`, so they stay finite for any logit: log D = logsigmoid(l), log(1 - D) =
 logsigmoid(-l). For the Wasserstein, least-squares and hinge losses the "logit" is the
 critic's raw output. Loss parameters (LSGAN's a, b, c; the ML cost's normalisation) are
-keyword arguments, bound from `LossConfig` by the GAN method (`advnets.methods.gan`).
+keyword arguments, bound from the GAN method's options (`advnets.methods.gan`).
 """
 
 from collections.abc import Callable

@@ -86,13 +86,16 @@ def reconstruction_scores(
 def neg_elbo(E: nn.Module, G: nn.Module, cfg: Config, x: Tensor, seed: int = 0) -> float:
     """A VAE's negative ELBO per image (nats, one draw of z each): KL + -log p(x | z)."""
     from advnets.losses import gaussian_kl
+    from advnets.methods import METHODS
     from advnets.methods.vae import reconstruction_nll
 
+    # a VAE's own likelihood; a VAE/GAN's decoder is scored as images on [0, 1]
+    likelihood = getattr(METHODS.get(cfg.method).options(cfg), "likelihood", "bernoulli")
     device, total = next(E.parameters()).device, 0.0
     gen = torch.Generator().manual_seed(seed)
     for chunk in x.split(500):
         mu, logvar = encode(E, chunk.to(device))
         z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=gen).to(device)
-        nll = reconstruction_nll(chunk.to(device), G(z).float(), cfg.loss.vae_likelihood)
+        nll = reconstruction_nll(chunk.to(device), G(z).float(), likelihood)
         total += (gaussian_kl(mu, logvar) + nll).sum().item()
     return total / len(x)

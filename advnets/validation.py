@@ -15,7 +15,6 @@ from advnets.errors import ConfigError
 from advnets.losses import D_LOSSES
 from advnets.methods import METHODS
 from advnets.methods.gan import GENERATOR_LOSSES, K_SCHEDULES, UPDATES
-from advnets.methods.vae import LIKELIHOODS
 from advnets.metrics.evaluate import METRICS
 from advnets.nets import DISCRIMINATORS, GENERATORS
 from advnets.nets.dcgan import NORMS
@@ -38,7 +37,6 @@ def choices(cfg: Config) -> dict[str, tuple[Any, Any]]:
         "model.noise": (m.noise, PRIORS),
         "loss.discriminator": (cfg.loss.discriminator, D_LOSSES),
         "loss.generator": (cfg.loss.generator, GENERATOR_LOSSES),
-        "loss.vae_likelihood": (cfg.loss.vae_likelihood, LIKELIHOODS),
         "train.update": (t.update, UPDATES),
         "train.k_schedule": (t.k_schedule, K_SCHEDULES),
         "train.precision": (t.precision, PRECISIONS),
@@ -238,34 +236,6 @@ def check_data_and_model(cfg: Config) -> None:
     check(pack == 1 or m.num_classes == 0, "model.discriminator.pack is for unconditional GANs")
 
 
-def check_loss(cfg: Config) -> None:
-    loss = cfg.loss
-    check(
-        loss.gradient_penalty >= 0 and loss.clip >= 0,
-        "loss.gradient_penalty and loss.clip must be >= 0 (0 turns them off)",
-    )
-    check(
-        not (loss.gradient_penalty and loss.clip),
-        "loss.clip (WGAN) and loss.gradient_penalty (WGAN-GP) are alternatives; set one to 0",
-    )
-    check(
-        loss.vaegan_gamma >= 0 and loss.vaegan_dis_llike >= 0,
-        "loss.vaegan_gamma and loss.vaegan_dis_llike must be >= 0",
-    )
-    check(loss.unroll_steps >= 0, "loss.unroll_steps must be >= 0 (0 turns unrolling off)")
-    check(
-        not (loss.unroll_steps and loss.clip),
-        "loss.unroll_steps does not clip the unrolled critic's weights; use "
-        "loss.gradient_penalty, or set loss.clip=0",
-    )
-    d_opt = cfg.optim.get("D")
-    check(
-        not (loss.unroll_steps and d_opt is not None and d_opt.eps_inside_sqrt),
-        "loss.unroll_steps has no differentiable form of Adam with eps inside the square "
-        "root; set optim.D.eps_inside_sqrt=false",
-    )
-
-
 def check_train(cfg: Config) -> None:
     t = cfg.train
     check(t.k >= 1 and t.batch_size >= 1, "train.k and train.batch_size must be at least 1")
@@ -460,7 +430,6 @@ def validate(cfg: Config, training: bool = True) -> None:
     check_finite(cfg.to_dict())
     check_choices(cfg)
     check_data_and_model(cfg)
-    check_loss(cfg)
     for player, optim in cfg.optim.items():
         check_optim(optim, f"optim.{player}")
     check_train(cfg)

@@ -58,8 +58,8 @@ def packed(m: int) -> list[str]:
 
 METHODS: dict[str, list[str]] = {
     "GAN": [],
-    "Unrolled K=5": ["loss.unroll_steps=5"],
-    "Unrolled K=10": ["loss.unroll_steps=10"],
+    "Unrolled K=5": ["options.unroll_steps=5"],
+    "Unrolled K=10": ["options.unroll_steps=10"],
     "PacGAN2": packed(2),
     "PacGAN3": packed(3),
     "PacGAN4": packed(4),

@@ -37,8 +37,8 @@ from advnets.viz import labelled_rows, save_picture
 BATCH = 64
 METHODS: dict[str, list[str]] = {
     "GAN": [],
-    "Unrolled K=5": ["loss.unroll_steps=5"],
-    "Unrolled K=10": ["loss.unroll_steps=10"],
+    "Unrolled K=5": ["options.unroll_steps=5"],
+    "Unrolled K=10": ["options.unroll_steps=10"],
     "PacGAN2": ["model.discriminator.pack=2", f"train.batch_size={2 * BATCH}"],
     "PacGAN4": ["model.discriminator.pack=4", f"train.batch_size={4 * BATCH}"],
     "Minibatch discrimination": [

@@ -56,7 +56,7 @@ MNIST = ("conditional", "sgan", "vaegan")
 # numbers as one process): they must train, with DDP following their own paths
 FAMILIES.update(
     {
-        "unrolled": ("gan-grid", [*TOY, "loss.unroll_steps=2"]),
+        "unrolled": ("gan-grid", [*TOY, "options.unroll_steps=2"]),
         "feature_matching": ("gan-grid", [*TOY, "loss.generator=feature_matching"]),
         "minibatch": ("gan-grid", [*TOY, "model.discriminator.minibatch_kernels=4"]),
     }

@@ -248,12 +248,12 @@ def test_semi_supervised_benchmark_resumes_from_its_results_file(tmp_path, data_
     once = [json.loads(line) for line in (tmp_path / "direct.jsonl").read_text().splitlines()]
     for a, b in zip(extended, once, strict=True):  # extending equals training it in one go
         assert (a["valid_curve"], a["test_accuracy"]) == (b["valid_curve"], b["test_accuracy"])
-    other = [*args, "--set", "loss.unsupervised_weight=0.25"]  # another run, the same folders
+    other = [*args, "--set", "options.unsupervised_weight=0.25"]  # another run, the same folders
     other[other.index(str(results))] = str(tmp_path / "other.jsonl")
     refused = run(other)
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     line = refused.stderr.strip().splitlines()[-1]
-    assert "holds a run with loss.unsupervised_weight=0.5, not the 0.25 asked for" in line
+    assert "holds a run with options.unsupervised_weight=0.5, not the 0.25 asked for" in line
     shorter = list(args)  # the 0.04-epoch runs asked for as 0.02-epoch ones
     shorter[shorter.index(str(results))] = str(tmp_path / "shorter.jsonl")
     refused = run(shorter)
@@ -329,11 +329,11 @@ def test_vaegan_benchmark_scores_all_three_methods(tmp_path, data_root):
     assert "recon_psnr" in rows["vae"] and "recon_psnr" not in rows["gan"]
     assert all(r["fid"] > 0 and 1 <= r["classes"] <= 10 for r in rows.values())
     assert grid.is_file()
-    other = [*args, "--set", "loss.vaegan_gamma=0.5", "--methods", "vaegan"]  # same folders
+    other = [*args, "--set", "options.gamma=0.5", "--methods", "vaegan"]  # same folders
     other[other.index(str(results))] = str(tmp_path / "other.jsonl")
     refused = run(other)
     assert refused.returncode == 2, refused.stderr
-    assert "holds a run with loss.vaegan_gamma=0.01, not the 0.5" in refused.stderr
+    assert "holds a run with options.gamma=0.01, not the 0.5" in refused.stderr
     too_few = run([*args[: args.index("--n")], "--n", "1"])
     assert too_few.returncode == 2 and "FID needs more than the classifier's 128" in too_few.stderr
 
@@ -365,11 +365,11 @@ def test_restoration_benchmark_tables_every_restorer(tmp_path, data_root):
     assert "| bicubic |" in again.stdout
     # the same folders asked for another run (another --set, a shorter budget): refused,
     # where they were once continued with the new settings and scored under them
-    other = [*args[: args.index("--results")], "--set", "loss.adversarial_weight=0"]
+    other = [*args[: args.index("--results")], "--set", "options.adversarial_weight=0"]
     other += ["--results", str(tmp_path / "other.jsonl")]
     shorter = [*args[: args.index("3")], "2", *args[args.index("3") + 1 :]]
     shorter[shorter.index(str(results))] = str(tmp_path / "shorter.jsonl")
-    for command, message in ((other, "loss.adversarial_weight="), (shorter, "past the 2 asked")):
+    for command, message in ((other, "options.adversarial_weight="), (shorter, "past the 2 asked")):
         refused = run(command)
         assert refused.returncode == 2 and "Traceback" not in refused.stderr
         assert message in refused.stderr.strip().splitlines()[-1], refused.stderr

@@ -2,6 +2,7 @@ import pytest
 
 from advnets.config import apply_overrides, config_from_dict, load_preset, preset_names
 from advnets.errors import ConfigError
+from advnets.methods import METHODS
 from advnets.validation import validate
 
 REQUIRED = {"gan-mnist", "gan-mnist-fast", "pytorch-gan-mnist", "gan-ring", "gan-grid", "gan-1d"}
@@ -150,8 +151,8 @@ def test_non_string_keys_and_unreadable_files(tmp_path):
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        (["loss.unroll_steps=3", "loss.clip=0.01"], "unroll_steps"),
-        (["loss.unroll_steps=1", "optim.D.eps_inside_sqrt=true"], "eps_inside_sqrt=false"),
+        (["options.unroll_steps=3", "options.clip=0.01"], "unroll_steps"),
+        (["options.unroll_steps=1", "optim.D.eps_inside_sqrt=true"], "eps_inside_sqrt=false"),
         (
             ["train.eval_every=100", "train.eval_metric=fid", "train.eval_samples=128"],
             "FID needs more samples than",
@@ -228,3 +229,55 @@ def test_ten_minute_preset_values():
     assert cfg.train.epochs == 12 and cfg.train.batch_size == 100
     assert cfg.train.ema_decay == 0.99995 and cfg.train.ema_start == 0
     assert cfg.train.eval_every == 500 and cfg.train.eval_metric == "parzen"
+
+
+def test_older_loss_keys_load_as_the_methods_options():
+    """A checkpoint or preset written before the options moved keeps its meaning: its
+    `loss.*` keys become the method's options, under the method's own names."""
+    old = load_preset("vaegan-mnist").to_dict()
+    old["options"] = {}
+    old["loss"] |= {"vaegan_gamma": 0.5, "vaegan_dis_llike": 0.0, "lsgan_a": 0.0, "clip": 0.0}
+    cfg = config_from_dict(old)
+    assert cfg.options == {"gamma": 0.5, "dis_llike": 0.0}  # the GAN's defaults dropped
+    assert METHODS.get("vaegan").options(cfg).gamma == 0.5
+    assert load_preset("gan-ring", ["loss.unroll_steps=2"]).options == {"unroll_steps": 2}
+    assert load_preset("vae-mnist", ["loss.vae_likelihood=gaussian"]).options == {
+        "likelihood": "gaussian"
+    }
+
+
+@pytest.mark.parametrize(
+    "preset, overrides, message",
+    [
+        ("vae-mnist", ["loss.clip=0.01"], "loss.clip is not read by method vae .*; drop it"),
+        ("gan-ring", ["options.gamma=1"], "unknown config key 'options.gamma'; valid keys"),
+        ("gan-ring", ["options.clip=-1"], "options.gradient_penalty and options.clip must be"),
+        ("vae-mnist", ["options.likelihood=poisson"], "options.likelihood='poisson'; choose"),
+        ("vaegan-mnist", ["options.gamma=-1"], "options.gamma and options.dis_llike must be"),
+        ("restore-sr2-cifar10", ["options.adversarial_weight=-1"], "finite number >= 0"),
+        ("improved-gan-mnist", ["options.consistency_weight=-1"], "must be >= 0, got -1"),
+        ("wgan-mnist", ["options.gradient_penalty=10"], "are alternatives; set one to 0"),
+    ],
+)
+def test_each_method_checks_its_own_options(preset, overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        validate(load_preset(preset, overrides))
+
+
+def test_a_legacy_key_beside_its_new_name_is_refused():
+    old = load_preset("wgan-mnist").to_dict()
+    old["loss"]["clip"] = 0.05
+    with pytest.raises(ConfigError, match="both loss.clip and options.clip"):
+        config_from_dict(old)
+
+
+def test_switching_the_method_keeps_the_options_the_new_one_takes():
+    """--set method=... drops the old method's options, keeps the shared ones and those set."""
+    assert load_preset("vaegan-mnist", ["method=gan"]).options == {}
+    ssl = load_preset("improved-gan-mnist", ["method=sgan"]).options
+    assert ssl == {"unsupervised_weight": 0.5, "feature_matching_mean": True}
+    assert load_preset("improved-gan-mnist", ["method=supervised"]).options == {}
+    content = load_preset("restore-sr2-cifar10", ["method=restoration-content"]).options
+    assert content == {"content_weight": 0.9}
+    with pytest.raises(ConfigError, match="options.clip"):  # set by the user: kept, refused
+        validate(load_preset("vaegan-mnist", ["method=gan", "options.clip=0.01", "method=vae"]))

@@ -29,8 +29,8 @@ SMALL_MLP = ["model.discriminator.hidden=[64,32]", "model.generator.hidden=[32]"
 # one case per method (and the update rules, precisions and layers that run apart)
 CASES = {
     "gan-ring": ("gan-ring", ["train.ema_decay=0.9"]),
-    "gan-ring+unrolled": ("gan-ring", ["loss.unroll_steps=2"]),
-    "gan-ring+gp+bf16": ("gan-ring", ["loss.gradient_penalty=1.0", "train.precision=bf16"]),
+    "gan-ring+unrolled": ("gan-ring", ["options.unroll_steps=2"]),
+    "gan-ring+gp+bf16": ("gan-ring", ["options.gradient_penalty=1.0", "train.precision=bf16"]),
     "pacgan-ring": ("pacgan-ring", []),
     "gan-mnist": ("gan-mnist", []),
     "dcgan-mnist": ("dcgan-mnist", []),

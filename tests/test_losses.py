@@ -4,7 +4,6 @@ import pytest
 import torch
 from torch import nn
 
-from advnets.config import LossConfig
 from advnets.errors import ConfigError
 from advnets.losses import (
     D_LOSSES,
@@ -23,7 +22,7 @@ from advnets.losses import (
     interpolates,
     value,
 )
-from advnets.methods.gan import bind_options
+from advnets.methods.gan import GANOptions, bind_options
 
 
 def test_value_matches_hand_computation():
@@ -93,7 +92,7 @@ def test_least_squares_hand_values():
     close(d_least_squares(REAL, FAKE), 0.5 * real_sq + 0.5 * (2.25 + 0.25) / 2)
     close(g_least_squares(FAKE), 0.5 * ((-2.5) ** 2 + (-0.5) ** 2) / 2)
     # Mao et al.'s eq. 9 coding a=-1, b=1, c=0, bound from the config as the objective does
-    cfg = LossConfig(lsgan_a=-1.0, lsgan_b=1.0, lsgan_c=0.0)
+    cfg = GANOptions(lsgan_a=-1.0, lsgan_b=1.0, lsgan_c=0.0)
     d_loss = bind_options(d_least_squares, cfg)
     g_loss = bind_options(g_least_squares, cfg)
     close(d_loss(REAL, FAKE), 0.5 * real_sq + 0.5 * ((-0.5) ** 2 + 1.5**2) / 2)
@@ -128,7 +127,7 @@ def test_maximum_likelihood_normalised_weights():
     torch.testing.assert_close(
         grad / plain, torch.full((3,), 6 / torch.exp(logits).sum().item(), dtype=torch.float64)
     )
-    assert bind_options(g_maximum_likelihood, LossConfig(ml_normalize=True)).keywords == {
+    assert bind_options(g_maximum_likelihood, GANOptions(ml_normalize=True)).keywords == {
         "normalize": True
     }
 

@@ -41,25 +41,25 @@ VARIANTS = {
     "gan-ring+reuse_fakes": ("gan-ring", ["train.update=reuse_fakes"]),
     "gan-ring+k3": ("gan-ring", ["train.k=3"]),
     "gan-ring+minimax": ("gan-ring", ["loss.generator=minimax"]),
-    "gan-ring+unrolled": ("gan-ring", ["loss.unroll_steps=2"]),
+    "gan-ring+unrolled": ("gan-ring", ["options.unroll_steps=2"]),
     "gan-ring+unrolled-nobackprop": (
         "gan-ring",
-        ["loss.unroll_steps=2", "loss.unroll_backprop=false"],
+        ["options.unroll_steps=2", "options.unroll_backprop=false"],
     ),
     "gan-ring+feature-matching": ("gan-ring", ["loss.generator=feature_matching"]),
     "gan-ring+fm+unrolled+reuse": (
         "gan-ring",
-        ["loss.generator=feature_matching", "loss.unroll_steps=1", "train.update=reuse_fakes"],
+        ["loss.generator=feature_matching", "options.unroll_steps=1", "train.update=reuse_fakes"],
     ),
     "gan-ring+minibatch": ("gan-ring", ["model.discriminator.minibatch_kernels=4"]),
     "gan-ring+pack2": ("pacgan-ring", ["model.discriminator.pack=2", "train.batch_size=32"]),
-    "gan-ring+gp": ("gan-ring", ["loss.gradient_penalty=1.0"]),
+    "gan-ring+gp": ("gan-ring", ["options.gradient_penalty=1.0"]),
     "acgan-mnist+class-loss-on-fakes": ("acgan-mnist", ["options.class_loss_on_fakes=true"]),
     "gan-ring+gp+simultaneous": (
         "gan-ring",
-        ["loss.gradient_penalty=1.0", "train.update=simultaneous"],
+        ["options.gradient_penalty=1.0", "train.update=simultaneous"],
     ),
-    "gan-ring+clip": ("gan-ring", ["loss.clip=0.05"]),
+    "gan-ring+clip": ("gan-ring", ["options.clip=0.05"]),
     "gan-ring+ema": ("gan-ring", ["train.ema_decay=0.9", "train.ema_start=1"]),
     "gan-ring+lsgan": (
         "gan-ring",
@@ -67,11 +67,11 @@ VARIANTS = {
     ),
     "gan-ring+ml-normalized": (
         "gan-ring",
-        ["loss.generator=maximum_likelihood", "loss.ml_normalize=true"],
+        ["loss.generator=maximum_likelihood", "options.ml_normalize=true"],
     ),
     "gan-ring+bf16": ("gan-ring", ["train.precision=bf16"]),
     "cgan-mnist+simultaneous": ("cgan-mnist", ["train.update=simultaneous"]),
-    "cgan-mnist+gp": ("cgan-mnist", ["loss.gradient_penalty=1.0"]),
+    "cgan-mnist+gp": ("cgan-mnist", ["options.gradient_penalty=1.0"]),
 }
 
 # small batches keep every case fast; packed and WGAN-scheduled presets keep their own

@@ -88,7 +88,7 @@ def test_consistency_weight_adds_the_term_from_two_noisy_passes(data_root, extra
     method = "sgan" if extra else "improved-gan"
     overrides = [*SMALL, f"data.root={data_root}", "data.split=valid", f"method={method}"]
     torch.manual_seed(0)
-    run = build_run(load_preset("improved-gan-mnist", [*overrides, "loss.consistency_weight=2"]))
+    run = build_run(load_preset("improved-gan-mnist", [*overrides, "options.consistency_weight=2"]))
     phase = run.method.phases(run.step.counters, {"D": 0, "G": 0})[0]
     batch = run.step.batches.draw(phase.needs)
     losses, stats = phase.loss(batch)
@@ -102,9 +102,9 @@ def test_consistency_weight_adds_the_term_from_two_noisy_passes(data_root, extra
 
 def test_consistency_weight_needs_a_noisy_d():
     with pytest.raises(ConfigError, match="needs an MLP D with noise or dropout"):
-        build_run(load_preset("sgan-mnist", ["loss.consistency_weight=0.1"]))
+        build_run(load_preset("sgan-mnist", ["options.consistency_weight=0.1"]))
     with pytest.raises(ConfigError, match="consistency_weight must be >= 0"):
-        build_run(load_preset("improved-gan-mnist", ["loss.consistency_weight=-1"]))
+        build_run(load_preset("improved-gan-mnist", ["options.consistency_weight=-1"]))
 
 
 def test_labelled_subset_is_balanced_seeded_and_not_validation(data_root):
@@ -244,8 +244,8 @@ def test_ssl_config_errors_are_one_line(data_root):
         build_run(load_preset("improved-gan-mnist", ["data.split=test"]))
     with pytest.raises(ConfigError, match="which data.split=valid trains on"):
         build_run(load_preset("sgan-mnist", ["method=supervised", "data.split=valid"]))
-    with pytest.raises(ConfigError, match="loss.unsupervised_weight must be >= 0, got -0.5"):
-        build_run(load_preset("improved-gan-mnist", ["loss.unsupervised_weight=-0.5"]))
+    with pytest.raises(ConfigError, match="options.unsupervised_weight must be >= 0, got -0.5"):
+        build_run(load_preset("improved-gan-mnist", ["options.unsupervised_weight=-0.5"]))
     with pytest.raises(ConfigError, match="data.labelled_shift=1 must be >= 0 and shifts"):
         build_run(load_preset("gan-mnist", ["data.labelled_shift=1"]))
     with pytest.raises(ConfigError, match="labelled_shift=28 must be smaller than the images"):
@@ -260,7 +260,7 @@ def test_improved_gan_beats_its_supervised_baseline_on_100_labels(data_root):
     what differ. The preset's method on narrower nets (D 250-250-250, G 250-250: a quarter
     of the preset's cost a step). Validation accuracy of raw D on an AVX2 CPU: the baseline
     0.76 at 250 and 500 steps, 0.78 at 1,000; the improved GAN 0.81 at 1,000 and 1,500,
-    0.85 at 1,750, 0.86 at 2,000. With the unlabelled terms off (loss.unsupervised_weight=0)
+    0.85 at 1,750, 0.86 at 2,000. With the unlabelled terms off (options.unsupervised_weight=0)
     D stays at 0.74-0.77 through 1,500 steps: the test then fails."""
     scores, threads = {}, torch.get_num_threads()
     try:
@@ -296,7 +296,7 @@ def test_improved_gan_trains_through_the_early_feature_matching_peak(data_root, 
         "model.discriminator.weight_norm_init_out=0.1",
         "model.discriminator.init=default",
         "model.generator.init=default",
-        "loss.feature_matching_mean=false",
+        "options.feature_matching_mean=false",
         "optim.D.eps_inside_sqrt=false",
         "optim.G.eps_inside_sqrt=false",
     ]

@@ -182,7 +182,7 @@ def test_weight_clipping_keeps_critic_weights_in_range():
         "gan-ring",
         "loss.discriminator=wasserstein",
         "loss.generator=wasserstein",
-        "loss.clip=0.01",
+        "options.clip=0.01",
         "optim.D.name=rmsprop",
         "optim.D.lr=0.05",
         "train.steps=0",
@@ -200,7 +200,7 @@ def test_gradient_penalty_objective_reports_and_trains():
         "gan-ring",
         "loss.discriminator=wasserstein",
         "loss.generator=wasserstein",
-        "loss.gradient_penalty=10",
+        "options.gradient_penalty=10",
         "train.steps=0",
     )
     d0 = [p.clone() for p in run.D.parameters()]
@@ -218,7 +218,7 @@ def test_gradient_penalty_objective_adds_lambda_times_the_penalty():
         "gan-ring",
         "loss.discriminator=wasserstein",
         "loss.generator=wasserstein",
-        "loss.gradient_penalty=10",
+        "options.gradient_penalty=10",
         "train.steps=0",
     ).method
     D = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1), nn.Flatten(0))
@@ -237,7 +237,7 @@ def test_simultaneous_update_keeps_the_gradient_penalty():
         "gan-ring",
         "loss.discriminator=wasserstein",
         "loss.generator=wasserstein",
-        "loss.gradient_penalty=10",
+        "options.gradient_penalty=10",
         "train.update=simultaneous",
         "train.steps=0",
     )
@@ -248,6 +248,6 @@ def test_clip_and_penalty_together_is_a_config_error():
     from advnets.errors import ConfigError
 
     with pytest.raises(ConfigError, match="alternatives"):
-        train_preset("gan-ring", "loss.clip=0.01", "loss.gradient_penalty=10")
+        train_preset("gan-ring", "options.clip=0.01", "options.gradient_penalty=10")
     with pytest.raises(ConfigError, match="k_schedule"):
         train_preset("gan-ring", "train.k_schedule=wgan", "train.update=reuse_fakes")

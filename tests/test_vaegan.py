@@ -105,12 +105,12 @@ def test_each_player_gets_only_its_own_losses_gradient(data_root):
 
 
 def test_dis_llike_option_adds_the_feature_loss_to_d(data_root):
-    """loss.vaegan_dis_llike = w: D's loss is -L_GAN + w L_llike (0 by default)."""
+    """options.dis_llike = w: D's loss is -L_GAN + w L_llike (0 by default)."""
     losses = {}
     for w in (0.0, 0.5):
         run = build_run(
             load_preset(
-                "vaegan-mnist", [*SMALL, f"data.root={data_root}", f"loss.vaegan_dis_llike={w}"]
+                "vaegan-mnist", [*SMALL, f"data.root={data_root}", f"options.dis_llike={w}"]
             )
         )
         batch = run.step.batches.draw(("real", "noise"))
@@ -120,7 +120,7 @@ def test_dis_llike_option_adds_the_feature_loss_to_d(data_root):
 
 
 def test_joint_batch_shows_dis_a_contrast_error_that_separate_batches_hide(data_root):
-    """loss.vaegan_joint_batch: with Dis's running statistics (eval mode) the losses are
+    """options.joint_batch: with Dis's running statistics (eval mode) the losses are
     those of a batch each; in training, batch norm over x and x~ together lets L_llike see
     x~ = 0.5 x + 0.2, an error every image shares, that each batch's own statistics
     partly normalise away."""
@@ -128,7 +128,7 @@ def test_joint_batch_shows_dis_a_contrast_error_that_separate_batches_hide(data_
         joint: build_run(
             load_preset(
                 "vaegan-mnist",
-                [*SMALL, f"data.root={data_root}", f"loss.vaegan_joint_batch={joint}"],
+                [*SMALL, f"data.root={data_root}", f"options.joint_batch={joint}"],
             )
         )
         for joint in ("false", "true")

@@ -172,7 +172,7 @@ def test_unrolled_look_ahead_leaves_frozen_weight_norm_scales_alone():
     """D's fixed weight-norm scales (weight_norm_train_hidden=false) never move under its
     optimizer, nor in the look-ahead; its trainable weights do."""
     run = ring_run(
-        "loss.unroll_steps=2",
+        "options.unroll_steps=2",
         "model.discriminator.weight_norm=true",
         "model.discriminator.weight_norm_train_hidden=false",
     )
@@ -191,7 +191,7 @@ def test_unrolled_training_composes_with_other_variants():
     """Unrolled (through Adam) with feature matching, packing and minibatch discrimination:
     D still takes one ordinary step per update, and everything stays finite."""
     run = ring_run(
-        "loss.unroll_steps=2",
+        "options.unroll_steps=2",
         "loss.generator=feature_matching",
         "model.discriminator.pack=2",
         "model.discriminator.minibatch_kernels=3",
@@ -208,7 +208,7 @@ def test_unrolled_training_composes_with_other_variants():
 def test_unrolled_look_ahead_takes_the_lr_of_ds_next_update(monkeypatch):
     """Under lr decay the K look-ahead updates use the lr D's next real update will use,
     not the lr of its previous one."""
-    run = ring_run("loss.unroll_steps=1", "optim.D.lr_decay=2.0")
+    run = ring_run("options.unroll_steps=1", "optim.D.lr_decay=2.0")
     seen: list[tuple[float, float]] = []
     step = FunctionalOptimizer.step
 

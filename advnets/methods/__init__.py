@@ -2,6 +2,7 @@
 compute (advnets.methods.base); the generic step in advnets.training.step runs them.
 A new method is one file here plus its presets, registered in METHODS."""
 
+from advnets.config import register_options
 from advnets.methods.base import Counters, Method, Phase, Stats
 from advnets.methods.began import BEGAN
 from advnets.methods.catgan import CatGAN
@@ -28,5 +29,7 @@ METHODS.add("fgan", FGAN)  # Nowozin et al. 2016: any f-divergence's variational
 METHODS.add("ebgan", EBGAN)  # Zhao et al. 2017: autoencoder D, energy = reconstruction MSE
 METHODS.add("began", BEGAN)  # Berthelot et al. 2017: autoencoder D, L1 energy, balance k_t
 METHODS.add("catgan", CatGAN)  # Springenberg 2016: D a K-way classifier, entropy losses
+for _name in METHODS:  # what a config keeps of its options when its method is switched
+    register_options(_name, METHODS.get(_name).Options)
 
 __all__ = ["Counters", "GAN", "METHODS", "Method", "Phase", "Stats", "UPDATES"]

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from advnets.config import Config, LossConfig
+from advnets.config import Config
 from advnets.data import TrainingData
 from advnets.data.batches import Batch
 from advnets.errors import ConfigError
@@ -62,13 +62,13 @@ def critic_steps(k: int, g_updates: int, schedule: str) -> int:
     return K_SCHEDULES.get(schedule)(k, g_updates)
 
 
-def bind_options(loss: Callable[..., Tensor], cfg: LossConfig) -> Callable[..., Tensor]:
+def bind_options(loss: Callable[..., Tensor], opts: object) -> Callable[..., Tensor]:
     """`loss` with the keyword arguments it declares (LSGAN's a, b, c; the ML cost's
-    normalize; feature matching's mean_over_features) taken from the config."""
-    options = {"a": cfg.lsgan_a, "b": cfg.lsgan_b, "c": cfg.lsgan_c, "normalize": cfg.ml_normalize}
-    options["mean_over_features"] = cfg.feature_matching_mean
+    normalize; feature matching's mean_over_features) taken from the method's options."""
+    names = {"a": "lsgan_a", "b": "lsgan_b", "c": "lsgan_c", "normalize": "ml_normalize"}
+    names["mean_over_features"] = "feature_matching_mean"
     wanted = inspect.signature(loss).parameters
-    return partial(loss, **{k: v for k, v in options.items() if k in wanted})
+    return partial(loss, **{k: getattr(opts, v) for k, v in names.items() if k in wanted})
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,25 @@ class GANOptions:
     conditioning: str = "concat"  # how a conditional D sees y: concat | acgan | projection
     class_weight: float = 1.0  # acgan: weight of the class loss in D's and G's losses
     class_loss_on_fakes: bool = True  # acgan: D's class loss on G's samples too (Odena et al.)
+    lsgan_a: float = 0.0  # least_squares: D's target for fakes (Mao et al. 2017: a)
+    lsgan_b: float = 1.0  # least_squares: D's target for data (b)
+    lsgan_c: float = 1.0  # least_squares: the value G wants D to give its samples (c)
+    # maximum_likelihood: normalise the importance weights exp(logit) over each batch
+    ml_normalize: bool = False
+    # feature matching: the mean of the squared differences over f's units (the improved-GAN
+    # code's loss) instead of their sum (the paper's squared distance); matters with
+    # optim.*.eps_inside_sqrt, where the gradient's size sets how far Adam steps
+    feature_matching_mean: bool = False
+    # WGAN-GP: lambda of the gradient penalty on interpolates, added to D's loss (0: off)
+    gradient_penalty: float = 0.0
+    # WGAN: clip every critic weight into [-clip, clip] after each D update (0: off)
+    clip: float = 0.0
+    # Unrolled GAN (Metz et al. 2016): G's loss is taken at D after this many updates of D's
+    # optimizer on the G step's batch (0: off); D itself still takes ordinary steps
+    unroll_steps: int = 0
+    # true: backpropagate through the unrolled updates (Metz et al.); false: the cheap
+    # variant, G's loss at the unrolled D held fixed
+    unroll_backprop: bool = True
 
 
 def critic(D: nn.Module, x: Tensor, cond: Tensor | None = None) -> Tensor:
@@ -144,20 +163,20 @@ class GAN(Method):
         self.class_on_fakes = getattr(opts, "class_loss_on_fakes", True)
         self.k, self.k_schedule, self.update = t.k, t.k_schedule, UPDATES.get(t.update)
         self.alternating = t.update == "alternating"
-        self.d_loss = bind_options(D_LOSSES.get(loss.discriminator), loss)
+        self.d_loss = bind_options(D_LOSSES.get(loss.discriminator), opts)
         self.feature_matching = loss.generator == FEATURE_MATCHING
-        self.match_features = bind_options(feature_matching, loss)
+        self.match_features = bind_options(feature_matching, opts)
         g_name = "non_saturating" if self.feature_matching else loss.generator
-        self.g_loss = bind_options(G_LOSSES.get(g_name), loss)
-        self.penalty, self.clip = loss.gradient_penalty, loss.clip
+        self.g_loss = bind_options(G_LOSSES.get(g_name), opts)
+        self.penalty, self.clip = opts.gradient_penalty, opts.clip
         self.pack = cfg.model.discriminator.pack  # samples per critic input (PacGAN)
         self.joint_forward = not sees_batches_apart(self.D)  # one D forward over [real; fake]
         self.unroller = None
-        if loss.unroll_steps > 0:
+        if opts.unroll_steps > 0:
             self.unroller = Unroller(
-                loss.unroll_steps,
+                opts.unroll_steps,
                 FunctionalOptimizer(optimizers["D"], self.D),
-                loss.unroll_backprop,
+                opts.unroll_backprop,
             )
         if self.feature_matching and not callable(getattr(self.D, "features", None)):
             raise ConfigError(
@@ -394,9 +413,43 @@ def check_conditioning(cfg: Config, opts: object) -> None:
         )
 
 
-def check(cfg: Config, opts: object = None) -> None:
+def check_variants(cfg: Config, opts: GANOptions) -> None:
+    """The gradient penalty, weight clipping and unrolling: their ranges and the pairs that
+    cannot go together."""
+    rules = [
+        (
+            opts.gradient_penalty >= 0 and opts.clip >= 0,
+            "options.gradient_penalty and options.clip must be >= 0 (0 turns them off)",
+        ),
+        (
+            not (opts.gradient_penalty and opts.clip),
+            "options.clip (WGAN) and "
+            "options.gradient_penalty (WGAN-GP) are alternatives; set one to 0",
+        ),
+        (opts.unroll_steps >= 0, "options.unroll_steps must be >= 0 (0 turns unrolling off)"),
+        (
+            not (opts.unroll_steps and opts.clip),
+            "options.unroll_steps does not clip the "
+            "unrolled critic's weights; use options.gradient_penalty, or set options.clip=0",
+        ),
+    ]
+    d_opt = cfg.optim.get("D")
+    rules.append(
+        (
+            not (opts.unroll_steps and d_opt is not None and d_opt.eps_inside_sqrt),
+            "options.unroll_steps has no differentiable form of Adam with eps inside the square "
+            "root; set optim.D.eps_inside_sqrt=false",
+        )
+    )
+    for ok, message in rules:
+        if not ok:
+            raise ConfigError(message)
+
+
+def check(cfg: Config, opts: GANOptions) -> None:
     """The GAN method's own config rules."""
     check_conditioning(cfg, opts)
+    check_variants(cfg, opts)
     t = cfg.train
     if t.update != "alternating" and t.k_schedule != "constant":
         raise ConfigError(f"train.k_schedule={t.k_schedule} needs train.update=alternating")

@@ -1,8 +1,10 @@
 """Image restoration with a GAN (the EE367 report in the seed): G takes a corrupted image
 (advnets.data.corruptions) and reconstructs the original; D tells training images from
 reconstructions. G descends 0.9 * ||I - G(corrupted)||_1 + 0.1 * its adversarial loss (the
-weights are loss.content_weight and loss.adversarial_weight), D its usual loss. The
+weights are options.content_weight and options.adversarial_weight), D its usual loss. The
 content-only ablation is the same G on the L1 term alone, without a D."""
+
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -73,16 +75,37 @@ def restore_with(G: nn.Module, corrupted: Degraded) -> Tensor:
     return G(corrupted.image, corrupted.mask) if corrupted.mask is not None else G(corrupted.image)
 
 
+@dataclass(frozen=True)
+class ContentOptions:
+    """The content-only restorer's options (the config's `options:` section)."""
+
+    content_weight: float = 0.9  # G descends content_weight * ||I - G(corrupted)||_1
+
+
+@dataclass(frozen=True)
+class RestorationOptions(ContentOptions):
+    """The GAN restorer's options: G descends content_weight * ||I - G(corrupted)||_1 (the
+    L1 norm of each image, summed over pixels and channels) + adversarial_weight * G's loss."""
+
+    adversarial_weight: float = 0.1
+
+
 class ContentOnly(Method):
     """The residual G trained on the L1 content loss alone: the ablation without D."""
 
     players: tuple[str, ...] = ("G",)
     sample_player = None  # G restores images; it does not sample from noise
     restorer_player = "G"
+    Options = ContentOptions
 
-    @staticmethod
-    def check(cfg: Config) -> None:
+    @classmethod
+    def check(cls, cfg: Config) -> None:
         check_restoration(cfg)
+        opts = cls.options(cfg)
+        for name in ("content_weight", "adversarial_weight"):
+            value = getattr(opts, name, 0.0)
+            if not 0 <= value < float("inf"):
+                raise ConfigError(f"options.{name} must be a finite number >= 0, got {value}")
 
     @staticmethod
     def build_nets(cfg: Config, data: TrainingData) -> dict[str, nn.Module]:
@@ -91,7 +114,7 @@ class ContentOnly(Method):
     def __init__(self, cfg: Config, nets: dict[str, nn.Module], optimizers: dict) -> None:
         self.G = nets["G"]
         self.restore = cfg.restore
-        self.content_weight = cfg.loss.content_weight
+        self.content_weight = self.options(cfg).content_weight
 
     def pair(self, real: Tensor) -> tuple[Tensor, Tensor]:
         """Clean crops and G's reconstruction of their corrupted versions."""
@@ -115,6 +138,7 @@ class Restoration(ContentOnly):
     """G on content + adversarial loss, D a patch discriminator on its usual loss."""
 
     players = ("G", "D")
+    Options = RestorationOptions
 
     @staticmethod
     def build_nets(cfg: Config, data: TrainingData) -> dict[str, nn.Module]:
@@ -126,7 +150,7 @@ class Restoration(ContentOnly):
         self.D = nets["D"]
         self.d_loss = D_LOSSES.get(cfg.loss.discriminator)
         self.g_loss = G_LOSSES.get(cfg.loss.generator)
-        self.adversarial_weight = cfg.loss.adversarial_weight
+        self.adversarial_weight = self.options(cfg).adversarial_weight
 
     def data_batches_per_step(self) -> int:
         return 2

@@ -8,16 +8,18 @@ the NLL of "not generated" on its samples.
 Improved GAN (Salimans et al. 2016): D has K = C outputs, the logits of the classes, with
 the generated class's logit fixed at 0, so D(x) = Z(x) / (Z(x) + 1), Z = sum_k exp(l_k);
 the supervised loss is the cross-entropy over the K classes, the unsupervised one the GAN
-loss on unlabelled real and fake batches (weight `loss.unsupervised_weight`, 0.5 in the
+loss on unlabelled real and fake batches (weight `options.unsupervised_weight`, 0.5 in the
 paper's code); G matches D's last hidden features on data (`loss.generator=
 feature_matching`) or descends the GAN loss (`non_saturating`).
 
-Either method can add CT-GAN's consistency term (Wei et al. 2018, `loss.consistency_weight`):
+Either method can add CT-GAN's consistency term (Wei et al. 2018, `options.consistency_weight`):
 D's class probabilities on two passes over the unlabelled batch, each with its own draw of
 D's noise or dropout, should agree.
 
 The supervised baseline (advnets.methods.supervised) is the same classifier without G.
 """
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -101,16 +103,33 @@ def classifier(cfg: Config, data: TrainingData, outputs: int) -> nn.Module:
     return D
 
 
+@dataclass(frozen=True)
+class SSLOptions:
+    """The semi-supervised methods' options (the config's `options:` section)."""
+
+    # weight of the unsupervised (real vs fake) terms in D's loss, beside the supervised
+    # cross-entropy on labelled data (Salimans et al.: 0.5)
+    unsupervised_weight: float = 1.0
+    # weight of the consistency term (CT-GAN, Wei et al. 2018) in D's loss, the mean over
+    # classes of the squared difference of D's class softmax on two passes over the
+    # unlabelled batch with fresh noise/dropout (their MNIST code: 0.05); 0: off
+    consistency_weight: float = 0.0
+    # feature matching: the mean of the squared differences over f's units (the improved-GAN
+    # code's loss) instead of their sum (the paper's squared distance)
+    feature_matching_mean: bool = False
+
+
 class SemiSupervisedGAN(Method):
     """SGAN: D with C + 1 outputs, G on the GAN loss (see the module docstring)."""
 
     players = ("G", "D")
     classifier_player = "D"
     extra_output = True  # D has the generated class as an output of its own
+    Options = SSLOptions
 
-    @staticmethod
-    def check(cfg: Config) -> None:
-        check_ssl(cfg)
+    @classmethod
+    def check(cls, cfg: Config) -> None:
+        check_ssl(cfg, cls.options(cfg))
 
     @classmethod
     def build_nets(cls, cfg: Config, data: TrainingData) -> dict[str, nn.Module]:
@@ -122,10 +141,10 @@ class SemiSupervisedGAN(Method):
     def __init__(self, cfg: Config, nets: dict[str, nn.Module], optimizers: dict) -> None:
         self.G, self.D = nets["G"], nets["D"]
         self.classes = spec(cfg.data).classes
-        self.weight = cfg.loss.unsupervised_weight
-        self.consistency_weight = cfg.loss.consistency_weight
+        opts = self.options(cfg)
+        self.weight, self.consistency_weight = opts.unsupervised_weight, opts.consistency_weight
         self.feature_matching = cfg.loss.generator == "feature_matching"
-        self.match_features = bind_options(feature_matching, cfg.loss)
+        self.match_features = bind_options(feature_matching, opts)
         self.joint_forward = not sees_batches_apart(self.D)
 
     def phases(self, counters: Counters, updates: dict[str, int]) -> list[Phase]:
@@ -183,8 +202,10 @@ class ImprovedGAN(SemiSupervisedGAN):
     extra_output = False
 
 
-def check_ssl(cfg: Config) -> None:
-    """What a semi-supervised run needs: labelled image data, an unconditional, unpacked D."""
+def check_ssl(cfg: Config, opts: SSLOptions | None = None) -> None:
+    """What a semi-supervised run needs: labelled image data, an unconditional, unpacked D
+    (and sound options: the defaults for the supervised baseline, which takes none)."""
+    opts = opts or SSLOptions()
     entry = spec(cfg.data)
     if not entry.classes or not entry.images:
         raise ConfigError(
@@ -198,11 +219,11 @@ def check_ssl(cfg: Config) -> None:
             f"classes, one example of each (e.g. data.labels=100)"
         )
     check_plain_d(cfg, "D is the classifier")
-    if not cfg.loss.unsupervised_weight >= 0:
+    if not opts.unsupervised_weight >= 0:
         raise ConfigError(
-            f"loss.unsupervised_weight must be >= 0, got {cfg.loss.unsupervised_weight}"
+            f"options.unsupervised_weight must be >= 0, got {opts.unsupervised_weight}"
         )
-    check_consistency(cfg)
+    check_consistency(cfg, opts.consistency_weight)
     if cfg.loss.generator not in SSL_G_LOSSES:
         raise ConfigError(
             f"method {cfg.method}: loss.generator must be one of "
@@ -211,14 +232,14 @@ def check_ssl(cfg: Config) -> None:
     check_one_update_per_step(cfg)
 
 
-def check_consistency(cfg: Config) -> None:
+def check_consistency(cfg: Config, weight: float) -> None:
     """The consistency term needs a weight >= 0 and, when on, a D whose passes differ."""
-    weight, d = cfg.loss.consistency_weight, cfg.model.discriminator
+    d = cfg.model.discriminator
     if weight < 0:
-        raise ConfigError(f"loss.consistency_weight must be >= 0, got {weight}")
+        raise ConfigError(f"options.consistency_weight must be >= 0, got {weight}")
     noisy = d.input_noise or d.hidden_noise or d.input_dropout or d.hidden_dropout
     if weight > 0 and not (d.arch == "mlp" and noisy):
         raise ConfigError(
-            f"loss.consistency_weight={weight} needs an MLP D with noise or dropout (two "
+            f"options.consistency_weight={weight} needs an MLP D with noise or dropout (two "
             "passes of a deterministic D agree): set model.discriminator.hidden_noise"
         )

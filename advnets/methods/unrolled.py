@@ -116,7 +116,7 @@ class FunctionalOptimizer:
     def __init__(self, opt: torch.optim.Optimizer, D: nn.Module) -> None:
         if type(opt) not in UPDATE_RULES:
             raise ConfigError(
-                f"loss.unroll_steps: cannot unroll {type(opt).__name__}; "
+                f"options.unroll_steps: cannot unroll {type(opt).__name__}; "
                 f"use optim.D.name=adam, sgd or rmsprop"
             )
         group = opt.param_groups[0]
@@ -126,7 +126,7 @@ class FunctionalOptimizer:
             or (type(opt) is torch.optim.RMSprop and group["momentum"])
         ):
             raise ConfigError(
-                "loss.unroll_steps: D's optimizer must have one parameter group "
+                "options.unroll_steps: D's optimizer must have one parameter group "
                 f"and none of: {', '.join(_UNSUPPORTED)}, RMSprop momentum"
             )
         self.opt, self.rule = opt, UPDATE_RULES[type(opt)]

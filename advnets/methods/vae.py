@@ -4,6 +4,8 @@ pixel reconstruction loss: Bernoulli (binary cross-entropy of images on [0, 1]) 
 Gaussian with unit variance (1/2 the squared error). The element-wise likelihood is what
 makes its samples blurred, the VAE/GAN's point of comparison."""
 
+from dataclasses import dataclass
+
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -16,7 +18,14 @@ from advnets.methods.base import Counters, Losses, Method, Phase, Stats
 from advnets.methods.vaegan import check_vae, encode, reparameterize
 from advnets.nets import build_encoder, build_generator
 
-LIKELIHOODS = ("bernoulli", "gaussian")  # loss.vae_likelihood
+LIKELIHOODS = ("bernoulli", "gaussian")  # options.likelihood
+
+
+@dataclass(frozen=True)
+class VAEOptions:
+    """The VAE's options (the config's `options:` section)."""
+
+    likelihood: str = "bernoulli"  # the pixel likelihood: bernoulli (images on [0, 1]) | gaussian
 
 
 def reconstruction_nll(x: Tensor, x_tilde: Tensor, likelihood: str) -> Tensor:
@@ -33,13 +42,19 @@ class VAE(Method):
 
     players = ("E", "G")
     encoder_player = "E"
+    Options = VAEOptions
 
-    @staticmethod
-    def check(cfg: Config) -> None:
+    @classmethod
+    def check(cls, cfg: Config) -> None:
         check_vae(cfg)
-        if cfg.loss.vae_likelihood == "bernoulli" and list(cfg.data.value_range) != [0.0, 1.0]:
+        likelihood = cls.options(cfg).likelihood
+        if likelihood not in LIKELIHOODS:
             raise ConfigError(
-                "loss.vae_likelihood=bernoulli needs data.value_range=[0, 1] "
+                f"options.likelihood={likelihood!r}; choose one of: {', '.join(LIKELIHOODS)}"
+            )
+        if likelihood == "bernoulli" and list(cfg.data.value_range) != [0.0, 1.0]:
+            raise ConfigError(
+                "options.likelihood=bernoulli needs data.value_range=[0, 1] "
                 "and a sigmoid G; or use gaussian"
             )
 
@@ -50,7 +65,7 @@ class VAE(Method):
 
     def __init__(self, cfg: Config, nets: dict[str, nn.Module], optimizers: dict) -> None:
         self.E, self.G = nets["E"], nets["G"]
-        self.likelihood = cfg.loss.vae_likelihood
+        self.likelihood = self.options(cfg).likelihood
 
     def phases(self, counters: Counters, updates: dict[str, int]) -> list[Phase]:
         return [self.solo("all")]

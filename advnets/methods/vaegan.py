@@ -11,15 +11,17 @@ i.e. Dec works against L_GAN; Dis: -L_GAN, i.e. Dis ascends the log-likelihood o
 data from reconstructions and samples. (The seed writes the updates as theta_Dec <-
 -grad(gamma L_llike - L_GAN), theta_Dis <- -grad(L_GAN) with L_GAN as a loss; read with
 L_GAN as the log-likelihood above, the signs are these.) Dis gets no gradient from L_llike
-(its loss does not contain it; `loss.vaegan_dis_llike` > 0 adds that weight of it, the
+(its loss does not contain it; `options.dis_llike` > 0 adds that weight of it, the
 option Larsen et al. leave off) and Enc none from L_GAN. Dis_l is D's last hidden layer
 (`D.features`). With `loss.generator=non_saturating` the decoder's adversarial term is
 -log Dis(x~) - log Dis(Dec(z_p)) instead of the minimax one. With
-`loss.vaegan_joint_batch=true` Dis sees x and x~ as one batch for L_llike and x, x~ and
+`options.joint_batch=true` Dis sees x and x~ as one batch for L_llike and x, x~ and
 Dec(z_p) as one batch for L_GAN, as the authors' code concatenates them: a batch-norm Dis
 then normalises them together, so L_llike also sees an error shared by the whole batch
 (brightness, contrast) that separate batches' statistics would take out.
 """
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -64,15 +66,33 @@ def check_vae(cfg: Config) -> None:
     check_one_update_per_step(cfg)
 
 
+@dataclass(frozen=True)
+class VAEGANOptions:
+    """The VAE/GAN's options (the config's `options:` section)."""
+
+    # gamma, the weight of the feature reconstruction loss in the decoder's update
+    gamma: float = 1.0
+    # weight of L_llike in the discriminator's own loss (0: the seed's update, Dis gets no
+    # gradient from L_llike; Larsen et al. keep it out to stabilise training)
+    dis_llike: float = 0.0
+    # Dis takes x and x~ (L_llike), and x, x~ and Dec(z_p) (L_GAN), as one batch each, as
+    # the authors' code does (a batch-norm Dis normalises them together); false: a batch each
+    joint_batch: bool = False
+
+
 class VAEGAN(Method):
     """Encoder E, decoder G (the generator) and discriminator D, updated together."""
 
     players = ("E", "G", "D")
     encoder_player = "E"
+    Options = VAEGANOptions
 
-    @staticmethod
-    def check(cfg: Config) -> None:
+    @classmethod
+    def check(cls, cfg: Config) -> None:
         check_vae(cfg)
+        opts = cls.options(cfg)
+        if not (opts.gamma >= 0 and opts.dis_llike >= 0):
+            raise ConfigError("options.gamma and options.dis_llike must be >= 0")
         if cfg.loss.generator not in ("minimax", "non_saturating"):
             raise ConfigError(
                 "method vaegan: loss.generator must be minimax (the paper's "
@@ -87,10 +107,9 @@ class VAEGAN(Method):
 
     def __init__(self, cfg: Config, nets: dict[str, nn.Module], optimizers: dict) -> None:
         self.E, self.G, self.D = nets["E"], nets["G"], nets["D"]
-        self.gamma = cfg.loss.vaegan_gamma
+        opts = self.options(cfg)
+        self.gamma, self.dis_llike, self.joint = opts.gamma, opts.dis_llike, opts.joint_batch
         self.minimax = cfg.loss.generator == "minimax"
-        self.dis_llike = cfg.loss.vaegan_dis_llike
-        self.joint = cfg.loss.vaegan_joint_batch
 
     def phases(self, counters: Counters, updates: dict[str, int]) -> list[Phase]:
         return [self.solo("all")]
