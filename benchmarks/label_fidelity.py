@@ -124,7 +124,8 @@ def main() -> None:
             rows = list(pool.map(lambda ps: one_run(*ps, args), todo))
     order = [*PRESETS, *args.presets]
     rows.sort(key=lambda r: (order.index(r["preset"]), r["seed"]))
-    print(f"budget: {args.epochs} epochs per run; fidelity on {args.n} samples")
+    budget = "as each was trained" if args.table_only else f"{args.epochs} epochs per run"
+    print(f"budget: {budget}; fidelity on {args.n} samples")
     for dataset in ("mnist", "fashion"):
         chosen = [r for r in rows if r["preset"].endswith(dataset)]
         if chosen:  # the classifier on real images last: the ceiling of the column above

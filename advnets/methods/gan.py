@@ -416,31 +416,19 @@ def check_conditioning(cfg: Config, opts: object) -> None:
 def check_variants(cfg: Config, opts: GANOptions) -> None:
     """The gradient penalty, weight clipping and unrolling: their ranges and the pairs that
     cannot go together."""
-    rules = [
-        (
-            opts.gradient_penalty >= 0 and opts.clip >= 0,
-            "options.gradient_penalty and options.clip must be >= 0 (0 turns them off)",
-        ),
-        (
-            not (opts.gradient_penalty and opts.clip),
-            "options.clip (WGAN) and "
-            "options.gradient_penalty (WGAN-GP) are alternatives; set one to 0",
-        ),
-        (opts.unroll_steps >= 0, "options.unroll_steps must be >= 0 (0 turns unrolling off)"),
-        (
-            not (opts.unroll_steps and opts.clip),
-            "options.unroll_steps does not clip the "
-            "unrolled critic's weights; use options.gradient_penalty, or set options.clip=0",
-        ),
-    ]
     d_opt = cfg.optim.get("D")
-    rules.append(
-        (
-            not (opts.unroll_steps and d_opt is not None and d_opt.eps_inside_sqrt),
-            "options.unroll_steps has no differentiable form of Adam with eps inside the square "
-            "root; set optim.D.eps_inside_sqrt=false",
-        )
-    )
+    eps_inside = d_opt is not None and d_opt.eps_inside_sqrt
+    penalty, clip, unroll = opts.gradient_penalty, opts.clip, opts.unroll_steps
+    rules = [
+        (penalty >= 0 and clip >= 0, "options.gradient_penalty and options.clip must be >= 0"),
+        (not (penalty and clip), "options.clip (WGAN) and options.gradient_penalty (WGAN-GP) "
+         "are alternatives; set one to 0"),
+        (unroll >= 0, "options.unroll_steps must be >= 0 (0 turns unrolling off)"),
+        (not (unroll and clip), "options.unroll_steps does not clip the unrolled critic's "
+         "weights; use options.gradient_penalty, or set options.clip=0"),
+        (not (unroll and eps_inside), "options.unroll_steps has no differentiable form of "
+         "Adam with eps inside the square root; set optim.D.eps_inside_sqrt=false"),
+    ]  # fmt: skip
     for ok, message in rules:
         if not ok:
             raise ConfigError(message)
