@@ -220,13 +220,13 @@ def test_a_data_path_is_taken_as_written(path):
 
 
 def test_ten_minute_preset_values():
-    """gan-mnist-10min: gan-mnist-fast's networks with Adam 1e-3 for 12 epochs, the weight
+    """gan-mnist-10min: gan-mnist-fast's networks with Adam 7e-4 for 20 epochs, the weight
     average over the whole run, the validation Parzen score every epoch."""
     cfg, fast = load_preset("gan-mnist-10min"), load_preset("gan-mnist-fast")
     assert cfg.model == fast.model and cfg.loss == fast.loss
-    assert [cfg.optim[p].lr for p in "GD"] == [1e-3, 1e-3]
+    assert [cfg.optim[p].lr for p in "GD"] == [7e-4, 7e-4]
     assert [tuple(cfg.optim[p].betas) for p in "GD"] == [(0.5, 0.999)] * 2
-    assert cfg.train.epochs == 12 and cfg.train.batch_size == 100
+    assert cfg.train.epochs == 20 and cfg.train.batch_size == 100
     assert cfg.train.ema_decay == 0.99995 and cfg.train.ema_start == 0
     assert cfg.train.eval_every == 500 and cfg.train.eval_metric == "parzen"
 
