@@ -536,7 +536,9 @@ def apply_overrides(config: Config, overrides: list[str]) -> Config:
         if section in LEGACY_SECTIONS and dot:  # optim_g.lr -> optim.G.lr
             key = f"{LEGACY_SECTIONS[section]}.{rest}"
         if section == "loss" and rest in LEGACY_LOSS_KEYS:  # loss.clip -> options.clip
-            name = legacy_loss_option(str(tree["method"]), rest, object())
+            name = legacy_loss_option(str(tree["method"]), rest, value)
+            if name is None:  # a default the method never read, as a checkpoint's is
+                continue
             key = f"options.{name}"
         _set_dotted(tree, key, value)
         keys += _dotted_keys(key, value)

@@ -241,6 +241,8 @@ def test_older_loss_keys_load_as_the_methods_options():
     assert cfg.options == {"gamma": 0.5, "dis_llike": 0.0}  # the GAN's defaults dropped
     assert METHODS.get("vaegan").options(cfg).gamma == 0.5
     assert load_preset("gan-ring", ["loss.unroll_steps=2"]).options == {"unroll_steps": 2}
+    # a default the method never read is dropped, from an override as from a checkpoint
+    assert load_preset("vae-mnist", ["loss.clip=0"]).options == {"likelihood": "bernoulli"}
     assert load_preset("vae-mnist", ["loss.vae_likelihood=gaussian"]).options == {
         "likelihood": "gaussian"
     }

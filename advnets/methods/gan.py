@@ -158,9 +158,8 @@ class GAN(Method):
         loss, t = cfg.loss, cfg.train
         self.G, self.D = nets["G"], nets["D"]
         opts = self.options(cfg)
-        self.acgan = conditioning(opts) == "acgan"
-        self.class_weight = getattr(opts, "class_weight", 1.0)
-        self.class_on_fakes = getattr(opts, "class_loss_on_fakes", True)
+        self.acgan = opts.conditioning == "acgan"
+        self.class_weight, self.class_on_fakes = opts.class_weight, opts.class_loss_on_fakes
         self.k, self.k_schedule, self.update = t.k, t.k_schedule, UPDATES.get(t.update)
         self.alternating = t.update == "alternating"
         self.d_loss = bind_options(D_LOSSES.get(loss.discriminator), opts)
@@ -187,7 +186,7 @@ class GAN(Method):
     @classmethod
     def build_nets(cls, cfg: Config, data: TrainingData) -> dict[str, nn.Module]:
         G = build_generator(cfg.model, data.shape, data.mean01)
-        how = conditioning(cls.options(cfg))
+        how = cls.options(cfg).conditioning
         return {"G": G, "D": build_discriminator(cfg.model, data.shape, conditioning=how)}
 
     @property
@@ -383,20 +382,14 @@ def reuse_fakes(gan: GAN, g_updates: int) -> list[Phase]:
     ]
 
 
-def conditioning(opts: object) -> str:
-    """How a conditional D sees y, from the method's options (concat for a method derived
-    from GAN whose options have no such key)."""
-    return getattr(opts, "conditioning", "concat")
-
-
-def check_conditioning(cfg: Config, opts: object) -> None:
+def check_conditioning(cfg: Config, opts: GANOptions) -> None:
     """options.conditioning, options.class_weight and the D they need."""
-    how, d = conditioning(opts), cfg.model.discriminator
+    how, d = opts.conditioning, cfg.model.discriminator
     if how not in CONDITIONINGS:
         raise ConfigError(
             f"options.conditioning={how!r}; choose one of: {', '.join(CONDITIONINGS)}"
         )
-    weight = getattr(opts, "class_weight", 1.0)
+    weight = opts.class_weight
     if not (weight >= 0 and weight < float("inf")):
         raise ConfigError(f"options.class_weight must be a finite number >= 0, got {weight}")
     if how == "concat":

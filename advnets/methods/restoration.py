@@ -4,7 +4,7 @@ reconstructions. G descends 0.9 * ||I - G(corrupted)||_1 + 0.1 * its adversarial
 weights are options.content_weight and options.adversarial_weight), D its usual loss. The
 content-only ablation is the same G on the L1 term alone, without a D."""
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import Tensor, nn
@@ -102,8 +102,7 @@ class ContentOnly(Method):
     def check(cls, cfg: Config) -> None:
         check_restoration(cfg)
         opts = cls.options(cfg)
-        for name in ("content_weight", "adversarial_weight"):
-            value = getattr(opts, name, 0.0)
+        for name, value in asdict(opts).items():  # every option is a loss weight
             if not 0 <= value < float("inf"):
                 raise ConfigError(f"options.{name} must be a finite number >= 0, got {value}")
 
