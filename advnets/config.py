@@ -456,23 +456,6 @@ def path_override(key: str, path: str | os.PathLike) -> str:
     return f"{key}={json.dumps(os.fspath(path))}"
 
 
-# net keys that only the MLP nets read; a conv net (arch dcgan) ignores them
-MLP_ONLY = (
-    "hidden",
-    "activation",
-    "activations",
-    "pieces",
-    "batch_norm",
-    "batch_norm_first",
-    "bn_eps",
-    "input_dropout",
-    "hidden_dropout",
-    "input_noise",
-    "hidden_noise",
-    "weight_norm",
-)
-
-
 def _dotted_keys(key: str, value: Any) -> list[str]:
     """The leaf keys an override sets: `key` itself, or each key of a section it merges."""
     if not isinstance(value, dict):
@@ -480,20 +463,54 @@ def _dotted_keys(key: str, value: Any) -> list[str]:
     return [leaf for k, v in value.items() for leaf in _dotted_keys(f"{key}.{k}", v)]
 
 
-def check_read(before: Config, after: Config, keys: list[str]) -> None:
-    """No override changes a net key that the net's arch ignores (an MLP-only key on a DCGAN
-    net). Keys a preset carries over when only its arch is switched are not overrides."""
+# which NetConfig keys a config's nets read ({section: keys}, None: they cannot be built),
+# installed by advnets.methods (it builds the nets and imports this module, so this one
+# cannot call it directly): what check_read compares overrides with
+NET_READS: list[Any] = []
+
+
+def register_net_reads(reader: Any) -> None:
+    """Install `reader(config) -> {model section: NetConfig keys its net reads} | None`."""
+    NET_READS[:] = [reader]
+
+
+def _changed_net_keys(before: Config, after: Config, keys: list[str]) -> list[tuple[str, str]]:
+    """(section, key) of each override of a model net key that changed its value."""
+    out = []
     for key in keys:
         parts = key.split(".")
-        if len(parts) != 3 or parts[0] != "model" or parts[2] not in MLP_ONLY:
+        if len(parts) != 3 or parts[0] != "model":
             continue
-        net, old = getattr(after.model, parts[1], None), getattr(before.model, parts[1], None)
-        if not isinstance(net, NetConfig) or net.arch == "mlp":
-            continue
-        if getattr(net, parts[2]) != getattr(old, parts[2]):
+        old, new = getattr(before.model, parts[1], None), getattr(after.model, parts[1], None)
+        if isinstance(new, NetConfig) and getattr(new, parts[2]) != getattr(old, parts[2]):
+            out.append((parts[1], parts[2]))
+    return out
+
+
+def check_read(before: Config, after: Config, keys: list[str]) -> None:
+    """No override changes a net key that the run's nets never read (an MLP-only key on a
+    DCGAN net, `arch` of a restorer, a net the method does not build): it would have no
+    effect. Keys a preset carries over when only its arch is switched are not overrides."""
+    changed = _changed_net_keys(before, after, keys)
+    if not changed:
+        return
+    if not NET_READS:  # only a net override needs the nets (and torch): imported here
+        import advnets.methods  # noqa: F401
+    reads = NET_READS[0](after)
+    if reads is None:  # the nets cannot be built: validation says why
+        return
+    for section, name in changed:
+        if section not in reads:
             raise ConfigError(
-                f"{key} is read by MLP nets only; model.{parts[1]}.arch={net.arch} would "
-                f"ignore it: drop the override, or set model.{parts[1]}.arch=mlp"
+                f"model.{section}.{name}: method {after.method} builds no net from "
+                f"model.{section}, so it would have no effect; drop the override"
+            )
+        if name not in reads[section]:
+            net = getattr(after.model, section)
+            whose = f"arch {net.arch}" if "arch" in reads[section] else f"{after.method}'s own"
+            raise ConfigError(
+                f"model.{section}.{name} is not read by this run's {section} net ({whose}), "
+                "so it would have no effect; drop the override"
             )
 
 

@@ -22,11 +22,11 @@ from torch import Tensor, nn
 
 from advnets.checkpoint import as_checkpoint, checkpoint_path, read_file
 from advnets.config import Config, config_from_dict
-from advnets.data import TrainingData
 from advnets.data.registry import spec
 from advnets.devices import resolve_device
 from advnets.errors import CheckpointError, ConfigError
 from advnets.methods import METHODS, Method
+from advnets.methods.netkeys import build_without_data
 from advnets.validation import validate
 
 
@@ -138,7 +138,7 @@ def load_run(
     ckpt, partial = read_run_file(file, device)
     cfg = checkpoint_config(ckpt, partial)
     method = METHODS.get(cfg.method)
-    nets = build_player_nets(cfg, method, tuple(ckpt["data_shape"]))
+    nets = build_without_data(cfg, method, tuple(ckpt["data_shape"]))
     averages = ckpt.get("averages", {}) if average else {}
     for name in list(nets):
         if name not in ckpt["nets"]:
@@ -204,17 +204,6 @@ def checkpoint_config(ckpt: dict, partial: bool = False) -> Config:
             f"{cfg.method} has players {', '.join(players)}; the file is damaged"
         )
     return cfg
-
-
-def build_player_nets(
-    cfg: Config, method: type[Method], shape: tuple[int, ...]
-) -> dict[str, nn.Module]:
-    """The method's nets for data of `shape`, built without the data (their initial
-    weights are replaced by the checkpoint's) and without touching torch's RNG."""
-    mean = torch.full((int(torch.tensor(shape).prod()),), 0.5)  # only an initial bias
-    info = TrainingData(None, shape, tuple(cfg.data.value_range), 0, mean)
-    with torch.random.fork_rng(devices=[]):
-        return method.build_nets(cfg, info)
 
 
 def load_weights(net: nn.Module, state: object, what: str) -> nn.Module:

@@ -1,8 +1,9 @@
 import pytest
 
-from advnets.config import apply_overrides, config_from_dict, load_preset, preset_names
+from advnets.config import NetConfig, apply_overrides, config_from_dict, load_preset, preset_names
 from advnets.errors import ConfigError
 from advnets.methods import METHODS
+from advnets.methods.netkeys import KEYS, net_reads
 from advnets.validation import validate
 
 REQUIRED = {"gan-mnist", "gan-mnist-fast", "pytorch-gan-mnist", "gan-ring", "gan-grid", "gan-1d"}
@@ -283,3 +284,50 @@ def test_switching_the_method_keeps_the_options_the_new_one_takes():
     assert content == {"content_weight": 0.9}
     with pytest.raises(ConfigError, match="options.clip"):  # set by the user: kept, refused
         validate(load_preset("vaegan-mnist", ["method=gan", "options.clip=0.01", "method=vae"]))
+
+
+@pytest.mark.parametrize(
+    ("preset", "override", "message"),
+    [
+        ("gan-mnist", "model.generator.pieces=3", r"generator net \(arch mlp\)"),  # ReLU G
+        ("gan-mnist", "model.encoder.hidden=[10]", "builds no net from model.encoder"),
+        ("restore-sr2-cifar10", "model.generator.arch=dcgan", r"\(restoration's own\)"),
+        ("began-faces", "model.discriminator.hidden=[10]", r"discriminator net \(arch dcgan"),
+        ("cgan-mnist", "model.discriminator.channels=8", r"discriminator net \(arch mlp"),
+    ],
+)
+def test_an_override_no_net_reads_is_refused(preset, override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_preset(preset, [override])
+
+
+@pytest.mark.parametrize(
+    ("preset", "override"),
+    [
+        ("gan-mnist", "model.discriminator.pieces=3"),  # a maxout D
+        ("restore-sr2-cifar10", "model.generator.blocks=2"),
+        ("cgan-mnist", "model.discriminator.branch_pieces=3"),
+        ("improved-gan-mnist", "model.discriminator.weight_norm_init_out=0.2"),
+        ("vae-mnist", "model.encoder.channels=16"),
+        ("gan-mnist", "model.generator={arch: dcgan, channels: 16}"),  # switched, then read
+    ],
+)
+def test_an_override_a_net_reads_is_taken(preset, override):
+    key, _, value = override.partition("=")
+    cfg = load_preset(preset, [override])
+    assert cfg.to_dict() != load_preset(preset).to_dict(), (key, value)
+
+
+def test_every_preset_sets_only_net_keys_its_nets_read():
+    """A preset's net keys that differ from NetConfig's defaults are each read while its
+    nets are built (else the preset says something its run ignores)."""
+    default = NetConfig()
+    for name in preset_names():
+        cfg = load_preset(name)
+        reads = net_reads(cfg, METHODS)
+        assert reads is not None, name
+        for section in ("generator", "discriminator", "encoder"):
+            net = getattr(cfg.model, section)
+            for key in KEYS:
+                if getattr(net, key) != getattr(default, key):
+                    assert key in reads.get(section, ()), f"{name}: model.{section}.{key}"

@@ -2,13 +2,16 @@
 compute (advnets.methods.base); the generic step in advnets.training.step runs them.
 A new method is one file here plus its presets, registered in METHODS."""
 
-from advnets.config import register_options
+from functools import partial
+
+from advnets.config import register_net_reads, register_options
 from advnets.methods.base import Counters, Method, Phase, Stats
 from advnets.methods.began import BEGAN
 from advnets.methods.catgan import CatGAN
 from advnets.methods.ebgan import EBGAN
 from advnets.methods.fgan import FGAN
 from advnets.methods.gan import GAN, UPDATES
+from advnets.methods.netkeys import net_reads
 from advnets.methods.restoration import ContentOnly, Restoration
 from advnets.methods.ssgan import ImprovedGAN, SemiSupervisedGAN
 from advnets.methods.supervised import Supervised
@@ -31,5 +34,6 @@ METHODS.add("began", BEGAN)  # Berthelot et al. 2017: autoencoder D, L1 energy, 
 METHODS.add("catgan", CatGAN)  # Springenberg 2016: D a K-way classifier, entropy losses
 for _name in METHODS:  # what a config keeps of its options when its method is switched
     register_options(_name, METHODS.get(_name).Options)
+register_net_reads(partial(net_reads, methods=METHODS))  # what an override of a net key hits
 
 __all__ = ["Counters", "GAN", "METHODS", "Method", "Phase", "Stats", "UPDATES"]

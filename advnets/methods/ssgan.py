@@ -96,8 +96,11 @@ def classifier(cfg: Config, data: TrainingData, outputs: int) -> nn.Module:
     """D/C with `outputs` logits; a weight-normalised one gets the data-dependent init on
     the split's first 500 images (Salimans & Kingma 2016)."""
     D = build_discriminator(cfg.model, data.shape, outputs)
-    if cfg.model.discriminator.weight_norm and isinstance(data.sampler, TensorSampler):
-        out_scale = cfg.model.discriminator.weight_norm_init_out
+    d = cfg.model.discriminator
+    if not d.weight_norm:
+        return D
+    out_scale = d.weight_norm_init_out
+    if isinstance(data.sampler, TensorSampler):  # a checkpoint's D: its weights replace these
         x = data.sampler.data[:500].to(next(D.parameters()).device)  # D is built on the CPU
         init_weight_norm_from_data_(D, x, out_scale)
     return D

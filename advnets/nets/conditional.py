@@ -19,7 +19,6 @@ D may instead take y in one of two other ways (the GAN method's `options.conditi
   unconditional D's last hidden layer and psi its output layer.
 """
 
-import dataclasses
 import math
 
 import torch
@@ -149,7 +148,7 @@ def _branch(
     """[dropout] -> one hidden layer (maxout with `branch_pieces`) -> [dropout]."""
     pieces = cfg.branch_pieces or cfg.pieces
     layers: list[nn.Module] = [Dropout(input_dropout)] if input_dropout > 0 else []
-    layers += _hidden_layer(dataclasses.replace(cfg, pieces=pieces), n_in, width)
+    layers += _hidden_layer(cfg, n_in, width, pieces=pieces)
     if hidden_dropout > 0:
         layers.append(Dropout(hidden_dropout))
     return nn.Sequential(*layers)
@@ -197,8 +196,7 @@ class BranchedMLPDiscriminator(nn.Module):
         drop_in, drop_hidden = cfg.input_dropout, cfg.hidden_dropout
         self.x_branch = _branch(cfg, math.prod(in_shape), cfg.branches[0], drop_in, drop_hidden)
         self.y_branch = _branch(cfg, self.label.dim, cfg.branches[1], 0.0, drop_hidden)
-        joint = dataclasses.replace(cfg, input_dropout=0.0)
-        layers, width = _trunk(joint, sum(cfg.branches), dropout=True)
+        layers, width = _trunk(cfg, sum(cfg.branches), dropout=True, input_dropout=False)
         self.body = nn.Sequential(*layers)
         self.minibatch = minibatch_features(width, cfg.minibatch_kernels, cfg.minibatch_kernel_dim)
         self.out = nn.Linear(width + cfg.minibatch_kernels, 1)

@@ -32,11 +32,11 @@ ACTIVATIONS.add("maxout", None)
 
 
 def _hidden_layer(
-    cfg: NetConfig, n_in: int, n_out: int, activation: str | None = None
+    cfg: NetConfig, n_in: int, n_out: int, activation: str | None = None, pieces: int = 0
 ) -> list[nn.Module]:
     activation = activation or cfg.activation
     if activation == "maxout":
-        return [Maxout(n_in, n_out, cfg.pieces)]
+        return [Maxout(n_in, n_out, pieces or cfg.pieces)]
     return [nn.Linear(n_in, n_out), ACTIVATIONS.get(activation)(cfg)]
 
 
@@ -46,12 +46,16 @@ def layer_activations(cfg: NetConfig) -> list[str]:
     return list(cfg.activations) or [cfg.activation] * len(cfg.hidden)
 
 
-def _trunk(cfg: NetConfig, n_in: int, dropout: bool) -> tuple[list[nn.Module], int]:
-    """Hidden layers; batch norm goes between the linear map and the nonlinearity."""
+def _trunk(
+    cfg: NetConfig, n_in: int, dropout: bool, input_dropout: bool = True
+) -> tuple[list[nn.Module], int]:
+    """Hidden layers; batch norm goes between the linear map and the nonlinearity. With
+    `dropout` (D), noise and dropout as configured (`input_dropout` False: none on the
+    input, which other layers have seen first)."""
     layers: list[nn.Module] = []
     if dropout and cfg.input_noise > 0:
         layers.append(GaussianNoise(cfg.input_noise))
-    if dropout and cfg.input_dropout > 0:
+    if dropout and input_dropout and cfg.input_dropout > 0:
         layers.append(Dropout(cfg.input_dropout))
     for i, (width, act) in enumerate(zip(cfg.hidden, layer_activations(cfg), strict=True)):
         block = _hidden_layer(cfg, n_in, width, act)
