@@ -18,6 +18,7 @@ from advnets.config import Config, NetConfig
 from advnets.data import TrainingData
 from advnets.data.registry import spec
 from advnets.errors import AdvnetsError
+from advnets.registry import Registry
 
 if TYPE_CHECKING:
     from advnets.methods.base import Method
@@ -51,10 +52,11 @@ def _recording(net: NetConfig, reads: set[str]) -> NetConfig:
     return Recording(**{name: getattr(net, name) for name in KEYS})
 
 
-def net_reads(cfg: Config, methods) -> dict[str, frozenset[str]] | None:
-    """For each model section whose net the run builds, the `NetConfig` keys read while
-    building it for `cfg`'s data (an empty section: no net is built from it); None when
-    the nets cannot be built from `cfg` (validation says why)."""
+def net_reads(cfg: Config, methods: Registry) -> dict[str, frozenset[str]] | None:
+    """For each model section that the run's method (looked up in `methods`) builds a net
+    from, the `NetConfig` keys read while building it for `cfg`'s data (a section it builds
+    nothing from is left out); None when the nets cannot be built from `cfg` (validation
+    says why)."""
     reads: dict[str, set[str]] = {name: set() for name in NET_SECTIONS}
     sections = {name: _recording(getattr(cfg.model, name), reads[name]) for name in NET_SECTIONS}
     probe = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, **sections))
@@ -62,6 +64,6 @@ def net_reads(cfg: Config, methods) -> dict[str, frozenset[str]] | None:
         shape = spec(cfg.data).shape
         with torch.device("meta"):
             build_without_data(probe, methods.get(cfg.method), shape)
-    except (AdvnetsError, KeyError, ValueError, TypeError):
+    except (AdvnetsError, KeyError, ValueError, TypeError, RuntimeError):
         return None
     return {name: frozenset(keys) for name, keys in reads.items() if keys}
