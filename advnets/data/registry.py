@@ -16,6 +16,7 @@ import numpy as np
 from advnets.config import DataConfig
 from advnets.data.mnist import load_images
 from advnets.data.photos import load_cifar10, load_faces
+from advnets.data.sample_photos import PICTURES, TILE, load_sample_photos
 from advnets.data.stacked import MODES
 from advnets.data.toy import GaussianMixture, gaussian_1d, grid, ring
 from advnets.errors import ConfigError
@@ -117,6 +118,10 @@ def _faces(split: str, root: str | None) -> tuple:
     return load_faces(split, root)
 
 
+def _sample_photos(split: str, root: str | None) -> tuple:
+    return load_sample_photos(split)  # they ship with scikit-image: no data folder
+
+
 def _photo_loader(load: Callable[[str, str | None], tuple]) -> Callable[[DataConfig, str], Images]:
     """A loader of (split, root) -> (uint8 images, labels) as the contract's; `load` looks
     its reader up when called (so a caching wrapper of the module's reader applies)."""
@@ -137,6 +142,8 @@ for entry in (
     # the faces are unlabelled, so no classifier scores their samples; the Parzen protocol
     # does (as the paper's on TFD): sigma chosen on the validation people, the test people scored
     Dataset("faces", Spec((1, 64, 64), (), ("parzen",)), loader=_photo_loader(_faces)),
+    # scikit-image's sample pictures as 96x96 tiles, split by picture (restorers' photos)
+    Dataset("photos", Spec((3, TILE, TILE)), tuple(PICTURES), loader=_photo_loader(_sample_photos)),
     Dataset(STACKED, Spec((3, 28, 28), tuple(f"{i:03d}" for i in range(MODES)), ("modes",))),
     Dataset(FOLDER, _folder_spec, ("train", "valid", "full"), loader=_load_folder),
     Dataset("gaussian1d", Spec((1,)), mixture=lambda c: gaussian_1d(c.mean, c.std)),
