@@ -20,7 +20,7 @@ from advnets.config import RestoreConfig
 from advnets.data.corruptions import TASKS, Degraded, degrade
 from advnets.image_files import PICTURE_SUFFIXES, read_image_batch
 from advnets.reconstruction import psnr
-from advnets.restore import Restorer, classical, load_run, load_shipped
+from advnets.restore import Restorer, classical, from_run, load_shipped
 from advnets.restore.baselines import baselines_for
 from advnets.restore.evaluate import ssim
 
@@ -51,7 +51,7 @@ def restorers(variant: RestoreConfig, candidates: dict[str, Path]) -> dict[str, 
     out = {n: classical(n, variant) for n in baselines_for(variant.task) if n != "input"}
     out["GAN"] = load_shipped(variant.task)[0]
     for label, run in candidates.items():
-        restorer, cfg = load_run(run)
+        restorer, cfg = from_run(run)
         if cfg.restore.task == variant.task:
             out[f"GAN {label}"] = restorer
     return out

@@ -408,9 +408,11 @@ def test_plateau_averages_the_tenth_of_the_run_ending_at_each_quarter(monkeypatc
 
 def test_restoration_benchmark_scores_a_folder_of_photos(tmp_path):
     """--photos: two odd-sized pictures, two corruptions: a per-photo table of every
-    classical method and the shipped G, the G's paired gap, the picture; a second call
-    reads every score from the results file."""
+    classical method, the shipped G and a candidate (scored on its own task only), the G's
+    paired gap, the picture; a second call reads every score from the results file."""
     from PIL import Image
+
+    from advnets.restore import shipped_path
 
     rng = np.random.default_rng(0)
     folder = tmp_path / "photos"
@@ -421,7 +423,7 @@ def test_restoration_benchmark_scores_a_folder_of_photos(tmp_path):
     args = [
         sys.executable, str(REPO / "benchmarks" / "restoration.py"), "--photos", str(folder),
         "--variants", "sr2", "inpaint-strokes", "--results", str(results),
-        "--pictures", str(tmp_path / "pics"),
+        "--candidate", f"mine={shipped_path('sr2')}", "--pictures", str(tmp_path / "pics"),
     ]  # fmt: skip
     first = run(args)
     assert first.returncode == 0, first.stderr
@@ -429,7 +431,7 @@ def test_restoration_benchmark_scores_a_folder_of_photos(tmp_path):
     assert {(r["variant"], r["photo"], r["restorer"]) for r in rows} == {
         (v, p, r)
         for v, names in [
-            ("sr2", ("bicubic", "nearest", "GAN")),
+            ("sr2", ("bicubic", "nearest", "GAN", "GAN mine")),
             ("inpaint-strokes", ("biharmonic", "GAN")),
         ]
         for p in ("a", "b")
