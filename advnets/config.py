@@ -475,37 +475,36 @@ def register_net_reads(reader: Any) -> None:
 
 
 def _changed_net_keys(before: Config, after: Config, keys: list[str]) -> list[tuple[str, str]]:
-    """(section, key) of each override of a model net key that changed its value."""
-    out = []
+    """(section, key) of each override of a model net key that changed its value to one
+    other than the default (setting a key back to its default unsets it: always allowed)."""
+    out, default = [], NetConfig()
     for key in keys:
         parts = key.split(".")
         if len(parts) != 3 or parts[0] != "model":
             continue
         old, new = getattr(before.model, parts[1], None), getattr(after.model, parts[1], None)
-        if isinstance(new, NetConfig) and getattr(new, parts[2]) != getattr(old, parts[2]):
+        if not isinstance(new, NetConfig) or not hasattr(default, parts[2]):
+            continue
+        value = getattr(new, parts[2])
+        if value != getattr(old, parts[2]) and value != getattr(default, parts[2]):
             out.append((parts[1], parts[2]))
     return out
 
 
 def check_read(before: Config, after: Config, keys: list[str]) -> None:
-    """No override changes a net key that the run's nets never read (an MLP-only key on a
-    DCGAN net, `arch` of a restorer, a net the method does not build): it would have no
-    effect. Keys a preset carries over when only its arch is switched are not overrides."""
+    """No override changes a key of one of the run's nets that the net never reads (an
+    MLP-only key on a DCGAN net, `arch` of a restorer): it would have no effect. Keys a
+    preset carries over when only its arch is switched are not overrides."""
     changed = _changed_net_keys(before, after, keys)
-    if not changed:
-        return
-    if not NET_READS:  # only a net override needs the nets (and torch): imported here
-        import advnets.methods  # noqa: F401
-    reads = NET_READS[0](after)
-    if reads is None:  # the nets cannot be built: validation says why
+    # the reader comes with advnets.methods, which every command and training loads (a
+    # config read without the methods, which cannot build nets, skips the check)
+    reads = NET_READS[0](after) if changed and NET_READS else None
+    if reads is None:  # nothing to check, or the nets cannot be built: validation says why
         return
     for section, name in changed:
-        if section not in reads:
-            raise ConfigError(
-                f"model.{section}.{name}: method {after.method} builds no net from "
-                f"model.{section}, so it would have no effect; drop the override"
-            )
-        if name not in reads[section]:
+        # a net the method does not build (the encoder of a GAN): a sweep's overrides for
+        # several methods at once set it for the others, so it is left alone, unused
+        if section in reads and name not in reads[section]:
             net = getattr(after.model, section)
             whose = f"arch {net.arch}" if "arch" in reads[section] else f"{after.method}'s own"
             raise ConfigError(

@@ -95,8 +95,8 @@ def test_concatenated_labels(arch, embedding):
         for k in (
             f"arch={arch}",
             "branches=[]",
-            *(["hidden=[32]"] if arch == "mlp" else []),  # a DCGAN net refuses MLP keys
-            "channels=4",
+            # each arch's own width (a net refuses a key it does not read)
+            *(["hidden=[32]"] if arch == "mlp" else ["channels=4"]),
             f"label_embedding={embedding}",
         )
     ]
