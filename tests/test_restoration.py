@@ -296,3 +296,25 @@ def test_shipped_restorers_beat_the_best_baseline_default(task, data_root):
     names = [n for n in baselines_for(task) if n != "input"]
     best = max(psnr(clean, classical(n, settings)(d)).mean() for n in names)
     assert 0.0 < ours - best < 6.0, (task, ours, best)
+
+
+def test_nlm_takes_each_images_noise_level_where_it_is_not_one_setting():
+    """A blind preset draws each image's noise level (restore.noise_max > 0): NLM then
+    filters each image at its estimated level, as the sigma-conditioned G sees it, not at
+    restore.noise (the range's low end); a level given with the image (--sigma) is taken."""
+    from advnets.data.corruptions import Degraded
+
+    ramp = torch.linspace(0, 1, 48)
+    clean = torch.stack([ramp.view(1, -1).expand(48, 48), ramp.view(-1, 1).expand(48, 48)])
+    clean = (0.2 + 0.6 * clean).unsqueeze(1).expand(2, 3, 48, 48)
+    noisy = (
+        clean + 40 / 255 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(0))
+    ).clamp(0, 1)
+    fixed = RestoreConfig(task="denoise", noise=5 / 255)
+    blind = RestoreConfig(task="denoise", noise=5 / 255, noise_max=50 / 255)
+    low = psnr(clean, classical("nlm", fixed)(Degraded(noisy))).mean().item()
+    drawn = psnr(clean, classical("nlm", blind)(Degraded(noisy))).mean().item()
+    given = Degraded(noisy, sigma=torch.full((2,), 40 / 255))
+    known = psnr(clean, classical("nlm", fixed)(given)).mean().item()
+    assert drawn > low + 4 and known > low + 4, (low, drawn, known)
+    assert abs(drawn - known) < 1.5

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from advnets.config import RestoreConfig
-from advnets.data.corruptions import TASKS, Degraded, gaussian_kernel
+from advnets.data.corruptions import TASKS, Degraded, estimate_noise, gaussian_kernel
 from advnets.errors import ConfigError, DataError
 from advnets.registry import Registry
 from advnets.restore.admm import admm_tv_deconvolve
@@ -99,17 +99,34 @@ def _nlm(d: Degraded, s: RestoreConfig, h: float) -> Tensor:
             f"nlm compares patches of a noisy image: it needs images of at least 2x2 pixels "
             f"and restore.noise > 0 (got {tuple(d.image.shape[-2:])}, noise {s.noise:g})"
         )
-    options = dict(patch_size=5, patch_distance=6, h=h * s.noise, sigma=s.noise)
+    patch, distance = 5, 6
 
-    def one(image: np.ndarray) -> np.ndarray:
-        if len(image) == 1:  # grey: the 2-D filter
-            return denoise_nl_means(image[0], **options)[None]
-        return denoise_nl_means(image, channel_axis=0, **options)
+    def denoise(image: np.ndarray, sigma: float) -> np.ndarray:
+        options = dict(patch_size=patch, patch_distance=distance, h=h * sigma, sigma=sigma)
+
+        def one(planes: np.ndarray) -> np.ndarray:
+            if len(planes) == 1:  # grey: the 2-D filter
+                return denoise_nl_means(planes[0], **options)[None]
+            return denoise_nl_means(planes, channel_axis=0, **options)
+
+        reach = distance + patch // 2  # all a pixel's weights see
+        return tiled_planes(one, image, reach, NLM_TILE, "nlm")
 
     images = d.image.detach().cpu().double().numpy()
-    reach = options["patch_distance"] + options["patch_size"] // 2  # all a pixel's weights see
-    out = np.stack([tiled_planes(one, image, reach, NLM_TILE, "nlm") for image in images])
+    sigmas = noise_levels(d, s).tolist()
+    out = np.stack([denoise(image, sigma) for image, sigma in zip(images, sigmas, strict=True)])
     return torch.from_numpy(out).to(d.image).clamp(0, 1)
+
+
+def noise_levels(d: Degraded, s: RestoreConfig) -> Tensor:
+    """Each image's noise std for a method that needs it: the known one (`d.sigma`), else
+    restore.noise, or, where the level was drawn per image (restore.noise_max > 0),
+    estimated from the image as a sigma-conditioned G estimates it."""
+    if d.sigma is not None:
+        return d.sigma.detach().cpu().double()
+    if s.noise_max > 0:
+        return estimate_noise(d.image).detach().cpu().double().clamp_min(1 / 255)
+    return torch.full((len(d.image),), s.noise, dtype=torch.float64)
 
 
 def _deconvolve(d: Degraded, s: RestoreConfig, fn: Callable, tile: int = 0) -> Tensor:
