@@ -13,6 +13,7 @@ import os
 import re
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -466,10 +467,11 @@ def _dotted_keys(key: str, value: Any) -> list[str]:
 # which NetConfig keys a config's nets read ({section: keys}, None: they cannot be built),
 # installed by advnets.methods (it builds the nets and imports this module, so this one
 # cannot call it directly): what check_read compares overrides with
-NET_READS: list[Any] = []
+NetReads = Callable[["Config"], "dict[str, frozenset[str]] | None"]
+NET_READS: list[NetReads] = []
 
 
-def register_net_reads(reader: Any) -> None:
+def register_net_reads(reader: NetReads) -> None:
     """Install `reader(config) -> {model section: NetConfig keys its net reads} | None`."""
     NET_READS[:] = [reader]
 
