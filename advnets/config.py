@@ -95,6 +95,10 @@ class NetConfig:
     input_noise: float = 0.0
     hidden_noise: float = 0.0
     weight_norm: bool = False  # MLPs: weight normalisation of every linear layer
+    # MLPs: after every update, each unit's incoming weight vector (each maxout piece's) is
+    # scaled back to this norm where longer (pylearn2's max_col_norm; the paper's TFD model:
+    # 1.9365); 0: off
+    max_col_norm: float = 0.0
     # which layers weight_norm covers: all | output (Salimans et al.'s MNIST G: batch norm
     # in the hidden layers, weight norm on the output)
     weight_norm_layers: str = "all"

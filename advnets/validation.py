@@ -131,6 +131,11 @@ def check_net(net: NetConfig, prefix: str, num_classes: int) -> None:
         f"{prefix}weight_norm_layers must be all or output, got {net.weight_norm_layers!r}",
     )
     check(net.weight_norm_init_out > 0, f"{prefix}weight_norm_init_out must be > 0")
+    check(
+        net.max_col_norm >= 0 and not (net.max_col_norm and net.weight_norm),
+        f"{prefix}max_col_norm must be >= 0 (0: off) and bounds plain weights: not with "
+        f"{prefix}weight_norm, got {net.max_col_norm}",
+    )
     for name in ("input_dropout", "hidden_dropout"):
         p = getattr(net, name)
         check(0 <= p <= 0.99, f"{prefix}{name}={p} must be a drop probability in [0, 0.99]")

@@ -303,3 +303,46 @@ def test_per_layer_activations_are_checked():
     with pytest.raises(ConfigError, match="unknown model.generator.activations entry 'relux'"):
         check_net(NetConfig(hidden=[4], activations=["relux"]), "model.generator.", 0)
     check_net(NetConfig(hidden=[4, 4], activations=["maxout", "sigmoid"]), "model.generator.", 0)
+
+
+def test_max_col_norm_scales_back_only_the_rows_past_it():
+    """pylearn2's max_col_norm: after an update each unit's incoming weights (each maxout
+    piece's) longer than the bound are scaled to it, direction kept; shorter ones stay."""
+    from advnets.nets.layers import apply_norm_limits_
+
+    cfg = NetConfig(hidden=[6], activation="maxout", pieces=3, max_col_norm=1.0)
+    D = MLPDiscriminator(cfg, (4,))
+    layer = D.body[0].linear
+    with torch.no_grad():
+        layer.weight.copy_(torch.arange(18 * 4, dtype=torch.float32).view(18, 4) / 40)
+    before = layer.weight.clone()
+    apply_norm_limits_(D)
+    norms = before.norm(dim=1)
+    after = layer.weight.norm(dim=1)
+    assert (norms < 1).any() and (norms > 1).any()
+    torch.testing.assert_close(after[norms > 1], torch.ones(int((norms > 1).sum())))
+    torch.testing.assert_close(layer.weight[norms <= 1], before[norms <= 1])
+    cos = torch.nn.functional.cosine_similarity(layer.weight, before, dim=1)
+    torch.testing.assert_close(cos, torch.ones(18))
+    G = MLPGenerator(NetConfig(hidden=[5]), 3, (2,))  # no bound: untouched
+    state = {k: v.clone() for k, v in G.state_dict().items()}
+    apply_norm_limits_(G)
+    assert all(torch.equal(state[k], v) for k, v in G.state_dict().items())
+
+
+def test_max_col_norm_holds_after_every_update_and_is_checked():
+    from advnets.errors import ConfigError
+    from advnets.training import build_run
+    from advnets.validation import validate
+
+    over = ["model.generator.max_col_norm=0.3", "model.discriminator.max_col_norm=0.3"]
+    run = build_run(load_preset("gan-ring", [*over, "train.progress=false"]))
+    for _ in range(5):
+        run.step()
+    layers = [m for net in run.nets.values() for m in net.modules() if isinstance(m, nn.Linear)]
+    rows = [m.weight.norm(dim=1).max().item() for m in layers]
+    assert len(rows) == 6 and max(rows) <= 0.3 + 1e-6
+    with pytest.raises(ConfigError, match="max_col_norm must be >= 0"):
+        validate(load_preset("gan-ring", ["model.discriminator.max_col_norm=-1"]))
+    with pytest.raises(ConfigError, match="not read by this run's discriminator net"):
+        load_preset("dcgan-mnist", ["model.discriminator.max_col_norm=1.0"])

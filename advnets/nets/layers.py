@@ -28,6 +28,25 @@ class Maxout(nn.Module):
         return y.view(*y.shape[:-1], self.units, self.pieces).max(dim=-1).values
 
 
+def limit_norms(module: nn.Module, most: float) -> None:
+    """Mark each linear layer of `module` to keep every unit's incoming weights (a row of
+    its weight; each maxout piece is a row) at norm <= `most`: `apply_norm_limits_` does it."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            m.max_row_norm = most
+
+
+@torch.no_grad()
+def apply_norm_limits_(net: nn.Module) -> None:
+    """Scale back each marked layer's rows longer than its limit (after an update: projected
+    SGD, as pylearn2 applies max_col_norm)."""
+    for m in net.modules():
+        most = getattr(m, "max_row_norm", 0.0)
+        if most > 0:
+            norms = m.weight.norm(dim=1, keepdim=True)
+            m.weight.mul_((most / norms.clamp_min(1e-12)).clamp(max=1.0))
+
+
 def init_uniform_(module: nn.Module, scale: float) -> None:
     """pylearn2's `irange` init: weights U(-scale, scale), biases zero."""
     for m in module.modules():

@@ -15,6 +15,7 @@ from advnets.nets.layers import (
     GaussianNoise,
     Maxout,
     init_weights_,
+    limit_norms,
     logit,
     minibatch_features,
     weight_norm_,
@@ -99,6 +100,8 @@ class MLPGenerator(nn.Module):
         init_output_bias_(self.out, cfg, mean01)
         if cfg.weight_norm:
             weight_norm_(self, self.out, cfg.weight_norm_layers, cfg.weight_norm_train_hidden)
+        if cfg.max_col_norm > 0:
+            limit_norms(self, cfg.max_col_norm)
 
     def forward(self, z: Tensor) -> Tensor:
         x = self.act(self.out(self.body(z)))
@@ -123,6 +126,8 @@ class MLPDiscriminator(nn.Module):
         init_weights_(self, cfg.init, cfg.init_scale)
         if cfg.weight_norm:
             weight_norm_(self, self.out, cfg.weight_norm_layers, cfg.weight_norm_train_hidden)
+        if cfg.max_col_norm > 0:
+            limit_norms(self, cfg.max_col_norm)
 
     def features(self, x: Tensor) -> Tensor:
         """The last hidden layer's activations (N, width), before the noise or dropout that

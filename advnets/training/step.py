@@ -11,6 +11,7 @@ from torch import nn
 from advnets.config import OptimConfig
 from advnets.data.batches import Batches
 from advnets.methods.base import Counters, Losses, Method, Phase, Stats
+from advnets.nets.layers import apply_norm_limits_
 from advnets.training.ema import WeightEMA
 from advnets.training.guard import LossGuard
 from advnets.training.optim import apply_schedule
@@ -113,6 +114,7 @@ class Step:
             self.players[name].scheduled(epoch).step()
 
     def _updated(self, player: Player) -> None:
+        apply_norm_limits_(player.net)  # a net's own weight constraint (max_col_norm)
         self.method.after_update(player.name)
         player.updates += 1
         if player.average is not None:
