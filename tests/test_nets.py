@@ -308,7 +308,7 @@ def test_per_layer_activations_are_checked():
 def test_max_col_norm_scales_back_only_the_rows_past_it():
     """pylearn2's max_col_norm: after an update each unit's incoming weights (each maxout
     piece's) longer than the bound are scaled to it, direction kept; shorter ones stay."""
-    from advnets.nets.layers import apply_norm_limits_
+    from advnets.nets.layers import apply_norm_limits_, norm_limited
 
     cfg = NetConfig(hidden=[6], activation="maxout", pieces=3, max_col_norm=1.0)
     D = MLPDiscriminator(cfg, (4,))
@@ -316,7 +316,7 @@ def test_max_col_norm_scales_back_only_the_rows_past_it():
     with torch.no_grad():
         layer.weight.copy_(torch.arange(18 * 4, dtype=torch.float32).view(18, 4) / 40)
     before = layer.weight.clone()
-    apply_norm_limits_(D)
+    apply_norm_limits_(norm_limited(D))
     norms = before.norm(dim=1)
     after = layer.weight.norm(dim=1)
     assert (norms < 1).any() and (norms > 1).any()
@@ -326,7 +326,7 @@ def test_max_col_norm_scales_back_only_the_rows_past_it():
     torch.testing.assert_close(cos, torch.ones(18))
     G = MLPGenerator(NetConfig(hidden=[5]), 3, (2,))  # no bound: untouched
     state = {k: v.clone() for k, v in G.state_dict().items()}
-    apply_norm_limits_(G)
+    apply_norm_limits_(norm_limited(G))
     assert all(torch.equal(state[k], v) for k, v in G.state_dict().items())
 
 

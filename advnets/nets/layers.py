@@ -36,15 +36,18 @@ def limit_norms(module: nn.Module, most: float) -> None:
             m.max_row_norm = most
 
 
+def norm_limited(net: nn.Module) -> list[nn.Module]:
+    """The layers of `net` that `limit_norms` marked (found once, not at every update)."""
+    return [m for m in net.modules() if getattr(m, "max_row_norm", 0.0) > 0]
+
+
 @torch.no_grad()
-def apply_norm_limits_(net: nn.Module) -> None:
+def apply_norm_limits_(layers: list[nn.Module]) -> None:
     """Scale back each marked layer's rows longer than its limit (after an update: projected
     SGD, as pylearn2 applies max_col_norm)."""
-    for m in net.modules():
-        most = getattr(m, "max_row_norm", 0.0)
-        if most > 0:
-            norms = m.weight.norm(dim=1, keepdim=True)
-            m.weight.mul_((most / norms.clamp_min(1e-12)).clamp(max=1.0))
+    for m in layers:
+        norms = m.weight.norm(dim=1, keepdim=True)
+        m.weight.mul_((m.max_row_norm / norms.clamp_min(1e-12)).clamp(max=1.0))
 
 
 def init_uniform_(module: nn.Module, scale: float) -> None:

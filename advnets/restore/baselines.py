@@ -8,6 +8,7 @@ implement the method; ADMM-TV is advnets.restore.admm."""
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
@@ -23,6 +24,8 @@ from advnets.restore.tiles import tiled_planes
 
 BaselineFn = Callable[[Degraded, RestoreConfig, float], Tensor]
 NLM_TILE = 128  # non-local means on tiles (exact: the halo covers its search window)
+NLM_PATCH, NLM_DISTANCE = 5, 6  # its patch side and search distance
+NLM_REACH = NLM_DISTANCE + NLM_PATCH // 2  # the halo: all a pixel's weights see
 ADMM_TILE, ADMM_HALO = 256, 32  # ADMM-TV on tiles of a large photo (global: close, not exact)
 
 
@@ -92,30 +95,29 @@ def _nlm(d: Degraded, s: RestoreConfig, h: float) -> Tensor:
     """Non-local means (the seed's formula: weights exp(-|B(q) - B(p)|^2 / h^2) of patch
     distances), h as a multiple of the noise std; a colour image's patches span its
     channels, so the weights see all of them."""
-    from skimage.restoration import denoise_nl_means
-
     if min(d.image.shape[-2:]) < 2 or s.noise <= 0:
         raise DataError(
             f"nlm compares patches of a noisy image: it needs images of at least 2x2 pixels "
             f"and restore.noise > 0 (got {tuple(d.image.shape[-2:])}, noise {s.noise:g})"
         )
-    patch, distance = 5, 6
-
-    def denoise(image: np.ndarray, sigma: float) -> np.ndarray:
-        options = dict(patch_size=patch, patch_distance=distance, h=h * sigma, sigma=sigma)
-
-        def one(planes: np.ndarray) -> np.ndarray:
-            if len(planes) == 1:  # grey: the 2-D filter
-                return denoise_nl_means(planes[0], **options)[None]
-            return denoise_nl_means(planes, channel_axis=0, **options)
-
-        reach = distance + patch // 2  # all a pixel's weights see
-        return tiled_planes(one, image, reach, NLM_TILE, "nlm")
-
     images = d.image.detach().cpu().double().numpy()
     sigmas = noise_levels(d, s).tolist()
-    out = np.stack([denoise(image, sigma) for image, sigma in zip(images, sigmas, strict=True)])
-    return torch.from_numpy(out).to(d.image).clamp(0, 1)
+    out = []
+    for image, sigma in zip(images, sigmas, strict=True):
+        one = partial(_nlm_planes, h=h * sigma, sigma=sigma)
+        out.append(tiled_planes(one, image, NLM_REACH, NLM_TILE, "nlm"))
+    return torch.from_numpy(np.stack(out)).to(d.image).clamp(0, 1)
+
+
+def _nlm_planes(planes: np.ndarray, h: float, sigma: float) -> np.ndarray:
+    """scikit-image's non-local means of one image's (C, H, W) planes: the 2-D filter for
+    grey, patches spanning the channels for colour."""
+    from skimage.restoration import denoise_nl_means
+
+    options = dict(patch_size=NLM_PATCH, patch_distance=NLM_DISTANCE, h=h, sigma=sigma)
+    if len(planes) == 1:
+        return denoise_nl_means(planes[0], **options)[None]
+    return denoise_nl_means(planes, channel_axis=0, **options)
 
 
 def noise_levels(d: Degraded, s: RestoreConfig) -> Tensor:

@@ -11,7 +11,7 @@ from torch import nn
 from advnets.config import OptimConfig
 from advnets.data.batches import Batches
 from advnets.methods.base import Counters, Losses, Method, Phase, Stats
-from advnets.nets.layers import apply_norm_limits_
+from advnets.nets.layers import apply_norm_limits_, norm_limited
 from advnets.training.ema import WeightEMA
 from advnets.training.guard import LossGuard
 from advnets.training.optim import apply_schedule
@@ -28,6 +28,12 @@ class Player:
     optim_cfg: OptimConfig
     updates: int = 0
     average: WeightEMA | None = None
+    # the layers whose weights a bound holds after each update (max_col_norm); the same
+    # modules when the net is later wrapped (DDP) or its batch norms converted
+    limited: list[nn.Module] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.limited = norm_limited(self.net)
 
     @property
     def scored(self) -> nn.Module:
@@ -114,7 +120,7 @@ class Step:
             self.players[name].scheduled(epoch).step()
 
     def _updated(self, player: Player) -> None:
-        apply_norm_limits_(player.net)  # a net's own weight constraint (max_col_norm)
+        apply_norm_limits_(player.limited)  # a net's own weight constraint (max_col_norm)
         self.method.after_update(player.name)
         player.updates += 1
         if player.average is not None:
