@@ -60,6 +60,21 @@ def test_projection_d_is_psi_of_phi_plus_the_label_embedding_times_phi():
     torch.testing.assert_close(D(x, y), by_hand, rtol=1e-6, atol=1e-6)
 
 
+def test_projection_acgan_d_adds_the_projection_to_the_first_of_its_1_plus_c_logits():
+    D = _tiny_d("projection_acgan")
+    assert isinstance(D, ProjectionDiscriminator)
+    x, y = torch.rand(4, 1, 2, 2), torch.tensor([0, 1, 2, 1])
+    with torch.no_grad():
+        D.embed.weight.copy_(torch.arange(18.0).view(3, 6) / 10)
+    phi, plain = D.net.features(x), D.net(x)
+    assert plain.shape == (4, 1 + 3)
+    projection = torch.stack([phi[i] @ D.embed.weight[y[i]] for i in range(4)])
+    out = D(x, y)
+    torch.testing.assert_close(out[:, 0], plain[:, 0] + projection, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(out[:, 1:], plain[:, 1:], rtol=0, atol=0)  # y-free class logits
+    assert not torch.equal(out[:, 0], D(x, torch.tensor([2, 0, 1, 0]))[:, 0])
+
+
 def _gan(conditioning: str, *extra: str) -> GAN:
     cfg = load_preset("cgan-mnist", [*SMALL, f"options.conditioning={conditioning}", *extra])
     nets = {"G": torch.nn.Linear(1, 1), "D": _tiny_d(conditioning)}
@@ -86,6 +101,20 @@ def test_acgan_losses_add_the_class_cross_entropy_for_both_players():
     real_only = _gan("acgan", "options.class_loss_on_fakes=false")
     d_loss, _ = real_only.d_terms(real_out, fake_out, real_y, fake_y)
     torch.testing.assert_close(d_loss, minimax + ce(real_out[:, 1:], real_y))
+
+
+def test_projection_acgan_losses_are_acgans_of_its_logits():
+    gan = _gan("projection_acgan", "options.class_loss_on_fakes=false")
+    real_out = torch.tensor([[0.3, 2.0, -1.0, 0.5], [-0.2, 0.1, 0.4, -0.3]])
+    fake_out = torch.tensor([[-1.0, 0.2, 0.2, 1.5], [0.7, -0.5, 1.0, 0.0]])
+    real_y, fake_y = torch.tensor([0, 2]), torch.tensor([2, 1])
+    minimax = -(F.logsigmoid(real_out[:, 0]).mean() + F.logsigmoid(-fake_out[:, 0]).mean())
+    d_loss, _ = gan.d_terms(real_out, fake_out, real_y, fake_y)
+    torch.testing.assert_close(d_loss, minimax + F.cross_entropy(real_out[:, 1:], real_y))
+    g_loss, stats = gan.g_terms(fake_out, fake_y)
+    by_hand = -F.logsigmoid(fake_out[:, 0]).mean() + F.cross_entropy(fake_out[:, 1:], fake_y)
+    torch.testing.assert_close(g_loss, by_hand)
+    assert "loss_class_g" in stats
 
 
 def test_projection_losses_are_the_configured_ones_of_its_logits():
@@ -123,7 +152,7 @@ def test_bad_conditioning_options_are_one_line_errors(overrides, message):
     assert "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize("conditioning", ["concat", "acgan", "projection"])
+@pytest.mark.parametrize("conditioning", ["concat", "acgan", "projection", "projection_acgan"])
 def test_each_conditioning_trains_and_samples_the_requested_label(
     conditioning, tmp_path, data_root
 ):
@@ -131,7 +160,9 @@ def test_each_conditioning_trains_and_samples_the_requested_label(
     overrides += [*SMALL, "train.steps=3", "train.batch_size=20", "train.samples_per_epoch=false"]
     if conditioning == "concat":
         overrides = [o for o in overrides if "discriminator" not in o]
-    run = train(load_preset(PRESETS[conditioning], overrides), tmp_path / "r")
+    preset = PRESETS.get(conditioning, "cgan-projection-mnist")
+    overrides += [f"options.conditioning={conditioning}"]
+    run = train(load_preset(preset, overrides), tmp_path / "r")
     assert GAN.options(run.cfg).conditioning == conditioning
     assert run.counters.step == 3 and all(torch.isfinite(p).all() for p in run.D.parameters())
     out = tmp_path / "four.npy"

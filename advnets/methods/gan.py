@@ -34,7 +34,7 @@ from advnets.losses import (
 from advnets.methods.base import Counters, Losses, Method, Phase, Stats
 from advnets.methods.unrolled import FunctionalOptimizer, Unroller
 from advnets.nets import build_discriminator, build_generator
-from advnets.nets.conditional import CONDITIONINGS
+from advnets.nets.conditional import CLASS_HEADS, CONDITIONINGS
 from advnets.nets.layers import MinibatchDiscrimination
 from advnets.registry import Registry
 
@@ -75,9 +75,10 @@ def bind_options(loss: Callable[..., Tensor], opts: object) -> Callable[..., Ten
 class GANOptions:
     """The GAN method's options (the config's `options:` section)."""
 
-    conditioning: str = "concat"  # how a conditional D sees y: concat | acgan | projection
-    class_weight: float = 1.0  # acgan: weight of the class loss in D's and G's losses
-    class_loss_on_fakes: bool = True  # acgan: D's class loss on G's samples too (Odena et al.)
+    # how a conditional D sees y: concat | acgan | projection | projection_acgan
+    conditioning: str = "concat"
+    class_weight: float = 1.0  # a class head's (acgan's): weight of the class loss in both
+    class_loss_on_fakes: bool = True  # a class head's: D's class loss on fakes (Odena et al.)
     lsgan_a: float = 0.0  # least_squares: D's target for fakes (Mao et al. 2017: a)
     lsgan_b: float = 1.0  # least_squares: D's target for data (b)
     lsgan_c: float = 1.0  # least_squares: the value G wants D to give its samples (c)
@@ -158,7 +159,7 @@ class GAN(Method):
         loss, t = cfg.loss, cfg.train
         self.G, self.D = nets["G"], nets["D"]
         opts = self.options(cfg)
-        self.acgan = opts.conditioning == "acgan"
+        self.acgan = opts.conditioning in CLASS_HEADS
         self.class_weight, self.class_on_fakes = opts.class_weight, opts.class_loss_on_fakes
         self.k, self.k_schedule, self.update = t.k, t.k_schedule, UPDATES.get(t.update)
         self.alternating = t.update == "alternating"

@@ -16,7 +16,9 @@ D may instead take y in one of two other ways (the GAN method's `options.conditi
 - acgan (Odena et al. 2017): D sees x alone and has 1 + C outputs, the real/fake logit and
   C class logits (an auxiliary classifier on D's features); the class loss is the method's;
 - projection (Miyato & Koyama 2018): D(x, y) = psi(phi(x)) + <embed(y), phi(x)>, phi the
-  unconditional D's last hidden layer and psi its output layer.
+  unconditional D's last hidden layer and psi its output layer;
+- projection_acgan: both, the projection's real/fake logit and AC-GAN's C class logits from
+  the same phi(x), so G is pulled towards its class by the projection and by the class loss.
 """
 
 import math
@@ -120,13 +122,20 @@ class ACGANDiscriminator(nn.Module):
 class ProjectionDiscriminator(nn.Module):
     """D(x, y) = psi(phi(x)) + <embed(y), phi(x)> (Miyato & Koyama 2018): phi the
     unconditional D's features, psi its output layer; the class embedding starts at zero,
-    so D starts unconditional and learns each class's direction in phi."""
+    so D starts unconditional and learns each class's direction in phi. With `class_head`
+    the output layer also gives C class logits from phi (N, 1 + C), as an AC-GAN D's."""
 
     def __init__(
-        self, net: type[nn.Module], cfg: NetConfig, in_shape: tuple[int, ...], classes: int
+        self,
+        net: type[nn.Module],
+        cfg: NetConfig,
+        in_shape: tuple[int, ...],
+        classes: int,
+        class_head: bool = False,
     ):
         super().__init__()
-        self.net = net(cfg, in_shape)
+        self.net = net(cfg, in_shape, 1 + classes) if class_head else net(cfg, in_shape)
+        self.class_head = class_head
         self.net.eval()  # eval mode: measuring phi's width draws no dropout noise
         with torch.no_grad():
             width = self.net.features(torch.zeros(2, *in_shape)).shape[1]
@@ -139,7 +148,11 @@ class ProjectionDiscriminator(nn.Module):
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         h = self.net.features(x)
-        return self.net.head(h) + (self.embed(y).to(h.dtype) * h).sum(1)
+        projection = (self.embed(y).to(h.dtype) * h).sum(1)
+        if not self.class_head:
+            return self.net.head(h) + projection
+        out = self.net.head(h)
+        return torch.cat([out[:, :1] + projection[:, None], out[:, 1:]], dim=1)
 
 
 def _branch(
@@ -226,7 +239,9 @@ def conditional_generator(
     return ConcatGenerator(net, cfg, z_dim, out_shape, mean01, classes)
 
 
-CONDITIONINGS = ("concat", "acgan", "projection")  # how y enters D (see the module doc)
+# how y enters D (see the module doc)
+CONDITIONINGS = ("concat", "acgan", "projection", "projection_acgan")
+CLASS_HEADS = ("acgan", "projection_acgan")  # the conditionings whose D also classifies x
 
 
 def conditional_discriminator(
@@ -238,11 +253,12 @@ def conditional_discriminator(
 ) -> nn.Module:
     """D(x, y) around the registered discriminator class `net`: with `concat`, the paper's
     branches for an MLP with `cfg.branches`, else y concatenated to x's features (mlp) or
-    channels; or AC-GAN's class head, or the projection discriminator."""
+    channels; or AC-GAN's class head, or the projection discriminator (with a class head)."""
     if conditioning == "acgan":
         return ACGANDiscriminator(net, cfg, in_shape, classes)
-    if conditioning == "projection":
-        return ProjectionDiscriminator(net, cfg, in_shape, classes)
+    if conditioning in ("projection", "projection_acgan"):
+        head = conditioning == "projection_acgan"
+        return ProjectionDiscriminator(net, cfg, in_shape, classes, class_head=head)
     if cfg.branches:
         return BranchedMLPDiscriminator(cfg, in_shape, classes)
     return ConcatDiscriminator(net, cfg, in_shape, classes, maps=cfg.arch != "mlp")
