@@ -126,6 +126,12 @@ class NetConfig:
     norm: str = "batch"
     output: str = "sigmoid"  # G only: sigmoid | tanh | linear
     output_bias_from_data: bool = False  # G only: output bias = logit(mean pixel), as pylearn2
+    # G only, MLPs: each hidden layer's initial bias (pylearn2's init_bias; the paper's TFD
+    # G: [0, -2]); empty: the init's (zero)
+    hidden_bias: list[float] = field(default_factory=list)
+    # G only, MLPs: pylearn2's sparse_init for the output layer: each output unit starts with
+    # this many non-zero incoming weights, N(0, 1) at random inputs (the TFD G: 100); 0: off
+    output_sparse_init: int = 0
     # conditional nets (model.num_classes > 0): the label y enters as a one-hot vector (0) or
     # a learned embedding of this size, concatenated to z (G), to x's features (MLP D) or as
     # constant maps to x's channels (DCGAN D)

@@ -283,11 +283,17 @@ def test_paper_cifar10_and_tfd_models_follow_their_yamls(preset, shape, d_units)
     assert d.hidden == [d_units, d_units] and (d.activation, d.pieces) == ("maxout", 5)
     small = dataclasses.replace(
         cfg.model,
-        generator=dataclasses.replace(g, hidden=[40, 30]),
+        generator=dataclasses.replace(
+            g, hidden=[40, 30], output_sparse_init=min(g.output_sparse_init, 10)
+        ),
         discriminator=dataclasses.replace(d, hidden=[20, 10]),
     )
     G = build_generator(small, shape, torch.full((math.prod(shape),), 0.5))
     assert [type(m) for m in G.body] == [nn.Linear, nn.ReLU, nn.Linear, nn.Sigmoid]
+    if preset == "gan-faces":  # the TFD YAML's init_bias and sparse_init
+        assert (g.hidden_bias, g.output_sparse_init) == ([0.0, -2.0], 100)
+        assert torch.equal(G.body[2].bias, torch.full((30,), -2.0))
+        assert (G.out.weight != 0).sum(1).eq(10).all()
     x = G(torch.randn(4, 100))
     assert x.shape == (4, *shape) and x.min() >= 0 and x.max() <= 1
     D = build_discriminator(small, shape)
@@ -346,3 +352,38 @@ def test_max_col_norm_holds_after_every_update_and_is_checked():
         validate(load_preset("gan-ring", ["model.discriminator.max_col_norm=-1"]))
     with pytest.raises(ConfigError, match="not read by this run's discriminator net"):
         load_preset("dcgan-mnist", ["model.discriminator.max_col_norm=1.0"])
+
+
+def test_tfd_generator_init_hidden_bias_and_sparse_output_weights():
+    """The TFD YAML's G: h1's bias starts at -2 (init_bias) and each output unit starts with
+    100 non-zero N(0, 1) incoming weights (sparse_init); the rest of the init unchanged."""
+    from advnets.errors import ConfigError
+
+    cfg = NetConfig(hidden=[300, 200], activations=["relu", "sigmoid"], init="uniform")
+    cfg.hidden_bias, cfg.output_sparse_init = [0.5, -2.0], 100
+    torch.manual_seed(0)
+    G = MLPGenerator(cfg, 10, (1, 8, 8))
+    assert torch.equal(G.body[0].bias, torch.full((300,), 0.5))
+    assert torch.equal(G.body[2].bias, torch.full((200,), -2.0))
+    assert G.body[0].weight.abs().max() <= 0.05  # the uniform init stays
+    nonzero = G.out.weight != 0
+    assert nonzero.sum(1).tolist() == [100] * 64
+    picked = G.out.weight[nonzero]
+    assert 0.9 < picked.std() < 1.1 and abs(picked.mean()) < 0.05
+    assert not torch.equal(nonzero[0], nonzero[1])  # each unit draws its own inputs
+    cfg.hidden_bias = [-2.0]
+    with pytest.raises(ConfigError, match="hidden_bias has 1 entries for 2 hidden layers"):
+        MLPGenerator(cfg, 10, (1, 8, 8))
+    cfg.hidden_bias, cfg.output_sparse_init = [], 201
+    with pytest.raises(ConfigError, match="output_sparse_init=201 must be between 1 and"):
+        MLPGenerator(cfg, 10, (1, 8, 8))
+
+
+def test_generator_init_keys_are_refused_where_no_net_reads_them():
+    import advnets.methods  # noqa: F401  (registers the check of which keys the nets read)
+    from advnets.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="not read by this run's discriminator net"):
+        load_preset("gan-faces", ["model.discriminator.hidden_bias=[0,-2]"])
+    with pytest.raises(ConfigError, match="not read by this run's generator net"):
+        load_preset("dcgan-mnist", ["model.generator.output_sparse_init=10"])
