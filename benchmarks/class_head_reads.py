@@ -25,7 +25,7 @@ def main() -> None:
     args = p.parse_args()
     run = load_run(args.run)
     cfg = run.cfg
-    label = label_index(cfg, int(args.label) if args.label.isdigit() else args.label)
+    label = label_index(cfg, args.label)  # a name, or a number as text
     x = draw_samples(run.sampler(), cfg, args.n, label if args.seed is None else args.seed, label)
     lo, hi = cfg.data.value_range
     classes = cfg.model.num_classes

@@ -148,10 +148,9 @@ class ProjectionDiscriminator(nn.Module):
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         h = self.net.features(x)
-        projection = (self.embed(y).to(h.dtype) * h).sum(1)
+        out, projection = self.net.head(h), (self.embed(y).to(h.dtype) * h).sum(1)
         if not self.class_head:
-            return self.net.head(h) + projection
-        out = self.net.head(h)
+            return out + projection
         return torch.cat([out[:, :1] + projection[:, None], out[:, 1:]], dim=1)
 
 
