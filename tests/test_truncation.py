@@ -86,9 +86,11 @@ def test_keep_one_is_plain_sampling_and_bad_keeps_are_refused(ring_cfg):
             draw_truncated(G, ring_cfg, 10, keep)
 
 
-def test_conditional_generator_of_one_class(monkeypatch):
+@pytest.mark.parametrize("embedding", [10, 0])  # a learned label vector, a one-hot one
+def test_conditional_generator_of_one_class(monkeypatch, embedding):
     monkeypatch.setattr(truncation, "CALIBRATION_DRAWS", 200)
-    cfg = load_preset("cgan-mnist", ["model.generator.hidden=[16]", "model.z_dim=8"])
+    sets = ["model.generator.hidden=[16]", "model.z_dim=8"]
+    cfg = load_preset("cgan-mnist", [*sets, f"model.generator.label_embedding={embedding}"])
     G = build_generator(cfg.model, (1, 28, 28), torch.full((784,), 0.5)).eval()
     x = draw_truncated(G, cfg, 30, 0.9, seed=0, label=3)
     assert x.shape == (30, 1, 28, 28)

@@ -43,7 +43,9 @@ class LabelVector(nn.Module):
     def forward(self, y: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
         if self.embed is not None:
             return self.embed(y).to(dtype)
-        return nn.functional.one_hot(y, self.classes).to(dtype)
+        # a comparison, not one_hot: one_hot reads y's values, which vmap (the Jacobian
+        # truncation's per-draw derivative) cannot
+        return (y.unsqueeze(-1) == torch.arange(self.classes, device=y.device)).to(dtype)
 
 
 class ConcatGenerator(nn.Module):
