@@ -13,6 +13,7 @@ from advnets.config import load_preset
 from advnets.data.sampler import TensorSampler
 from advnets.errors import ConfigError
 from advnets.nets import Maxout, build_discriminator, build_generator
+from advnets.nets.conditional import LabelVector
 from advnets.sampling import (
     class_grid,
     draw_labels,
@@ -83,6 +84,16 @@ def test_paper_conditional_mlps_match_mirza_osindero():
     assert D(x, y).shape == (6,)
     assert not torch.allclose(D(x, y), D(x, (y + 1) % 10))  # D reads the label
     assert not torch.allclose(G(z, y), G(z, (y + 1) % 10))  # so does G
+
+
+def test_one_hot_label_vector_and_labels_out_of_range():
+    vec = LabelVector(4)
+    out = vec(torch.tensor([2, 0, 3]), torch.float64)
+    assert out.dtype == torch.float64
+    assert out.tolist() == [[0, 0, 1, 0], [1, 0, 0, 0], [0, 0, 0, 1]]
+    for bad in (4, -1):  # never a silent all-zero or wrapped-around label
+        with pytest.raises(IndexError):
+            vec(torch.tensor([bad]))
 
 
 @pytest.mark.parametrize("arch, embedding", [("mlp", 0), ("mlp", 8), ("dcgan", 0), ("dcgan", 5)])

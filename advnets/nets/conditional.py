@@ -43,9 +43,10 @@ class LabelVector(nn.Module):
     def forward(self, y: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
         if self.embed is not None:
             return self.embed(y).to(dtype)
-        # a comparison, not one_hot: one_hot reads y's values, which vmap (the Jacobian
-        # truncation's per-draw derivative) cannot
-        return (y.unsqueeze(-1) == torch.arange(self.classes, device=y.device)).to(dtype)
+        # rows of the identity, not one_hot: one_hot reads y's values in Python, which vmap
+        # (the Jacobian truncation's per-draw derivative) cannot; a bad y still raises
+        eye = torch.eye(self.classes, dtype=dtype, device=y.device)
+        return nn.functional.embedding(y, eye)
 
 
 class ConcatGenerator(nn.Module):
