@@ -3,12 +3,14 @@ head (Odena et al. 2017) and the projection discriminator (Miyato & Koyama 2018)
 losses by hand; short runs of each; label fidelity while training."""
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import REPO, run_in_process
 
 from advnets.cli import main
 from advnets.config import ModelConfig, NetConfig, load_preset
@@ -172,6 +174,20 @@ def test_each_conditioning_trains_and_samples_the_requested_label(
     row = json.loads((tmp_path / "r" / "metrics.jsonl").read_text().splitlines()[-1])
     per_class = [row["eval"][f"fidelity_{c}"] for c in range(10)]
     assert row["eval"]["fidelity"] == pytest.approx(sum(per_class) / 10, abs=1e-6)
+    head = conditioning in ("acgan", "projection_acgan")
+    reads = run_in_process(
+        [sys.executable, str(REPO / "benchmarks" / "class_head_reads.py"), str(tmp_path / "r")]
+        + ["--label", "4", "--n", "20", *(["--real"] if head else [])]
+    )
+    assert reads.returncode == 0, reads.stderr
+    counts = {line.split(":")[0]: line.split(":", 1)[1] for line in reads.stdout.splitlines()}
+    assert sum(json.loads(counts["reader"])) == 20
+    if head:  # D's own reading of the same 20, and of the real test images
+        assert sum(json.loads(counts["D's head"])) == 20
+        accuracies = [float(a) for a in counts["  D's head"].split()]
+        assert len(accuracies) == 10 and all(0 <= a <= 100 for a in accuracies)
+    else:
+        assert "none" in counts["D's head"]
 
 
 def test_fidelity_of_an_unconditional_run_is_refused(tmp_path, capsys):
