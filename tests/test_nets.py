@@ -290,10 +290,10 @@ def test_paper_cifar10_and_tfd_models_follow_their_yamls(preset, shape, d_units)
     )
     G = build_generator(small, shape, torch.full((math.prod(shape),), 0.5))
     assert [type(m) for m in G.body] == [nn.Linear, nn.ReLU, nn.Linear, nn.Sigmoid]
-    if preset == "gan-faces":  # the TFD YAML's init_bias and sparse_init
-        assert (g.hidden_bias, g.output_sparse_init) == ([0.0, -2.0], 100)
-        assert torch.equal(G.body[2].bias, torch.full((30,), -2.0))
-        assert (G.out.weight != 0).sum(1).eq(10).all()
+    # the TFD YAML's init_bias and sparse_init (CIFAR-10: with the TFD model's sigmoid output)
+    assert (g.hidden_bias, g.output_sparse_init) == ([0.0, -2.0], 100)
+    assert torch.equal(G.body[2].bias, torch.full((30,), -2.0))
+    assert (G.out.weight != 0).sum(1).eq(10).all()
     x = G(torch.randn(4, 100))
     assert x.shape == (4, *shape) and x.min() >= 0 and x.max() <= 1
     D = build_discriminator(small, shape)
