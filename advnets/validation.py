@@ -112,6 +112,22 @@ def check_optim(o: OptimConfig, which: str) -> None:
     check(all(mu >= 0 for mu in momenta), f"{which}.momentum and momentum_final must be >= 0")
 
 
+def check_init_keys(net: NetConfig, prefix: str) -> None:
+    """pylearn2's inits of an MLP G: one hidden_bias per hidden layer, and output_sparse_init
+    within the output layer's inputs."""
+    check(
+        not net.hidden_bias or len(net.hidden_bias) == len(net.hidden),
+        f"{prefix}hidden_bias has {len(net.hidden_bias)} entries for {len(net.hidden)} hidden "
+        "layers: give one per layer of `hidden`, or []",
+    )
+    sparse, inputs = net.output_sparse_init, net.hidden[-1] if net.hidden else 0
+    check(
+        sparse == 0 or 1 <= sparse <= inputs,
+        f"{prefix}output_sparse_init={sparse} must be between 1 and the output layer's "
+        f"{inputs} inputs (the last of {prefix}hidden; 0: off)",
+    )
+
+
 def check_net(net: NetConfig, prefix: str, num_classes: int) -> None:
     check(all(w >= 1 for w in net.hidden), f"{prefix}hidden widths must be >= 1")
     check(net.pieces >= 1, f"{prefix}pieces must be >= 1")
@@ -145,6 +161,7 @@ def check_net(net: NetConfig, prefix: str, num_classes: int) -> None:
         f"{prefix}minibatch_kernels >= 0",
     )
     check(net.label_embedding >= 0, f"{prefix}label_embedding must be >= 0 (0: one-hot)")
+    check_init_keys(net, prefix)
     check(
         net.branch_pieces is None or net.branch_pieces >= 1,
         f"{prefix}branch_pieces must be >= 1 (null: {prefix}pieces)",

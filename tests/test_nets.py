@@ -358,6 +358,7 @@ def test_tfd_generator_init_hidden_bias_and_sparse_output_weights():
     """The TFD YAML's G: h1's bias starts at -2 (init_bias) and each output unit starts with
     100 non-zero N(0, 1) incoming weights (sparse_init); the rest of the init unchanged."""
     from advnets.errors import ConfigError
+    from advnets.validation import validate
 
     cfg = NetConfig(hidden=[300, 200], activations=["relu", "sigmoid"], init="uniform")
     cfg.hidden_bias, cfg.output_sparse_init = [0.5, -2.0], 100
@@ -371,12 +372,11 @@ def test_tfd_generator_init_hidden_bias_and_sparse_output_weights():
     picked = G.out.weight[nonzero]
     assert 0.9 < picked.std() < 1.1 and abs(picked.mean()) < 0.05
     assert not torch.equal(nonzero[0], nonzero[1])  # each unit draws its own inputs
-    cfg.hidden_bias = [-2.0]
+    # refused by validation, before any net is built (gan-faces: two hidden layers of 8000)
     with pytest.raises(ConfigError, match="hidden_bias has 1 entries for 2 hidden layers"):
-        MLPGenerator(cfg, 10, (1, 8, 8))
-    cfg.hidden_bias, cfg.output_sparse_init = [], 201
-    with pytest.raises(ConfigError, match="output_sparse_init=201 must be between 1 and"):
-        MLPGenerator(cfg, 10, (1, 8, 8))
+        validate(load_preset("gan-faces", ["model.generator.hidden_bias=[-2.0]"]))
+    with pytest.raises(ConfigError, match="output_sparse_init=8001 must be between 1 and"):
+        validate(load_preset("gan-faces", ["model.generator.output_sparse_init=8001"]))
 
 
 def test_generator_init_keys_are_refused_where_no_net_reads_them():

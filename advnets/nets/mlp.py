@@ -85,15 +85,11 @@ def init_output_bias_(out: nn.Linear, cfg: NetConfig, mean01: Tensor | None) -> 
 
 
 def init_hidden_bias_(body: nn.Module, cfg: NetConfig) -> None:
-    """Each hidden layer's bias set to its `hidden_bias` entry (pylearn2's init_bias)."""
+    """Each hidden layer's bias set to its `hidden_bias` entry (pylearn2's init_bias; one per
+    layer, as validation checks)."""
     if not cfg.hidden_bias:
         return
     layers = [m for m in body if isinstance(m, nn.Linear | Maxout)]
-    if len(cfg.hidden_bias) != len(layers):
-        raise ConfigError(
-            f"model.generator.hidden_bias has {len(cfg.hidden_bias)} entries for "
-            f"{len(layers)} hidden layers: give one per layer of `hidden`, or []"
-        )
     with torch.no_grad():
         for layer, bias in zip(layers, cfg.hidden_bias, strict=True):
             (layer.linear if isinstance(layer, Maxout) else layer).bias.fill_(bias)
@@ -104,11 +100,6 @@ def sparse_init_(out: nn.Linear, nonzero: int) -> None:
     """pylearn2's sparse_init: each unit of `out` keeps `nonzero` incoming weights, N(0, 1)
     at inputs drawn without replacement; every other weight is zero."""
     rows, inputs = out.weight.shape
-    if not 0 < nonzero <= inputs:
-        raise ConfigError(
-            f"model.generator.output_sparse_init={nonzero} must be between 1 and the "
-            f"output layer's {inputs} inputs (0: off)"
-        )
     device = out.weight.device
     picked = torch.rand(rows, inputs, device=device).topk(nonzero, dim=1).indices
     out.weight.zero_().scatter_(1, picked, torch.randn(rows, nonzero, device=device))
