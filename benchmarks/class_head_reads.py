@@ -20,14 +20,50 @@ from advnets.sampling import draw_samples, label_index
 from advnets.truncation import draw_truncated
 
 
-def head_reads(D: nn.Module, x: Tensor, y: Tensor, classes: int) -> Tensor | None:
-    """D's class head's argmax for images x (in the run's range) given labels y; None when
-    the run's D has no class head."""
+def head_probs(D: nn.Module, x: Tensor, y: Tensor, classes: int) -> Tensor | None:
+    """D's class head's probabilities (N, C) for images x (in the run's range) given labels
+    y; None when the run's D has no class head."""
     with torch.no_grad():
         out = torch.cat([D(xs, ys) for xs, ys in zip(x.split(1000), y.split(1000), strict=True)])
     if out.ndim == 2 and out.shape[1] == 1 + classes:
-        return out[:, 1:].argmax(1)
+        return out[:, 1:].softmax(1)
     return None
+
+
+def head_reads(D: nn.Module, x: Tensor, y: Tensor, classes: int) -> Tensor | None:
+    """D's class head's argmax for images x given labels y; None without a class head."""
+    probs = head_probs(D, x, y, classes)
+    return None if probs is None else probs.argmax(1)
+
+
+def confidence(run, reader, x: Tensor, label: int, by_reader: Tensor) -> None:
+    """How sure D's head is of G's samples x of `label` (quantiles of its P(label | x)),
+    and, for real test images it gives P(label | x) above each threshold, how many there
+    are, how many are of `label` and how many of them the reader reads as `label`."""
+    cfg, classes = run.cfg, run.cfg.model.num_classes
+    D, lo, hi = run.nets["D"].eval(), *cfg.data.value_range
+    fake_p = head_probs(D, x, torch.full((len(x),), label), classes)
+    if fake_p is None:
+        return
+    q = fake_p[:, label].quantile(torch.tensor([0.05, 0.25, 0.5]))
+    print(
+        "D's head P(label) on G's samples, quantiles 5/25/50 %:", [round(v, 4) for v in q.tolist()]
+    )
+    x01, y = load_split01(cfg.data, "test")
+    real_p = head_probs(D, x01 * (hi - lo) + lo, y, classes)[:, label]
+    with torch.no_grad():
+        read = reader(x01)
+    for t in (0.5, 0.9, 0.99):
+        sel = real_p > t
+        n = int(sel.sum())
+        of_label = (y[sel] == label).float().mean().item() if n else float("nan")
+        agree = (read[sel] == label).float().mean().item() if n else float("nan")
+        print(f"real test images with P(label) > {t}: {n}, of the label {of_label:.3f}, "
+              f"read as the label {agree:.3f}")  # fmt: skip
+    sure = fake_p[:, label] > 0.9
+    if sure.any():
+        agree = (by_reader[sure] == label).float().mean().item()
+        print(f"G's samples with P(label) > 0.9: {int(sure.sum())}, read as the label {agree:.3f}")
 
 
 def real_accuracy(run, reader, classes: int) -> None:
@@ -54,6 +90,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=None, help="noise seed (default: the label)")
     p.add_argument("--real", action="store_true", help="also read the real test images")
     p.add_argument("--jacobian-keep", type=float, help="draw with Jacobian truncation")
+    p.add_argument("--confidence", action="store_true", help="D's head's certainty, G and real")
     args = p.parse_args()
     run = load_run(args.run)
     cfg = run.cfg
@@ -78,6 +115,8 @@ def main() -> None:
         print("D's head:", torch.bincount(head, minlength=classes).tolist())
     if args.real:
         real_accuracy(run, reader, classes)
+    if args.confidence:
+        confidence(run, reader, x, label, shipped)
 
 
 if __name__ == "__main__":

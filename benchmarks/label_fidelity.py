@@ -66,7 +66,8 @@ def one_run(preset: str, seed: int, args: argparse.Namespace) -> dict:
     log = Path(args.root) / f"{preset}-s{seed}.log"
     if not (run / "checkpoint.pt").is_file():
         cmd = ["train", preset, "--seed", str(seed), "--epochs", str(args.epochs)]
-        advnets(*cmd, "--out", str(run), *args.set, log=log)
+        overrides = [a for kv in args.set for a in ("--set", kv)]
+        advnets(*cmd, "--out", str(run), *overrides, log=log)
     if "fidelity" not in evals(run):
         advnets("eval", str(run), "--metric", "fidelity", "--n", str(args.n), log=log)
     if args.fid and "fid" not in evals(run):
@@ -111,7 +112,13 @@ def main() -> None:
     p.add_argument("--root", default="runs/label_fidelity")
     p.add_argument("--no-fid", dest="fid", action="store_false")
     p.add_argument("--fid-n", type=int, default=10000, help="samples FID compares")
-    p.add_argument("--set", nargs="*", default=[], help="extra train arguments, e.g. --set ...")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a config override for every run, as advnets train --set (repeatable)",
+    )
     p.add_argument("--table-only", action="store_true", help="tabulate the finished runs")
     args = p.parse_args()
     Path(args.root).mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,13 @@ from advnets.errors import ConfigError
 from advnets.methods.gan import GAN
 from advnets.metrics.fidelity import fidelity_warning, label_fidelity
 from advnets.nets import build_discriminator
-from advnets.nets.conditional import ACGANDiscriminator, ProjectionDiscriminator
+from advnets.nets.conditional import (
+    CLASS_HEADS,
+    CONDITIONINGS,
+    ACGANDiscriminator,
+    ProjectionDiscriminator,
+    WithClassifier,
+)
 from advnets.training import train
 from advnets.training.hooks import PeriodicEval
 from advnets.validation import validate
@@ -75,6 +81,36 @@ def test_projection_acgan_d_adds_the_projection_to_the_first_of_its_1_plus_c_log
     torch.testing.assert_close(out[:, 0], plain[:, 0] + projection, rtol=1e-6, atol=1e-6)
     torch.testing.assert_close(out[:, 1:], plain[:, 1:], rtol=0, atol=0)  # y-free class logits
     assert not torch.equal(out[:, 0], D(x, torch.tensor([2, 0, 1, 0]))[:, 0])
+
+
+def test_projection_classifier_d_is_the_projection_beside_a_classifier_of_its_own():
+    D = _tiny_d("projection_classifier")
+    assert isinstance(D, WithClassifier) and isinstance(D.D, ProjectionDiscriminator)
+    assert not {id(p) for p in D.D.parameters()} & {id(p) for p in D.classifier.parameters()}
+    x, y = torch.rand(4, 1, 2, 2), torch.tensor([0, 1, 2, 1])
+    with torch.no_grad():
+        D.D.embed.weight.copy_(torch.arange(18.0).view(3, 6) / 10)
+    out = D(x, y)
+    assert out.shape == (4, 1 + 3)
+    torch.testing.assert_close(out[:, 0], D.D(x, y), rtol=0, atol=0)
+    torch.testing.assert_close(out[:, 1:], D.classifier(x), rtol=0, atol=0)
+    torch.testing.assert_close(D.features(x, y), D.D.net.features(x), rtol=0, atol=0)
+
+
+def test_projection_classifier_learns_its_classes_from_the_class_loss_alone():
+    gan = _gan("projection_classifier", "options.class_loss_on_fakes=false")
+    real, fake = torch.rand(4, 1, 2, 2), torch.rand(4, 1, 2, 2)
+    real_y, fake_y = torch.tensor([0, 1, 2, 1]), torch.tensor([2, 2, 0, 1])
+    real_out, fake_out = gan.D(real, real_y), gan.D(fake, fake_y)
+    loss, _ = gan.d_terms(real_out, fake_out, real_y, fake_y)
+    real_fake = -(F.logsigmoid(real_out[:, 0]).mean() + F.logsigmoid(-fake_out[:, 0]).mean())
+    classes = F.cross_entropy(real_out[:, 1:], real_y)
+    torch.testing.assert_close(loss, real_fake + classes)
+    params = list(gan.D.classifier.parameters())
+    grads = torch.autograd.grad(real_fake, params, retain_graph=True, allow_unused=True)
+    assert all(g is None or not g.any() for g in grads)  # the real/fake loss does not reach it
+    grads = torch.autograd.grad(classes, params, allow_unused=True)
+    assert all(g is not None for g in grads) and sum(g.abs().sum() for g in grads) > 0
 
 
 def _gan(conditioning: str, *extra: str) -> GAN:
@@ -154,7 +190,7 @@ def test_bad_conditioning_options_are_one_line_errors(overrides, message):
     assert "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize("conditioning", ["concat", "acgan", "projection", "projection_acgan"])
+@pytest.mark.parametrize("conditioning", CONDITIONINGS)
 def test_each_conditioning_trains_and_samples_the_requested_label(
     conditioning, tmp_path, data_root
 ):
@@ -174,10 +210,10 @@ def test_each_conditioning_trains_and_samples_the_requested_label(
     row = json.loads((tmp_path / "r" / "metrics.jsonl").read_text().splitlines()[-1])
     per_class = [row["eval"][f"fidelity_{c}"] for c in range(10)]
     assert row["eval"]["fidelity"] == pytest.approx(sum(per_class) / 10, abs=1e-6)
-    head = conditioning in ("acgan", "projection_acgan")
+    head = conditioning in CLASS_HEADS
     reads = run_in_process(
         [sys.executable, str(REPO / "benchmarks" / "class_head_reads.py"), str(tmp_path / "r")]
-        + ["--label", "4", "--n", "20", *(["--real"] if head else [])]
+        + ["--label", "4", "--n", "20", *(["--real", "--confidence"] if head else [])]
     )
     assert reads.returncode == 0, reads.stderr
     counts = {line.split(":")[0]: line.split(":", 1)[1] for line in reads.stdout.splitlines()}
@@ -186,6 +222,11 @@ def test_each_conditioning_trains_and_samples_the_requested_label(
         assert sum(json.loads(counts["D's head"])) == 20
         accuracies = [float(a) for a in counts["  D's head"].split()]
         assert len(accuracies) == 10 and all(0 <= a <= 100 for a in accuracies)
+        quantiles = json.loads(counts["D's head P(label) on G's samples, quantiles 5/25/50 %"])
+        assert len(quantiles) == 3 and 0 <= quantiles[0] <= quantiles[1] <= quantiles[2] <= 1
+        above = [int(counts[f"real test images with P(label) > {t}"].split(",")[0])
+                 for t in (0.5, 0.9, 0.99)]  # fmt: skip
+        assert above == sorted(above, reverse=True)
     else:
         assert "none" in counts["D's head"]
 

@@ -75,7 +75,8 @@ def bind_options(loss: Callable[..., Tensor], opts: object) -> Callable[..., Ten
 class GANOptions:
     """The GAN method's options (the config's `options:` section)."""
 
-    # how a conditional D sees y: concat | acgan | projection | projection_acgan
+    # how a conditional D sees y: concat | acgan | projection | projection_acgan |
+    # projection_classifier
     conditioning: str = "concat"
     class_weight: float = 1.0  # a class head's (acgan's): weight of the class loss in both
     class_loss_on_fakes: bool = True  # a class head's: D's class loss on fakes (Odena et al.)

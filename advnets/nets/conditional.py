@@ -18,7 +18,10 @@ D may instead take y in one of two other ways (the GAN method's `options.conditi
 - projection (Miyato & Koyama 2018): D(x, y) = psi(phi(x)) + <embed(y), phi(x)>, phi the
   unconditional D's last hidden layer and psi its output layer;
 - projection_acgan: both, the projection's real/fake logit and AC-GAN's C class logits from
-  the same phi(x), so G is pulled towards its class by the projection and by the class loss.
+  the same phi(x), so G is pulled towards its class by the projection and by the class loss;
+- projection_classifier: the projection's real/fake logit and C class logits from a
+  classifier of D's architecture with weights of its own, which the real/fake loss never
+  reaches: the class boundary G is pulled across is learnt from the labels alone.
 """
 
 import math
@@ -157,6 +160,21 @@ class ProjectionDiscriminator(nn.Module):
         return torch.cat([out[:, :1] + projection[:, None], out[:, 1:]], dim=1)
 
 
+class WithClassifier(nn.Module):
+    """D(x, y) -> (N, 1 + C): a conditional D's real/fake logit, then the C class logits of
+    a classifier with weights of its own (as an AC-GAN D's outputs are laid out)."""
+
+    def __init__(self, D: nn.Module, classifier: nn.Module) -> None:
+        super().__init__()
+        self.D, self.classifier = D, classifier
+
+    def features(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.D.features(x, y)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        return torch.cat([self.D(x, y)[:, None], self.classifier(x)], dim=1)
+
+
 def _branch(
     cfg: NetConfig, n_in: int, width: int, input_dropout: float = 0.0, hidden_dropout: float = 0.0
 ) -> nn.Sequential:
@@ -242,8 +260,9 @@ def conditional_generator(
 
 
 # how y enters D (see the module doc)
-CONDITIONINGS = ("concat", "acgan", "projection", "projection_acgan")
-CLASS_HEADS = ("acgan", "projection_acgan")  # the conditionings whose D also classifies x
+CONDITIONINGS = ("concat", "acgan", "projection", "projection_acgan", "projection_classifier")
+# the conditionings whose D also classifies x
+CLASS_HEADS = ("acgan", "projection_acgan", "projection_classifier")
 
 
 def conditional_discriminator(
@@ -255,9 +274,13 @@ def conditional_discriminator(
 ) -> nn.Module:
     """D(x, y) around the registered discriminator class `net`: with `concat`, the paper's
     branches for an MLP with `cfg.branches`, else y concatenated to x's features (mlp) or
-    channels; or AC-GAN's class head, or the projection discriminator (with a class head)."""
+    channels; or AC-GAN's class head, or the projection discriminator (with a class head,
+    or beside a classifier of its own)."""
     if conditioning == "acgan":
         return ACGANDiscriminator(net, cfg, in_shape, classes)
+    if conditioning == "projection_classifier":
+        D = ProjectionDiscriminator(net, cfg, in_shape, classes)
+        return WithClassifier(D, net(cfg, in_shape, classes))
     if conditioning in ("projection", "projection_acgan"):
         head = conditioning == "projection_acgan"
         return ProjectionDiscriminator(net, cfg, in_shape, classes, class_head=head)
