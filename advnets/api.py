@@ -130,16 +130,20 @@ def sample(
     seed: int = 0,
     label: int | None = None,
     device: str | torch.device = "cpu",
+    truncation: float | None = None,
 ) -> Tensor:
     """n samples of a run's generator as a float32 CPU Tensor (n, *data_shape), in the data
     range of its preset (e.g. [0, 1] images, points in the plane); the same as `advnets
     sample RUN --n n --seed seed`, which writes images on [0, 1] whatever the preset's range
     (`--range=LO,HI` for another). `label`: conditional runs only, every sample of that
-    class (else uniform labels)."""
-    from advnets.sampling import check_finite, draw_samples
+    class (else uniform labels). `truncation`: psi in (0, 1] (default: the run's own)."""
+    from advnets.sampling import check_finite, draw_samples, truncated
+    from advnets.validation import check_truncation
 
     n, seed = whole_number(n, "n", 1), whole_number(seed, "seed", 0)
     G, cfg = load_generator(run_dir, device)
+    if truncation is not None:
+        cfg = truncated(cfg, check_truncation(truncation, "truncation"))
     return check_finite(draw_samples(G, cfg, n, seed, label))
 
 
@@ -156,18 +160,23 @@ def eval_settings(n: int | None = None, data_root: PathLike | None = None) -> Ev
 
 
 def run_samples(
-    run_dir: PathLike, settings: EvalSettings, seed: int = 0, device: str | torch.device = "cpu"
+    run_dir: PathLike,
+    settings: EvalSettings,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    truncation: float | None = None,
 ) -> tuple[Tensor, str, int]:
     """(samples, dataset, step) of a run for its metrics: as many draws as they need, images
-    mapped onto [0, 1], checked. Points `settings` at the run's data (its mixture, its
-    data folder unless one is set)."""
+    mapped onto [0, 1], checked, at the run's truncation psi unless `truncation` is given.
+    Points `settings` at the run's data (its mixture, its data folder unless one is set)."""
     from advnets.data.registry import DATASETS
     from advnets.metrics.evaluate import check_samples, sample_count
     from advnets.runs import load_run
-    from advnets.sampling import draw_samples
+    from advnets.sampling import draw_samples, truncated
 
     run = load_run(run_dir, resolve_device(device))
-    G, cfg = run.sampler(), run.cfg
+    G, cfg = run.sampler(), truncated(run.cfg, truncation)
+    settings.truncation = cfg.model.truncation
     dataset = cfg.data.name
     if DATASETS.get(dataset).mixture is not None:
         settings.toy = cfg.data

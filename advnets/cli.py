@@ -5,6 +5,7 @@ import dataclasses
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import yaml
@@ -18,6 +19,7 @@ from advnets.cli_args import (
     add_device_argument,
     add_image_input_arguments,
     add_range_argument,
+    add_truncation_argument,
     check_suffix,
     count,
     integer,
@@ -38,6 +40,9 @@ from advnets.config import (
 from advnets.errors import AdvnetsError, ConfigError
 from advnets.files import atomic_write, refuse_overwriting_inputs, save_npy
 from advnets.metrics.classifier import SPECS
+
+if TYPE_CHECKING:
+    from torch import Tensor, nn
 
 
 def cmd_presets(args: argparse.Namespace) -> None:
@@ -143,46 +148,53 @@ def cmd_train(args: argparse.Namespace) -> None:
         print(f"trained {where}")
 
 
-def cmd_sample(args: argparse.Namespace) -> None:
-    from advnets.image_files import from_run_range
-    from advnets.runs import load_run
-    from advnets.sampling import (
-        check_finite,
-        check_label,
-        class_grid,
-        draw_samples,
-        label_index,
-    )
+def _sample_draws(
+    G: "nn.Module", cfg: Config, args: argparse.Namespace, grid: bool
+) -> tuple["Tensor", str]:
+    """`advnets sample`'s draws and what they are: a conditional run's .png without --label
+    gets one row per class; --jacobian-keep draws each sample on its own."""
+    from advnets.sampling import class_grid, draw_samples
     from advnets.truncation import check_keep, draw_truncated
-    from advnets.viz import save_image_grid, save_points_plot
 
-    out = check_suffix(args.out, (".npy", ".png"))
-    refuse_overwriting_inputs([out], [args.run_dir])
-    run = load_run(args.run_dir, resolve_device(args.device, "--device"))
-    G, cfg = run.sampler(), run.cfg
-    args.label = label_index(cfg, args.label)
-    check_label(cfg, args.label)
-    classes, nrow = cfg.model.num_classes, None
     keep = args.jacobian_keep
     if keep is not None:
         check_keep(keep)
-    if classes and args.label is None and out.suffix == ".png":  # one row per class
+    if grid:
         if keep is not None:
             raise ConfigError(
                 "--jacobian-keep draws each sample on its own: with a "
                 "conditional run, give --label or write .npy"
             )
-        nrow = -(-args.n // classes)
-        samples, what = class_grid(G, cfg, nrow, args.seed), ", one row per class"
-    else:
-        samples = (
-            draw_samples(G, cfg, args.n, args.seed, args.label)
-            if keep is None
-            else draw_truncated(G, cfg, args.n, keep, args.seed, args.label)
-        )
-        what = f" of class {args.label}" if args.label is not None else ""
-        what += f", Jacobian truncation keeping {keep:.0%} of the draws" if keep else ""
+        per_class = -(-args.n // cfg.model.num_classes)
+        return class_grid(G, cfg, per_class, args.seed), ", one row per class"
+    samples = (
+        draw_samples(G, cfg, args.n, args.seed, args.label)
+        if keep is None
+        else draw_truncated(G, cfg, args.n, keep, args.seed, args.label)
+    )
+    what = f" of class {args.label}" if args.label is not None else ""
+    what += f", Jacobian truncation keeping {keep:.0%} of the draws" if keep else ""
+    return samples, what
+
+
+def cmd_sample(args: argparse.Namespace) -> None:
+    from advnets.image_files import from_run_range
+    from advnets.runs import load_run
+    from advnets.sampling import check_finite, check_label, label_index, truncated, truncation_note
+    from advnets.viz import save_image_grid, save_points_plot
+
+    out = check_suffix(args.out, (".npy", ".png"))
+    refuse_overwriting_inputs([out], [args.run_dir])
+    run = load_run(args.run_dir, resolve_device(args.device, "--device"))
+    G, cfg = run.sampler(), truncated(run.cfg, args.truncation)
+    args.label = label_index(cfg, args.label)
+    check_label(cfg, args.label)
+    classes = cfg.model.num_classes
+    grid = bool(classes) and args.label is None and out.suffix == ".png"
+    samples, what = _sample_draws(G, cfg, args, grid)
+    nrow = -(-args.n // classes) if grid else None
     check_finite(samples)
+    what += truncation_note(cfg)
     if out.suffix == ".npy" and samples.ndim == 4:  # images: on [0, 1] unless --range
         samples = from_run_range(samples, tuple(cfg.data.value_range), args.range)
     if out.suffix == ".npy":
@@ -389,6 +401,7 @@ def _add_sample_command(sub: argparse._SubParsersAction) -> None:
         help="Jacobian truncation: keep only the draws whose ||dG/dz|| is below "
         "the KEEP quantile (e.g. 0.95), which drops the samples between modes",
     )
+    add_truncation_argument(p)
     add_device_argument(p, "where G runs")
     p.set_defaults(func=cmd_sample)
 

@@ -61,6 +61,28 @@ def seed_value(text: str) -> int:
     return value
 
 
+def truncation(text: str) -> float:
+    """--truncation PSI: the truncation trick's psi, a number in (0, 1]."""
+    from advnets.validation import check_truncation
+
+    try:
+        return check_truncation(float(text))
+    except (ValueError, ConfigError):
+        raise argparse.ArgumentTypeError(f"takes a number in (0, 1], got {text!r}") from None
+
+
+def add_truncation_argument(p: argparse.ArgumentParser) -> None:
+    """--truncation PSI for commands that draw from a run's G (default: the run's own)."""
+    p.add_argument(
+        "--truncation",
+        type=truncation,
+        metavar="PSI",
+        help="the truncation trick (Brock et al. 2019): z drawn PSI times nearer the "
+        "prior's centre, 0 < PSI <= 1 (1: off; default: the run's model.truncation): "
+        "fewer unusual samples, less variety",
+    )
+
+
 def add_device_argument(p: argparse.ArgumentParser, what: str, note: str = "") -> None:
     """--device cpu|cuda|auto (default auto), `what` naming what runs there and `note`
     added to the help after the default."""

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from advnets.api import eval_settings, resolve_device, run_samples, score_samples
 from advnets.checkpoint import checkpoint_path
-from advnets.cli_args import add_device_argument, count, seed_value
+from advnets.cli_args import add_device_argument, add_truncation_argument, count, seed_value
 from advnets.cli_restore import eval_psnr
 from advnets.errors import ConfigError
 from advnets.files import read_npy
@@ -57,18 +57,24 @@ def _eval_fidelity(args: argparse.Namespace) -> None:
     """`advnets eval RUN --metric fidelity`: a conditional run's label fidelity, read by
     the data set's shipped classifier or the folder's own."""
     from advnets.metrics.fidelity import label_fidelity
+    from advnets.sampling import truncated
 
     run = _eval_run(args, "fidelity scores a conditional run")
-    G, cfg = run.sampler(), run.cfg
+    G, cfg = run.sampler(), truncated(run.cfg, args.truncation)
     if not cfg.model.num_classes:
         raise ConfigError("--metric fidelity scores conditional runs (model.num_classes > 0)")
     per_class = max(1, (args.n or 1000) // cfg.model.num_classes)
-    scores = label_fidelity(G, cfg, per_class, args.seed)
+    scores = label_fidelity(G, cfg, per_class, args.seed) | _truncation(cfg.model.truncation)
     _print_scores(scores)
     _append_eval(run.folder, run.step, scores)
-    worst = min((v, k) for k, v in scores.items() if k != "fidelity")
+    worst = min((v, k) for k, v in scores.items() if k.startswith("fidelity_"))
     name = worst[1].removeprefix("fidelity_")
     print(f"fidelity {scores['fidelity']:.4f} worst {name} {worst[0]:.4f}")
+
+
+def _truncation(psi: float) -> dict[str, float]:
+    """The truncation psi samples were drawn at, for the scores' row (none when 1: off)."""
+    return {} if psi == 1 else {"truncation": psi}
 
 
 def _eval_accuracy(args: argparse.Namespace) -> None:
@@ -92,13 +98,15 @@ def _eval_samples(args: argparse.Namespace):
             raise ConfigError(f"--samples needs --dataset ({', '.join(scorable())})")
         if args.run_dir:
             raise ConfigError("pass either a run folder or --samples, not both")
+        if args.truncation is not None:
+            raise ConfigError("--truncation draws from a run's G; --samples are drawn already")
         return check_samples(read_npy(args.samples), args.dataset), args.dataset, settings, None
     if not args.run_dir:
         raise ConfigError("pass a run folder, or --samples FILE.npy --dataset NAME")
     if args.dataset:
         raise ConfigError("--dataset goes with --samples; a run knows its data set")
     device = resolve_device(args.device, "--device")
-    samples, dataset, step = run_samples(args.run_dir, settings, args.seed, device)
+    samples, dataset, step = run_samples(args.run_dir, settings, args.seed, device, args.truncation)
     run_dir = checkpoint_path(Path(args.run_dir)).parent
     if args.metric in ("memorization", "all"):  # the nearest pairs, beside the scores
         settings.picture = str(run_dir / "memorization.png")
@@ -124,6 +132,9 @@ def cmd_eval(args: argparse.Namespace) -> None:
     machine-readable summary line per metric."""
     from advnets.metrics.evaluate import jsonable, summary_line
 
+    if args.truncation is not None and args.metric in ("accuracy", "reconstruction", "psnr"):
+        raise ConfigError(f"--truncation applies to G's samples; --metric {args.metric} "
+                          f"scores no draws of z")  # fmt: skip
     if args.metric == "accuracy":
         return _eval_accuracy(args)
     if args.metric == "fidelity":
@@ -145,7 +156,10 @@ def cmd_eval(args: argparse.Namespace) -> None:
         _print_scores(scores)
     if run is not None:
         run_dir, step = run
-        _append_eval(run_dir, step, jsonable({k: v for r in rows.values() for k, v in r.items()}))
+        drawn = _truncation(settings.truncation)
+        _print_scores(drawn)
+        flat = {k: v for r in rows.values() for k, v in r.items()}
+        _append_eval(run_dir, step, jsonable(flat | drawn))
     for name, scores in rows.items():
         print(summary_line(name, scores))
 
@@ -179,6 +193,7 @@ def add_eval_command(sub: argparse._SubParsersAction) -> None:
         "26,000 stacked MNIST modes)",
     )
     p.add_argument("--seed", type=seed_value, default=0, help="seed of the noise")
+    add_truncation_argument(p)
     add_device_argument(p, "where a run's G draws the samples", "; the metrics run on the CPU")
     p.add_argument("--data", metavar="DIR", help="data folder (else $ADVNETS_DATA)")
     p.set_defaults(func=cmd_eval)

@@ -155,6 +155,11 @@ class ModelConfig:
     z_dim: int = 100
     noise: str = "uniform"  # uniform | normal
     noise_scale: float = 3**0.5  # uniform: half-width; normal: std
+    # the truncation trick (Brock et al. 2019) for draws from a trained G (sample, eval,
+    # demo, the latent pictures): z scaled by psi towards the prior's centre, 0 < psi <= 1
+    # (1: off). With a uniform prior that is the prior truncated to [-psi s, psi s]. Fewer
+    # unusual samples, less variety; training noise is never truncated
+    truncation: float = 1.0
     # conditional GAN (Mirza & Osindero 2014): classes of the label y that G and D both see
     # (the data set's labels for real samples, uniform draws for fakes); 0: unconditional
     num_classes: int = 0

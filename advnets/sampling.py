@@ -1,5 +1,6 @@
 """Drawing samples from a trained generator (loaded by advnets.runs.load_run)."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -48,19 +49,32 @@ def sample_from_run(
     return draw_samples(run.sampler(), run.cfg, n, seed, label), run.cfg
 
 
+def truncated(cfg: Config, psi: float | None) -> Config:
+    """`cfg` drawing at the truncation `psi` (None: at the run's own, cfg unchanged)."""
+    return cfg if psi is None else replace(cfg, model=replace(cfg.model, truncation=psi))
+
+
+def truncation_note(cfg: Config) -> str:
+    """ ", truncation psi P" where the run's draws are truncated, else ""."""
+    psi = cfg.model.truncation
+    return "" if psi == 1 else f", truncation psi {psi:g}"
+
+
 def draw_noise(
     cfg: Config, n: int, seed: int = 0, generator: torch.Generator | None = None
 ) -> Tensor:
     """The n draws of the run's noise prior that `draw_samples(G, cfg, n, seed)` decodes,
-    (n, z_dim) on the CPU, from a seeded generator of their own (or `generator`)."""
+    (n, z_dim) on the CPU, from a seeded generator of their own (or `generator`), scaled by
+    the run's truncation psi towards the prior's centre (0 for every prior)."""
     m = cfg.model
-    return sample_noise(
+    z = sample_noise(
         n,
         m.z_dim,
         m.noise,
         m.noise_scale,
         generator=generator or torch.Generator().manual_seed(seed),
     )
+    return z if m.truncation == 1 else z * m.truncation
 
 
 SAMPLES_PER_CLASS = 10  # columns of a conditional run's sample pictures during training

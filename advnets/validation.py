@@ -68,6 +68,14 @@ def check(ok: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+def check_truncation(psi: float, name: str = "--truncation") -> float:
+    """The truncation trick's psi, in (0, 1]; returned as a float."""
+    ok = isinstance(psi, int | float) and not isinstance(psi, bool) and 0 < psi <= 1
+    check(ok, f"{name}={psi!r} must be in (0, 1]: 1 draws z from the whole prior, smaller "
+          f"values draw it nearer the prior's centre (e.g. 0.5)")  # fmt: skip
+    return float(psi)
+
+
 def check_choices(cfg: Config) -> None:
     for key, (value, table) in choices(cfg).items():
         check(value in table, f"{key}={value!r}; choose one of: {', '.join(table)}")
@@ -246,6 +254,7 @@ def check_data_and_model(cfg: Config) -> None:
     check(m.num_classes >= 0, "model.num_classes must be >= 0 (0: unconditional)")
     check(m.z_dim >= 1, "model.z_dim must be >= 1")
     check(m.noise_scale > 0, "model.noise_scale must be > 0")
+    check_truncation(m.truncation, "model.truncation")
     for which in ("generator", "discriminator", "encoder"):
         check_net(getattr(m, which), f"model.{which}.", m.num_classes)
     check_small_data(cfg)

@@ -14,7 +14,7 @@ Finished runs (a checkpoint.pt, an eval row) are reused, so a stopped benchmark 
 
     python benchmarks/label_fidelity.py [--seeds 0 1 2 3 4] [--epochs 1] [--jobs 2]
         [--presets cgan-mnist acgan-mnist ...] [--root runs/label_fidelity] [--no-fid]
-        [--fid-n 10000] [--table-only]
+        [--fid-n 10000] [--truncation PSI] [--table-only]
 """
 
 import argparse
@@ -24,6 +24,8 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import yaml
 
 from advnets.data import load_images01
 from advnets.data.registry import static_spec
@@ -49,14 +51,23 @@ def advnets(*args: str, log: Path) -> None:
         subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, check=True)
 
 
-def evals(run: Path) -> dict:
-    """The run's eval rows in metrics.jsonl, merged (later rows win)."""
+def run_truncation(run: Path, psi: float | None) -> float:
+    """The truncation psi a run is scored at: `psi` if given, else the run's own."""
+    if psi is not None:
+        return psi
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    return float(cfg.get("model", {}).get("truncation", 1.0))
+
+
+def evals(run: Path, psi: float = 1.0) -> dict:
+    """The run's eval rows in metrics.jsonl of samples drawn at truncation psi, merged
+    (later rows win)."""
     scores: dict = {}
     path = run / "metrics.jsonl"
     for line in path.read_text().splitlines() if path.is_file() else []:
-        row = json.loads(line)
-        if "eval" in row and "label_fidelity" not in row["eval"]:
-            scores.update(row["eval"])
+        row = json.loads(line).get("eval", {})
+        if row and "label_fidelity" not in row and row.get("truncation", 1.0) == psi:
+            scores.update(row)
     return scores
 
 
@@ -68,12 +79,20 @@ def one_run(preset: str, seed: int, args: argparse.Namespace) -> dict:
         cmd = ["train", preset, "--seed", str(seed), "--epochs", str(args.epochs)]
         overrides = [a for kv in args.set for a in ("--set", kv)]
         advnets(*cmd, "--out", str(run), *overrides, log=log)
-    if "fidelity" not in evals(run):
-        advnets("eval", str(run), "--metric", "fidelity", "--n", str(args.n), log=log)
-    if args.fid and "fid" not in evals(run):
-        advnets("eval", str(run), "--metric", "fid", "--n", str(args.fid_n), log=log)
+    psi = run_truncation(run, args.truncation)
+    draws = ["--truncation", str(psi)]
+    if "fidelity" not in evals(run, psi):
+        advnets("eval", str(run), "--metric", "fidelity", "--n", str(args.n), *draws, log=log)
+    if args.fid and "fid" not in evals(run, psi):
+        advnets("eval", str(run), "--metric", "fid", "--n", str(args.fid_n), *draws, log=log)
     print(f"done {run}", flush=True)
-    return {"preset": preset, "seed": seed, **evals(run)}
+    return row(preset, seed, psi, evals(run, psi))
+
+
+def row(preset: str, seed: int, psi: float, scores: dict) -> dict:
+    """A table row: the preset (with its truncation psi unless 1), the seed, the scores."""
+    name = preset if psi == 1 else f"{preset}, psi {psi:g}"
+    return {"preset": name, "seed": seed, "name": preset, **scores}
 
 
 def real_row(dataset: str) -> dict:
@@ -119,22 +138,30 @@ def main() -> None:
         metavar="KEY=VALUE",
         help="a config override for every run, as advnets train --set (repeatable)",
     )
+    p.add_argument(
+        "--truncation",
+        type=float,
+        metavar="PSI",
+        help="score samples drawn at this truncation psi (default: each run's own)",
+    )
     p.add_argument("--table-only", action="store_true", help="tabulate the finished runs")
     args = p.parse_args()
     Path(args.root).mkdir(parents=True, exist_ok=True)
     todo = [(preset, seed) for seed in args.seeds for preset in args.presets]
     if args.table_only:  # the runs finished so far, nothing trained
-        found = [(p, s, evals(Path(args.root) / f"{p}-s{s}")) for p, s in todo]
-        rows = [{"preset": p, "seed": s, **e} for p, s, e in found if "fidelity" in e]
+        runs = [(p, s, Path(args.root) / f"{p}-s{s}") for p, s in todo]
+        found = [(p, s, run_truncation(r, args.truncation), r) for p, s, r in runs if r.is_dir()]
+        rows = [row(p, s, psi, evals(r, psi)) for p, s, psi, r in found]
+        rows = [r for r in rows if "fidelity" in r]
     else:
         with ThreadPoolExecutor(args.jobs) as pool:
             rows = list(pool.map(lambda ps: one_run(*ps, args), todo))
     order = [*PRESETS, *args.presets]
-    rows.sort(key=lambda r: (order.index(r["preset"]), r["seed"]))
+    rows.sort(key=lambda r: (order.index(r["name"]), r["seed"]))
     budget = "as each was trained" if args.table_only else f"{args.epochs} epochs per run"
     print(f"budget: {budget}; fidelity on {args.n} samples")
     for dataset in ("mnist", "fashion"):
-        chosen = [r for r in rows if r["preset"].endswith(dataset)]
+        chosen = [r for r in rows if r["name"].endswith(dataset)]
         if chosen:  # the classifier on real images last: the ceiling of the column above
             print(f"\n{dataset}\n\n{table([*chosen, real_row(dataset)])}")
 

@@ -259,6 +259,24 @@ def test_benchmark_table_names_each_runs_worst_class(monkeypatch):
     assert lines[3] == "| cgan-mnist | 1 | 10.00 | 0 0.0 | 0.0 | 20.0 | - |"
 
 
+def test_benchmark_scores_each_run_at_its_truncation(monkeypatch, tmp_path):
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from label_fidelity import evals, row, run_truncation
+
+    run = tmp_path / "cdcgan-fashion-s0"
+    run.mkdir()
+    (run / "config.yaml").write_text("model:\n  truncation: 0.3\n")
+    rows = [{"fidelity": 0.9, "fid": 30.0}, {"fidelity": 0.99, "truncation": 0.3}]
+    rows += [{"fid": 70.0, "truncation": 0.3}, {"fidelity": 0.95, "truncation": 0.5}]
+    lines = [json.dumps({"eval": r, "step": 5}) for r in rows]
+    (run / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    assert run_truncation(run, None) == 0.3 and run_truncation(run, 1.0) == 1.0
+    assert evals(run, 1.0) == {"fidelity": 0.9, "fid": 30.0}
+    assert evals(run, 0.3) == {"fidelity": 0.99, "truncation": 0.3, "fid": 70.0}
+    assert row("cdcgan-fashion", 0, 0.3, {})["preset"] == "cdcgan-fashion, psi 0.3"
+    assert row("cdcgan-fashion", 0, 1.0, {})["preset"] == "cdcgan-fashion"
+
+
 class _LabelInPixels(torch.nn.Module):
     """G(z, y): a picture whose brightness is y / 10 (or 0 for every y when it ignores y)."""
 

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -8,8 +10,9 @@ from advnets import truncation
 from advnets.cli import main
 from advnets.config import load_preset
 from advnets.errors import ConfigError
+from advnets.metrics.fidelity import label_fidelity
 from advnets.nets import build_generator
-from advnets.sampling import draw_noise, draw_samples
+from advnets.sampling import draw_noise, draw_samples, truncated
 from advnets.truncation import (
     calibration_norms,
     draw_truncated,
@@ -139,3 +142,102 @@ def test_a_generator_with_nan_weights_is_refused(ring_cfg):
         next(G.parameters()).fill_(float("nan"))
     with pytest.raises(ConfigError, match="Jacobian is not finite"):
         draw_truncated(G, ring_cfg, 10, 0.9)
+
+
+# --- the truncation trick (Brock et al. 2019): z drawn psi times nearer the prior's centre
+
+
+@pytest.mark.parametrize("prior", ["uniform", "normal"])
+def test_truncation_trick_scales_every_draw_towards_the_centre(prior):
+    cfg = load_preset("gan-ring", [f"model.noise={prior}"])
+    z = draw_noise(cfg, 500, seed=4)
+    assert torch.equal(draw_noise(truncated(cfg, 1.0), 500, seed=4), z)
+    assert_close(draw_noise(truncated(cfg, 0.3), 500, seed=4), 0.3 * z)
+    if prior == "uniform":  # the prior truncated to [-0.3 s, 0.3 s], filled evenly
+        small = draw_noise(truncated(cfg, 0.3), 500, seed=4)
+        assert small.abs().max() <= 0.3 * cfg.model.noise_scale
+        assert small.abs().max() > 0.29 * cfg.model.noise_scale
+
+
+class _LabelPlusNoise(nn.Module):
+    """G(z, y): a picture of brightness y / 10 shifted by 0.1 z_1, so that the draws far
+    from the prior's centre are read as a neighbouring class."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(1))
+
+    def forward(self, z, y):
+        level = y.float() / 10 + 0.1 * z[:, 0] + 0 * self.w
+        return level.view(-1, 1, 1, 1).expand(-1, 1, 28, 28)
+
+
+def test_truncated_draws_are_read_as_their_label_more_often():
+    cfg = load_preset("cgan-mnist")  # images on [0, 1], z ~ U(-1.73, 1.73)
+    read = lambda x: (x.mean((1, 2, 3)) * 10).round().long()  # noqa: E731
+    G = _LabelPlusNoise()
+    whole = label_fidelity(G, cfg, 200, reader=read)["fidelity"]
+    near = label_fidelity(G, truncated(cfg, 0.25), 200, reader=read)["fidelity"]
+    assert 0.3 < whole < 0.8  # |0.1 z_1| > 0.05 misreads: most draws of U(-1.73, 1.73)
+    assert near == 1.0  # |0.1 z_1| <= 0.043
+
+
+def _ring_run(tmp_path, *overrides: str):
+    run_dir = tmp_path / "ring"
+    args = ["train", "gan-ring", "--out", str(run_dir), "--steps", "2"]
+    for kv in ["train.progress=false", *overrides]:
+        args += ["--set", kv]
+    assert main(args) == 0
+    return run_dir
+
+
+def _last_eval(run_dir):
+    return json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])["eval"]
+
+
+def test_sample_and_eval_draw_at_the_runs_truncation_unless_told(tmp_path, capsys):
+    run_dir = _ring_run(tmp_path, "model.truncation=0.5")
+    whole, half = tmp_path / "whole.npy", tmp_path / "half.npy"
+    assert main(["sample", str(run_dir), "--n", "50", "--out", str(half)]) == 0
+    assert "truncation psi 0.5" in capsys.readouterr().out
+    assert (
+        main(["sample", str(run_dir), "--n", "50", "--out", str(whole), "--truncation", "1"]) == 0
+    )
+    assert "truncation" not in capsys.readouterr().out
+    spread = lambda f: np.load(f).std(0).sum()  # noqa: E731
+    assert spread(half) < spread(whole)
+    assert main(["eval", str(run_dir), "--metric", "modes", "--n", "100"]) == 0
+    assert _last_eval(run_dir)["truncation"] == 0.5
+    assert "truncation       0.5000" in capsys.readouterr().out
+    args = ["eval", str(run_dir), "--metric", "modes", "--n", "100", "--truncation", "0.2"]
+    assert main(args) == 0 and _last_eval(run_dir)["truncation"] == 0.2
+    assert main([*args[:-1], "1"]) == 0 and "truncation" not in _last_eval(run_dir)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["sample", "RUN", "--out", "x.npy", "--truncation", "0"], "takes a number in (0, 1]"),
+        (["sample", "RUN", "--out", "x.npy", "--truncation", "1.5"], "takes a number in (0, 1]"),
+        (["eval", "RUN", "--truncation", "nan"], "takes a number in (0, 1]"),
+        (["eval", "RUN", "--metric", "accuracy", "--truncation", "0.5"], "scores no draws of z"),
+        (
+            ["eval", "--samples", "x.npy", "--dataset", "mnist", "--truncation", "0.5"],
+            "drawn already",
+        ),
+        (
+            ["train", "gan-ring", "--out", "RUN", "--set", "model.truncation=2"],
+            "truncation=2.0 must",
+        ),
+    ],
+)
+def test_bad_truncations_are_one_line_errors(args, message, tmp_path, capsys):
+    args = [str(tmp_path / "run") if a == "RUN" else a for a in args]
+    try:
+        code = main(args)
+    except SystemExit as stop:  # argparse's refusal: the usage, then one error line
+        code = stop.code
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert message in err[-1] and sum("error" in line for line in err) == 1
+    assert not (tmp_path / "run").exists()

@@ -73,6 +73,7 @@ class EvalSettings:
     data: DataConfig | None = None  # a folder run's data (its pictures, splits and shape)
     picture: str | None = None  # memorization: where to draw the nearest pairs (PNG)
     trained_on: str | None = None  # a run's data.split (its images are not fresh to it)
+    truncation: float = 1.0  # the truncation psi a run's samples were drawn at
     cache: dict = field(default_factory=dict, repr=False)  # features shared by FID and KID
 
 
