@@ -16,7 +16,7 @@ from advnets.demo.uploads import Outbox, fit_image, read_drawing, read_upload
 from advnets.demo.watch import watch
 from advnets.errors import ConfigError, DataError
 from advnets.reconstruction import psnr
-from advnets.sampling import class_grid, draw_samples
+from advnets.sampling import class_grid, draw_samples, truncated
 
 CPU = torch.device("cpu")
 
@@ -100,12 +100,26 @@ def test_generate_a_class_by_name_and_a_row_per_class(runs, outbox):
         h.generate(run, 0, 4, 1.0, "cat", outbox)
 
 
+def test_generate_draws_at_the_runs_truncation_or_the_pages(runs, outbox):
+    run = runs["gan"]
+    assert h.truncation(run) == run.cfg.model.truncation == 1.0
+    _, _, npy = h.generate(run, 2, 6, 1.0, None, outbox, 0.4)
+    expected = draw_samples(run.G, truncated(run.cfg, 0.4), 6, 2).numpy()
+    np.testing.assert_array_equal(np.load(npy), expected)
+    assert not np.array_equal(expected, draw_samples(run.G, run.cfg, 6, 2).numpy())
+    _, _, kept = h.generate(run, 2, 6, 0.5, None, outbox, 0.4)  # both truncations at once
+    assert np.load(kept).shape == (6, 1, 28, 28)
+    for bad in (0, 1.5, "half"):
+        with pytest.raises(ConfigError, match="psi=.* must be in \\(0, 1\\]"):
+            h.generate(run, 2, 6, 1.0, None, outbox, bad)
+
+
 def test_truncated_generate_keeps_the_smallest_jacobians(runs, outbox):
     from advnets.truncation import draw_truncated, jacobian_norms
 
     run = runs["gan"]
     _, _, npy = h.generate(run, 1, 6, 0.5, None, outbox)
-    cal = run.calibrations[None]
+    cal = run.calibrations[(None, 1.0)]  # per (class, psi)
     assert cal.shape == (1000,)
     expected = draw_truncated(run.G, run.cfg, 6, 0.5, 1, None, cal)
     np.testing.assert_array_equal(np.load(npy), expected.numpy())

@@ -96,7 +96,7 @@ def pixels(path: str, grey: bool = False) -> np.ndarray:
 
 def test_the_client_generates_the_runs_samples(served, client):
     demo = served[1]
-    grid, downloads = client.predict("gan", 3, 16, 1.0, "", api_name="/generate")
+    grid, downloads = client.predict("gan", 3, 16, 1.0, "", 1.0, api_name="/generate")
     expected, _, _ = h.generate(demo.run("gan"), 3, 16, 1.0, "", demo.outbox)
     np.testing.assert_array_equal(pixels(grid), expected)
     npy = next(p for p in downloads if p.endswith(".npy"))

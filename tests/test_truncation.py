@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.testing import assert_close
 
-from advnets import truncation
+from advnets import sample, truncation
 from advnets.cli import main
 from advnets.config import load_preset
 from advnets.errors import ConfigError
@@ -206,6 +206,10 @@ def test_sample_and_eval_draw_at_the_runs_truncation_unless_told(tmp_path, capsy
     assert "truncation" not in capsys.readouterr().out
     spread = lambda f: np.load(f).std(0).sum()  # noqa: E731
     assert spread(half) < spread(whole)
+    assert np.array_equal(sample(run_dir, 50).numpy(), np.load(half))  # the library's too
+    assert np.array_equal(sample(run_dir, 50, truncation=1).numpy(), np.load(whole))
+    with pytest.raises(ConfigError, match=r"truncation=0 must be in \(0, 1\]"):
+        sample(run_dir, 5, truncation=0)
     assert main(["eval", str(run_dir), "--metric", "modes", "--n", "100"]) == 0
     assert _last_eval(run_dir)["truncation"] == 0.5
     assert "truncation       0.5000" in capsys.readouterr().out

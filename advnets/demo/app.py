@@ -95,6 +95,27 @@ def _classes_of(demo: Demo, name: str | None) -> list[str]:
     return h.class_names(run) if run is not None and run.conditional else []
 
 
+def _psi_of(demo: Demo, name: str | None) -> float:
+    """The truncation psi the Generate tab starts at for run `name`: the run's own."""
+    return h.truncation(demo.run(name)) if name else 1.0
+
+
+def _truncation_sliders(psi: float) -> tuple[gr.Slider, gr.Slider]:
+    """The Generate tab's two truncations: Jacobian (the kept fraction) and the trick's psi."""
+    keep_label = "keep (Jacobian truncation: fraction of draws kept; 1 = off)"
+    keep = gr.Slider(0.05, 1.0, 1.0, step=0.05, label=keep_label)
+    trick = gr.Slider(
+        0.05,
+        1.0,
+        psi,
+        step=0.05,
+        label="ψ (truncation trick: z drawn ψ times nearer the prior's centre; 1 = off; "
+        "starts at the run's own)",
+        elem_id="generate-psi",
+    )
+    return keep, trick
+
+
 def _generate_tab(demo: Demo) -> None:
     names = demo.names(lambda r: r.G is not None)
     with gr.Tab("Generate", id="generate"):
@@ -103,13 +124,7 @@ def _generate_tab(demo: Demo) -> None:
                 run = _run_picker(names)
                 seed = gr.Number(0, label="seed", precision=0, minimum=0)
                 n = gr.Slider(1, h.MAX_SAMPLES, 64, step=1, label="n (samples)")
-                keep = gr.Slider(
-                    0.05,
-                    1.0,
-                    1.0,
-                    step=0.05,
-                    label="keep (Jacobian truncation: fraction of draws kept; 1 = off)",
-                )
+                keep, psi = _truncation_sliders(_psi_of(demo, names[0] if names else None))
                 first = _classes_of(demo, names[0] if names else None)
                 label = gr.Dropdown(
                     ["", *first],
@@ -130,13 +145,15 @@ def _generate_tab(demo: Demo) -> None:
             return gr.Dropdown(["", *names], value="", visible=bool(names))
 
         run.change(for_page(classes), run, label, api_name=False)
+        run.change(for_page(lambda name: _psi_of(demo, name)), run, psi, api_name=False)
 
         @for_page
-        def go(name, seed, n, keep, label):
-            picture, png, npy = h.generate(demo.run(name), seed, n, keep, label, demo.outbox)
+        def go(name, seed, n, keep, label, psi):
+            run = demo.run(name)
+            picture, png, npy = h.generate(run, seed, n, keep, label, demo.outbox, psi)
             return picture, [png, npy]
 
-        button.click(go, [run, seed, n, keep, label], [grid, files], api_name="generate")
+        button.click(go, [run, seed, n, keep, label, psi], [grid, files], api_name="generate")
 
 
 def _walk_tab(demo: Demo) -> None:

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from advnets.config import Config
 from advnets.demo.runs import DemoRun, calibration
 from advnets.demo.uploads import Outbox, fit_image, read_drawing, read_upload
 from advnets.errors import ConfigError
@@ -86,34 +87,52 @@ def _label(run: DemoRun, name: str | None) -> int | None:
     return names.index(name)
 
 
-def draw(run: DemoRun, n: int, seed: int, keep: float, label: int | None) -> tuple[Tensor, int]:
+def draw(
+    run: DemoRun, n: int, seed: int, keep: float, label: int | None, cfg: Config | None = None
+) -> tuple[Tensor, int]:
     """n samples (and the grid's row length): all of class `label`, or for a conditional run
-    without one a row per class; `keep` < 1 keeps the draws with the smallest Jacobian."""
+    without one a row per class; `keep` < 1 keeps the draws with the smallest Jacobian; z
+    drawn as `cfg` says (its truncation psi; default the run's own config)."""
     from advnets.sampling import class_grid, draw_samples
     from advnets.truncation import draw_truncated
 
+    cfg = cfg or run.cfg
     if run.conditional and label is None and keep == 1.0:
-        per_class = max(1, round(n / run.cfg.model.num_classes))
-        return class_grid(run.G, run.cfg, per_class, seed), per_class
+        per_class = max(1, round(n / cfg.model.num_classes))
+        return class_grid(run.G, cfg, per_class, seed), per_class
     if keep < 1.0:
-        cal = calibration(run, label)
-        return draw_truncated(run.G, run.cfg, n, keep, seed, label, cal), math.ceil(math.sqrt(n))
-    return draw_samples(run.G, run.cfg, n, seed, label), math.ceil(math.sqrt(n))
+        cal = calibration(run, label, cfg)
+        return draw_truncated(run.G, cfg, n, keep, seed, label, cal), math.ceil(math.sqrt(n))
+    return draw_samples(run.G, cfg, n, seed, label), math.ceil(math.sqrt(n))
+
+
+def truncation(run: DemoRun) -> float:
+    """The run's own truncation psi (1 where it has no generator)."""
+    return run.cfg.model.truncation if run.G is not None else 1.0
 
 
 def generate(
-    run: DemoRun, seed: object, n: object, keep: float, label: str | None, outbox: Outbox
+    run: DemoRun,
+    seed: object,
+    n: object,
+    keep: float,
+    label: str | None,
+    outbox: Outbox,
+    psi: object = None,
 ) -> tuple[np.ndarray, str, str]:
     """(a grid of n samples, its PNG, the samples as .npy: images on [0, 1], points as
-    drawn) for seed `seed`; `keep` (0, 1] is the Jacobian truncation's kept fraction."""
-    from advnets.sampling import check_finite
+    drawn) for seed `seed`; `keep` (0, 1] is the Jacobian truncation's kept fraction, `psi`
+    (0, 1] the truncation trick's (None: the run's own)."""
+    from advnets.sampling import check_finite, truncated
+    from advnets.validation import check_truncation
 
     _generator(run)
     n, seed = whole(n, "n", 1, MAX_SAMPLES), _seed(seed)
     if not 0.0 < float(keep) <= 1.0:
         raise ConfigError(f"the kept fraction must be in (0, 1], got {keep}")
+    psi = None if psi is None else check_truncation(psi, "psi")
     with torch.no_grad():
-        x, nrow = draw(run, n, seed, float(keep), _label(run, label))
+        x, nrow = draw(run, n, seed, float(keep), _label(run, label), truncated(run.cfg, psi))
     check_finite(x)
     stem = f"{run.name}-seed{seed}"
     if not run.images:

@@ -30,7 +30,7 @@ class DemoRun:
     E: nn.Module | None = None  # encodes (VAE and VAE/GAN runs)
     restorer: object | None = None  # a restoration run's G, as a Restorer
     images: bool = False  # G makes images (not points)
-    calibrations: dict = field(default_factory=dict)  # Jacobian norms per class, made once
+    calibrations: dict = field(default_factory=dict)  # Jacobian norms per (class, psi), made once
     curves: tuple = ()  # (metrics.jsonl's size and time, the picture of its curves)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -96,19 +96,22 @@ def load_runs(folders: list[Path], device: torch.device) -> tuple[list[DemoRun],
     return runs, problems
 
 
-def calibration(run: DemoRun, label: int | None) -> Tensor:
-    """The Jacobian norms that set a truncation threshold for `run` (of class `label`):
-    CALIBRATION_DRAWS draws of their own (fewer than `advnets sample --truncate` uses, so
-    the page answers in seconds), computed on the first request and kept."""
+def calibration(run: DemoRun, label: int | None, cfg: Config | None = None) -> Tensor:
+    """The Jacobian norms that set a truncation threshold for `run` (of class `label`, z
+    drawn as `cfg` says: the run's own by default): CALIBRATION_DRAWS draws of their own
+    (fewer than `advnets sample --jacobian-keep` uses, so the page answers in seconds),
+    computed on the first request and kept."""
     from advnets.sampling import draw_labels, draw_noise
     from advnets.truncation import CALIBRATION_SEED_OFFSET, jacobian_norms
 
+    cfg = cfg or run.cfg
+    key = (label, cfg.model.truncation)
     with run.lock:
-        if label not in run.calibrations:
+        if key not in run.calibrations:
             seed, n = CALIBRATION_SEED_OFFSET, CALIBRATION_DRAWS
-            z, y = draw_noise(run.cfg, n, seed), draw_labels(run.cfg, n, seed, label)
+            z, y = draw_noise(cfg, n, seed), draw_labels(cfg, n, seed, label)
             norms = jacobian_norms(run.G, z, y)
             if not torch.isfinite(norms).all():
                 raise ConfigError(f"{run.name}: G's Jacobian is not finite; truncation is off")
-            run.calibrations[label] = norms
-        return run.calibrations[label]
+            run.calibrations[key] = norms
+        return run.calibrations[key]
