@@ -149,8 +149,8 @@ def _generate_tab(demo: Demo) -> None:
 
         @for_page
         def go(name, seed, n, keep, label, psi):
-            run = demo.run(name)
-            picture, png, npy = h.generate(run, seed, n, keep, label, demo.outbox, psi)
+            chosen = demo.run(name)
+            picture, png, npy = h.generate(chosen, seed, n, keep, label, demo.outbox, psi)
             return picture, [png, npy]
 
         button.click(go, [run, seed, n, keep, label, psi], [grid, files], api_name="generate")
