@@ -270,6 +270,18 @@ def test_the_browser_opens_the_page_and_generates(served, page, shots):
     np.testing.assert_array_equal(_picture_in(tab, "#generate-grid"), expected)
     tab.locator("#generate-files").get_by_text(".npy", exact=True).wait_for()
     tab.screenshot(path=str(shots / "generate.png"), full_page=True)
+    from playwright.sync_api import expect
+
+    psi = tab.locator("#generate-psi input[type=number]")  # the truncation trick's slider
+    psi.fill("0.5")
+    psi.press("Enter")
+    shown = tab.locator("#generate-grid img").first
+    before = shown.get_attribute("src")
+    tab.locator("#generate-button").click()
+    expect(shown).not_to_have_attribute("src", before)  # the new grid has arrived
+    truncated, _, _ = h.generate(served[1].run("gan"), 0, 64, 1.0, "", served[1].outbox, 0.5)
+    assert not np.array_equal(truncated, expected)
+    np.testing.assert_array_equal(_picture_in(tab, "#generate-grid"), truncated)
     assert outside == []
 
 
