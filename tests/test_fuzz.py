@@ -218,6 +218,8 @@ def damaged_pictures(draw) -> tuple[bytes, str]:
     mode, fmt = draw(st.sampled_from(MODES)), draw(st.sampled_from(list(FORMATS)))
     side = st.integers(1, 24)
     image = Image.new(mode, (draw(side), draw(side)), color=draw(st.integers(0, 255)))
+    if mode == "I" and fmt == "PNG":  # Pillow writes 32-bit grey to PNG as 16-bit, I;16
+        image = image.convert("I;16")
     buffer = io.BytesIO()
     try:
         image.save(buffer, format=fmt, save_all=fmt in ("GIF", "TIFF"))
