@@ -138,12 +138,10 @@ def sample(
     (`--range=LO,HI` for another). `label`: conditional runs only, every sample of that
     class (else uniform labels). `truncation`: psi in (0, 1] (default: the run's own)."""
     from advnets.sampling import check_finite, draw_samples, truncated
-    from advnets.validation import check_truncation
 
     n, seed = whole_number(n, "n", 1), whole_number(seed, "seed", 0)
     G, cfg = load_generator(run_dir, device)
-    if truncation is not None:
-        cfg = truncated(cfg, check_truncation(truncation, "truncation"))
+    cfg = truncated(cfg, truncation, "truncation")
     return check_finite(draw_samples(G, cfg, n, seed, label))
 
 

@@ -150,9 +150,10 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 def _sample_draws(
     G: "nn.Module", cfg: Config, args: argparse.Namespace, grid: bool
-) -> tuple["Tensor", str]:
-    """`advnets sample`'s draws and what they are: a conditional run's .png without --label
-    gets one row per class; --jacobian-keep draws each sample on its own."""
+) -> tuple["Tensor", str, int | None]:
+    """`advnets sample`'s draws, what they are and the picture's row length: a conditional
+    run's .png without --label gets one row per class; --jacobian-keep draws each sample on
+    its own."""
     from advnets.sampling import class_grid, draw_samples
     from advnets.truncation import check_keep, draw_truncated
 
@@ -166,7 +167,7 @@ def _sample_draws(
                 "conditional run, give --label or write .npy"
             )
         per_class = -(-args.n // cfg.model.num_classes)
-        return class_grid(G, cfg, per_class, args.seed), ", one row per class"
+        return class_grid(G, cfg, per_class, args.seed), ", one row per class", per_class
     samples = (
         draw_samples(G, cfg, args.n, args.seed, args.label)
         if keep is None
@@ -174,7 +175,7 @@ def _sample_draws(
     )
     what = f" of class {args.label}" if args.label is not None else ""
     what += f", Jacobian truncation keeping {keep:.0%} of the draws" if keep else ""
-    return samples, what
+    return samples, what, None
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
@@ -189,10 +190,8 @@ def cmd_sample(args: argparse.Namespace) -> None:
     G, cfg = run.sampler(), truncated(run.cfg, args.truncation)
     args.label = label_index(cfg, args.label)
     check_label(cfg, args.label)
-    classes = cfg.model.num_classes
-    grid = bool(classes) and args.label is None and out.suffix == ".png"
-    samples, what = _sample_draws(G, cfg, args, grid)
-    nrow = -(-args.n // classes) if grid else None
+    grid = bool(cfg.model.num_classes) and args.label is None and out.suffix == ".png"
+    samples, what, nrow = _sample_draws(G, cfg, args, grid)
     check_finite(samples)
     what += truncation_note(cfg)
     if out.suffix == ".npy" and samples.ndim == 4:  # images: on [0, 1] unless --range

@@ -49,9 +49,14 @@ def sample_from_run(
     return draw_samples(run.sampler(), run.cfg, n, seed, label), run.cfg
 
 
-def truncated(cfg: Config, psi: float | None) -> Config:
-    """`cfg` drawing at the truncation `psi` (None: at the run's own, cfg unchanged)."""
-    return cfg if psi is None else replace(cfg, model=replace(cfg.model, truncation=psi))
+def truncated(cfg: Config, psi: object, name: str = "--truncation") -> Config:
+    """`cfg` drawing at the truncation `psi` (None: at the run's own, cfg unchanged); a psi
+    outside (0, 1] is refused in one line naming `name`."""
+    if psi is None:
+        return cfg
+    from advnets.validation import check_truncation
+
+    return replace(cfg, model=replace(cfg.model, truncation=check_truncation(psi, name)))
 
 
 def truncation_note(cfg: Config) -> str:

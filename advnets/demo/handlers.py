@@ -88,15 +88,14 @@ def _label(run: DemoRun, name: str | None) -> int | None:
 
 
 def draw(
-    run: DemoRun, n: int, seed: int, keep: float, label: int | None, cfg: Config | None = None
+    run: DemoRun, cfg: Config, n: int, seed: int, keep: float, label: int | None
 ) -> tuple[Tensor, int]:
     """n samples (and the grid's row length): all of class `label`, or for a conditional run
     without one a row per class; `keep` < 1 keeps the draws with the smallest Jacobian; z
-    drawn as `cfg` says (its truncation psi; default the run's own config)."""
+    drawn as `cfg` (the run's, perhaps at another truncation psi) says."""
     from advnets.sampling import class_grid, draw_samples
     from advnets.truncation import draw_truncated
 
-    cfg = cfg or run.cfg
     if run.conditional and label is None and keep == 1.0:
         per_class = max(1, round(n / cfg.model.num_classes))
         return class_grid(run.G, cfg, per_class, seed), per_class
@@ -124,15 +123,14 @@ def generate(
     drawn) for seed `seed`; `keep` (0, 1] is the Jacobian truncation's kept fraction, `psi`
     (0, 1] the truncation trick's (None: the run's own)."""
     from advnets.sampling import check_finite, truncated
-    from advnets.validation import check_truncation
 
     _generator(run)
     n, seed = whole(n, "n", 1, MAX_SAMPLES), _seed(seed)
     if not 0.0 < float(keep) <= 1.0:
         raise ConfigError(f"the kept fraction must be in (0, 1], got {keep}")
-    psi = None if psi is None else check_truncation(psi, "psi")
+    cfg = truncated(run.cfg, psi, "psi")
     with torch.no_grad():
-        x, nrow = draw(run, n, seed, float(keep), _label(run, label), truncated(run.cfg, psi))
+        x, nrow = draw(run, cfg, n, seed, float(keep), _label(run, label))
     check_finite(x)
     stem = f"{run.name}-seed{seed}"
     if not run.images:
