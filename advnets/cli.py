@@ -37,6 +37,7 @@ from advnets.config import (
     preset_description,
     preset_names,
 )
+from advnets.data.registry import import_plugins
 from advnets.errors import AdvnetsError, ConfigError
 from advnets.files import atomic_write, refuse_overwriting_inputs, save_npy
 from advnets.metrics.classifier import SPECS
@@ -542,6 +543,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        import_plugins(os.environ.get("ADVNETS_PLUGINS", ""))
         args.func(args)
     except AdvnetsError as err:
         print(f"advnets: error: {err}", file=sys.stderr)

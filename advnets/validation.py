@@ -78,7 +78,9 @@ def check_truncation(psi: float, name: str = "--truncation") -> float:
 
 def check_choices(cfg: Config) -> None:
     for key, (value, table) in choices(cfg).items():
-        check(value in table, f"{key}={value!r}; choose one of: {', '.join(table)}")
+        own = " (a data source of your own: name its module in ADVNETS_PLUGINS)"
+        hint = own if key == "data.name" else ""
+        check(value in table, f"{key}={value!r}; choose one of: {', '.join(table)}{hint}")
 
 
 def check_finite(node: dict[str, Any], prefix: str = "") -> None:

@@ -2,14 +2,19 @@
 *describes* itself (`spec`: the shape of a sample, its classes and their names, the metrics
 that score it) and *loads* a split as uint8 images and labels. Nets, samplers, readers and
 metrics take the shape and classes from `spec(cfg.data)`, never from a constant, so a new
-data source is one file plus its entry here.
+data source is one file: one of your own registers itself (`register_dataset`) from a
+module named in ADVNETS_PLUGINS; a built-in one also adds its line to the table below.
 
 A folder of one's own pictures (`folder`) describes itself from the run's config, whose
 data.image_size, data.channels and data.class_names are recorded when the run starts
 (`advnets.data.resolve`): a saved run is read without its pictures."""
 
+import importlib
+import importlib.util
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -151,6 +156,56 @@ for entry in (
     Dataset("grid", Spec((2,), (), ("modes",)), mixture=lambda c: grid(c.std)),
 ):  # fmt: skip
     DATASETS.add(entry.name, entry)
+
+
+def register_dataset(entry: Dataset) -> Dataset:
+    """Add a data source: a module of one's own defines its Spec and loader and registers
+    them here; `data.name` then names it in any preset. The command line imports such
+    modules from ADVNETS_PLUGINS (`import_plugins`)."""
+    if not isinstance(entry, Dataset):
+        raise ConfigError(f"register_dataset takes a Dataset, got {type(entry).__name__}")
+    if entry.name in DATASETS:
+        raise ConfigError(f"a data set named {entry.name!r} is already registered; rename it")
+    if (entry.loader is None) == (entry.mixture is None):
+        raise ConfigError(f"data set {entry.name!r}: give it a loader (images) or a mixture")
+    return DATASETS.add(entry.name, entry)
+
+
+def import_plugins(names: str) -> list[str]:
+    """Import the modules a comma-separated list names (module names or .py files), each of
+    which may register data sources; the one place a user's own code is run, by their
+    choice (never from a run's files). Returns the names imported."""
+    imported = []
+    for name in filter(None, (part.strip() for part in names.split(","))):
+        try:
+            _import_one(name)
+        except Exception as err:  # any failure of the user's module: one line
+            raise ConfigError(
+                f"ADVNETS_PLUGINS: cannot import {name!r} ({type(err).__name__}: {err}); "
+                "fix the module or remove it from ADVNETS_PLUGINS"
+            ) from None
+        imported.append(name)
+    return imported
+
+
+def _import_one(name: str) -> None:
+    if not name.endswith(".py"):
+        importlib.import_module(name)
+        return
+    path = Path(name).expanduser().resolve()
+    if not path.is_file():
+        raise FileNotFoundError(f"no file {path}")
+    module_name = f"advnets_plugin_{path.stem}"
+    if module_name in sys.modules:
+        return
+    module_spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[module_name] = module
+    try:
+        module_spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
 
 
 def spec(cfg: DataConfig) -> Spec:

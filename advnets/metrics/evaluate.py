@@ -42,6 +42,11 @@ def scorable(metric: str | None = None) -> list[str]:
 
 def info(dataset: str, metric: str | None = None) -> Spec:
     """The spec of a built-in data set that can be scored (by `metric`, if given)."""
+    if dataset in DATASETS and not _metrics_of(dataset):
+        raise DataError(
+            f"{dataset} samples have no metric (its Spec lists none); data sets that "
+            f"`advnets eval` scores: {', '.join(scorable())}"
+        )
     if not _metrics_of(dataset):
         raise DataError(
             f"unknown dataset {dataset!r} for evaluation; choose one of: {', '.join(scorable())}"
