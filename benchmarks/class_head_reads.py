@@ -36,10 +36,11 @@ def head_reads(D: nn.Module, x: Tensor, y: Tensor, classes: int) -> Tensor | Non
     return None if probs is None else probs.argmax(1)
 
 
-def confidence(run, reader, x: Tensor, label: int, by_reader: Tensor) -> None:
+def confidence(run, x: Tensor, label: int, by_reader: Tensor, test: tuple) -> None:
     """How sure D's head is of G's samples x of `label` (quantiles of its P(label | x)),
     and, for real test images it gives P(label | x) above each threshold, how many there
-    are, how many are of `label` and how many of them the reader reads as `label`."""
+    are, how many are of `label` and how many of them the reader reads as `label`.
+    `test`: the real test images on [0, 1], their labels and the reader's reads."""
     cfg, classes = run.cfg, run.cfg.model.num_classes
     D, lo, hi = run.nets["D"].eval(), *cfg.data.value_range
     fake_p = head_probs(D, x, torch.full((len(x),), label), classes)
@@ -49,10 +50,8 @@ def confidence(run, reader, x: Tensor, label: int, by_reader: Tensor) -> None:
     print(
         "D's head P(label) on G's samples, quantiles 5/25/50 %:", [round(v, 4) for v in q.tolist()]
     )
-    x01, y = load_split01(cfg.data, "test")
+    x01, y, read = test
     real_p = head_probs(D, x01 * (hi - lo) + lo, y, classes)[:, label]
-    with torch.no_grad():
-        read = reader(x01)
     for t in (0.5, 0.9, 0.99):
         sel = real_p > t
         n = int(sel.sum())
@@ -66,13 +65,11 @@ def confidence(run, reader, x: Tensor, label: int, by_reader: Tensor) -> None:
         print(f"G's samples with P(label) > 0.9: {int(sure.sum())}, read as the label {agree:.3f}")
 
 
-def real_accuracy(run, reader, classes: int) -> None:
-    """Per-class accuracy of the reader and of D's head on the real test split."""
-    cfg = run.cfg
-    x01, y = load_split01(cfg.data, "test")
-    lo, hi = cfg.data.value_range
-    with torch.no_grad():
-        by_reader = reader(x01)
+def real_accuracy(run, test: tuple, classes: int) -> None:
+    """Per-class accuracy of the reader and of D's head on the real test split (`test`:
+    its images on [0, 1], labels and the reader's reads)."""
+    x01, y, by_reader = test
+    lo, hi = run.cfg.data.value_range
     by_head = head_reads(run.nets["D"].eval(), x01 * (hi - lo) + lo, y, classes)
     print(f"real test images ({len(y)}), per class accuracy %:")
     for name, pred in (("reader", by_reader), ("D's head", by_head)):
@@ -113,10 +110,14 @@ def main() -> None:
         print("D's head: none (this run's D has no class head)")
     else:
         print("D's head:", torch.bincount(head, minlength=classes).tolist())
+    if args.real or args.confidence:  # the test split, read once for both
+        x01, y = load_split01(cfg.data, "test")
+        with torch.no_grad():
+            test = (x01, y, reader(x01))
     if args.real:
-        real_accuracy(run, reader, classes)
+        real_accuracy(run, test, classes)
     if args.confidence:
-        confidence(run, reader, x, label, shipped)
+        confidence(run, x, label, shipped, test)
 
 
 if __name__ == "__main__":
