@@ -43,7 +43,8 @@ def own_source(tmp_path, monkeypatch):
     monkeypatch.setenv("ADVNETS_PLUGINS", str(path))
     yield name, path
     DATASETS._table.pop(name, None)
-    sys.modules.pop("advnets_plugin_lines_source", None)
+    for module in [m for m in sys.modules if m.startswith("advnets_plugin_lines_source")]:
+        del sys.modules[module]
 
 
 def test_a_data_source_of_ones_own_is_one_file(own_source, tmp_path, capsys):
@@ -68,7 +69,8 @@ def test_a_run_of_an_unregistered_source_says_which_setting_is_missing(own_sourc
     args = ["train", "gan-mnist", "--out", str(run), "--set", f"data.name={name}"]
     assert main([*args, "--set", "train.steps=2", *QUIET, *SMALL]) == 0
     DATASETS._table.pop(name)
-    sys.modules.pop("advnets_plugin_lines_source")
+    (module,) = [m for m in sys.modules if m.startswith("advnets_plugin_lines_source")]
+    del sys.modules[module]  # as in a new process
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("ADVNETS_PLUGINS")
         with pytest.raises(advnets.CheckpointError, match=f"data.name='{name}'.*ADVNETS_PLUGINS"):

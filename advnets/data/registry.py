@@ -9,6 +9,7 @@ A folder of one's own pictures (`folder`) describes itself from the run's config
 data.image_size, data.channels and data.class_names are recorded when the run starts
 (`advnets.data.resolve`): a saved run is read without its pictures."""
 
+import hashlib
 import importlib
 import importlib.util
 import sys
@@ -195,7 +196,8 @@ def _import_one(name: str) -> None:
     path = Path(name).expanduser().resolve()
     if not path.is_file():
         raise FileNotFoundError(f"no file {path}")
-    module_name = f"advnets_plugin_{path.stem}"
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:8]  # two files of one name
+    module_name = f"advnets_plugin_{path.stem}_{digest}"
     if module_name in sys.modules:
         return
     module_spec = importlib.util.spec_from_file_location(module_name, path)
