@@ -125,3 +125,17 @@ def test_the_library_trains_a_source_registered_in_the_notebook(tmp_path):
         assert advnets.sample(tmp_path / "run", 3).shape == (3, 3, 8, 8)
     finally:
         DATASETS._table.pop(name)
+
+
+def test_a_conditional_run_on_ones_own_source_takes_its_class_names(own_source, tmp_path, capsys):
+    name, _ = own_source
+    run, out = tmp_path / "run", tmp_path / "down.npy"
+    args = ["train", "cgan-mnist", "--out", str(run), "--set", f"data.name={name}"]
+    args += ["--set", "model.num_classes=2", "--set", "train.steps=3", *QUIET]
+    assert main(args) == 0
+    assert main(["sample", str(run), "--label", "down", "--n", "3", "--out", str(out)]) == 0
+    assert np.load(out).shape == (3, 1, 12, 12)
+    err = tmp_path / "err.npy"
+    assert main(["sample", str(run), "--label", "left", "--n", "2", "--out", str(err)]) == 2
+    assert "choose a number or one of: across, down" in capsys.readouterr().err
+    assert not err.exists()
