@@ -172,11 +172,10 @@ def register_dataset(entry: Dataset) -> Dataset:
     return DATASETS.add(entry.name, entry)
 
 
-def import_plugins(names: str) -> list[str]:
+def import_plugins(names: str) -> None:
     """Import the modules a comma-separated list names (module names or .py files), each of
     which may register data sources; the one place a user's own code is run, by their
-    choice (never from a run's files). Returns the names imported."""
-    imported = []
+    choice (never from a run's files)."""
     for name in filter(None, (part.strip() for part in names.split(","))):
         try:
             _import_one(name)
@@ -185,8 +184,6 @@ def import_plugins(names: str) -> list[str]:
                 f"ADVNETS_PLUGINS: cannot import {name!r} ({type(err).__name__}: {err}); "
                 "fix the module or remove it from ADVNETS_PLUGINS"
             ) from None
-        imported.append(name)
-    return imported
 
 
 def _import_one(name: str) -> None:

@@ -42,15 +42,14 @@ def scorable(metric: str | None = None) -> list[str]:
 
 def info(dataset: str, metric: str | None = None) -> Spec:
     """The spec of a built-in data set that can be scored (by `metric`, if given)."""
-    if dataset in DATASETS and not _metrics_of(dataset):
-        raise DataError(
-            f"{dataset} samples have no metric (its Spec lists none); data sets that "
-            f"`advnets eval` scores: {', '.join(scorable())}"
-        )
     if not _metrics_of(dataset):
-        raise DataError(
-            f"unknown dataset {dataset!r} for evaluation; choose one of: {', '.join(scorable())}"
+        described = dataset in DATASETS and not callable(DATASETS.get(dataset).spec)
+        what = (
+            f"{dataset} samples have no metric (its Spec lists none)"
+            if described
+            else f"unknown dataset {dataset!r} for evaluation"
         )
+        raise DataError(f"{what}; choose one of: {', '.join(scorable())}")
     entry = static_spec(dataset)
     if metric is not None and metric not in entry.metrics:
         raise DataError(
